@@ -1,0 +1,209 @@
+//! The catalog's output: expanded, validated test cases, ready for filtering and running.
+//!
+//! These are plain data. The runner executes them without ever looking at YAML again; the
+//! parser in `catalog::parse` is the only producer.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// An operating system a node runs and a pod targets (`kubernetes.io/os`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Os {
+    Linux,
+    Windows,
+}
+
+impl Os {
+    pub const ALL: [Os; 2] = [Os::Linux, Os::Windows];
+
+    /// The value of the `kubernetes.io/os` label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Os::Linux => "linux",
+            Os::Windows => "windows",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Os> {
+        match s {
+            "linux" => Some(Os::Linux),
+            "windows" => Some(Os::Windows),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Os {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// Where something was written: suite file and 1-based line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Location {
+    pub file: String,
+    pub line: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)
+    }
+}
+
+/// A declared requirement a cluster must meet for a test to run; unmet means skip with reason.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Requirement {
+    /// At least one Ready, schedulable node with `kubernetes.io/os=<os>` (derived from the cell).
+    Nodes(Os),
+    /// A default StorageClass (declared `default-storage-class`, or derived from a PVC fixture).
+    DefaultStorageClass,
+    /// A LoadBalancer implementation (declared `load-balancer`).
+    LoadBalancer,
+}
+
+/// One runnable cell of a test: a test with its matrix values bound.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestCase {
+    /// `suite/test[k=v,...]` (no brackets without a matrix).
+    pub name: String,
+    pub suite: String,
+    pub test: String,
+    pub description: String,
+    /// Test tags + suite name + each OS of the cell + `hybrid` when the cell mixes OSes.
+    pub tags: BTreeSet<String>,
+    /// The matrix values of this cell (`client=linux`, ...).
+    pub cell: BTreeMap<String, String>,
+    /// The operating systems this cell schedules pods on.
+    pub oses: BTreeSet<Os>,
+    pub requires: BTreeSet<Requirement>,
+    pub steps: Vec<Step>,
+    pub location: Location,
+}
+
+/// One step of a test, `${vars}` already substituted.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    pub action: Action,
+    /// Explicit per-step timeout; `None` means the action's default. Scaled by `--timeout-scale`.
+    pub timeout: Option<Duration>,
+    pub location: Location,
+}
+
+/// The closed vocabulary of steps. A new kind of step is a Rust change; a new test is YAML.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Instantiate a fixture for one OS under a name.
+    Create {
+        fixture: String,
+        name: String,
+        os: Os,
+        /// Extra fixture parameters from the suite.
+        vars: BTreeMap<String, String>,
+    },
+    /// Wait, by watching, until a pod reaches a condition.
+    Wait { pod: String, until: WaitUntil },
+    /// From a pod's netexec, reach a target over HTTP (or UDP) and check the answer.
+    Http {
+        from: String,
+        to: Target,
+        expect: HttpExpect,
+    },
+    /// Run a command in a container and check exit code and output.
+    Exec {
+        pod: String,
+        container: Option<String>,
+        command: Vec<String>,
+        expect: ExecExpect,
+    },
+    /// Read a container's log and check it.
+    Logs {
+        pod: String,
+        container: Option<String>,
+        previous: bool,
+        contains: String,
+    },
+    /// Assert on a field of an object (JSONPath against the object as JSON).
+    Expect {
+        object: ObjectRef,
+        path: String,
+        equals: serde_json::Value,
+    },
+    /// Delete an object and (by default) wait until it is gone.
+    Delete { object: ObjectRef, wait: bool },
+}
+
+/// What a `wait` step waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WaitUntil {
+    /// Bound to a node (`PodScheduled=True`).
+    Scheduled,
+    /// Phase Running.
+    Running,
+    /// Condition Ready=True.
+    Ready,
+    /// Phase Succeeded.
+    Succeeded,
+    /// Phase Failed.
+    Failed,
+    /// Phase Succeeded or Failed.
+    Completed,
+}
+
+/// An object a step names: kind (default `Pod`) and the name given at `create`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ObjectRef {
+    pub kind: String,
+    pub name: String,
+}
+
+/// What an `http` step reaches.
+#[derive(Debug, Clone, Serialize)]
+pub struct Target {
+    pub kind: TargetKind,
+    pub port: u16,
+    pub path: String,
+    pub protocol: Protocol,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetKind {
+    /// A pod created by this test, by its IP.
+    Pod(String),
+    /// A Service created by this test, by its ClusterIP.
+    Service(String),
+    /// A host name as given (DNS), `${namespace}` already substituted by the runner.
+    Host(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Http,
+    Udp,
+}
+
+/// Expected answer of an `http` step.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct HttpExpect {
+    /// The answer must contain this (after trimming). For `/hostname`, the pod name.
+    pub body: Option<String>,
+    /// The target must NOT be reachable (negative checks).
+    pub unreachable: bool,
+}
+
+/// Expected result of an `exec` step.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ExecExpect {
+    pub exit_code: i32,
+    pub stdout: Option<String>,
+}

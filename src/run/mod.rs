@@ -1,0 +1,1 @@
+//! Executing tests: trials, namespaces, steps, watch-based waits, cleanup, artifacts.

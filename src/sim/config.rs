@@ -1,0 +1,59 @@
+//! Settings of one simulated cluster: its nodes, its storage, its timings and its faults.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use super::faults::Fault;
+
+/// How a simulated cluster is shaped. `Default` is the cluster `hybrid-e2e sim` starts.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    pub linux_nodes: usize,
+    pub windows_nodes: usize,
+    /// `node.kubernetes.io/windows-build` of the Windows nodes (10.0.20348: Windows Server 2022).
+    pub windows_build: String,
+    /// Taint Windows nodes `os=windows:NoSchedule`, as most hybrid clusters do.
+    pub windows_taint: bool,
+    /// Create the default StorageClass `standard` and its provisioner.
+    pub storage_class: bool,
+    pub faults: BTreeSet<Fault>,
+    /// Base latency of simulated work (image pull, container start). Scaled ×10 by `Fault::Slow`.
+    pub latency: Duration,
+    /// First CrashLoopBackOff delay (real kubelet: 10 s), doubled per restart up to `backoff_max`.
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            port: 0,
+            linux_nodes: 2,
+            windows_nodes: 2,
+            windows_build: "10.0.20348".to_string(),
+            windows_taint: true,
+            storage_class: true,
+            faults: BTreeSet::new(),
+            latency: Duration::from_millis(20),
+            backoff_initial: Duration::from_millis(200),
+            backoff_max: Duration::from_secs(2),
+        }
+    }
+}
+
+impl SimConfig {
+    pub fn has(&self, fault: Fault) -> bool {
+        self.faults.contains(&fault)
+    }
+
+    /// A simulated delay: `base` × 10 under `Fault::Slow`.
+    pub fn delay(&self, base: Duration) -> Duration {
+        if self.has(Fault::Slow) {
+            base * 10
+        } else {
+            base
+        }
+    }
+}

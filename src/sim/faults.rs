@@ -1,0 +1,42 @@
+//! Faults the simulated cluster can inject, so that every check of the catalog can be made to
+//! fail on purpose (`--fault NAME`, repeatable, or `SimConfig::faults` in tests).
+
+use std::fmt;
+
+use clap::ValueEnum;
+use serde::Serialize;
+
+/// One injectable fault. The doc comment of each variant is its `--help` text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fault {
+    /// Traffic between Linux and Windows pods is dropped (same-OS traffic still flows).
+    CrossOsNetwork,
+    /// Cluster DNS stops answering: every name fails to resolve.
+    Dns,
+    /// A PersistentVolume's files vanish when the pod using it is deleted.
+    VolumeDataLoss,
+    /// Every image pull fails (ErrImagePull, then ImagePullBackOff).
+    ImagePull,
+    /// About one in five non-watch API requests answers 500 InternalError.
+    ApiErrors,
+    /// Watches end early, and some end with a 410 Gone ERROR event.
+    WatchDrop,
+    /// Every simulated latency (pull, start, probes, network) is ten times longer.
+    Slow,
+}
+
+impl Fault {
+    /// The name used on the command line (`cross-os-network`, ...).
+    pub fn name(self) -> String {
+        self.to_possible_value()
+            .map(|v| v.get_name().to_string())
+            .unwrap_or_default()
+    }
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())
+    }
+}
