@@ -5,6 +5,7 @@
 //! except the code that starts it.
 
 pub mod config;
+pub mod controllers;
 pub mod faults;
 pub mod runtime;
 pub mod store;
