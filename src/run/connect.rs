@@ -1,0 +1,101 @@
+//! Connecting to the cluster a plan names: a kubeconfig (file, `$KUBECONFIG`, `~/.kube/config`,
+//! optional context) or the embedded simulated cluster, which is then just another kubeconfig.
+
+use std::path::PathBuf;
+
+use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
+use kube::{Client, Config};
+
+use super::plan::Target;
+use crate::sim::{SimCluster, SimError};
+
+/// A client, and the simulated cluster behind it when the run started one.
+pub struct Connection {
+    pub client: Client,
+    /// Where the client points (for the console and the report).
+    pub server: String,
+    /// Kept alive for the run; stopped when dropped or shut down.
+    pub sim: Option<SimCluster>,
+}
+
+/// Why no client could be made. All of these are configuration problems (exit code 2); an
+/// unreachable server shows up later, at discovery.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("kubeconfig {0} does not exist (pass --kubeconfig PATH, set KUBECONFIG, or try --sim)")]
+    MissingKubeconfig(PathBuf),
+    #[error("no kubeconfig found: neither KUBECONFIG nor ~/.kube/config exists (pass --kubeconfig PATH, or try --sim)")]
+    NoKubeconfig,
+    #[error("cannot use kubeconfig {path}")]
+    Kubeconfig {
+        path: String,
+        #[source]
+        source: KubeconfigError,
+    },
+    #[error("cannot create a Kubernetes client")]
+    Client(#[source] kube::Error),
+    #[error("cannot start the simulated cluster")]
+    Sim(#[source] SimError),
+}
+
+/// Makes a client for the target (starting the simulated cluster if asked to).
+pub async fn connect(target: &Target) -> Result<Connection, ConnectError> {
+    match target {
+        Target::Sim(config) => {
+            let sim = SimCluster::start(config.clone()).await.map_err(ConnectError::Sim)?;
+            let client = sim.client().await;
+            Ok(Connection {
+                client,
+                server: format!("{} (simulated cluster)", sim.url()),
+                sim: Some(sim),
+            })
+        }
+        Target::Kubeconfig { path, context } => {
+            let (kubeconfig, source) = read_kubeconfig(path.as_ref())?;
+            let options = KubeConfigOptions {
+                context: context.clone(),
+                ..Default::default()
+            };
+            let config = Config::from_custom_kubeconfig(kubeconfig, &options)
+                .await
+                .map_err(|e| ConnectError::Kubeconfig { path: source, source: e })?;
+            let server = config.cluster_url.to_string();
+            let client = Client::try_from(config).map_err(ConnectError::Client)?;
+            Ok(Connection { client, server, sim: None })
+        }
+    }
+}
+
+fn read_kubeconfig(path: Option<&PathBuf>) -> Result<(Kubeconfig, String), ConnectError> {
+    if let Some(path) = path {
+        if !path.exists() {
+            return Err(ConnectError::MissingKubeconfig(path.clone()));
+        }
+        let name = path.display().to_string();
+        return Kubeconfig::read_from(path)
+            .map(|k| (k, name.clone()))
+            .map_err(|e| ConnectError::Kubeconfig { path: name, source: e });
+    }
+    if let Some(value) = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
+        let name = value.to_string_lossy().to_string();
+        for p in std::env::split_paths(&value).filter(|p| !p.as_os_str().is_empty()) {
+            if !p.exists() {
+                return Err(ConnectError::MissingKubeconfig(p));
+            }
+        }
+        return match Kubeconfig::from_env() {
+            Ok(Some(k)) => Ok((k, name)),
+            Ok(None) => Err(ConnectError::NoKubeconfig),
+            Err(e) => Err(ConnectError::Kubeconfig { path: name, source: e }),
+        };
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from).ok_or(ConnectError::NoKubeconfig)?;
+    let default = home.join(".kube").join("config");
+    if !default.exists() {
+        return Err(ConnectError::NoKubeconfig);
+    }
+    let name = default.display().to_string();
+    Kubeconfig::read_from(&default)
+        .map(|k| (k, name.clone()))
+        .map_err(|e| ConnectError::Kubeconfig { path: name, source: e })
+}

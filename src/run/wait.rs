@@ -1,0 +1,254 @@
+//! Watch-based waits for pods: follow the pod with a watch that survives watch errors (410s,
+//! dropped connections), decide from each new state whether the wait is done, still pending, or
+//! hopeless (image pull failure, crash loop, unschedulable, pod ended), and give up at the
+//! deadline with the last state seen.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Pod;
+use kube::runtime::{watcher, WatchStreamExt};
+use kube::Api;
+
+use crate::catalog::WaitUntil;
+
+/// Container waiting reasons after which waiting longer cannot help.
+const HOPELESS_WAITING_REASONS: &[&str] = &[
+    "ErrImagePull",
+    "ImagePullBackOff",
+    "InvalidImageName",
+    "CrashLoopBackOff",
+    "CreateContainerConfigError",
+    "CreateContainerError",
+    "RunContainerError",
+];
+
+/// What one observed state of a pod means for a wait.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Done,
+    Pending,
+    /// The wait cannot succeed any more; the reason says why.
+    Hopeless(String),
+}
+
+/// Why a wait ended without success.
+#[derive(Debug, thiserror::Error)]
+pub enum WaitError {
+    #[error("{0}")]
+    Hopeless(String),
+    #[error("pod \"{0}\" does not exist (deleted, or never created)")]
+    Gone(String),
+    #[error("not {until} after {waited:.0?}; last state: {last}")]
+    Timeout {
+        until: String,
+        waited: Duration,
+        last: String,
+    },
+}
+
+/// Waits until `until` holds for the pod, fails fast when it cannot, or times out.
+pub async fn wait_for_pod(api: Api<Pod>, name: &str, until: WaitUntil, timeout: Duration) -> Result<Pod, WaitError> {
+    let mut last: Option<Pod> = None;
+    let mut stream = watcher::watch_object(api, name).default_backoff().boxed();
+    let watch = async {
+        while let Some(event) = stream.next().await {
+            match event {
+                Ok(Some(pod)) => {
+                    match verdict(&pod, until) {
+                        Verdict::Done => return Ok(pod),
+                        Verdict::Hopeless(reason) => return Err(WaitError::Hopeless(reason)),
+                        Verdict::Pending => {}
+                    }
+                    last = Some(pod);
+                }
+                Ok(None) => return Err(WaitError::Gone(name.to_string())),
+                // The backoff wrapper retries; a watch error is not the pod's fault.
+                Err(error) => tracing::debug!(pod = name, %error, "watch error while waiting; retrying"),
+            }
+        }
+        Err(WaitError::Gone(name.to_string()))
+    };
+    match tokio::time::timeout(timeout, watch).await {
+        Ok(result) => result,
+        Err(_) => Err(WaitError::Timeout {
+            until: until_name(until).to_string(),
+            waited: timeout,
+            last: last.as_ref().map(summarize).unwrap_or_else(|| "never seen".to_string()),
+        }),
+    }
+}
+
+pub fn until_name(until: WaitUntil) -> &'static str {
+    match until {
+        WaitUntil::Scheduled => "scheduled",
+        WaitUntil::Running => "running",
+        WaitUntil::Ready => "ready",
+        WaitUntil::Succeeded => "succeeded",
+        WaitUntil::Failed => "failed",
+        WaitUntil::Completed => "completed",
+    }
+}
+
+/// Decides what this state of the pod means for a wait for `until`.
+pub fn verdict(pod: &Pod, until: WaitUntil) -> Verdict {
+    let status = pod.status.clone().unwrap_or_default();
+    let phase = status.phase.as_deref().unwrap_or("Pending");
+    let condition = |t: &str| {
+        status
+            .conditions
+            .iter()
+            .flatten()
+            .find(|c| c.type_ == t)
+            .map(|c| (c.status.as_str() == "True", c.reason.clone(), c.message.clone()))
+    };
+    let done = match until {
+        WaitUntil::Scheduled => pod.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_some(),
+        WaitUntil::Running => phase == "Running",
+        WaitUntil::Ready => condition("Ready").is_some_and(|c| c.0),
+        WaitUntil::Succeeded => phase == "Succeeded",
+        WaitUntil::Failed => phase == "Failed",
+        WaitUntil::Completed => phase == "Succeeded" || phase == "Failed",
+    };
+    if done {
+        return Verdict::Done;
+    }
+    if let Some((false, Some(reason), message)) = condition("PodScheduled") {
+        if reason == "Unschedulable" {
+            return Verdict::Hopeless(format!(
+                "pod is Unschedulable: {}",
+                message.unwrap_or_else(|| "no reason given".to_string())
+            ));
+        }
+    }
+    let waits_for_end = matches!(until, WaitUntil::Failed | WaitUntil::Completed);
+    if !waits_for_end || phase == "Pending" {
+        for cs in status.init_container_statuses.iter().flatten().chain(status.container_statuses.iter().flatten()) {
+            if let Some(waiting) = cs.state.as_ref().and_then(|s| s.waiting.as_ref()) {
+                let reason = waiting.reason.as_deref().unwrap_or_default();
+                if HOPELESS_WAITING_REASONS.contains(&reason) {
+                    return Verdict::Hopeless(format!(
+                        "container \"{}\" is waiting: {reason}: {}",
+                        cs.name,
+                        waiting.message.as_deref().unwrap_or("no message")
+                    ));
+                }
+            }
+        }
+    }
+    let ended = phase == "Succeeded" || phase == "Failed";
+    if ended {
+        return Verdict::Hopeless(format!(
+            "pod ended while waiting for it to be {}: {}",
+            until_name(until),
+            summarize(pod)
+        ));
+    }
+    Verdict::Pending
+}
+
+/// One line describing a pod's state: phase, node, conditions not met, container states.
+pub fn summarize(pod: &Pod) -> String {
+    let status = pod.status.clone().unwrap_or_default();
+    let mut parts = vec![format!("phase {}", status.phase.as_deref().unwrap_or("Pending"))];
+    if let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.as_ref()) {
+        parts.push(format!("node {node}"));
+    }
+    for c in status.conditions.iter().flatten().filter(|c| c.status != "True") {
+        let mut text = format!("{}={}", c.type_, c.status);
+        if let Some(reason) = &c.reason {
+            text.push_str(&format!(" ({reason}"));
+            if let Some(message) = &c.message {
+                text.push_str(&format!(": {message}"));
+            }
+            text.push(')');
+        }
+        parts.push(text);
+    }
+    for cs in status.init_container_statuses.iter().flatten().chain(status.container_statuses.iter().flatten()) {
+        let state = cs.state.clone().unwrap_or_default();
+        let text = if let Some(w) = state.waiting {
+            format!(
+                "waiting {}{}",
+                w.reason.unwrap_or_default(),
+                w.message.map(|m| format!(": {m}")).unwrap_or_default()
+            )
+        } else if let Some(t) = state.terminated {
+            format!("terminated exit code {} ({})", t.exit_code, t.reason.unwrap_or_default())
+        } else if state.running.is_some() {
+            "running".to_string()
+        } else {
+            "unknown".to_string()
+        };
+        let restarts = if cs.restart_count > 0 {
+            format!(", {} restarts", cs.restart_count)
+        } else {
+            String::new()
+        };
+        parts.push(format!("container {}: {text}{restarts}", cs.name));
+    }
+    parts.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pod(status: serde_json::Value) -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": "p"},
+            "spec": {"containers": [{"name": "c", "image": "x"}], "nodeName": "n1"},
+            "status": status
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn ready_condition_ends_a_ready_wait() {
+        let p = pod(json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}));
+        assert_eq!(verdict(&p, WaitUntil::Ready), Verdict::Done);
+        let p = pod(json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "False"}]}));
+        assert_eq!(verdict(&p, WaitUntil::Ready), Verdict::Pending);
+    }
+
+    #[test]
+    fn image_pull_backoff_is_hopeless_with_its_message() {
+        let p = pod(json!({"phase": "Pending", "containerStatuses": [{
+            "name": "c", "ready": false, "restartCount": 0, "image": "busybox", "imageID": "",
+            "state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image \"busybox\""}}}]}));
+        let Verdict::Hopeless(reason) = verdict(&p, WaitUntil::Ready) else { panic!("not hopeless") };
+        assert_eq!(reason, "container \"c\" is waiting: ImagePullBackOff: Back-off pulling image \"busybox\"");
+    }
+
+    #[test]
+    fn unschedulable_is_hopeless_and_quotes_the_scheduler() {
+        let p = pod(json!({"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False",
+            "reason": "Unschedulable", "message": "0/4 nodes are available"}]}));
+        assert_eq!(
+            verdict(&p, WaitUntil::Running),
+            Verdict::Hopeless("pod is Unschedulable: 0/4 nodes are available".into())
+        );
+    }
+
+    #[test]
+    fn a_pod_that_ends_cannot_become_ready_but_ends_a_completed_wait() {
+        let p = pod(json!({"phase": "Failed", "containerStatuses": [{
+            "name": "c", "ready": false, "restartCount": 0, "image": "x", "imageID": "",
+            "state": {"terminated": {"exitCode": 3, "reason": "Error"}}}]}));
+        let Verdict::Hopeless(reason) = verdict(&p, WaitUntil::Ready) else { panic!("not hopeless") };
+        assert!(reason.contains("terminated exit code 3"), "{reason}");
+        assert_eq!(verdict(&p, WaitUntil::Completed), Verdict::Done);
+        assert_eq!(verdict(&p, WaitUntil::Failed), Verdict::Done);
+        assert!(matches!(verdict(&p, WaitUntil::Succeeded), Verdict::Hopeless(_)));
+    }
+
+    #[test]
+    fn crash_loop_does_not_end_a_wait_for_failure_of_a_running_pod() {
+        let p = pod(json!({"phase": "Running", "containerStatuses": [{
+            "name": "c", "ready": false, "restartCount": 3, "image": "x", "imageID": "",
+            "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 40s"}}}]}));
+        assert_eq!(verdict(&p, WaitUntil::Completed), Verdict::Pending);
+        assert!(matches!(verdict(&p, WaitUntil::Ready), Verdict::Hopeless(_)));
+    }
+}
