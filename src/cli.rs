@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::run::plan::{new_run_id, RunPlan, Target};
 use crate::sim::{Fault, SimConfig};
 
 const TAGS_HELP: &str = "\
@@ -242,6 +243,51 @@ pub struct SimCommandArgs {
     pub kubeconfig_out: PathBuf,
 }
 
+/// Why the flags do not make a runnable plan.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("simulated-cluster flags (--fault, --linux-nodes, --windows-nodes, ...) need --sim")]
+    SimFlagsWithoutSim,
+    #[error("--timeout-scale must be a positive number, not {0}")]
+    TimeoutScale(f64),
+}
+
+impl RunArgs {
+    /// Validates the flags into a plan. Touches nothing.
+    pub fn plan(&self) -> Result<RunPlan, PlanError> {
+        if !self.sim && !self.sim_args.is_default() {
+            return Err(PlanError::SimFlagsWithoutSim);
+        }
+        if !(self.timeout_scale.is_finite() && self.timeout_scale > 0.0) {
+            return Err(PlanError::TimeoutScale(self.timeout_scale));
+        }
+        let run_id = new_run_id();
+        let target = if self.sim {
+            Target::Sim(self.sim_args.to_config())
+        } else {
+            Target::Kubeconfig {
+                path: self.kubeconfig.clone(),
+                context: self.context.clone(),
+            }
+        };
+        Ok(RunPlan {
+            target,
+            report_dir: self
+                .report_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("reports").join(&run_id)),
+            run_id,
+            junit_path: self.junit.clone(),
+            test_threads: usize::from(self.test_threads),
+            timeout_scale: self.timeout_scale,
+            keep_namespaces: self.keep_namespaces,
+            format: self.format,
+            tag_expression: self.select.tags.clone(),
+            name_filters: self.select.filters.clone(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,6 +319,31 @@ mod tests {
         assert_eq!(config.windows_nodes, 0);
         assert!(config.has(Fault::CrossOsNetwork));
         assert!(!args.sim_args.is_default());
+    }
+
+    #[test]
+    fn fault_without_sim_is_a_plan_error() {
+        let cli = Cli::try_parse_from(["hybrid-e2e", "run", "--fault", "dns"]).unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(
+            args.plan().unwrap_err().to_string(),
+            "simulated-cluster flags (--fault, --linux-nodes, --windows-nodes, ...) need --sim"
+        );
+    }
+
+    #[test]
+    fn default_report_dir_is_named_after_the_run() {
+        let cli =
+            Cli::try_parse_from(["hybrid-e2e", "run", "--sim", "--timeout-scale", "2"]).unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("not run")
+        };
+        let plan = args.plan().unwrap();
+        assert_eq!(plan.report_dir, PathBuf::from("reports").join(&plan.run_id));
+        assert!(matches!(plan.target, Target::Sim(_)));
+        assert_eq!(plan.timeout_scale, 2.0);
     }
 
     #[test]

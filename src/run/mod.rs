@@ -1,5 +1,7 @@
-//! Executing tests: trials, namespaces, steps, watch-based waits, cleanup, artifacts.
-pub mod plan;
-pub mod wait;
+//! Executing tests: connect, discover, one libtest-mimic trial per test cell over one tokio
+//! runtime, Ctrl-C handling, the end-of-run namespace sweep, reports and the exit code.
+
 pub mod connect;
 pub mod namespace;
+pub mod plan;
+pub mod wait;

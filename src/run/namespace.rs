@@ -24,30 +24,55 @@ pub fn namespace_name(run_id: &str, index: usize) -> String {
 pub fn label_value(name: &str) -> String {
     let mapped: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
         .take(63)
         .collect();
-    mapped.trim_matches(|c: char| !c.is_ascii_alphanumeric()).to_string()
+    mapped
+        .trim_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_string()
 }
 
-/// Namespaces created and not yet deleted by this run (what Ctrl-C must clean up).
+/// A set of namespace names shared between tests: those created and not yet deleted (what
+/// Ctrl-C must clean up), or those kept on purpose (--keep-namespaces).
 #[derive(Default)]
 pub struct LiveNamespaces(Mutex<BTreeSet<String>>);
 
 impl LiveNamespaces {
     pub fn insert(&self, name: &str) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(name.to_string());
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.to_string());
     }
     pub fn remove(&self, name: &str) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(name);
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name);
     }
     pub fn names(&self) -> Vec<String> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect()
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect()
     }
 }
 
 /// Creates the namespace of one test.
-pub async fn create(client: &Client, run_id: &str, index: usize, test_name: &str) -> Result<String, kube::Error> {
+pub async fn create(
+    client: &Client,
+    run_id: &str,
+    index: usize,
+    test_name: &str,
+) -> Result<String, kube::Error> {
     let name = namespace_name(run_id, index);
     let ns = Namespace {
         metadata: ObjectMeta {
@@ -64,25 +89,38 @@ pub async fn create(client: &Client, run_id: &str, index: usize, test_name: &str
         },
         ..Default::default()
     };
-    Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &ns).await?;
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await?;
     Ok(name)
 }
 
 /// Starts deleting a namespace (NotFound counts as done).
 pub async fn delete(client: &Client, name: &str) -> Result<(), kube::Error> {
-    match Api::<Namespace>::all(client.clone()).delete(name, &DeleteParams::background()).await {
+    match Api::<Namespace>::all(client.clone())
+        .delete(name, &DeleteParams::background())
+        .await
+    {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
         Err(e) => Err(e),
     }
 }
 
-/// Deletes every namespace labelled with this run id and waits until they are gone, at most
-/// `timeout`. Returns the names still present at the end.
-pub async fn sweep(client: &Client, run_id: &str, timeout: Duration) -> Result<Vec<String>, kube::Error> {
+/// Deletes every namespace labelled with this run id (except those in `keep`) and waits until
+/// they are gone, at most `timeout`. Returns the names still present at the end.
+pub async fn sweep(
+    client: &Client,
+    run_id: &str,
+    keep: &[String],
+    timeout: Duration,
+) -> Result<Vec<String>, kube::Error> {
     let api = Api::<Namespace>::all(client.clone());
     let selector = format!("{RUN_ID_LABEL}={run_id}");
-    let existing = api.list(&ListParams::default().labels(&selector)).await?;
+    let mut existing = api.list(&ListParams::default().labels(&selector)).await?;
+    existing
+        .items
+        .retain(|ns| !ns.metadata.name.as_ref().is_some_and(|n| keep.contains(n)));
     for ns in &existing.items {
         if let Some(name) = &ns.metadata.name {
             if ns.metadata.deletion_timestamp.is_none() {
@@ -95,7 +133,9 @@ pub async fn sweep(client: &Client, run_id: &str, timeout: Duration) -> Result<V
     }
     let config = watcher::Config::default().labels(&selector);
     let wait_until_empty = async {
-        let mut stream = watcher::watcher(api.clone(), config).default_backoff().boxed();
+        let mut stream = watcher::watcher(api.clone(), config)
+            .default_backoff()
+            .boxed();
         let mut present: BTreeSet<String> = BTreeSet::new();
         let mut init: BTreeSet<String> = BTreeSet::new();
         let mut synced = false;
@@ -103,19 +143,21 @@ pub async fn sweep(client: &Client, run_id: &str, timeout: Duration) -> Result<V
             match event {
                 Ok(watcher::Event::Init) => init.clear(),
                 Ok(watcher::Event::InitApply(ns)) => {
-                    init.insert(ns.metadata.name.unwrap_or_default());
+                    init.extend(ns.metadata.name.filter(|n| !keep.contains(n)));
                 }
                 Ok(watcher::Event::InitDone) => {
                     present = std::mem::take(&mut init);
                     synced = true;
                 }
                 Ok(watcher::Event::Apply(ns)) => {
-                    present.insert(ns.metadata.name.unwrap_or_default());
+                    present.extend(ns.metadata.name.filter(|n| !keep.contains(n)));
                 }
                 Ok(watcher::Event::Delete(ns)) => {
                     present.remove(&ns.metadata.name.unwrap_or_default());
                 }
-                Err(error) => tracing::debug!(%error, "watch error while waiting for namespaces to go"),
+                Err(error) => {
+                    tracing::debug!(%error, "watch error while waiting for namespaces to go")
+                }
             }
             if synced && present.is_empty() {
                 return;
@@ -124,7 +166,12 @@ pub async fn sweep(client: &Client, run_id: &str, timeout: Duration) -> Result<V
     };
     let _ = tokio::time::timeout(timeout, wait_until_empty).await;
     let left = api.list(&ListParams::default().labels(&selector)).await?;
-    Ok(left.items.into_iter().filter_map(|n| n.metadata.name).collect())
+    Ok(left
+        .items
+        .into_iter()
+        .filter_map(|n| n.metadata.name)
+        .filter(|n| !keep.contains(n))
+        .collect())
 }
 
 #[cfg(test)]
@@ -143,6 +190,9 @@ mod tests {
 
     #[test]
     fn namespace_names_carry_run_id_and_index() {
-        assert_eq!(namespace_name("20261128-121500-ab12", 7), "he2e-20261128-121500-ab12-7");
+        assert_eq!(
+            namespace_name("20261128-121500-ab12", 7),
+            "he2e-20261128-121500-ab12-7"
+        );
     }
 }
