@@ -22,7 +22,9 @@ pub struct Connection {
 /// unreachable server shows up later, at discovery.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
-    #[error("kubeconfig {0} does not exist (pass --kubeconfig PATH, set KUBECONFIG, or try --sim)")]
+    #[error(
+        "kubeconfig {0} does not exist (pass --kubeconfig PATH, set KUBECONFIG, or try --sim)"
+    )]
     MissingKubeconfig(PathBuf),
     #[error("no kubeconfig found: neither KUBECONFIG nor ~/.kube/config exists (pass --kubeconfig PATH, or try --sim)")]
     NoKubeconfig,
@@ -42,7 +44,9 @@ pub enum ConnectError {
 pub async fn connect(target: &Target) -> Result<Connection, ConnectError> {
     match target {
         Target::Sim(config) => {
-            let sim = SimCluster::start(config.clone()).await.map_err(ConnectError::Sim)?;
+            let sim = SimCluster::start(config.clone())
+                .await
+                .map_err(ConnectError::Sim)?;
             let client = sim.client().await;
             Ok(Connection {
                 client,
@@ -58,10 +62,17 @@ pub async fn connect(target: &Target) -> Result<Connection, ConnectError> {
             };
             let config = Config::from_custom_kubeconfig(kubeconfig, &options)
                 .await
-                .map_err(|e| ConnectError::Kubeconfig { path: source, source: e })?;
+                .map_err(|e| ConnectError::Kubeconfig {
+                    path: source,
+                    source: e,
+                })?;
             let server = config.cluster_url.to_string();
             let client = Client::try_from(config).map_err(ConnectError::Client)?;
-            Ok(Connection { client, server, sim: None })
+            Ok(Connection {
+                client,
+                server,
+                sim: None,
+            })
         }
     }
 }
@@ -74,7 +85,10 @@ fn read_kubeconfig(path: Option<&PathBuf>) -> Result<(Kubeconfig, String), Conne
         let name = path.display().to_string();
         return Kubeconfig::read_from(path)
             .map(|k| (k, name.clone()))
-            .map_err(|e| ConnectError::Kubeconfig { path: name, source: e });
+            .map_err(|e| ConnectError::Kubeconfig {
+                path: name,
+                source: e,
+            });
     }
     if let Some(value) = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
         let name = value.to_string_lossy().to_string();
@@ -86,10 +100,15 @@ fn read_kubeconfig(path: Option<&PathBuf>) -> Result<(Kubeconfig, String), Conne
         return match Kubeconfig::from_env() {
             Ok(Some(k)) => Ok((k, name)),
             Ok(None) => Err(ConnectError::NoKubeconfig),
-            Err(e) => Err(ConnectError::Kubeconfig { path: name, source: e }),
+            Err(e) => Err(ConnectError::Kubeconfig {
+                path: name,
+                source: e,
+            }),
         };
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).ok_or(ConnectError::NoKubeconfig)?;
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .ok_or(ConnectError::NoKubeconfig)?;
     let default = home.join(".kube").join("config");
     if !default.exists() {
         return Err(ConnectError::NoKubeconfig);
@@ -97,5 +116,8 @@ fn read_kubeconfig(path: Option<&PathBuf>) -> Result<(Kubeconfig, String), Conne
     let name = default.display().to_string();
     Kubeconfig::read_from(&default)
         .map(|k| (k, name.clone()))
-        .map_err(|e| ConnectError::Kubeconfig { path: name, source: e })
+        .map_err(|e| ConnectError::Kubeconfig {
+            path: name,
+            source: e,
+        })
 }

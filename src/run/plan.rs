@@ -37,5 +37,10 @@ pub struct RunPlan {
 /// A new run id: sortable by time, unique enough to label namespaces.
 pub fn new_run_id() -> String {
     let now = chrono::Utc::now().format("%Y%m%d-%H%M%S");
-    format!("{now}-{}", crate::sim::store::random_suffix().get(..4).unwrap_or("0000"))
+    format!(
+        "{now}-{}",
+        crate::sim::store::random_suffix()
+            .get(..4)
+            .unwrap_or("0000")
+    )
 }

@@ -48,7 +48,12 @@ pub enum WaitError {
 }
 
 /// Waits until `until` holds for the pod, fails fast when it cannot, or times out.
-pub async fn wait_for_pod(api: Api<Pod>, name: &str, until: WaitUntil, timeout: Duration) -> Result<Pod, WaitError> {
+pub async fn wait_for_pod(
+    api: Api<Pod>,
+    name: &str,
+    until: WaitUntil,
+    timeout: Duration,
+) -> Result<Pod, WaitError> {
     let mut last: Option<Pod> = None;
     let mut stream = watcher::watch_object(api, name).default_backoff().boxed();
     let watch = async {
@@ -64,7 +69,9 @@ pub async fn wait_for_pod(api: Api<Pod>, name: &str, until: WaitUntil, timeout: 
                 }
                 Ok(None) => return Err(WaitError::Gone(name.to_string())),
                 // The backoff wrapper retries; a watch error is not the pod's fault.
-                Err(error) => tracing::debug!(pod = name, %error, "watch error while waiting; retrying"),
+                Err(error) => {
+                    tracing::debug!(pod = name, %error, "watch error while waiting; retrying")
+                }
             }
         }
         Err(WaitError::Gone(name.to_string()))
@@ -74,7 +81,10 @@ pub async fn wait_for_pod(api: Api<Pod>, name: &str, until: WaitUntil, timeout: 
         Err(_) => Err(WaitError::Timeout {
             until: until_name(until).to_string(),
             waited: timeout,
-            last: last.as_ref().map(summarize).unwrap_or_else(|| "never seen".to_string()),
+            last: last
+                .as_ref()
+                .map(summarize)
+                .unwrap_or_else(|| "never seen".to_string()),
         }),
     }
 }
@@ -100,10 +110,20 @@ pub fn verdict(pod: &Pod, until: WaitUntil) -> Verdict {
             .iter()
             .flatten()
             .find(|c| c.type_ == t)
-            .map(|c| (c.status.as_str() == "True", c.reason.clone(), c.message.clone()))
+            .map(|c| {
+                (
+                    c.status.as_str() == "True",
+                    c.reason.clone(),
+                    c.message.clone(),
+                )
+            })
     };
     let done = match until {
-        WaitUntil::Scheduled => pod.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_some(),
+        WaitUntil::Scheduled => pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.node_name.as_ref())
+            .is_some(),
         WaitUntil::Running => phase == "Running",
         WaitUntil::Ready => condition("Ready").is_some_and(|c| c.0),
         WaitUntil::Succeeded => phase == "Succeeded",
@@ -123,7 +143,12 @@ pub fn verdict(pod: &Pod, until: WaitUntil) -> Verdict {
     }
     let waits_for_end = matches!(until, WaitUntil::Failed | WaitUntil::Completed);
     if !waits_for_end || phase == "Pending" {
-        for cs in status.init_container_statuses.iter().flatten().chain(status.container_statuses.iter().flatten()) {
+        for cs in status
+            .init_container_statuses
+            .iter()
+            .flatten()
+            .chain(status.container_statuses.iter().flatten())
+        {
             if let Some(waiting) = cs.state.as_ref().and_then(|s| s.waiting.as_ref()) {
                 let reason = waiting.reason.as_deref().unwrap_or_default();
                 if HOPELESS_WAITING_REASONS.contains(&reason) {
@@ -150,11 +175,19 @@ pub fn verdict(pod: &Pod, until: WaitUntil) -> Verdict {
 /// One line describing a pod's state: phase, node, conditions not met, container states.
 pub fn summarize(pod: &Pod) -> String {
     let status = pod.status.clone().unwrap_or_default();
-    let mut parts = vec![format!("phase {}", status.phase.as_deref().unwrap_or("Pending"))];
+    let mut parts = vec![format!(
+        "phase {}",
+        status.phase.as_deref().unwrap_or("Pending")
+    )];
     if let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.as_ref()) {
         parts.push(format!("node {node}"));
     }
-    for c in status.conditions.iter().flatten().filter(|c| c.status != "True") {
+    for c in status
+        .conditions
+        .iter()
+        .flatten()
+        .filter(|c| c.status != "True")
+    {
         let mut text = format!("{}={}", c.type_, c.status);
         if let Some(reason) = &c.reason {
             text.push_str(&format!(" ({reason}"));
@@ -165,7 +198,12 @@ pub fn summarize(pod: &Pod) -> String {
         }
         parts.push(text);
     }
-    for cs in status.init_container_statuses.iter().flatten().chain(status.container_statuses.iter().flatten()) {
+    for cs in status
+        .init_container_statuses
+        .iter()
+        .flatten()
+        .chain(status.container_statuses.iter().flatten())
+    {
         let state = cs.state.clone().unwrap_or_default();
         let text = if let Some(w) = state.waiting {
             format!(
@@ -174,7 +212,11 @@ pub fn summarize(pod: &Pod) -> String {
                 w.message.map(|m| format!(": {m}")).unwrap_or_default()
             )
         } else if let Some(t) = state.terminated {
-            format!("terminated exit code {} ({})", t.exit_code, t.reason.unwrap_or_default())
+            format!(
+                "terminated exit code {} ({})",
+                t.exit_code,
+                t.reason.unwrap_or_default()
+            )
         } else if state.running.is_some() {
             "running".to_string()
         } else {
@@ -206,9 +248,11 @@ mod tests {
 
     #[test]
     fn ready_condition_ends_a_ready_wait() {
-        let p = pod(json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}));
+        let p =
+            pod(json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}));
         assert_eq!(verdict(&p, WaitUntil::Ready), Verdict::Done);
-        let p = pod(json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "False"}]}));
+        let p =
+            pod(json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "False"}]}));
         assert_eq!(verdict(&p, WaitUntil::Ready), Verdict::Pending);
     }
 
@@ -217,14 +261,21 @@ mod tests {
         let p = pod(json!({"phase": "Pending", "containerStatuses": [{
             "name": "c", "ready": false, "restartCount": 0, "image": "busybox", "imageID": "",
             "state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image \"busybox\""}}}]}));
-        let Verdict::Hopeless(reason) = verdict(&p, WaitUntil::Ready) else { panic!("not hopeless") };
-        assert_eq!(reason, "container \"c\" is waiting: ImagePullBackOff: Back-off pulling image \"busybox\"");
+        let Verdict::Hopeless(reason) = verdict(&p, WaitUntil::Ready) else {
+            panic!("not hopeless")
+        };
+        assert_eq!(
+            reason,
+            "container \"c\" is waiting: ImagePullBackOff: Back-off pulling image \"busybox\""
+        );
     }
 
     #[test]
     fn unschedulable_is_hopeless_and_quotes_the_scheduler() {
-        let p = pod(json!({"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False",
-            "reason": "Unschedulable", "message": "0/4 nodes are available"}]}));
+        let p = pod(
+            json!({"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False",
+            "reason": "Unschedulable", "message": "0/4 nodes are available"}]}),
+        );
         assert_eq!(
             verdict(&p, WaitUntil::Running),
             Verdict::Hopeless("pod is Unschedulable: 0/4 nodes are available".into())
@@ -236,11 +287,16 @@ mod tests {
         let p = pod(json!({"phase": "Failed", "containerStatuses": [{
             "name": "c", "ready": false, "restartCount": 0, "image": "x", "imageID": "",
             "state": {"terminated": {"exitCode": 3, "reason": "Error"}}}]}));
-        let Verdict::Hopeless(reason) = verdict(&p, WaitUntil::Ready) else { panic!("not hopeless") };
+        let Verdict::Hopeless(reason) = verdict(&p, WaitUntil::Ready) else {
+            panic!("not hopeless")
+        };
         assert!(reason.contains("terminated exit code 3"), "{reason}");
         assert_eq!(verdict(&p, WaitUntil::Completed), Verdict::Done);
         assert_eq!(verdict(&p, WaitUntil::Failed), Verdict::Done);
-        assert!(matches!(verdict(&p, WaitUntil::Succeeded), Verdict::Hopeless(_)));
+        assert!(matches!(
+            verdict(&p, WaitUntil::Succeeded),
+            Verdict::Hopeless(_)
+        ));
     }
 
     #[test]
@@ -249,6 +305,9 @@ mod tests {
             "name": "c", "ready": false, "restartCount": 3, "image": "x", "imageID": "",
             "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 40s"}}}]}));
         assert_eq!(verdict(&p, WaitUntil::Completed), Verdict::Pending);
-        assert!(matches!(verdict(&p, WaitUntil::Ready), Verdict::Hopeless(_)));
+        assert!(matches!(
+            verdict(&p, WaitUntil::Ready),
+            Verdict::Hopeless(_)
+        ));
     }
 }
