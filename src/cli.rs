@@ -69,6 +69,43 @@ pub enum Command {
     /// models nodes, scheduling, kubelets, agnhost, Services, DNS and storage; with --fault it
     /// breaks one behaviour on purpose so that failing checks can be seen.
     Sim(SimCommandArgs),
+    /// Delete the namespaces that earlier, interrupted or killed runs left behind.
+    ///
+    /// Every namespace a run creates carries the label hybrid-e2e.io/run-id; this deletes those
+    /// of one run (--run-id) or of all runs, and waits until they are gone.
+    Cleanup(CleanupArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CleanupArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+
+    /// Only the namespaces of this run (default: of every run).
+    #[arg(long, value_name = "ID")]
+    pub run_id: Option<String>,
+}
+
+/// Which real cluster to talk to.
+#[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Cluster")]
+pub struct ClusterArgs {
+    /// Kubeconfig file to use. Default: $KUBECONFIG (a colon-separated list), then ~/.kube/config.
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Kubeconfig context to use instead of the current one.
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+}
+
+impl ClusterArgs {
+    pub fn target(&self) -> Target {
+        Target::Kubeconfig {
+            path: self.kubeconfig.clone(),
+            context: self.context.clone(),
+        }
+    }
 }
 
 /// Which tests: catalog sources, tag expression and name filters.
@@ -131,13 +168,8 @@ pub struct RunArgs {
     #[command(flatten)]
     pub select: SelectArgs,
 
-    /// Kubeconfig file(s) to use. Default: $KUBECONFIG (a colon-separated list), then ~/.kube/config.
-    #[arg(long, value_name = "PATH", help_heading = "Cluster")]
-    pub kubeconfig: Option<PathBuf>,
-
-    /// Kubeconfig context to use instead of the current one.
-    #[arg(long, value_name = "NAME", help_heading = "Cluster")]
-    pub context: Option<String>,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 
     /// Start the embedded simulated cluster and run against it (no real cluster needed).
     #[arg(long, conflicts_with_all = ["kubeconfig", "context"], help_heading = "Cluster")]
@@ -265,10 +297,7 @@ impl RunArgs {
         let target = if self.sim {
             Target::Sim(self.sim_args.to_config())
         } else {
-            Target::Kubeconfig {
-                path: self.kubeconfig.clone(),
-                context: self.context.clone(),
-            }
+            self.cluster.target()
         };
         Ok(RunPlan {
             target,

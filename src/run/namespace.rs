@@ -107,17 +107,24 @@ pub async fn delete(client: &Client, name: &str) -> Result<(), kube::Error> {
     }
 }
 
-/// Deletes every namespace labelled with this run id (except those in `keep`) and waits until
-/// they are gone, at most `timeout`. Returns the names still present at the end.
+/// The label selector for the namespaces of one run, or (None) of every run.
+pub fn run_selector(run_id: Option<&str>) -> String {
+    match run_id {
+        Some(id) => format!("{RUN_ID_LABEL}={id}"),
+        None => RUN_ID_LABEL.to_string(),
+    }
+}
+
+/// Deletes every namespace matching `selector` (see `run_selector`) except those in `keep`, and
+/// waits until they are gone, at most `timeout`. Returns the names still present at the end.
 pub async fn sweep(
     client: &Client,
-    run_id: &str,
+    selector: &str,
     keep: &[String],
     timeout: Duration,
 ) -> Result<Vec<String>, kube::Error> {
     let api = Api::<Namespace>::all(client.clone());
-    let selector = format!("{RUN_ID_LABEL}={run_id}");
-    let mut existing = api.list(&ListParams::default().labels(&selector)).await?;
+    let mut existing = api.list(&ListParams::default().labels(selector)).await?;
     existing
         .items
         .retain(|ns| !ns.metadata.name.as_ref().is_some_and(|n| keep.contains(n)));
@@ -131,7 +138,7 @@ pub async fn sweep(
     if existing.items.is_empty() {
         return Ok(Vec::new());
     }
-    let config = watcher::Config::default().labels(&selector);
+    let config = watcher::Config::default().labels(selector);
     let wait_until_empty = async {
         let mut stream = watcher::watcher(api.clone(), config)
             .default_backoff()
@@ -165,7 +172,7 @@ pub async fn sweep(
         }
     };
     let _ = tokio::time::timeout(timeout, wait_until_empty).await;
-    let left = api.list(&ListParams::default().labels(&selector)).await?;
+    let left = api.list(&ListParams::default().labels(selector)).await?;
     Ok(left
         .items
         .into_iter()
