@@ -121,3 +121,66 @@ fn read_kubeconfig(path: Option<&PathBuf>) -> Result<(Kubeconfig, String), Conne
             source: e,
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kubeconfig_file(dir: &std::path::Path, server: &str) -> PathBuf {
+        let path = dir.join("kubeconfig");
+        std::fs::write(
+            &path,
+            format!(
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {{server: '{server}', insecure-skip-tls-verify: true}}\n\
+                 users:\n- name: u\n  user: {{token: abc}}\ncontexts:\n- name: x\n  context: {{cluster: c, user: u}}\ncurrent-context: x\n"
+            ),
+        )
+        .unwrap();
+        path
+    }
+
+    /// kube with rustls needs exactly one crypto provider; two make the first https client panic.
+    #[tokio::test]
+    async fn an_https_client_can_be_built() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = kubeconfig_file(dir.path(), "https://127.0.0.1:6443");
+        let target = Target::Kubeconfig {
+            path: Some(path),
+            context: None,
+        };
+        let connection = connect(&target).await.expect("client for an https server");
+        assert!(connection.server.starts_with("https://127.0.0.1:6443"));
+    }
+
+    #[tokio::test]
+    async fn a_missing_kubeconfig_says_what_to_do() {
+        let target = Target::Kubeconfig {
+            path: Some(PathBuf::from("/nonexistent/kubeconfig")),
+            context: None,
+        };
+        let Err(error) = connect(&target).await else {
+            panic!("connected")
+        };
+        assert_eq!(
+            error.to_string(),
+            "kubeconfig /nonexistent/kubeconfig does not exist (pass --kubeconfig PATH, set KUBECONFIG, or try --sim)"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unknown_context_is_a_configuration_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = kubeconfig_file(dir.path(), "https://127.0.0.1:6443");
+        let target = Target::Kubeconfig {
+            path: Some(path),
+            context: Some("nope".into()),
+        };
+        let Err(error) = connect(&target).await else {
+            panic!("connected")
+        };
+        assert!(
+            matches!(error, ConnectError::Kubeconfig { .. }),
+            "{error:?}"
+        );
+    }
+}
