@@ -38,6 +38,7 @@ pub fn render_junit(report: &RunReport) -> String {
         .iter()
         .filter(|r| r.outcome == Outcome::Failed)
         .count();
+    let body_max = sanitize::body_share(failures);
 
     let mut out = String::with_capacity(1024 + report.results.len() * 256);
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -90,7 +91,7 @@ pub fn render_junit(report: &RunReport) -> String {
         };
         open_suite(&mut out, &header, &properties);
         for result in results {
-            write_case(&mut out, result);
+            write_case(&mut out, result, body_max);
         }
         out.push_str("  </testsuite>\n");
     }
@@ -164,7 +165,7 @@ fn open_suite(out: &mut String, h: &SuiteHeader<'_>, properties: &[(&str, String
     out.push_str("    </properties>\n");
 }
 
-fn write_case(out: &mut String, r: &TestResult) {
+fn write_case(out: &mut String, r: &TestResult, body_max: usize) {
     let _ = write!(
         out,
         "    <testcase name=\"{}\" classname=\"{}\" time=\"{}\"",
@@ -195,7 +196,11 @@ fn write_case(out: &mut String, r: &TestResult) {
                 out,
                 ">\n      <failure message=\"{}\" type=\"StepFailed\">{}</failure>\n    </testcase>",
                 attr(&sanitize::message(message)),
-                text(&sanitize::body(&r.details, r.artifacts.as_deref())),
+                text(&sanitize::body_within(
+                    &r.details,
+                    body_max,
+                    r.artifacts.as_deref()
+                )),
             );
         }
     }
@@ -388,6 +393,26 @@ mod tests {
         let xml = render_junit(&report);
         assert!(xml.contains("tests=\"0\" failures=\"0\" errors=\"0\""));
         assert!(!xml.contains("<testsuite "));
+    }
+
+    #[test]
+    fn many_failures_share_a_bounded_budget() {
+        let results = (0..100)
+            .map(|i| {
+                let mut r = result(&format!("s/t{i}"), Outcome::Failed);
+                r.message = Some("boom".into());
+                r.details = "log line\n".repeat(20_000);
+                r
+            })
+            .collect();
+        let report = RunReport {
+            info: info(),
+            results,
+            aborted: None,
+        };
+        let xml = render_junit(&report);
+        assert!(xml.len() < 1024 * 1024 + 100 * 1024, "{} bytes", xml.len());
+        assert_eq!(xml.matches("bytes truncated] ...").count(), 100);
     }
 
     #[test]

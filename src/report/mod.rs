@@ -89,7 +89,8 @@ pub fn write_all(
     Ok(paths)
 }
 
-/// Writes `bytes` to `path`, creating its parent folders.
+/// Writes `bytes` to `path`, creating its parent folders. Writes a sibling `.tmp` file first
+/// and renames it, so an interrupted run never leaves half a report behind.
 pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|source| ReportError::CreateDir {
@@ -97,9 +98,16 @@ pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
             source,
         })?;
     }
-    std::fs::write(path, bytes).map_err(|source| ReportError::Write {
-        path: path.to_path_buf(),
-        source,
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let written = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    written.map_err(|source| {
+        let _ = std::fs::remove_file(&tmp);
+        ReportError::Write {
+            path: path.to_path_buf(),
+            source,
+        }
     })
 }
 

@@ -10,6 +10,11 @@ use std::path::Path;
 
 /// Upper bound of a failure body in JUnit, in bytes (plus the truncation marker).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Budget for all failure bodies of one JUnit file together (TestGrid asks for about 1 MB per
+/// file); with many failures each body gets its share, but never less than [`MIN_BODY_BYTES`].
+pub const TOTAL_BODY_BYTES: usize = 1024 * 1024;
+/// Smallest bound of a failure body when many failures share [`TOTAL_BODY_BYTES`].
+pub const MIN_BODY_BYTES: usize = 4 * 1024;
 /// Upper bound of a message (failure message, skip reason, property value), in bytes.
 pub const MAX_MESSAGE_BYTES: usize = 4 * 1024;
 /// Name of the file, inside a failed test's artifacts folder, with its full details.
@@ -188,8 +193,18 @@ pub fn message(s: &str) -> String {
 /// A failure body for a report: cleaned and bounded to [`MAX_BODY_BYTES`], pointing at
 /// `<artifacts>/details.txt` when cut and the test has an artifacts folder.
 pub fn body(s: &str, artifacts: Option<&Path>) -> String {
+    body_within(s, MAX_BODY_BYTES, artifacts)
+}
+
+/// Like [`body`], bounded to `max` bytes.
+pub fn body_within(s: &str, max: usize, artifacts: Option<&Path>) -> String {
     let full = artifacts.map(|dir| dir.join(DETAILS_FILE));
-    truncate_middle(&clean(s), MAX_BODY_BYTES, full.as_deref())
+    truncate_middle(&clean(s), max, full.as_deref())
+}
+
+/// The bound of each failure body when `failures` failures share one file.
+pub fn body_share(failures: usize) -> usize {
+    (TOTAL_BODY_BYTES / failures.max(1)).clamp(MIN_BODY_BYTES, MAX_BODY_BYTES)
 }
 
 #[cfg(test)]
@@ -287,6 +302,10 @@ mod tests {
             "full output in {}",
             Path::new("arts").join(DETAILS_FILE).display()
         )));
+        assert_eq!(body_share(0), MAX_BODY_BYTES);
+        assert_eq!(body_share(16), MAX_BODY_BYTES);
+        assert_eq!(body_share(32), 32 * 1024);
+        assert_eq!(body_share(10_000), MIN_BODY_BYTES);
         let m = message(&"x".repeat(10_000));
         assert!(m.len() <= MAX_MESSAGE_BYTES + 40);
     }
