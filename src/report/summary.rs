@@ -86,9 +86,10 @@ pub fn render_summary(report: &RunReport) -> String {
             let message = sanitize::truncate_end(&sanitize::clean(message), TABLE_MESSAGE_BYTES);
             let mut row = cell(&message);
             if let Some(dir) = &r.artifacts {
-                let _ = write!(row, "<br>artifacts: `{}`", code(&dir.display().to_string()));
+                let dir = table_code(&dir.display().to_string());
+                let _ = write!(row, "<br>artifacts: `{dir}`");
             }
-            let _ = writeln!(out, "| `{}` | {row} |", code(&r.name));
+            let _ = writeln!(out, "| `{}` | {row} |", table_code(&r.name));
         }
         out.push('\n');
     }
@@ -120,6 +121,9 @@ pub fn render_summary(report: &RunReport) -> String {
         }
         out.push('\n');
     }
+    while out.ends_with("\n\n") {
+        out.pop();
+    }
     out
 }
 
@@ -141,17 +145,21 @@ fn cell(s: &str) -> String {
     out
 }
 
-/// Text for inside a backtick code span in a table: one line, no backticks or pipes.
+/// Text for inside a backtick code span: one line, no backticks.
 fn code(s: &str) -> String {
     sanitize::clean(s)
         .chars()
         .map(|c| match c {
             '`' => '\'',
-            '|' => '¦',
             '\n' | '\r' | '\t' => ' ',
             c => c,
         })
         .collect()
+}
+
+/// Text for inside a backtick code span in a table cell: GitHub reads `\|` there as a pipe.
+fn table_code(s: &str) -> String {
+    code(s).replace('|', "\\|")
 }
 
 #[cfg(test)]
@@ -211,7 +219,7 @@ mod tests {
             md.contains("**1 passed, 1 failed, 3 skipped** of 5 in 3.0s"),
             "{md}"
         );
-        assert!(md.contains("tags `a ¦¦ b`"), "{md}");
+        assert!(md.contains("tags `a || b`"), "{md}");
         assert!(md.contains("> **Run aborted:** interrupted"));
         assert!(
             md.contains("| `s/f` | step 2 \\| wait: pod &lt;x&gt;<br>never ready |"),
