@@ -105,8 +105,8 @@ pub enum Action {
         fixture: String,
         name: String,
         os: Os,
-        /// Extra fixture parameters from the suite.
-        vars: BTreeMap<String, String>,
+        /// Extra fixture parameters from the suite (strings, numbers, lists or maps).
+        vars: BTreeMap<String, serde_json::Value>,
     },
     /// Wait, by watching, until a pod reaches a condition.
     Wait { pod: String, until: WaitUntil },

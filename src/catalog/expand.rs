@@ -1,0 +1,139 @@
+//! Matrix expansion: each raw test → one [`TestCase`] per matrix cell, with its name, tags,
+//! operating systems, requirements and checked steps.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::error::Diagnostic;
+use super::model::{Action, Location, Requirement, TestCase};
+use super::parse::{RawSuite, RawTest};
+use super::step::{read_step, Created};
+use super::vars::{self, NAMESPACE};
+use crate::fixture::FixtureSet;
+
+/// The tag every cell that mixes operating systems carries.
+pub const HYBRID: &str = "hybrid";
+
+/// Expands every test of a suite; problems go to `diagnostics` (a cell with a problem is
+/// left out).
+pub fn expand_suite(
+    suite: &RawSuite,
+    fixtures: &FixtureSet,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<TestCase> {
+    let mut cases = Vec::new();
+    for test in &suite.tests {
+        for cell in cells(&test.matrix) {
+            match expand_cell(suite, test, &cell, fixtures) {
+                Ok(case) => cases.push(case),
+                Err(mut problems) => diagnostics.append(&mut problems),
+            }
+        }
+    }
+    cases
+}
+
+/// The cartesian product of the matrix, in declared order (the first key varies slowest).
+/// No matrix gives one empty cell.
+pub fn cells(matrix: &[(String, Vec<String>)]) -> Vec<Vec<(String, String)>> {
+    let mut cells: Vec<Vec<(String, String)>> = vec![Vec::new()];
+    for (key, values) in matrix {
+        cells = cells
+            .into_iter()
+            .flat_map(|cell| {
+                values.iter().map(move |value| {
+                    let mut next = cell.clone();
+                    next.push((key.clone(), value.clone()));
+                    next
+                })
+            })
+            .collect();
+    }
+    cells
+}
+
+/// `suite/test` or `suite/test[k=v,...]` with keys in declared order.
+pub fn case_name(suite: &str, test: &str, cell: &[(String, String)]) -> String {
+    if cell.is_empty() {
+        return format!("{suite}/{test}");
+    }
+    let values: Vec<String> = cell.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    format!("{suite}/{test}[{}]", values.join(","))
+}
+
+fn expand_cell(
+    suite: &RawSuite,
+    test: &RawTest,
+    cell: &[(String, String)],
+    fixtures: &FixtureSet,
+) -> Result<TestCase, Vec<Diagnostic>> {
+    let file = suite.file.as_str();
+    let lookup = |name: &str| cell.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let defined = || {
+        let mut names: Vec<String> = cell.iter().map(|(k, _)| k.clone()).collect();
+        names.push(NAMESPACE.to_string());
+        names
+    };
+    let mut problems = Vec::new();
+    let mut created: Created<'_> = BTreeMap::new();
+    let mut steps = Vec::new();
+    for (i, raw) in test.steps.iter().enumerate() {
+        let path = format!("tests[{}].steps[{i}]", test.index);
+        let mut node = raw.clone();
+        let before = problems.len();
+        vars::substitute_node(&mut node, &path, &lookup, &defined, &mut |n, at, e| {
+            problems.push(Diagnostic::new(
+                file,
+                super::yaml::line_of(n),
+                at,
+                e.to_string(),
+            ));
+        });
+        if problems.len() > before {
+            continue;
+        }
+        match read_step(file, &path, &node, fixtures, &mut created) {
+            Ok(step) => steps.push(step),
+            Err(d) => problems.push(d),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+
+    let oses: BTreeSet<_> = steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::Create { os, .. } => Some(*os),
+            _ => None,
+        })
+        .collect();
+    let mut tags: BTreeSet<String> = test.tags.iter().cloned().collect();
+    tags.insert(suite.name.clone());
+    tags.extend(oses.iter().map(|os| os.label().to_string()));
+    if oses.len() > 1 {
+        tags.insert(HYBRID.to_string());
+    }
+    let mut requires = test.requires.clone();
+    requires.extend(oses.iter().map(|os| Requirement::Nodes(*os)));
+    if created
+        .values()
+        .any(|(_, fixture)| fixture.claims_storage())
+    {
+        requires.insert(Requirement::DefaultStorageClass);
+    }
+    Ok(TestCase {
+        name: case_name(&suite.name, &test.name, cell),
+        suite: suite.name.clone(),
+        test: test.name.clone(),
+        description: test.description.clone(),
+        tags,
+        cell: cell.iter().cloned().collect(),
+        oses,
+        requires,
+        steps,
+        location: Location {
+            file: file.to_string(),
+            line: test.line,
+        },
+    })
+}

@@ -1,0 +1,500 @@
+//! One step of one matrix cell, `${vars}` substituted, read into an [`Action`] and checked
+//! against the fixtures and the names earlier steps created.
+
+use std::collections::BTreeMap;
+
+use marked_yaml::Node;
+
+use super::duration::parse_duration;
+use super::error::Diagnostic;
+use super::model::{
+    Action, ExecExpect, HttpExpect, Location, ObjectRef, Os, Protocol, Step, Target, TargetKind,
+    WaitUntil,
+};
+use super::yaml::{self, Map};
+use crate::fixture::{Fixture, FixtureSet};
+
+/// The step kinds, in the order the documentation lists them.
+pub const STEP_KINDS: &[&str] = &["create", "wait", "http", "exec", "logs", "expect", "delete"];
+
+const UNTIL: &[&str] = &[
+    "scheduled",
+    "running",
+    "ready",
+    "succeeded",
+    "failed",
+    "completed",
+];
+
+/// What earlier steps of the cell created: name → OS and fixture.
+pub type Created<'f> = BTreeMap<String, (Os, &'f Fixture)>;
+
+/// Reads one step at `path` (`tests[0].steps[2]`).
+pub fn read_step<'f>(
+    file: &str,
+    path: &str,
+    node: &Node,
+    fixtures: &'f FixtureSet,
+    created: &mut Created<'f>,
+) -> Result<Step, Diagnostic> {
+    let step = Map::new(file, path, node)?;
+    let mut kind = None;
+    for (key, line, value) in step.entries() {
+        if key == "timeout" {
+            continue;
+        }
+        if !STEP_KINDS.contains(&key) {
+            return Err(Diagnostic::new(
+                file,
+                line,
+                step.field(key),
+                format!(
+                    "unknown step kind, expected one of: {} (and an optional timeout)",
+                    STEP_KINDS.join(", ")
+                ),
+            ));
+        }
+        if let Some((first, _)) = kind {
+            return Err(Diagnostic::new(
+                file,
+                line,
+                step.field(key),
+                format!("a step has exactly one kind; this one already is \"{first}\""),
+            ));
+        }
+        kind = Some((key, value));
+    }
+    let Some((kind, body)) = kind else {
+        return Err(Diagnostic::new(
+            file,
+            step.line,
+            path,
+            format!("expected a step: one of {}", STEP_KINDS.join(", ")),
+        ));
+    };
+    let mut timeout = read_timeout(&step)?;
+    let map = Map::new(file, step.field(kind), body)?;
+    if let Some(inner) = read_timeout(&map)? {
+        timeout = Some(inner);
+    }
+    let r = Reader {
+        map: &map,
+        fixtures,
+    };
+    let action = match kind {
+        "create" => r.create(created)?,
+        "wait" => r.wait(created)?,
+        "http" => r.http(created)?,
+        "exec" => r.exec(created)?,
+        "logs" => r.logs(created)?,
+        "expect" => r.expect(created)?,
+        _ => r.delete(created)?,
+    };
+    Ok(Step {
+        action,
+        timeout,
+        location: Location {
+            file: file.to_string(),
+            line: step.line,
+        },
+    })
+}
+
+fn read_timeout(map: &Map<'_>) -> Result<Option<std::time::Duration>, Diagnostic> {
+    match map.opt_str("timeout")? {
+        None => Ok(None),
+        Some((text, node)) => parse_duration(&text).map(Some).ok_or_else(|| {
+            map.err(
+                Some(node),
+                "timeout",
+                format!("invalid duration \"{text}\", expected e.g. 90s, 2m, 1m30s or 500ms"),
+            )
+        }),
+    }
+}
+
+struct Reader<'a, 'f> {
+    map: &'a Map<'a>,
+    fixtures: &'f FixtureSet,
+}
+
+/// The kinds of object a step can name, by key.
+const REF_KINDS: &[(&str, &str)] = &[
+    ("pod", "Pod"),
+    ("service", "Service"),
+    ("claim", "PersistentVolumeClaim"),
+    ("node-of", "NodeOf"),
+];
+
+impl<'f> Reader<'_, 'f> {
+    fn only(&self, keys: &[&str]) -> Result<(), Diagnostic> {
+        let mut all = keys.to_vec();
+        all.push("timeout");
+        self.map.only(&all)
+    }
+
+    /// A name an earlier `create` made, whose fixture makes an object of `kind`.
+    fn created_name(
+        &self,
+        key: &str,
+        kind: &str,
+        created: &Created<'f>,
+    ) -> Result<String, Diagnostic> {
+        let (name, node) = self.map.str(key)?;
+        self.check_created(&name, node, key, kind, created)?;
+        Ok(name)
+    }
+
+    fn check_created(
+        &self,
+        name: &str,
+        node: &Node,
+        key: &str,
+        kind: &str,
+        created: &Created<'f>,
+    ) -> Result<(), Diagnostic> {
+        let Some((_, fixture)) = created.get(name) else {
+            let mut names: Vec<&str> = created.keys().map(String::as_str).collect();
+            if names.is_empty() {
+                names.push("none");
+            }
+            return Err(self.map.err(
+                Some(node),
+                key,
+                format!(
+                    "no earlier create step made \"{name}\" (created so far: {})",
+                    names.join(", ")
+                ),
+            ));
+        };
+        let wanted = if kind == "NodeOf" { "Pod" } else { kind };
+        if !fixture.kinds().contains(&wanted) {
+            return Err(self.map.err(
+                Some(node),
+                key,
+                format!(
+                    "\"{name}\" was created from fixture \"{}\", which makes no {wanted}",
+                    fixture.name
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn create(&self, created: &mut Created<'f>) -> Result<Action, Diagnostic> {
+        let m = self.map;
+        self.only(&["fixture", "name", "os", "vars"])?;
+        let (fixture_name, fixture_node) = m.str("fixture")?;
+        let fixture = self.fixtures.get(&fixture_name).ok_or_else(|| {
+            m.err(
+                Some(fixture_node),
+                "fixture",
+                format!(
+                    "unknown fixture \"{fixture_name}\", known fixtures: {}",
+                    self.fixtures.names().join(", ")
+                ),
+            )
+        })?;
+        let (name, name_node) = m.str("name")?;
+        if !is_dns_label(&name) {
+            return Err(m.err(
+                Some(name_node),
+                "name",
+                format!("invalid name \"{name}\": use at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit"),
+            ));
+        }
+        if created.contains_key(&name) {
+            return Err(m.err(
+                Some(name_node),
+                "name",
+                format!("\"{name}\" was already created by an earlier step"),
+            ));
+        }
+        let (os_text, os_node) = m.str("os")?;
+        let os = Os::parse(&os_text).ok_or_else(|| {
+            m.err(
+                Some(os_node),
+                "os",
+                format!("unknown value \"{os_text}\", expected one of: linux, windows"),
+            )
+        })?;
+        let mut vars = BTreeMap::new();
+        if let Some(node) = m.get("vars") {
+            let vars_map = Map::new(m.file, m.field("vars"), node)?;
+            for (key, line, value) in vars_map.entries() {
+                if !fixture.accepts(key) {
+                    let params: Vec<&str> = fixture.param_names().into_iter().collect();
+                    return Err(Diagnostic::new(
+                        m.file,
+                        line,
+                        vars_map.field(key),
+                        format!(
+                            "fixture \"{fixture_name}\" has no parameter \"{key}\" (parameters: {})",
+                            if params.is_empty() { "none".to_string() } else { params.join(", ") }
+                        ),
+                    ));
+                }
+                vars.insert(key.to_string(), yaml::to_json(value));
+            }
+        }
+        for var in &fixture.required {
+            if !vars.contains_key(var) {
+                return Err(m.err(
+                    m.get("vars"),
+                    "vars",
+                    format!("fixture \"{fixture_name}\" needs the parameter \"{var}\""),
+                ));
+            }
+        }
+        created.insert(name.clone(), (os, fixture));
+        Ok(Action::Create {
+            fixture: fixture_name,
+            name,
+            os,
+            vars,
+        })
+    }
+
+    fn wait(&self, created: &Created<'f>) -> Result<Action, Diagnostic> {
+        let m = self.map;
+        self.only(&["pod", "until"])?;
+        let pod = self.created_name("pod", "Pod", created)?;
+        let (until_text, node) = m.str("until")?;
+        let until = match until_text.as_str() {
+            "scheduled" => WaitUntil::Scheduled,
+            "running" => WaitUntil::Running,
+            "ready" => WaitUntil::Ready,
+            "succeeded" => WaitUntil::Succeeded,
+            "failed" => WaitUntil::Failed,
+            "completed" => WaitUntil::Completed,
+            other => {
+                return Err(m.err(
+                    Some(node),
+                    "until",
+                    format!(
+                        "unknown value \"{other}\", expected one of: {}",
+                        UNTIL.join(", ")
+                    ),
+                ))
+            }
+        };
+        Ok(Action::Wait { pod, until })
+    }
+
+    fn http(&self, created: &Created<'f>) -> Result<Action, Diagnostic> {
+        let m = self.map;
+        self.only(&["from", "to", "expect"])?;
+        let from = self.created_name("from", "Pod", created)?;
+        let to_map = Map::new(m.file, m.field("to"), m.required("to")?)?;
+        to_map.only(&["pod", "service", "host", "port", "path", "protocol"])?;
+        let to_reader = Reader {
+            map: &to_map,
+            fixtures: self.fixtures,
+        };
+        let given: Vec<&str> = ["pod", "service", "host"]
+            .into_iter()
+            .filter(|k| to_map.get(k).is_some())
+            .collect();
+        let kind = match given.as_slice() {
+            ["pod"] => TargetKind::Pod(to_reader.created_name("pod", "Pod", created)?),
+            ["service"] => {
+                TargetKind::Service(to_reader.created_name("service", "Service", created)?)
+            }
+            ["host"] => TargetKind::Host(to_map.str("host")?.0),
+            _ => {
+                return Err(Diagnostic::new(
+                    m.file,
+                    to_map.line,
+                    to_map.path.clone(),
+                    "give exactly one of pod, service or host",
+                ))
+            }
+        };
+        let (port_text, port_node) = to_map.str("port")?;
+        let port = port_text
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| {
+                to_map.err(
+                    Some(port_node),
+                    "port",
+                    format!("invalid port \"{port_text}\", expected 1 to 65535"),
+                )
+            })?;
+        let path = to_map
+            .opt_str("path")?
+            .map(|(p, _)| p)
+            .unwrap_or_else(|| "/".to_string());
+        let protocol = match to_map.opt_str("protocol")? {
+            None => Protocol::Http,
+            Some((p, node)) => match p.as_str() {
+                "http" => Protocol::Http,
+                "udp" => Protocol::Udp,
+                other => {
+                    return Err(to_map.err(
+                        Some(node),
+                        "protocol",
+                        format!("unknown value \"{other}\", expected one of: http, udp"),
+                    ))
+                }
+            },
+        };
+        let mut expect = HttpExpect::default();
+        if let Some(node) = m.get("expect") {
+            let e = Map::new(m.file, m.field("expect"), node)?;
+            e.only(&["body", "unreachable"])?;
+            expect.body = e.opt_str("body")?.map(|(b, _)| b);
+            expect.unreachable = e.opt_bool("unreachable")?.unwrap_or(false);
+            if expect.unreachable && expect.body.is_some() {
+                return Err(e.err(
+                    None,
+                    "body",
+                    "cannot expect a body from an unreachable target",
+                ));
+            }
+        }
+        Ok(Action::Http {
+            from,
+            to: Target {
+                kind,
+                port,
+                path,
+                protocol,
+            },
+            expect,
+        })
+    }
+
+    fn exec(&self, created: &Created<'f>) -> Result<Action, Diagnostic> {
+        let m = self.map;
+        self.only(&["pod", "container", "command", "expect"])?;
+        let pod = self.created_name("pod", "Pod", created)?;
+        let os = created.get(&pod).map(|(os, _)| *os).unwrap_or(Os::Linux);
+        let container = m.opt_str("container")?.map(|(c, _)| c);
+        let command_node = m.required("command")?;
+        let command = match command_node {
+            Node::Sequence(_) => m.opt_str_list("command")?.unwrap_or_default(),
+            Node::Mapping(_) => {
+                let per_os = Map::new(m.file, m.field("command"), command_node)?;
+                per_os.only(&["linux", "windows"])?;
+                per_os.opt_str_list(os.label())?.ok_or_else(|| {
+                    per_os.err(
+                        None,
+                        os.label(),
+                        format!("pod \"{pod}\" runs on {os}, and no command is given for {os}"),
+                    )
+                })?
+            }
+            Node::Scalar(_) => {
+                return Err(m.err(
+                    Some(command_node),
+                    "command",
+                    "expected a list (e.g. [cat, /data/msg]) or a map of lists by OS (linux:, windows:)",
+                ))
+            }
+        };
+        if command.is_empty() {
+            return Err(m.err(Some(command_node), "command", "must not be empty"));
+        }
+        let command = command.into_iter().map(|(c, _)| c).collect();
+        let mut expect = ExecExpect::default();
+        if let Some(node) = m.get("expect") {
+            let e = Map::new(m.file, m.field("expect"), node)?;
+            e.only(&["exit-code", "stdout"])?;
+            if let Some((code, node)) = e.opt_str("exit-code")? {
+                expect.exit_code = code.parse().map_err(|_| {
+                    e.err(
+                        Some(node),
+                        "exit-code",
+                        format!("expected an integer, found \"{code}\""),
+                    )
+                })?;
+            }
+            expect.stdout = e.opt_str("stdout")?.map(|(s, _)| s);
+        }
+        Ok(Action::Exec {
+            pod,
+            container,
+            command,
+            expect,
+        })
+    }
+
+    fn logs(&self, created: &Created<'f>) -> Result<Action, Diagnostic> {
+        let m = self.map;
+        self.only(&["pod", "container", "previous", "contains"])?;
+        Ok(Action::Logs {
+            pod: self.created_name("pod", "Pod", created)?,
+            container: m.opt_str("container")?.map(|(c, _)| c),
+            previous: m.opt_bool("previous")?.unwrap_or(false),
+            contains: m.str("contains")?.0,
+        })
+    }
+
+    /// Exactly one of the object keys in `allowed` (`pod`, `service`, ...).
+    fn object_ref(&self, allowed: &[&str], created: &Created<'f>) -> Result<ObjectRef, Diagnostic> {
+        let m = self.map;
+        let given: Vec<&str> = allowed
+            .iter()
+            .copied()
+            .filter(|k| m.get(k).is_some())
+            .collect();
+        let [key] = given.as_slice() else {
+            return Err(Diagnostic::new(
+                m.file,
+                m.line,
+                m.path.clone(),
+                format!("give exactly one of {}", allowed.join(", ")),
+            ));
+        };
+        let kind = REF_KINDS
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, kind)| *kind)
+            .unwrap_or("Pod");
+        Ok(ObjectRef {
+            kind: kind.to_string(),
+            name: self.created_name(key, kind, created)?,
+        })
+    }
+
+    fn expect(&self, created: &Created<'f>) -> Result<Action, Diagnostic> {
+        let m = self.map;
+        self.only(&["pod", "service", "claim", "node-of", "path", "equals"])?;
+        let object = self.object_ref(&["pod", "service", "claim", "node-of"], created)?;
+        let (path, path_node) = m.str("path")?;
+        if let Err(e) = serde_json_path::JsonPath::parse(&path) {
+            return Err(m.err(
+                Some(path_node),
+                "path",
+                format!("invalid JSONPath \"{path}\" ({e}), expected e.g. \"$.status.phase\""),
+            ));
+        }
+        let equals = yaml::to_json(m.required("equals")?);
+        Ok(Action::Expect {
+            object,
+            path,
+            equals,
+        })
+    }
+
+    fn delete(&self, created: &Created<'f>) -> Result<Action, Diagnostic> {
+        let m = self.map;
+        self.only(&["pod", "service", "claim", "wait"])?;
+        let object = self.object_ref(&["pod", "service", "claim"], created)?;
+        let wait = m.opt_bool("wait")?.unwrap_or(true);
+        Ok(Action::Delete { object, wait })
+    }
+}
+
+/// A DNS-1123 label: what a pod's name and its host name must be.
+fn is_dns_label(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}

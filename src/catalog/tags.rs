@@ -1,0 +1,430 @@
+//! Tag expressions for `--tags`: `&&`, `||`, `!`, parentheses and tag names, parsed by
+//! recursive descent with ginkgo's precedence (`!` binds tighter than `&&`, `&&` than `||`).
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+/// A parsed tag expression.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TagExpr {
+    Tag(String),
+    Not(Box<TagExpr>),
+    And(Box<TagExpr>, Box<TagExpr>),
+    Or(Box<TagExpr>, Box<TagExpr>),
+}
+
+/// Why a tag expression was rejected, with the 1-based column it points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagExprError {
+    pub input: String,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for TagExprError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{} at column {}", self.message, self.column)?;
+        writeln!(f, "  {}", self.input)?;
+        write!(f, "  {}^", " ".repeat(self.column.saturating_sub(1)))
+    }
+}
+
+impl std::error::Error for TagExprError {}
+
+const SYNTAX: &str = "tag names, &&, ||, ! and parentheses";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Token {
+    Tag(String),
+    And,
+    Or,
+    Not,
+    Open,
+    Close,
+    End,
+}
+
+impl Token {
+    fn describe(&self) -> String {
+        match self {
+            Token::Tag(t) => format!("tag \"{t}\""),
+            Token::And => "\"&&\"".into(),
+            Token::Or => "\"||\"".into(),
+            Token::Not => "\"!\"".into(),
+            Token::Open => "\"(\"".into(),
+            Token::Close => "\")\"".into(),
+            Token::End => "the end".into(),
+        }
+    }
+}
+
+/// A token and its 1-based column (in characters).
+type Spanned = (Token, usize);
+
+fn is_tag_start(c: char) -> bool {
+    c.is_ascii_lowercase() || c.is_ascii_digit()
+}
+
+fn is_tag_char(c: char) -> bool {
+    is_tag_start(c) || matches!(c, '.' | '_' | '-')
+}
+
+/// Whether `tag` is a valid tag name: `[a-z0-9][a-z0-9._-]*`.
+pub fn is_valid_tag(tag: &str) -> bool {
+    let mut chars = tag.chars();
+    matches!(chars.next(), Some(c) if is_tag_start(c)) && chars.all(is_tag_char)
+}
+
+fn tokenize(input: &str) -> Result<Vec<Spanned>, TagExprError> {
+    let chars: Vec<char> = input.chars().collect();
+    let err = |column: usize, message: String| TagExprError {
+        input: input.to_string(),
+        column,
+        message,
+    };
+    let mut tokens = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let column = i + 1;
+        match c {
+            c if c.is_whitespace() => i += 1,
+            '(' => {
+                tokens.push((Token::Open, column));
+                i += 1;
+            }
+            ')' => {
+                tokens.push((Token::Close, column));
+                i += 1;
+            }
+            '!' => {
+                tokens.push((Token::Not, column));
+                i += 1;
+            }
+            '&' | '|' => {
+                if chars.get(i + 1) != Some(&c) {
+                    return Err(err(column, format!("expected \"{c}{c}\", found \"{c}\"")));
+                }
+                tokens.push((if c == '&' { Token::And } else { Token::Or }, column));
+                i += 2;
+            }
+            c if is_tag_start(c) => {
+                let start = i;
+                while i < chars.len() && is_tag_char(chars[i]) {
+                    i += 1;
+                }
+                tokens.push((Token::Tag(chars[start..i].iter().collect()), column));
+            }
+            c if c.is_ascii_uppercase() => {
+                return Err(err(
+                    column,
+                    format!("unexpected \"{c}\": tags are lowercase"),
+                ));
+            }
+            c => {
+                return Err(err(
+                    column,
+                    format!("unexpected \"{c}\": a tag expression has {SYNTAX}"),
+                ))
+            }
+        }
+    }
+    tokens.push((Token::End, chars.len() + 1));
+    Ok(tokens)
+}
+
+struct Parser<'a> {
+    input: &'a str,
+    tokens: Vec<Spanned>,
+    at: usize,
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> &Spanned {
+        // The token list always ends with End, and `at` never passes it.
+        &self.tokens[self.at.min(self.tokens.len() - 1)]
+    }
+
+    fn bump(&mut self) -> Spanned {
+        let token = self.peek().clone();
+        if token.0 != Token::End {
+            self.at += 1;
+        }
+        token
+    }
+
+    fn error(&self, column: usize, message: String) -> TagExprError {
+        TagExprError {
+            input: self.input.to_string(),
+            column,
+            message,
+        }
+    }
+
+    fn or(&mut self) -> Result<TagExpr, TagExprError> {
+        let mut left = self.and()?;
+        while self.peek().0 == Token::Or {
+            self.bump();
+            let right = self.and()?;
+            left = TagExpr::Or(Box::new(left), Box::new(right));
+        }
+        Ok(left)
+    }
+
+    fn and(&mut self) -> Result<TagExpr, TagExprError> {
+        let mut left = self.not()?;
+        while self.peek().0 == Token::And {
+            self.bump();
+            let right = self.not()?;
+            left = TagExpr::And(Box::new(left), Box::new(right));
+        }
+        Ok(left)
+    }
+
+    fn not(&mut self) -> Result<TagExpr, TagExprError> {
+        if self.peek().0 == Token::Not {
+            self.bump();
+            return Ok(TagExpr::Not(Box::new(self.not()?)));
+        }
+        self.primary()
+    }
+
+    fn primary(&mut self) -> Result<TagExpr, TagExprError> {
+        match self.bump() {
+            (Token::Tag(tag), _) => Ok(TagExpr::Tag(tag)),
+            (Token::Open, _) => {
+                let inner = self.or()?;
+                match self.bump() {
+                    (Token::Close, _) => Ok(inner),
+                    (found, column) => Err(self.error(
+                        column,
+                        format!("expected \")\", found {}", found.describe()),
+                    )),
+                }
+            }
+            (found, column) => Err(self.error(
+                column,
+                format!("expected a tag, \"!\" or \"(\", found {}", found.describe()),
+            )),
+        }
+    }
+}
+
+impl TagExpr {
+    /// Parses an expression; every tag must be one of `known` (when `known` is not empty).
+    pub fn parse(input: &str, known: &BTreeSet<String>) -> Result<TagExpr, TagExprError> {
+        let tokens = tokenize(input)?;
+        if tokens.len() == 1 {
+            return Err(TagExprError {
+                input: input.to_string(),
+                column: 1,
+                message: format!("empty tag expression; it has {SYNTAX}"),
+            });
+        }
+        let mut parser = Parser {
+            input,
+            tokens,
+            at: 0,
+        };
+        let expr = parser.or()?;
+        let (rest, column) = parser.peek().clone();
+        if rest != Token::End {
+            let mut message = format!(
+                "expected \"&&\", \"||\" or the end, found {}",
+                rest.describe()
+            );
+            if let Token::Tag(word) = &rest {
+                if matches!(word.as_str(), "and" | "or" | "not") {
+                    message.push_str(" (write &&, || and ! instead of and, or, not)");
+                }
+            }
+            return Err(parser.error(column, message));
+        }
+        if !known.is_empty() {
+            for (token, column) in &parser.tokens {
+                if let Token::Tag(tag) = token {
+                    if !known.contains(tag) {
+                        let list: Vec<&str> = known.iter().map(String::as_str).collect();
+                        return Err(parser.error(
+                            *column,
+                            format!("unknown tag \"{tag}\"; known tags: {}", list.join(", ")),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(expr)
+    }
+
+    /// Whether a test with these tags is selected.
+    pub fn matches(&self, tags: &BTreeSet<String>) -> bool {
+        match self {
+            TagExpr::Tag(t) => tags.contains(t),
+            TagExpr::Not(e) => !e.matches(tags),
+            TagExpr::And(a, b) => a.matches(tags) && b.matches(tags),
+            TagExpr::Or(a, b) => a.matches(tags) || b.matches(tags),
+        }
+    }
+}
+
+impl fmt::Display for TagExpr {
+    /// Fully parenthesised, so the precedence that was applied is visible.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TagExpr::Tag(t) => f.write_str(t),
+            TagExpr::Not(e) => write!(f, "!{e}"),
+            TagExpr::And(a, b) => write!(f, "({a} && {b})"),
+            TagExpr::Or(a, b) => write!(f, "({a} || {b})"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn known() -> BTreeSet<String> {
+        [
+            "linux",
+            "windows",
+            "hybrid",
+            "networking",
+            "storage",
+            "slow",
+            "conformance",
+            "pod-network",
+            "k8s.io_x",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    }
+
+    fn parse(s: &str) -> TagExpr {
+        TagExpr::parse(s, &known()).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    fn err(s: &str) -> TagExprError {
+        TagExpr::parse(s, &known()).expect_err(s)
+    }
+
+    fn tags(list: &[&str]) -> BTreeSet<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn precedence_is_not_then_and_then_or() {
+        assert_eq!(
+            parse("linux || windows && storage").to_string(),
+            "(linux || (windows && storage))"
+        );
+        assert_eq!(
+            parse("!linux && storage").to_string(),
+            "(!linux && storage)"
+        );
+        assert_eq!(
+            parse("linux && windows || storage && !slow").to_string(),
+            "((linux && windows) || (storage && !slow))"
+        );
+        assert_eq!(
+            parse("(linux || windows) && storage").to_string(),
+            "((linux || windows) && storage)"
+        );
+        assert_eq!(parse("!!linux").to_string(), "!!linux");
+        assert_eq!(parse("linux||slow").to_string(), "(linux || slow)");
+    }
+
+    #[test]
+    fn operators_are_left_associative() {
+        assert_eq!(
+            parse("linux && windows && slow").to_string(),
+            "((linux && windows) && slow)"
+        );
+    }
+
+    #[test]
+    fn matching() {
+        let e = parse("networking && !slow");
+        assert!(e.matches(&tags(&["networking", "linux"])));
+        assert!(!e.matches(&tags(&["networking", "slow"])));
+        assert!(!e.matches(&tags(&["storage"])));
+        let e = parse("windows && (networking || storage)");
+        assert!(e.matches(&tags(&["windows", "storage"])));
+        assert!(!e.matches(&tags(&["linux", "storage"])));
+        assert!(parse("pod-network").matches(&tags(&["pod-network"])));
+        assert!(parse("k8s.io_x").matches(&tags(&["k8s.io_x"])));
+    }
+
+    #[test]
+    fn missing_close_paren_points_at_the_end() {
+        let e = err("windows && (networking");
+        assert_eq!(e.message, "expected \")\", found the end");
+        assert_eq!(e.column, 23);
+        assert_eq!(
+            e.to_string(),
+            "expected \")\", found the end at column 23\n  windows && (networking\n                        ^"
+        );
+    }
+
+    #[test]
+    fn syntax_errors_are_reported_before_unknown_tags() {
+        let e = err("windows && (net");
+        assert_eq!(e.message, "expected \")\", found the end");
+        assert_eq!(e.column, 16);
+    }
+
+    #[test]
+    fn unknown_tag_lists_the_known_ones() {
+        let e = err("windows && netwrking");
+        assert_eq!(e.column, 12);
+        assert_eq!(
+            e.message,
+            "unknown tag \"netwrking\"; known tags: conformance, hybrid, k8s.io_x, linux, networking, pod-network, slow, storage, windows"
+        );
+        // Without known tags, any tag goes.
+        assert!(TagExpr::parse("anything", &BTreeSet::new()).is_ok());
+    }
+
+    #[test]
+    fn other_syntax_errors() {
+        let cases = [
+            ("", 1, "empty tag expression; it has tag names, &&, ||, ! and parentheses"),
+            ("   ", 1, "empty tag expression; it has tag names, &&, ||, ! and parentheses"),
+            ("linux &", 7, "expected \"&&\", found \"&\""),
+            ("linux | slow", 7, "expected \"||\", found \"|\""),
+            ("linux &&", 9, "expected a tag, \"!\" or \"(\", found the end"),
+            ("&& linux", 1, "expected a tag, \"!\" or \"(\", found \"&&\""),
+            ("linux)", 6, "expected \"&&\", \"||\" or the end, found \")\""),
+            ("()", 2, "expected a tag, \"!\" or \"(\", found \")\""),
+            ("linux slow", 7, "expected \"&&\", \"||\" or the end, found tag \"slow\""),
+            (
+                "linux and slow",
+                7,
+                "expected \"&&\", \"||\" or the end, found tag \"and\" (write &&, || and ! instead of and, or, not)",
+            ),
+            ("Linux", 1, "unexpected \"L\": tags are lowercase"),
+            (
+                "linux, slow",
+                6,
+                "unexpected \",\": a tag expression has tag names, &&, ||, ! and parentheses",
+            ),
+        ];
+        for (input, column, message) in cases {
+            let e = err(input);
+            assert_eq!(
+                (e.column, e.message.as_str()),
+                (column, message),
+                "{input:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn valid_tag_names() {
+        assert!(is_valid_tag("pod-network"));
+        assert!(is_valid_tag("1.33"));
+        assert!(!is_valid_tag("-x"));
+        assert!(!is_valid_tag("Windows"));
+        assert!(!is_valid_tag(""));
+    }
+}

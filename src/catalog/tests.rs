@@ -1,0 +1,440 @@
+//! Tests of the whole catalog: the embedded suites, expansion, selection, rendering, and one
+//! test per kind of validation error (file, line and field in the message).
+
+use std::collections::BTreeSet;
+
+use super::*;
+use crate::fixture::{FixtureSet, Images};
+
+fn embedded() -> Catalog {
+    Catalog::load(None, None).unwrap_or_else(|e| panic!("embedded catalog: {e}"))
+}
+
+fn names(cases: &[&TestCase]) -> Vec<String> {
+    cases.iter().map(|c| c.name.clone()).collect()
+}
+
+#[test]
+fn the_embedded_catalog_loads_with_the_expected_cells() {
+    let catalog = embedded();
+    let all: Vec<&str> = catalog.tests.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(
+        all,
+        [
+            "lifecycle/exit-zero-succeeds[os=linux]",
+            "lifecycle/exit-zero-succeeds[os=windows]",
+            "lifecycle/exit-nonzero-fails[os=linux]",
+            "lifecycle/exit-nonzero-fails[os=windows]",
+            "networking/pod-to-pod[client=linux,server=linux]",
+            "networking/pod-to-pod[client=linux,server=windows]",
+            "networking/pod-to-pod[client=windows,server=linux]",
+            "networking/pod-to-pod[client=windows,server=windows]",
+            "scheduling/lands-on-requested-os[os=linux]",
+            "scheduling/lands-on-requested-os[os=windows]",
+            "storage/emptydir-shared-between-containers[os=linux]",
+            "storage/emptydir-shared-between-containers[os=windows]",
+        ]
+    );
+    for case in &catalog.tests {
+        assert!(case.tags.contains("conformance"), "{}", case.name);
+        assert!(case.tags.contains(&case.suite), "{}", case.name);
+    }
+    // Every embedded cell renders.
+    let refs: Vec<&TestCase> = catalog.tests.iter().collect();
+    render(&refs, &catalog.fixtures, &Images::default()).expect("renders");
+}
+
+#[test]
+fn cells_get_os_tags_hybrid_and_node_requirements() {
+    let catalog = embedded();
+    let case = catalog
+        .tests
+        .iter()
+        .find(|t| t.name == "networking/pod-to-pod[client=windows,server=linux]")
+        .expect("cell");
+    let tags: Vec<&str> = case.tags.iter().map(String::as_str).collect();
+    assert_eq!(
+        tags,
+        [
+            "conformance",
+            "hybrid",
+            "linux",
+            "networking",
+            "pod-network",
+            "windows"
+        ]
+    );
+    assert_eq!(case.oses, [Os::Linux, Os::Windows].into_iter().collect());
+    assert_eq!(
+        case.requires,
+        [
+            Requirement::Nodes(Os::Linux),
+            Requirement::Nodes(Os::Windows)
+        ]
+        .into_iter()
+        .collect()
+    );
+    assert_eq!(case.cell.get("client").map(String::as_str), Some("windows"));
+    assert_eq!(case.location.to_string(), "suites/networking.yaml:4");
+    assert_eq!(case.steps[4].location.line, 13);
+    let Action::Create { os, name, .. } = &case.steps[0].action else {
+        panic!("create first")
+    };
+    assert_eq!((*os, name.as_str()), (Os::Linux, "server"));
+
+    let same = catalog
+        .tests
+        .iter()
+        .find(|t| t.name == "networking/pod-to-pod[client=linux,server=linux]")
+        .expect("cell");
+    assert!(!same.tags.contains("hybrid") && !same.tags.contains("windows"));
+}
+
+#[test]
+fn per_os_commands_follow_the_pod_os() {
+    let catalog = embedded();
+    let command = |name: &str| {
+        let case = catalog.tests.iter().find(|t| t.name == name).expect("cell");
+        case.steps
+            .iter()
+            .find_map(|s| match &s.action {
+                Action::Exec { command, .. } => Some(command.clone()),
+                _ => None,
+            })
+            .expect("exec step")
+    };
+    assert_eq!(
+        command("storage/emptydir-shared-between-containers[os=linux]"),
+        ["sh", "-c", "echo hello > /data/msg"]
+    );
+    assert_eq!(
+        command("storage/emptydir-shared-between-containers[os=windows]"),
+        ["cmd", "/c", "echo hello > C:\\data\\msg"]
+    );
+}
+
+#[test]
+fn expect_values_keep_their_yaml_types() {
+    let catalog = embedded();
+    let case = catalog
+        .tests
+        .iter()
+        .find(|t| t.name == "lifecycle/exit-nonzero-fails[os=windows]")
+        .expect("cell");
+    let equals: Vec<serde_json::Value> = case
+        .steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::Expect { equals, .. } => Some(equals.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(equals, [serde_json::json!("Failed"), serde_json::json!(3)]);
+    let Action::Create { vars, .. } = &case.steps[0].action else {
+        panic!()
+    };
+    assert_eq!(vars.get("script"), Some(&serde_json::json!("exit 3")));
+}
+
+#[test]
+fn selection_by_tags_names_and_skip() {
+    let catalog = embedded();
+    let known = catalog.known_tags();
+    let sel = |tags: Option<&str>, filters: &[&str], exact: bool, skip: &[&str]| Selection {
+        tags: tags.map(|t| TagExpr::parse(t, &known).expect("tag expr")),
+        filters: filters.iter().map(|s| s.to_string()).collect(),
+        exact,
+        skip: skip.iter().map(|s| s.to_string()).collect(),
+    };
+    assert_eq!(
+        names(&catalog.select(&sel(Some("hybrid"), &[], false, &[]))),
+        [
+            "networking/pod-to-pod[client=linux,server=windows]",
+            "networking/pod-to-pod[client=windows,server=linux]"
+        ]
+    );
+    let windows_no_storage = catalog.select(&sel(Some("windows && !storage"), &[], false, &[]));
+    assert_eq!(windows_no_storage.len(), 6);
+    assert!(windows_no_storage
+        .iter()
+        .all(|c| c.tags.contains("windows") && !c.tags.contains("storage")));
+    assert_eq!(
+        catalog
+            .select(&sel(None, &["pod-to-pod"], false, &["windows"]))
+            .len(),
+        1
+    );
+    assert_eq!(
+        names(&catalog.select(&sel(
+            None,
+            &["scheduling/lands-on-requested-os[os=linux]"],
+            true,
+            &[]
+        ))),
+        ["scheduling/lands-on-requested-os[os=linux]"]
+    );
+    assert!(catalog
+        .select(&sel(None, &["scheduling"], true, &[]))
+        .is_empty());
+    assert_eq!(
+        catalog.select(&sel(None, &[], false, &[])).len(),
+        catalog.tests.len()
+    );
+    for tag in [
+        "linux",
+        "windows",
+        "hybrid",
+        "conformance",
+        "networking",
+        "storage",
+        "lifecycle",
+        "scheduling",
+    ] {
+        assert!(known.contains(tag), "{tag}");
+    }
+}
+
+#[test]
+fn render_shows_every_object_with_the_namespace_placeholder() {
+    let catalog = embedded();
+    let cases = catalog.select(&Selection {
+        filters: vec!["networking/pod-to-pod[client=linux,server=windows]".into()],
+        exact: true,
+        ..Selection::default()
+    });
+    let yaml = render(&cases, &catalog.fixtures, &Images::default()).expect("render");
+    let docs: Vec<&str> = yaml.split("---\n").collect();
+    assert_eq!(docs.len(), 2, "{yaml}");
+    assert!(
+        docs[0].starts_with("# networking/pod-to-pod[client=linux,server=windows] step 1\n"),
+        "{yaml}"
+    );
+    assert!(
+        docs[1].starts_with("# networking/pod-to-pod[client=linux,server=windows] step 2\n"),
+        "{yaml}"
+    );
+    assert!(docs[0].contains("namespace: ${namespace}"), "{yaml}");
+    assert!(docs[0].contains("kubernetes.io/os: windows"), "{yaml}");
+    assert!(docs[1].contains("kubernetes.io/os: linux"), "{yaml}");
+    for doc in docs {
+        let value: serde_yaml::Value = serde_yaml::from_str(doc).expect("valid YAML");
+        assert_eq!(
+            value["metadata"]["namespace"].as_str(),
+            Some("${namespace}")
+        );
+    }
+}
+
+// ---- validation errors: one per kind, each naming file, line and field ----
+
+const HEADER: &str = "suite: s\ntests:\n  - name: t\n";
+
+fn load_err(suite: &str) -> String {
+    let fixtures = FixtureSet::load(None).expect("fixtures");
+    let files = [SourceFile {
+        name: "suites/s.yaml".into(),
+        text: suite.into(),
+    }];
+    match Catalog::from_files(&files, fixtures) {
+        Ok(c) => panic!("expected an error, loaded {} tests", c.tests.len()),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// A test with a matrix over `os` and the given steps (indented for `steps:`).
+fn with_steps(steps: &str) -> String {
+    format!("{HEADER}    matrix: {{ os: [linux, windows] }}\n    steps:\n{steps}")
+}
+
+const CREATE: &str = "      - create: { fixture: netexec, name: a, os: \"${os}\" }\n";
+
+#[test]
+fn error_yaml_syntax() {
+    assert_eq!(
+        load_err("suite: s\ntests: [\n  - name: t\n"),
+        "suites/s.yaml:3: invalid YAML: \"-\" is only valid inside a block"
+    );
+}
+
+#[test]
+fn error_unknown_key() {
+    assert_eq!(
+        load_err(&format!("{HEADER}    tag: [x]\n    steps: []\n")),
+        "suites/s.yaml:4: tests[0].tag: unknown key, expected one of: name, description, tags, matrix, requires, steps"
+    );
+    assert_eq!(
+        load_err(&with_steps(&format!("{CREATE}      - wait: {{ pod: a, untl: ready }}\n"))),
+        "suites/s.yaml:7: tests[0].steps[1].wait.untl: unknown key, expected one of: pod, until, timeout"
+    );
+}
+
+#[test]
+fn error_unknown_step_kind() {
+    assert_eq!(
+        load_err(&with_steps(&format!("{CREATE}      - wiat: {{ pod: a, until: ready }}\n"))),
+        "suites/s.yaml:7: tests[0].steps[1].wiat: unknown step kind, expected one of: create, wait, http, exec, logs, expect, delete (and an optional timeout)"
+    );
+}
+
+#[test]
+fn error_unknown_value() {
+    assert_eq!(
+        load_err(&with_steps(&format!("{CREATE}      - wait: {{ pod: a, until: redy }}\n"))),
+        "suites/s.yaml:7: tests[0].steps[1].wait.until: unknown value \"redy\", expected one of: scheduled, running, ready, succeeded, failed, completed"
+    );
+}
+
+#[test]
+fn error_unknown_fixture() {
+    let e = load_err(&with_steps(
+        "      - create: { fixture: netexc, name: a, os: linux }\n",
+    ));
+    assert!(
+        e.starts_with("suites/s.yaml:6: tests[0].steps[0].create.fixture: unknown fixture \"netexc\", known fixtures: netexec, "),
+        "{e}"
+    );
+}
+
+#[test]
+fn error_undefined_variable() {
+    assert_eq!(
+        load_err(&with_steps("      - create: { fixture: netexec, name: a, os: \"${oss}\" }\n")),
+        "suites/s.yaml:6: tests[0].steps[0].create.os: undefined variable ${oss}; defined here: os, namespace"
+    );
+}
+
+#[test]
+fn error_unknown_fixture_parameter() {
+    assert_eq!(
+        load_err(&with_steps("      - create: { fixture: shell-command, name: a, os: linux, vars: { scrpt: x } }\n")),
+        "suites/s.yaml:6: tests[0].steps[0].create.vars.scrpt: fixture \"shell-command\" has no parameter \"scrpt\" (parameters: script, shell)"
+    );
+    assert_eq!(
+        load_err(&with_steps("      - create: { fixture: shell-command, name: a, os: linux }\n")),
+        "suites/s.yaml:6: tests[0].steps[0].create.vars: fixture \"shell-command\" needs the parameter \"script\""
+    );
+}
+
+#[test]
+fn error_pod_not_created_earlier() {
+    assert_eq!(
+        load_err(&with_steps(&format!("      - wait: {{ pod: a, until: ready }}\n{CREATE}"))),
+        "suites/s.yaml:6: tests[0].steps[0].wait.pod: no earlier create step made \"a\" (created so far: none)"
+    );
+    assert_eq!(
+        load_err(&with_steps(&format!(
+            "{CREATE}      - http: {{ from: a, to: {{ pod: b, port: 8080 }} }}\n"
+        ))),
+        "suites/s.yaml:7: tests[0].steps[1].http.to.pod: no earlier create step made \"b\" (created so far: a)"
+    );
+    assert_eq!(
+        load_err(&with_steps(&format!("{CREATE}      - delete: {{ service: a }}\n"))),
+        "suites/s.yaml:7: tests[0].steps[1].delete.service: \"a\" was created from fixture \"netexec\", which makes no Service"
+    );
+}
+
+#[test]
+fn error_duplicate_test_name() {
+    let suite = format!("{HEADER}    steps:\n{CREATE}  - name: t\n    steps:\n{CREATE}")
+        .replace("\"${os}\"", "linux");
+    assert_eq!(
+        load_err(&suite),
+        "suites/s.yaml:6: tests[1].name: duplicate test name \"t\" (first at line 3)"
+    );
+}
+
+#[test]
+fn error_duplicate_yaml_key() {
+    assert_eq!(
+        load_err("suite: s\nsuite: t\ntests: []\n"),
+        "suites/s.yaml:2: duplicate key \"suite\" (first at line 1)"
+    );
+}
+
+#[test]
+fn error_empty_matrix_and_empty_values() {
+    assert_eq!(
+        load_err(&format!("{HEADER}    matrix: {{}}\n    steps:\n{CREATE}")),
+        "suites/s.yaml:4: tests[0].matrix: empty matrix: give at least one key with values, or leave the matrix out"
+    );
+    assert_eq!(
+        load_err(&format!(
+            "{HEADER}    matrix: {{ os: [] }}\n    steps:\n{CREATE}"
+        )),
+        "suites/s.yaml:4: tests[0].matrix.os: empty value list: give at least one value"
+    );
+}
+
+#[test]
+fn error_bad_os_after_substitution() {
+    assert_eq!(
+        load_err(&format!("{HEADER}    matrix: {{ os: [linux, macos] }}\n    steps:\n{CREATE}")),
+        "suites/s.yaml:6: tests[0].steps[0].create.os: unknown value \"macos\", expected one of: linux, windows"
+    );
+}
+
+#[test]
+fn error_bad_timeout() {
+    assert_eq!(
+        load_err(&with_steps(&format!("{CREATE}      - wait: {{ pod: a, until: ready }}\n        timeout: 90\n"))),
+        "suites/s.yaml:8: tests[0].steps[1].timeout: invalid duration \"90\", expected e.g. 90s, 2m, 1m30s or 500ms"
+    );
+    assert_eq!(
+        load_err(&with_steps(&format!("{CREATE}      - wait: {{ pod: a, until: ready, timeout: soon }}\n"))),
+        "suites/s.yaml:7: tests[0].steps[1].wait.timeout: invalid duration \"soon\", expected e.g. 90s, 2m, 1m30s or 500ms"
+    );
+}
+
+#[test]
+fn error_missing_field_and_bad_shapes() {
+    assert_eq!(
+        load_err(&with_steps(&format!(
+            "{CREATE}      - wait: {{ pod: a }}\n"
+        ))),
+        "suites/s.yaml:7: tests[0].steps[1].wait.until: missing required field"
+    );
+    assert_eq!(
+        load_err("suite: s\ntests: {}\n"),
+        "suites/s.yaml:2: tests: expected a list of tests, found a mapping"
+    );
+    assert_eq!(
+        load_err(&with_steps(&format!("{CREATE}      - expect: {{ pod: a, path: status, equals: x }}\n"))),
+        "suites/s.yaml:7: tests[0].steps[1].expect.path: invalid JSONPath \"status\" (at position 0, parser error), expected e.g. \"$.status.phase\""
+    );
+}
+
+#[test]
+fn several_problems_are_all_collected() {
+    let fixtures = FixtureSet::load(None).expect("fixtures");
+    let files = [SourceFile {
+        name: "suites/s.yaml".into(),
+        text: with_steps(&format!(
+            "{CREATE}      - wait: {{ pod: a, until: redy }}\n      - wiat: {{}}\n"
+        )),
+    }];
+    let e = Catalog::from_files(&files, fixtures).expect_err("invalid");
+    let lines: Vec<usize> = e.diagnostics().iter().map(|d| d.line).collect();
+    assert_eq!(lines, [7, 8], "each once, though both cells fail: {e}");
+    assert!(e.to_string().ends_with("(and 1 more problem(s))"), "{e}");
+}
+
+#[test]
+fn suites_from_a_directory_replace_the_embedded_ones() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("mine.yaml"),
+        "suite: mine\ntests:\n  - name: solo\n    tags: [smoke]\n    steps:\n      - create: { fixture: pause, name: p, os: windows }\n      - wait: { pod: p, until: running, timeout: 2m }\n",
+    )
+    .expect("write");
+    let catalog = Catalog::load(Some(dir.path()), None).expect("loads");
+    assert_eq!(catalog.tests.len(), 1);
+    let case = &catalog.tests[0];
+    assert_eq!(case.name, "mine/solo");
+    let tags: BTreeSet<&str> = case.tags.iter().map(String::as_str).collect();
+    assert_eq!(tags, ["mine", "smoke", "windows"].into_iter().collect());
+    assert_eq!(
+        case.steps[1].timeout,
+        Some(std::time::Duration::from_secs(120))
+    );
+    assert!(case.location.file.ends_with("mine.yaml"));
+}

@@ -1,0 +1,252 @@
+//! YAML with positions: marked-yaml nodes read strictly (unknown keys, wrong shapes) into
+//! values, with the line and field path of every problem.
+
+use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode};
+use marked_yaml::{LoadError, LoaderOptions, Node};
+use serde_json::Value;
+
+use super::error::Diagnostic;
+
+/// Parses one file whose top level must be a mapping.
+pub fn parse_file(file: &str, text: &str) -> Result<Node, Diagnostic> {
+    let options = LoaderOptions::default()
+        .error_on_duplicate_keys(true)
+        .toplevel_mapping();
+    marked_yaml::parse_yaml_with_options(0, text, options).map_err(|e| load_error(file, e))
+}
+
+fn load_error(file: &str, error: LoadError) -> Diagnostic {
+    let at = |m: &marked_yaml::Marker| m.line();
+    let (line, message) = match &error {
+        LoadError::TopLevelMustBeMapping(m) => (at(m), "the file must be a mapping".to_string()),
+        LoadError::TopLevelMustBeSequence(m) => (at(m), "the file must be a sequence".to_string()),
+        LoadError::UnexpectedAnchor(m) => (at(m), "YAML anchors are not supported".to_string()),
+        LoadError::MappingKeyMustBeScalar(m) => (at(m), "mapping keys must be scalars".to_string()),
+        LoadError::UnexpectedTag(m) => (at(m), "YAML tags are not supported".to_string()),
+        LoadError::ScanError(m, e) => {
+            let text = e.to_string();
+            // yaml-rust appends " at byte N line L column C"; the line is ours already.
+            let text = text.split(" at byte ").next().unwrap_or(&text).to_string();
+            (at(m), format!("invalid YAML: {text}"))
+        }
+        LoadError::DuplicateKey(inner) => {
+            let line = inner.key.span().start().map(|m| m.line()).unwrap_or(0);
+            let first = inner.prev_key.span().start().map(|m| m.line()).unwrap_or(0);
+            (
+                line,
+                format!(
+                    "duplicate key \"{}\" (first at line {first})",
+                    inner.key.as_str()
+                ),
+            )
+        }
+        #[allow(unreachable_patterns)]
+        _ => (0, format!("invalid YAML: {error}")),
+    };
+    Diagnostic::new(file, line, "", message)
+}
+
+/// The 1-based line a node starts on (0 when unknown).
+pub fn line_of(node: &Node) -> usize {
+    node.span().start().map(|m| m.line()).unwrap_or(0)
+}
+
+/// A short name for a node's shape, for "expected a list, found a mapping".
+pub fn shape(node: &Node) -> &'static str {
+    match node {
+        Node::Scalar(_) => "a scalar",
+        Node::Mapping(_) => "a mapping",
+        Node::Sequence(_) => "a list",
+    }
+}
+
+/// Converts a node to JSON. Plain (unquoted) scalars get YAML's core types: null, booleans,
+/// integers and floats; quoted scalars stay strings.
+pub fn to_json(node: &Node) -> Value {
+    match node {
+        Node::Scalar(s) => scalar_to_json(s),
+        Node::Sequence(items) => Value::Array(items.iter().map(to_json).collect()),
+        Node::Mapping(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.as_str().to_string(), to_json(v)))
+                .collect(),
+        ),
+    }
+}
+
+fn scalar_to_json(s: &MarkedScalarNode) -> Value {
+    let text = s.as_str();
+    if !s.may_coerce() {
+        return Value::String(text.to_string());
+    }
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        _ => {}
+    }
+    let numeric = text
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '-' | '+' | '.' | 'e' | 'E'))
+        && text.chars().any(|c| c.is_ascii_digit());
+    if numeric {
+        if let Ok(i) = text.parse::<i64>() {
+            return Value::from(i);
+        }
+        if let Ok(f) = text.parse::<f64>() {
+            if let Some(n) = serde_json::Number::from_f64(f) {
+                return Value::Number(n);
+            }
+        }
+    }
+    Value::String(text.to_string())
+}
+
+/// A mapping being read strictly: known keys only, with its field path for errors.
+pub struct Map<'a> {
+    pub file: &'a str,
+    pub path: String,
+    pub node: &'a MarkedMappingNode,
+    pub line: usize,
+}
+
+impl<'a> Map<'a> {
+    /// Reads `node` as a mapping at `path`.
+    pub fn new(
+        file: &'a str,
+        path: impl Into<String>,
+        node: &'a Node,
+    ) -> Result<Map<'a>, Diagnostic> {
+        let path = path.into();
+        match node {
+            Node::Mapping(map) => Ok(Map {
+                file,
+                path,
+                node: map,
+                line: line_of(node),
+            }),
+            other => Err(Diagnostic::new(
+                file,
+                line_of(other),
+                path,
+                format!("expected a mapping, found {}", shape(other)),
+            )),
+        }
+    }
+
+    /// The path of a field of this mapping.
+    pub fn field(&self, key: &str) -> String {
+        if self.path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", self.path)
+        }
+    }
+
+    pub fn err(&self, node: Option<&Node>, key: &str, message: impl Into<String>) -> Diagnostic {
+        let line = node.map(line_of).unwrap_or(self.line);
+        Diagnostic::new(self.file, line, self.field(key), message)
+    }
+
+    /// Rejects keys not in `allowed`, naming the expected ones.
+    pub fn only(&self, allowed: &[&str]) -> Result<(), Diagnostic> {
+        for key in self.node.keys() {
+            if !allowed.contains(&key.as_str()) {
+                let line = key.span().start().map(|m| m.line()).unwrap_or(self.line);
+                return Err(Diagnostic::new(
+                    self.file,
+                    line,
+                    self.field(key.as_str()),
+                    format!("unknown key, expected one of: {}", allowed.join(", ")),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn get(&self, key: &str) -> Option<&'a Node> {
+        self.node.get_node(key)
+    }
+
+    pub fn required(&self, key: &str) -> Result<&'a Node, Diagnostic> {
+        self.get(key)
+            .ok_or_else(|| self.err(None, key, "missing required field"))
+    }
+
+    /// A scalar as text (numbers and booleans as written).
+    pub fn opt_str(&self, key: &str) -> Result<Option<(String, &'a Node)>, Diagnostic> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(node @ Node::Scalar(s)) => Ok(Some((s.as_str().to_string(), node))),
+            Some(other) => Err(self.err(
+                Some(other),
+                key,
+                format!("expected a scalar, found {}", shape(other)),
+            )),
+        }
+    }
+
+    pub fn str(&self, key: &str) -> Result<(String, &'a Node), Diagnostic> {
+        self.opt_str(key)?
+            .ok_or_else(|| self.err(None, key, "missing required field"))
+    }
+
+    pub fn opt_bool(&self, key: &str) -> Result<Option<bool>, Diagnostic> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(node @ Node::Scalar(s)) => match s.as_bool() {
+                Some(b) => Ok(Some(b)),
+                None => Err(self.err(
+                    Some(node),
+                    key,
+                    format!("expected true or false, found \"{}\"", s.as_str()),
+                )),
+            },
+            Some(other) => Err(self.err(
+                Some(other),
+                key,
+                format!("expected true or false, found {}", shape(other)),
+            )),
+        }
+    }
+
+    /// A list of scalars as strings.
+    pub fn opt_str_list(&self, key: &str) -> Result<Option<Vec<(String, &'a Node)>>, Diagnostic> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Node::Sequence(items)) => {
+                let mut out = Vec::new();
+                for (i, item) in items.iter().enumerate() {
+                    match item {
+                        Node::Scalar(s) => out.push((s.as_str().to_string(), item)),
+                        other => {
+                            return Err(Diagnostic::new(
+                                self.file,
+                                line_of(other),
+                                format!("{}[{i}]", self.field(key)),
+                                format!("expected a scalar, found {}", shape(other)),
+                            ))
+                        }
+                    }
+                }
+                Ok(Some(out))
+            }
+            Some(other) => Err(self.err(
+                Some(other),
+                key,
+                format!("expected a list, found {}", shape(other)),
+            )),
+        }
+    }
+
+    /// Key/value pairs in written order, keys with their lines.
+    pub fn entries(&self) -> impl Iterator<Item = (&'a str, usize, &'a Node)> + 'a {
+        self.node.iter().map(|(k, v)| {
+            (
+                k.as_str(),
+                k.span().start().map(|m| m.line()).unwrap_or(0),
+                v,
+            )
+        })
+    }
+}
