@@ -1,0 +1,98 @@
+//! Discovery documents: `/version`, `/api`, `/api/v1`, `/apis`, `/apis/<group>/<version>`.
+//! Aggregated discovery (`apidiscovery.k8s.io/v2`) is not served: clients that ask for it get the
+//! plain documents with `application/json`, and kubectl and kube-rs fall back to them.
+
+use serde_json::{json, Value};
+
+use super::registry::{self, ResourceDef};
+
+/// The Kubernetes version the simulated cluster reports.
+pub const GIT_VERSION: &str = "v1.33.1";
+
+pub fn version() -> Value {
+    json!({
+        "major": "1",
+        "minor": "33",
+        "gitVersion": GIT_VERSION,
+        "gitCommit": "0000000000000000000000000000000000000000",
+        "gitTreeState": "clean",
+        "buildDate": "2026-01-01T00:00:00Z",
+        "goVersion": "go1.24.0",
+        "compiler": "gc",
+        "platform": "linux/amd64",
+    })
+}
+
+/// `/api`: the core group's versions.
+pub fn core_versions() -> Value {
+    json!({
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}],
+    })
+}
+
+/// `/apis`: the named groups.
+pub fn group_list() -> Value {
+    let groups: Vec<Value> = registry::groups()
+        .into_iter()
+        .map(|g| {
+            let gv = json!({"groupVersion": format!("{g}/v1"), "version": "v1"});
+            json!({"name": g, "versions": [gv.clone()], "preferredVersion": gv})
+        })
+        .collect();
+    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+}
+
+/// `/api/v1` or `/apis/<group>/<version>`; `None` when the group/version is not served.
+pub fn resource_list(group: &str, version: &str) -> Option<Value> {
+    let defs = registry::in_group_version(group, version);
+    if defs.is_empty() {
+        return None;
+    }
+    let group_version = defs[0].api_version();
+    let mut resources = Vec::new();
+    for def in defs {
+        resources.push(resource_entry(def));
+        for sub in def.subresources {
+            resources.push(subresource_entry(def, sub));
+        }
+    }
+    Some(json!({
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": group_version,
+        "resources": resources,
+    }))
+}
+
+fn resource_entry(def: &ResourceDef) -> Value {
+    let mut entry = json!({
+        "name": def.plural,
+        "singularName": def.singular,
+        "namespaced": def.namespaced,
+        "kind": def.kind,
+        "verbs": registry::verbs(),
+    });
+    if !def.short_names.is_empty() {
+        entry["shortNames"] = json!(def.short_names);
+    }
+    entry
+}
+
+fn subresource_entry(def: &ResourceDef, sub: &str) -> Value {
+    let (kind, verbs): (&str, &[&str]) = match sub {
+        "status" => (def.kind, &["get", "patch", "update"]),
+        "log" => ("Pod", &["get"]),
+        "proxy" => ("PodProxyOptions", &["get"]),
+        "exec" => ("PodExecOptions", &["create", "get"]),
+        _ => (def.kind, &["get"]),
+    };
+    json!({
+        "name": format!("{}/{}", def.plural, sub),
+        "singularName": "",
+        "namespaced": def.namespaced,
+        "kind": kind,
+        "verbs": verbs,
+    })
+}

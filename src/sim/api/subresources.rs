@@ -1,0 +1,125 @@
+//! Pod subresources that reach the simulated containers: `log` and `proxy` (through `Runtime`).
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use super::crud::current;
+use super::query::Query;
+use super::route::Target;
+use super::status::ApiError;
+use super::ApiState;
+
+/// `GET pods/{name}/log` (`container`, `previous`, `tailLines`, `limitBytes`; `follow` returns
+/// what there is now).
+pub fn log(state: &ApiState, target: &Target, query: &Query) -> Result<Response, ApiError> {
+    current(state, target)?;
+    let name = target.name.as_deref().unwrap_or_default();
+    let text = state.runtime.logs(
+        target.ns(),
+        name,
+        query.get("container"),
+        query.flag("previous"),
+    )?;
+    let text = tail(&text, query.int("tailLines")?);
+    let text = match query.int("limitBytes")? {
+        Some(limit) if limit >= 0 && (limit as usize) < text.len() => {
+            let mut end = limit as usize;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            &text[..end]
+        }
+        _ => text,
+    };
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain")],
+        text.to_string(),
+    )
+        .into_response())
+}
+
+/// The last `lines` lines of `text` (all of it without a limit).
+fn tail(text: &str, lines: Option<i64>) -> &str {
+    let Some(n) = lines.filter(|n| *n >= 0).map(|n| n as usize) else {
+        return text;
+    };
+    if n == 0 {
+        return "";
+    }
+    let body = text.strip_suffix('\n').unwrap_or(text);
+    match body.rmatch_indices('\n').nth(n - 1) {
+        Some((i, _)) => &text[i + 1..],
+        None => text,
+    }
+}
+
+/// `GET pods/{name}[:{port}]/proxy/{path}`: forwards path and query to the pod's port.
+pub async fn proxy(
+    state: &ApiState,
+    target: &Target,
+    raw_query: Option<&str>,
+) -> Result<Response, ApiError> {
+    let pod = current(state, target)?;
+    let port = resolve_port(&pod, target.port.as_deref())?;
+    let mut path = target.rest.clone();
+    if let Some(q) = raw_query.filter(|q| !q.is_empty()) {
+        path.push('?');
+        path.push_str(q);
+    }
+    let name = target.name.as_deref().unwrap_or_default();
+    let answer = state.runtime.proxy(target.ns(), name, port, &path).await?;
+    let code = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    Ok((code, [(header::CONTENT_TYPE, answer.content_type)], answer.body).into_response())
+}
+
+/// A port number, a named container port, or (none given) the first declared port, else 80.
+fn resolve_port(pod: &Value, port: Option<&str>) -> Result<u16, ApiError> {
+    let declared = pod["spec"]["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|c| c["ports"].as_array().into_iter().flatten());
+    match port {
+        None | Some("") => Ok(declared
+            .filter_map(|p| p["containerPort"].as_u64())
+            .find_map(|p| u16::try_from(p).ok())
+            .unwrap_or(80)),
+        Some(p) => match p.parse::<u16>() {
+            Ok(n) => Ok(n),
+            Err(_) => declared
+                .filter(|d| d["name"].as_str() == Some(p))
+                .find_map(|d| d["containerPort"].as_u64().and_then(|n| u16::try_from(n).ok()))
+                .ok_or_else(|| {
+                    ApiError::BadRequest(format!("no container port named {p:?} in the pod"))
+                }),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn tail_lines() {
+        assert_eq!(tail("a\nb\nc\n", Some(2)), "b\nc\n");
+        assert_eq!(tail("a\nb\nc", Some(1)), "c");
+        assert_eq!(tail("a\nb\n", Some(5)), "a\nb\n");
+        assert_eq!(tail("a\nb\n", None), "a\nb\n");
+        assert_eq!(tail("a\n", Some(0)), "");
+    }
+
+    #[test]
+    fn ports_by_number_name_or_default() {
+        let pod = json!({"spec": {"containers": [
+            {"name": "c", "ports": [{"name": "http", "containerPort": 8080}]}]}});
+        assert_eq!(resolve_port(&pod, Some("9000")).unwrap(), 9000);
+        assert_eq!(resolve_port(&pod, Some("http")).unwrap(), 8080);
+        assert_eq!(resolve_port(&pod, None).unwrap(), 8080);
+        assert!(resolve_port(&pod, Some("grpc")).is_err());
+        assert_eq!(resolve_port(&json!({}), None).unwrap(), 80);
+    }
+}
