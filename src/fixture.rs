@@ -841,6 +841,21 @@ objects:
     }
 
     #[test]
+    fn a_fixture_from_another_directory_overrides_the_embedded_one() {
+        let mut files = source::embedded_fixtures();
+        files.push(SourceFile {
+            name: "/tmp/mine/pause.yaml".into(),
+            text: "fixture: pause\ndescription: mine\nobjects: [{apiVersion: v1, kind: Pod, metadata: {name: x}}]\n".into(),
+        });
+        let set = FixtureSet::from_files(&files).expect("loads");
+        assert_eq!(
+            set.get("pause").map(|f| f.description.as_str()),
+            Some("mine")
+        );
+        assert!(set.get("netexec").is_some());
+    }
+
+    #[test]
     fn images_remap_to_another_registry() {
         let images = Images::default().with_repo("my.registry/mirror");
         assert_eq!(images.get("pause"), Some("my.registry/mirror/pause:3.10"));

@@ -137,3 +137,44 @@ fn expand_cell(
         },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matrix(spec: &[(&str, &[&str])]) -> Vec<(String, Vec<String>)> {
+        spec.iter()
+            .map(|(k, vs)| (k.to_string(), vs.iter().map(|v| v.to_string()).collect()))
+            .collect()
+    }
+
+    #[test]
+    fn cells_are_the_product_in_declared_order() {
+        let m = matrix(&[
+            ("server", &["linux", "windows"]),
+            ("client", &["linux", "windows"]),
+        ]);
+        let names: Vec<String> = cells(&m)
+            .iter()
+            .map(|c| case_name("net", "p2p", c))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "net/p2p[server=linux,client=linux]",
+                "net/p2p[server=linux,client=windows]",
+                "net/p2p[server=windows,client=linux]",
+                "net/p2p[server=windows,client=windows]",
+            ]
+        );
+        let m = matrix(&[("os", &["linux", "windows"]), ("size", &["1"])]);
+        assert_eq!(cells(&m).len(), 2);
+    }
+
+    #[test]
+    fn no_matrix_is_one_cell_without_brackets() {
+        let all = cells(&[]);
+        assert_eq!(all.len(), 1);
+        assert_eq!(case_name("s", "t", &all[0]), "s/t");
+    }
+}

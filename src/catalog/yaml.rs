@@ -11,6 +11,8 @@ use super::error::Diagnostic;
 pub fn parse_file(file: &str, text: &str) -> Result<Node, Diagnostic> {
     let options = LoaderOptions::default()
         .error_on_duplicate_keys(true)
+        // Quoted scalars stay strings: `"3"` is text, `3` a number.
+        .prevent_coercion(true)
         .toplevel_mapping();
     marked_yaml::parse_yaml_with_options(0, text, options).map_err(|e| load_error(file, e))
 }
@@ -248,5 +250,61 @@ impl<'a> Map<'a> {
                 v,
             )
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn json_of(text: &str) -> Value {
+        let node = parse_file("f.yaml", text).expect("parses");
+        to_json(&node)
+    }
+
+    #[test]
+    fn plain_scalars_get_core_types_and_quoted_ones_stay_strings() {
+        assert_eq!(
+            json_of("a: 3\nb: \"3\"\nc: true\nd: 'true'\ne: 1.5\nf: ~\ng:\nh: C:\\data\ni: -7\nj: 1e3\nk: 1.2.3\n"),
+            json!({"a": 3, "b": "3", "c": true, "d": "true", "e": 1.5, "f": null, "g": null,
+                   "h": "C:\\data", "i": -7, "j": 1000.0, "k": "1.2.3"})
+        );
+    }
+
+    #[test]
+    fn strict_mappings_report_unknown_and_missing_keys() {
+        let node = parse_file("f.yaml", "x: 1\ny: [a, b]\nz: {k: v}\n").expect("parses");
+        let map = Map::new("f.yaml", "top", &node).expect("mapping");
+        assert_eq!(
+            map.only(&["x", "y"]).expect_err("z").to_string(),
+            "f.yaml:3: top.z: unknown key, expected one of: x, y"
+        );
+        assert_eq!(
+            map.required("w").expect_err("w").to_string(),
+            "f.yaml:1: top.w: missing required field"
+        );
+        assert_eq!(
+            map.opt_str("y").expect_err("list").to_string(),
+            "f.yaml:2: top.y: expected a scalar, found a list"
+        );
+        let list: Vec<String> = map
+            .opt_str_list("y")
+            .expect("list")
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect();
+        assert_eq!(list, ["a", "b"]);
+        assert_eq!(
+            map.opt_bool("x").expect_err("not bool").to_string(),
+            "f.yaml:1: top.x: expected true or false, found \"1\""
+        );
+    }
+
+    #[test]
+    fn a_file_must_be_a_mapping() {
+        let e = parse_file("f.yaml", "- a\n- b\n").expect_err("a list");
+        assert_eq!(e.to_string(), "f.yaml:1: the file must be a mapping");
     }
 }
