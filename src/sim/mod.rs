@@ -104,6 +104,12 @@ impl SimCluster {
         &self.url
     }
 
+    /// The object store behind the API (for tests and in-process tools that need to look
+    /// beneath the API, e.g. to compact the watch history).
+    pub fn store(&self) -> &Arc<store::Store> {
+        &self.state.store
+    }
+
     /// A kubeconfig (YAML) pointing at this cluster, context `hybrid-e2e-sim`.
     pub fn kubeconfig_yaml(&self) -> String {
         let doc = serde_json::json!({
