@@ -307,6 +307,9 @@ pub fn instantiate(
                     path,
                 },
             })?;
+        if let Some(Value::Object(meta)) = object.get_mut("metadata") {
+            meta.remove("namespace");
+        }
         apply_os(&mut object, name, os);
         out.push(object);
     }
@@ -395,6 +398,25 @@ pub fn apply_os(object: &mut Value, name: &str, os: Os) {
                 }
             }
         }
+    }
+}
+
+/// Puts an instantiated object into `namespace`: sets `metadata.namespace` and replaces the
+/// run-time placeholder `${namespace}` in every string (e.g. a DNS name in a container's args).
+pub fn place_in_namespace(object: &mut Value, namespace: &str) {
+    fn walk(value: &mut Value, namespace: &str) {
+        match value {
+            Value::String(s) if s.contains("${namespace}") => {
+                *s = s.replace("${namespace}", namespace);
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| walk(v, namespace)),
+            Value::Object(map) => map.values_mut().for_each(|v| walk(v, namespace)),
+            _ => {}
+        }
+    }
+    walk(object, namespace);
+    if let Some(meta) = object.as_object_mut().map(|o| entry_map(o, "metadata")) {
+        meta.insert("namespace".to_string(), json!(namespace));
     }
 }
 
@@ -853,6 +875,26 @@ objects:
             Some("mine")
         );
         assert!(set.get("netexec").is_some());
+    }
+
+    #[test]
+    fn objects_come_without_namespace_and_can_be_placed_in_one() {
+        let text = "fixture: f\nobjects:\n  - apiVersion: v1\n    kind: Pod\n    metadata: { name: x, namespace: kube-system }\n    spec: { containers: [{ name: c, image: i, args: [\"${name}.${namespace}.svc\"] }] }\n";
+        let set = set(text).expect("loads");
+        let mut objects = set
+            .instantiate("f", "p", Os::Linux, &BTreeMap::new(), &Images::default())
+            .expect("instantiates");
+        assert!(objects[0]["metadata"].get("namespace").is_none());
+        assert_eq!(
+            objects[0]["spec"]["containers"][0]["args"][0],
+            "p.${namespace}.svc"
+        );
+        place_in_namespace(&mut objects[0], "he2e-1-2");
+        assert_eq!(objects[0]["metadata"]["namespace"], "he2e-1-2");
+        assert_eq!(
+            objects[0]["spec"]["containers"][0]["args"][0],
+            "p.he2e-1-2.svc"
+        );
     }
 
     #[test]

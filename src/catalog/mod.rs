@@ -14,6 +14,7 @@ pub mod render;
 pub mod select;
 pub mod source;
 pub mod step;
+pub mod suggest;
 pub mod tags;
 pub mod vars;
 pub mod yaml;

@@ -7,6 +7,7 @@ use marked_yaml::Node;
 
 use super::error::Diagnostic;
 use super::model::Requirement;
+use super::suggest::hint;
 use super::tags::is_valid_tag;
 use super::vars::NAMESPACE;
 use super::yaml::{self, Map};
@@ -174,8 +175,9 @@ fn read_test(file: &str, index: usize, node: &Node) -> Result<RawTest, Diagnosti
                     yaml::line_of(node),
                     format!("{}[{i}]", test.field("requires")),
                     format!(
-                        "unknown value \"{other}\", expected one of: {}",
-                        REQUIREMENTS.join(", ")
+                        "unknown value \"{other}\", expected one of: {}{}",
+                        REQUIREMENTS.join(", "),
+                        hint(other, REQUIREMENTS.iter().copied())
                     ),
                 ))
             }

@@ -1,10 +1,8 @@
 //! `hybrid-e2e render`: every object the selected cells would create, as multi-document
 //! YAML, each with a comment naming its test and step, the namespace as `${namespace}`.
 
-use serde_json::Value;
-
 use super::model::{Action, TestCase};
-use crate::fixture::{FixtureError, FixtureSet, Images};
+use crate::fixture::{place_in_namespace, FixtureError, FixtureSet, Images};
 
 /// Why rendering failed.
 #[derive(Debug, thiserror::Error)]
@@ -52,12 +50,7 @@ pub fn render(
                     source: Box::new(source),
                 })?;
             for mut object in objects {
-                if let Some(Value::Object(meta)) = object.get_mut("metadata") {
-                    meta.insert(
-                        "namespace".to_string(),
-                        Value::String("${namespace}".to_string()),
-                    );
-                }
+                place_in_namespace(&mut object, "${namespace}");
                 let yaml = serde_yaml::to_string(&object).map_err(|source| RenderError::Yaml {
                     test: case.name.clone(),
                     step: number,

@@ -11,6 +11,7 @@ use super::model::{
     Action, ExecExpect, HttpExpect, Location, ObjectRef, Os, Protocol, Step, Target, TargetKind,
     WaitUntil,
 };
+use super::suggest::hint;
 use super::yaml::{self, Map};
 use crate::fixture::{Fixture, FixtureSet};
 
@@ -49,8 +50,9 @@ pub fn read_step<'f>(
                 line,
                 step.field(key),
                 format!(
-                    "unknown step kind, expected one of: {} (and an optional timeout)",
-                    STEP_KINDS.join(", ")
+                    "unknown step kind, expected one of: {} (and an optional timeout){}",
+                    STEP_KINDS.join(", "),
+                    hint(key, STEP_KINDS.iter().copied())
                 ),
             ));
         }
@@ -190,8 +192,12 @@ impl<'f> Reader<'_, 'f> {
                 Some(fixture_node),
                 "fixture",
                 format!(
-                    "unknown fixture \"{fixture_name}\", known fixtures: {}",
-                    self.fixtures.names().join(", ")
+                    "unknown fixture \"{fixture_name}\", known fixtures: {}{}",
+                    self.fixtures.names().join(", "),
+                    hint(
+                        &fixture_name,
+                        self.fixtures.names().iter().map(String::as_str)
+                    )
                 ),
             )
         })?;
@@ -215,7 +221,10 @@ impl<'f> Reader<'_, 'f> {
             m.err(
                 Some(os_node),
                 "os",
-                format!("unknown value \"{os_text}\", expected one of: linux, windows"),
+                format!(
+                    "unknown value \"{os_text}\", expected one of: linux, windows{}",
+                    hint(&os_text, ["linux", "windows"])
+                ),
             )
         })?;
         let mut vars = BTreeMap::new();
@@ -272,8 +281,9 @@ impl<'f> Reader<'_, 'f> {
                     Some(node),
                     "until",
                     format!(
-                        "unknown value \"{other}\", expected one of: {}",
-                        UNTIL.join(", ")
+                        "unknown value \"{other}\", expected one of: {}{}",
+                        UNTIL.join(", "),
+                        hint(other, UNTIL.iter().copied())
                     ),
                 ))
             }
@@ -335,7 +345,10 @@ impl<'f> Reader<'_, 'f> {
                     return Err(to_map.err(
                         Some(node),
                         "protocol",
-                        format!("unknown value \"{other}\", expected one of: http, udp"),
+                        format!(
+                            "unknown value \"{other}\", expected one of: http, udp{}",
+                            hint(other, ["http", "udp"])
+                        ),
                     ))
                 }
             },

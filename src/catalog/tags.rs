@@ -247,7 +247,11 @@ impl TagExpr {
                         let list: Vec<&str> = known.iter().map(String::as_str).collect();
                         return Err(parser.error(
                             *column,
-                            format!("unknown tag \"{tag}\"; known tags: {}", list.join(", ")),
+                            format!(
+                                "unknown tag \"{tag}\"{}; known tags: {}",
+                                super::suggest::hint(tag, list.iter().copied()),
+                                list.join(", ")
+                            ),
                         ));
                     }
                 }
@@ -379,7 +383,7 @@ mod tests {
         assert_eq!(e.column, 12);
         assert_eq!(
             e.message,
-            "unknown tag \"netwrking\"; known tags: conformance, hybrid, k8s.io_x, linux, networking, pod-network, slow, storage, windows"
+            "unknown tag \"netwrking\" (did you mean \"networking\"?); known tags: conformance, hybrid, k8s.io_x, linux, networking, pod-network, slow, storage, windows"
         );
         // Without known tags, any tag goes.
         assert!(TagExpr::parse("anything", &BTreeSet::new()).is_ok());

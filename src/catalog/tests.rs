@@ -260,11 +260,11 @@ fn error_yaml_syntax() {
 fn error_unknown_key() {
     assert_eq!(
         load_err(&format!("{HEADER}    tag: [x]\n    steps: []\n")),
-        "suites/s.yaml:4: tests[0].tag: unknown key, expected one of: name, description, tags, matrix, requires, steps"
+        "suites/s.yaml:4: tests[0].tag: unknown key, expected one of: name, description, tags, matrix, requires, steps (did you mean \"tags\"?)"
     );
     assert_eq!(
         load_err(&with_steps(&format!("{CREATE}      - wait: {{ pod: a, untl: ready }}\n"))),
-        "suites/s.yaml:7: tests[0].steps[1].wait.untl: unknown key, expected one of: pod, until, timeout"
+        "suites/s.yaml:7: tests[0].steps[1].wait.untl: unknown key, expected one of: pod, until, timeout (did you mean \"until\"?)"
     );
 }
 
@@ -272,7 +272,7 @@ fn error_unknown_key() {
 fn error_unknown_step_kind() {
     assert_eq!(
         load_err(&with_steps(&format!("{CREATE}      - wiat: {{ pod: a, until: ready }}\n"))),
-        "suites/s.yaml:7: tests[0].steps[1].wiat: unknown step kind, expected one of: create, wait, http, exec, logs, expect, delete (and an optional timeout)"
+        "suites/s.yaml:7: tests[0].steps[1].wiat: unknown step kind, expected one of: create, wait, http, exec, logs, expect, delete (and an optional timeout) (did you mean \"wait\"?)"
     );
 }
 
@@ -280,7 +280,7 @@ fn error_unknown_step_kind() {
 fn error_unknown_value() {
     assert_eq!(
         load_err(&with_steps(&format!("{CREATE}      - wait: {{ pod: a, until: redy }}\n"))),
-        "suites/s.yaml:7: tests[0].steps[1].wait.until: unknown value \"redy\", expected one of: scheduled, running, ready, succeeded, failed, completed"
+        "suites/s.yaml:7: tests[0].steps[1].wait.until: unknown value \"redy\", expected one of: scheduled, running, ready, succeeded, failed, completed (did you mean \"ready\"?)"
     );
 }
 

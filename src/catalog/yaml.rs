@@ -159,7 +159,11 @@ impl<'a> Map<'a> {
                     self.file,
                     line,
                     self.field(key.as_str()),
-                    format!("unknown key, expected one of: {}", allowed.join(", ")),
+                    format!(
+                        "unknown key, expected one of: {}{}",
+                        allowed.join(", "),
+                        super::suggest::hint(key.as_str(), allowed.iter().copied())
+                    ),
                 ));
             }
         }
