@@ -1,11 +1,22 @@
-//! The simulated container runtime as the API server sees it: what `pods/proxy`, `pods/exec`
-//! and `pods/log` reach. Implemented by the kubelet and workload model (see `kubelet.rs`,
-//! `workload.rs`); this file is the contract between them and the API layer.
+//! The simulated container runtime: running container instances of every pod (registered by the
+//! kubelet, `controllers/kubelet.rs`), PV contents, the network state, and what `pods/proxy`,
+//! `pods/exec` and `pods/log` reach. `proxy`, `exec` and `logs` are the contract with the API
+//! layer; `dial_http`/`dial_udp` carry traffic between pods (`network.rs` decides the route).
 
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use tokio::sync::mpsc;
 
 use super::config::SimConfig;
+use super::network::{self, DialFailure, NetState};
 use super::store::Store;
+use super::workload::fs::SharedTree;
+use super::workload::shell::{self, Dialect, Sandbox, Sink};
+use super::workload::{self, netexec, Program, SharedLog, Signal};
 
 /// The answer of an HTTP request proxied to a port of a pod.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,15 +51,258 @@ pub enum RuntimeError {
     Refused { addr: String },
 }
 
-/// Handle the API server holds to reach running containers.
+/// A running container instance, as requests reach it.
+#[derive(Clone)]
+pub struct Running {
+    pub program: Program,
+    pub sandbox: Sandbox,
+    pub signals: mpsc::UnboundedSender<Signal>,
+    pub started: Instant,
+}
+
+/// One container of a pod: its running instance (if any) and its logs.
+#[derive(Default)]
+pub struct ContainerRt {
+    pub running: Option<Running>,
+    pub log: SharedLog,
+    /// The log of the previous instance (`previous=true`).
+    pub previous_log: Option<String>,
+}
+
+/// A pod the kubelet runs: identity, addresses and containers (init and app, by name).
+pub struct PodRt {
+    pub namespace: String,
+    pub name: String,
+    pub uid: String,
+    pub node: String,
+    pub windows: bool,
+    pub ip: String,
+    pub host_ip: String,
+    /// App container names in spec order (to pick the default container).
+    pub app_containers: Vec<String>,
+    pub containers: Mutex<BTreeMap<String, ContainerRt>>,
+}
+
+impl PodRt {
+    pub fn containers(&self) -> MutexGuard<'_, BTreeMap<String, ContainerRt>> {
+        self.containers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The running instance listening on `port`.
+    pub fn listener(&self, port: u16, udp: bool) -> Option<Running> {
+        self.containers()
+            .values()
+            .filter_map(|c| c.running.clone())
+            .find(|r| r.program.ports().contains(&(port, udp)))
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        if self.windows {
+            Dialect::Cmd
+        } else {
+            Dialect::Sh
+        }
+    }
+}
+
+/// Handle the API server holds to reach running containers; shared with the controllers.
 pub struct Runtime {
     pub store: Arc<Store>,
     pub config: SimConfig,
+    pods: Mutex<HashMap<(String, String), Arc<PodRt>>>,
+    /// Contents of each PersistentVolume, by PV name; they outlive pods.
+    volumes: Mutex<HashMap<String, SharedTree>>,
+    net: Mutex<NetState>,
+}
+
+type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Runtime {
     pub fn new(store: Arc<Store>, config: SimConfig) -> Self {
-        Self { store, config }
+        Self {
+            store,
+            config,
+            pods: Mutex::default(),
+            volumes: Mutex::default(),
+            net: Mutex::default(),
+        }
+    }
+
+    pub fn net(&self) -> MutexGuard<'_, NetState> {
+        lock(&self.net)
+    }
+
+    /// The contents of a PersistentVolume (created empty on first use).
+    pub fn volume(&self, pv: &str) -> SharedTree {
+        lock(&self.volumes)
+            .entry(pv.to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// Drops a PersistentVolume's contents (fault `volume-data-loss`, or the PV is deleted).
+    pub fn wipe_volume(&self, pv: &str) {
+        lock(&self.volumes).remove(pv);
+    }
+
+    pub fn register(&self, pod: Arc<PodRt>) {
+        lock(&self.pods).insert((pod.namespace.clone(), pod.name.clone()), pod);
+    }
+
+    /// Forgets a pod (only the instance with this uid) and frees its IP.
+    pub fn unregister(&self, namespace: &str, name: &str, uid: &str) {
+        let mut pods = lock(&self.pods);
+        let key = (namespace.to_string(), name.to_string());
+        if pods.get(&key).is_some_and(|p| p.uid == uid) {
+            if let Some(p) = pods.remove(&key) {
+                self.net().release_pod_ip(&p.ip);
+            }
+        }
+    }
+
+    pub fn pod(&self, namespace: &str, name: &str) -> Option<Arc<PodRt>> {
+        lock(&self.pods)
+            .get(&(namespace.to_string(), name.to_string()))
+            .cloned()
+    }
+
+    pub fn pod_by_ip(&self, ip: &str) -> Option<Arc<PodRt>> {
+        lock(&self.pods).values().find(|p| p.ip == ip).cloned()
+    }
+
+    /// An HTTP request to `port` of a pod, from `client` (`ip:port`).
+    pub fn http_to<'a>(
+        &'a self,
+        pod: &'a Arc<PodRt>,
+        port: u16,
+        path_and_query: &'a str,
+        client: &'a str,
+    ) -> BoxFut<'a, Result<ProxyResponse, DialFailure>> {
+        Box::pin(async move {
+            let running = pod.listener(port, false).ok_or(DialFailure::Refused)?;
+            tokio::time::sleep(self.config.delay(self.config.latency / 10)).await;
+            Ok(netexec::http(self, pod, &running, path_and_query, client).await)
+        })
+    }
+
+    /// Where a dial from `src` to `host:port` lands: the pod and port.
+    fn route(
+        &self,
+        src: &PodRt,
+        host: &str,
+        port: u16,
+        udp: bool,
+    ) -> Result<(Arc<PodRt>, u16), DialFailure> {
+        let ip = if host.parse::<std::net::Ipv4Addr>().is_ok() {
+            host.to_string()
+        } else {
+            let dns = network::ClusterDns::new(self.store.clone(), &self.config, &src.namespace);
+            use shell::Dns;
+            dns.lookup(host).ok_or(DialFailure::NoSuchHost)?.1
+        };
+        let (pod, port) = if ip == "127.0.0.1" {
+            (
+                self.pod(&src.namespace, &src.name)
+                    .ok_or(DialFailure::Refused)?,
+                port,
+            )
+        } else if let Some(p) = self.pod_by_ip(&ip) {
+            (p, port)
+        } else {
+            let backend = {
+                let mut net = self.net();
+                network::service_backend(&self.store, &mut net, &ip, port, udp)
+            };
+            match backend {
+                Some(Ok(b)) => (
+                    self.pod(&b.namespace, &b.pod).ok_or(DialFailure::Refused)?,
+                    b.port,
+                ),
+                Some(Err(e)) => return Err(e),
+                None => return Err(DialFailure::Timeout),
+            }
+        };
+        if network::drops(&self.config, src.windows, pod.windows) {
+            return Err(DialFailure::Timeout);
+        }
+        Ok((pod, port))
+    }
+
+    fn client_addr(&self, src: &PodRt) -> String {
+        format!("{}:{}", src.ip, self.net().source_port())
+    }
+
+    /// netexec's HTTP dial from `src`: the body, or agnhost's error text.
+    pub async fn dial_http(
+        &self,
+        src: &PodRt,
+        host: &str,
+        port: u16,
+        request: &str,
+    ) -> Result<String, String> {
+        let path = format!("/{}", request.trim_start_matches('/'));
+        let url = format!("http://{host}:{port}{path}");
+        let fail = |f: DialFailure| {
+            match f {
+            DialFailure::Timeout => format!(
+                "Get \"{url}\": dial tcp {host}:{port}: i/o timeout (Client.Timeout exceeded while awaiting headers)"
+            ),
+            DialFailure::Refused => {
+                format!("Get \"{url}\": dial tcp {host}:{port}: connect: connection refused")
+            }
+            DialFailure::NoSuchHost => format!(
+                "Get \"{url}\": dial tcp: lookup {host} on {}:53: no such host",
+                network::DNS_SERVICE_IP
+            ),
+        }
+        };
+        let (pod, port) = self.route(src, host, port, false).map_err(fail)?;
+        let client = self.client_addr(src);
+        let resp = self
+            .http_to(&pod, port, &path, &client)
+            .await
+            .map_err(fail)?;
+        Ok(String::from_utf8_lossy(&resp.body).into_owned())
+    }
+
+    /// netexec's UDP dial from `src`: the answer, or agnhost's error text.
+    pub async fn dial_udp(
+        &self,
+        src: &PodRt,
+        host: &str,
+        port: u16,
+        request: &str,
+    ) -> Result<String, String> {
+        let addr = format!("{host}:{port}");
+        let fail = |f: DialFailure| match f {
+            DialFailure::NoSuchHost => format!(
+                "dial udp: lookup {host} on {}:53: no such host",
+                network::DNS_SERVICE_IP
+            ),
+            DialFailure::Refused => {
+                format!(
+                    "reading from {addr}: read udp {}->{addr}: read: connection refused",
+                    src.ip
+                )
+            }
+            DialFailure::Timeout => {
+                format!(
+                    "reading from {addr}: read udp {}->{addr}: i/o timeout",
+                    src.ip
+                )
+            }
+        };
+        let (pod, port) = self.route(src, host, port, true).map_err(fail)?;
+        // Nothing listening on UDP: the datagram is lost and the read times out.
+        let running = pod
+            .listener(port, true)
+            .ok_or_else(|| fail(DialFailure::Timeout))?;
+        let client = self.client_addr(src);
+        Ok(netexec::udp(&pod, &running, request, &client))
     }
 
     /// Sends `GET path_and_query` to `port` of the pod (`pods/{pod}:{port}/proxy/...`).
@@ -59,8 +313,58 @@ impl Runtime {
         port: u16,
         path_and_query: &str,
     ) -> Result<ProxyResponse, RuntimeError> {
-        let _ = (namespace, port, path_and_query);
-        Err(RuntimeError::PodNotFound(pod.to_string()))
+        let Some(p) = self.pod(namespace, pod) else {
+            return match self.store.get("pods", namespace, pod) {
+                Some(obj) => Err(RuntimeError::Refused {
+                    addr: format!("{}:{port}", obj["status"]["podIP"].as_str().unwrap_or("")),
+                }),
+                None => Err(RuntimeError::PodNotFound(pod.to_string())),
+            };
+        };
+        let client = format!("{}:{}", network::CONTROL_PLANE_IP, self.net().source_port());
+        let path = if path_and_query.starts_with('/') {
+            path_and_query.to_string()
+        } else {
+            format!("/{path_and_query}")
+        };
+        self.http_to(&p, port, &path, &client)
+            .await
+            .map_err(|_| RuntimeError::Refused {
+                addr: format!("{}:{port}", p.ip),
+            })
+    }
+
+    fn pick_container(&self, p: &PodRt, container: Option<&str>) -> Result<String, RuntimeError> {
+        match container {
+            Some(c) => {
+                if p.containers().contains_key(c) || p.app_containers.iter().any(|n| n == c) {
+                    Ok(c.to_string())
+                } else {
+                    Err(RuntimeError::NoSuchContainer {
+                        pod: p.name.clone(),
+                        container: c.to_string(),
+                    })
+                }
+            }
+            None if p.app_containers.len() == 1 => Ok(p.app_containers[0].clone()),
+            None => Err(RuntimeError::ContainerRequired {
+                pod: p.name.clone(),
+                choices: p.app_containers.join(" "),
+            }),
+        }
+    }
+
+    fn pod_or_error(&self, namespace: &str, pod: &str) -> Result<Arc<PodRt>, RuntimeError> {
+        self.pod(namespace, pod).ok_or_else(|| {
+            if self.store.get("pods", namespace, pod).is_some() {
+                RuntimeError::NotRunning {
+                    pod: pod.to_string(),
+                    container: String::new(),
+                }
+            } else {
+                RuntimeError::PodNotFound(pod.to_string())
+            }
+        })
     }
 
     /// Runs `command` in a container of the pod (`pods/{pod}/exec`).
@@ -71,8 +375,31 @@ impl Runtime {
         container: Option<&str>,
         command: &[String],
     ) -> Result<ExecOutput, RuntimeError> {
-        let _ = (namespace, container, command);
-        Err(RuntimeError::PodNotFound(pod.to_string()))
+        let p = self.pod_or_error(namespace, pod)?;
+        let name = self.pick_container(&p, container)?;
+        let running = p
+            .containers()
+            .get(&name)
+            .and_then(|c| c.running.clone())
+            .ok_or_else(|| RuntimeError::NotRunning {
+                pod: pod.to_string(),
+                container: name.clone(),
+            })?;
+        let mut sink = Sink::default();
+        let exit_code = if command.is_empty() {
+            sink = Sink {
+                stderr: shell::not_modeled("an exec without a command"),
+                ..Sink::default()
+            };
+            shell::NOT_MODELED_CODE
+        } else {
+            shell::run_argv(command, p.dialect(), &running.sandbox, &mut sink).await
+        };
+        Ok(ExecOutput {
+            stdout: sink.stdout.into_bytes(),
+            stderr: sink.stderr.into_bytes(),
+            exit_code,
+        })
     }
 
     /// The log of a container (`pods/{pod}/log`), of its previous instance with `previous`.
@@ -83,7 +410,22 @@ impl Runtime {
         container: Option<&str>,
         previous: bool,
     ) -> Result<String, RuntimeError> {
-        let _ = (namespace, container, previous);
-        Err(RuntimeError::PodNotFound(pod.to_string()))
+        let p = self.pod_or_error(namespace, pod)?;
+        let name = self.pick_container(&p, container)?;
+        let containers = p.containers();
+        let Some(c) = containers.get(&name) else {
+            return Err(RuntimeError::NotRunning {
+                pod: pod.to_string(),
+                container: name,
+            });
+        };
+        if previous {
+            c.previous_log.clone().ok_or(RuntimeError::NoPrevious {
+                pod: pod.to_string(),
+                container: name,
+            })
+        } else {
+            Ok(workload::read_log(&c.log))
+        }
     }
 }

@@ -1,19 +1,112 @@
 //! The simulated cluster's controllers, as tokio tasks over the store's change feed: node
-//! objects, scheduler, one kubelet per node, Services and EndpointSlices, storage provisioner,
-//! Deployments and Jobs.
+//! objects (`nodes`), scheduler, kubelet (one task per pod), Services and EndpointSlices,
+//! storage provisioner, Deployments and Jobs.
+
+pub mod events;
+pub mod kubelet;
+pub mod nodes;
+pub mod scheduler;
+pub mod services;
+pub mod storage;
+pub mod workloads;
 
 use std::sync::Arc;
 
+use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 
 use super::config::SimConfig;
 use super::runtime::Runtime;
-use super::store::Store;
+use super::store::{now_rfc3339, Store};
 
 /// Creates the cluster's fixed objects (nodes, the `default` and `kubernetes` namespaces' content,
 /// StorageClass) synchronously, then spawns the controllers. Must be called inside a tokio runtime.
 /// The returned tasks are aborted when the cluster shuts down.
 pub fn start(store: Arc<Store>, runtime: Arc<Runtime>, config: &SimConfig) -> Vec<JoinHandle<()>> {
-    let _ = (store, runtime, config);
-    Vec::new()
+    nodes::create_fixed(&store, config);
+    vec![
+        tokio::spawn(scheduler::run(store.clone())),
+        tokio::spawn(kubelet::run(runtime.clone())),
+        tokio::spawn(services::run(store.clone())),
+        tokio::spawn(storage::run(runtime.clone())),
+        tokio::spawn(workloads::run(store.clone())),
+    ]
+}
+
+/// A Kubernetes quantity in base units (`100m` → 0.1, `64Mi` → 67108864, `1e3` → 1000).
+pub fn quantity(q: &str) -> Option<f64> {
+    let q = q.trim();
+    let split = q
+        .find(|c: char| c.is_ascii_alphabetic() && c != 'e' && c != 'E')
+        .unwrap_or(q.len());
+    let (num, suffix) = q.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let mult = match suffix {
+        "" => 1.0,
+        "n" => 1e-9,
+        "u" => 1e-6,
+        "m" => 1e-3,
+        "k" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "T" => 1e12,
+        "Ki" => 1024.0,
+        "Mi" => 1024.0 * 1024.0,
+        "Gi" => 1024.0 * 1024.0 * 1024.0,
+        "Ti" => 1024f64.powi(4),
+        _ => return None,
+    };
+    Some(n * mult)
+}
+
+/// Sets a condition in `status.conditions`, keeping `lastTransitionTime` when the status does
+/// not change.
+pub fn set_condition(
+    obj: &mut Value,
+    kind: &str,
+    status: &str,
+    reason: Option<&str>,
+    message: Option<&str>,
+) {
+    if !obj["status"].is_object() {
+        obj["status"] = json!({});
+    }
+    if !obj["status"]["conditions"].is_array() {
+        obj["status"]["conditions"] = json!([]);
+    }
+    let Some(conds) = obj["status"]["conditions"].as_array_mut() else {
+        return;
+    };
+    let old = conds.iter().position(|c| c["type"] == kind);
+    let transition = match old {
+        Some(i) if conds[i]["status"] == status => conds[i]["lastTransitionTime"].clone(),
+        _ => json!(now_rfc3339()),
+    };
+    let mut cond = json!({"type": kind, "status": status, "lastProbeTime": null,
+                          "lastTransitionTime": transition});
+    if let Some(r) = reason {
+        cond["reason"] = json!(r);
+    }
+    if let Some(m) = message {
+        cond["message"] = json!(m);
+    }
+    match old {
+        Some(i) => conds[i] = cond,
+        None => conds.push(cond),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantities() {
+        assert_eq!(quantity("100m"), Some(0.1));
+        assert_eq!(quantity("2"), Some(2.0));
+        assert_eq!(quantity("64Mi"), Some(67108864.0));
+        assert_eq!(quantity("1e3"), Some(1000.0));
+        assert_eq!(quantity("12880736Ki"), Some(12880736.0 * 1024.0));
+        assert_eq!(quantity("bogus"), None);
+    }
 }
