@@ -4,6 +4,51 @@
 //! `file:line: field: message` errors before anything touches a cluster, and expands each
 //! test's OS matrix into [`TestCase`]s. [`Selection`] picks cells by [`TagExpr`] and name;
 //! [`render`] shows the objects they would create.
+//!
+//! # Suite files (`suites/*.yaml`)
+//!
+//! ```yaml
+//! suite: networking                      # also a tag; unique across files
+//! description: ...
+//! tests:
+//!   - name: pod-to-pod                   # [a-z0-9][a-z0-9._-]*, unique in the suite
+//!     description: ...
+//!     tags: [conformance]
+//!     matrix: { client: [linux, windows], server: [linux, windows] }   # optional
+//!     requires: [default-storage-class]  # optional: default-storage-class, load-balancer
+//!     steps:
+//!       - create: { fixture: netexec, name: server, os: "${server}", vars: { k: v } }
+//!       - wait: { pod: server, until: ready, timeout: 90s }
+//!       - http: { from: client, to: { pod: server, port: 8080, path: /hostname }, expect: { body: server } }
+//!       - exec: { pod: p, container: c, command: { linux: [..], windows: [..] }, expect: { exit-code: 0, stdout: x } }
+//!       - logs: { pod: p, container: c, previous: false, contains: x }
+//!       - expect: { node-of: p, path: "$.metadata.labels['kubernetes.io/os']", equals: "${os}" }
+//!       - delete: { pod: p, wait: true }
+//!         timeout: 2m                    # any step, beside its kind or inside it
+//! ```
+//!
+//! `http.to` takes one of `pod`, `service`, `host` (plus `port`, `path` (default `/`),
+//! `protocol: http|udp`); `expect` one of `pod`, `service`, `claim`, `node-of`; `delete` one of
+//! `pod`, `service`, `claim`. Every name must come from an earlier `create` whose fixture makes
+//! an object of that kind. `${key}` is a matrix value; `${namespace}` is left for the runner.
+//! Unquoted scalars have YAML types (`equals: 3` is a number), quoted ones are strings.
+//!
+//! # Fixture files (`fixtures/*.yaml`)
+//!
+//! ```yaml
+//! fixture: shell-command
+//! description: ...
+//! params: { restart: Never }             # defaults; the step's vars override them
+//! os-params:                             # per OS; override params
+//!   linux: { shell: [sh, -c] }
+//!   windows: { shell: [cmd, /c] }
+//! required: [script]                     # the step must set these in vars
+//! objects:                               # Kubernetes objects; the main one named "${name}"
+//!   - { apiVersion: v1, kind: Pod, metadata: { name: "${name}" }, spec: { ... "${shell}" ... } }
+//! ```
+//!
+//! Built-in variables: `name`, `os`, `image.<logical>` (see `fixture::Images`), `namespace`
+//! (left as is). See `crate::fixture` for what instantiation adds for the OS.
 
 pub mod duration;
 pub mod error;
