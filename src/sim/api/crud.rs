@@ -8,7 +8,7 @@ use super::patch::{self, PatchKind};
 use super::query::Query;
 use super::route::{content_type, Target};
 use super::status::{json_response, ApiError, Cause};
-use super::{defaults, validation, ApiState};
+use super::{defaults, protobuf, validation, ApiState};
 use crate::sim::store::metadata_mut;
 
 /// `GET` on a collection: a `<Kind>List` with the store's `resourceVersion`.
@@ -43,6 +43,32 @@ pub fn current(state: &ApiState, target: &Target) -> Result<Value, ApiError> {
             resource: target.def.qualified(),
             name: name.to_string(),
         })
+}
+
+/// Reads an object body: JSON, or the protobuf kubectl's typed clients send for the few kinds
+/// `protobuf.rs` knows. Other media types (YAML, CBOR, other protobuf kinds) answer 415.
+pub fn read_object(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
+    let media = content_type(headers)
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if media.is_empty() || media == "application/json" || media == "*/*" {
+        return parse_object(body);
+    }
+    if media == protobuf::MEDIA_TYPE {
+        return protobuf::decode(body).map_err(|e| match e {
+            protobuf::ProtobufError::UnsupportedKind(_) => {
+                ApiError::UnsupportedMediaType(e.to_string())
+            }
+            other => ApiError::BadRequest(format!("the object provided is unrecognized: {other}")),
+        });
+    }
+    Err(ApiError::UnsupportedMediaType(format!(
+        "the body of the request was in an unknown format ({media}) - accepted media types \
+         include: application/json (CBOR and YAML bodies are not modeled by the simulated cluster)"
+    )))
 }
 
 /// Parses a JSON object body; 400 otherwise.
@@ -114,6 +140,7 @@ pub fn create(
     state: &ApiState,
     target: &Target,
     query: &Query,
+    headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, ApiError> {
     if target.def.namespaced && target.namespace.is_none() {
@@ -122,7 +149,7 @@ pub fn create(
             target.def.plural
         )));
     }
-    let mut object = parse_object(body)?;
+    let mut object = read_object(headers, body)?;
     check_body(target, &object)?;
     let name = object["metadata"]["name"].as_str().unwrap_or_default();
     let generate = object["metadata"]["generateName"]
@@ -164,10 +191,11 @@ pub fn create(
 pub fn update(
     state: &ApiState,
     target: &Target,
+    headers: &HeaderMap,
     body: &[u8],
     status_only: bool,
 ) -> Result<Response, ApiError> {
-    let object = parse_object(body)?;
+    let object = read_object(headers, body)?;
     check_body(target, &object)?;
     let url_name = target.name.as_deref().unwrap_or_default();
     if let Some(name) = object["metadata"]["name"].as_str() {

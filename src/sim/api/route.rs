@@ -11,7 +11,7 @@ use axum::body::Bytes;
 use super::query::Query;
 use super::registry::{self, ResourceDef};
 use super::status::{json_response, ApiError};
-use super::{crud, delete, discovery, exec, subresources, watch, ApiState};
+use super::{crud, delete, discovery, exec, openapi, subresources, watch, ApiState};
 
 /// Largest request body accepted.
 const MAX_BODY: usize = 16 * 1024 * 1024;
@@ -24,6 +24,9 @@ pub enum Route {
     Groups,
     Resources { group: String, version: String },
     Health,
+    OpenApiRoot,
+    /// `/openapi/v3/<group-version path>`.
+    OpenApi(String),
     Resource(Target),
 }
 
@@ -55,7 +58,11 @@ pub fn parse(path: &str) -> Result<Route, ApiError> {
         "/api" => return Ok(Route::CoreVersions),
         "/apis" => return Ok(Route::Groups),
         "/healthz" | "/livez" | "/readyz" => return Ok(Route::Health),
+        "/openapi/v3" => return Ok(Route::OpenApiRoot),
         _ => {}
+    }
+    if let Some(gv) = trimmed.strip_prefix("/openapi/v3/") {
+        return Ok(Route::OpenApi(gv.to_string()));
     }
     let (group, version, rest) = if let Some(rest) = path.strip_prefix("/api/") {
         let (version, rest) = rest.split_once('/').unwrap_or((rest, ""));
@@ -139,6 +146,12 @@ async fn handle(state: ApiState, request: Request) -> Result<Response, ApiError>
         Route::CoreVersions => return ok(discovery::core_versions()),
         Route::Groups => return ok(discovery::group_list()),
         Route::Health => return Ok("ok".into_response()),
+        Route::OpenApiRoot => return ok(openapi::root()),
+        Route::OpenApi(gv) => {
+            return openapi::document(&gv)
+                .map(|v| json_response(StatusCode::OK, &v))
+                .ok_or(ApiError::UnknownPath)
+        }
         Route::Resources { group, version } => {
             return discovery::resource_list(&group, &version)
                 .map(|v| json_response(StatusCode::OK, &v))
@@ -155,14 +168,14 @@ async fn handle(state: ApiState, request: Request) -> Result<Response, ApiError>
     match (target.subresource.as_deref(), target.name.is_some(), method) {
         (None, false, Method::GET) if query.flag("watch") => watch::watch(&state, &target, &query),
         (None, false, Method::GET) => crud::list(&state, &target, &query),
-        (None, false, Method::POST) => crud::create(&state, &target, &query, &body),
+        (None, false, Method::POST) => crud::create(&state, &target, &query, headers, &body),
         (None, false, Method::DELETE) => delete::delete_collection(&state, &target, &query),
         (None, true, Method::GET) => crud::get(&state, &target),
-        (None, true, Method::PUT) => crud::update(&state, &target, &body, false),
+        (None, true, Method::PUT) => crud::update(&state, &target, headers, &body, false),
         (None, true, Method::PATCH) => crud::patch(&state, &target, headers, &body, false),
         (None, true, Method::DELETE) => delete::delete(&state, &target, &query, &body),
         (Some("status"), true, Method::GET) => crud::get(&state, &target),
-        (Some("status"), true, Method::PUT) => crud::update(&state, &target, &body, true),
+        (Some("status"), true, Method::PUT) => crud::update(&state, &target, headers, &body, true),
         (Some("status"), true, Method::PATCH) => {
             crud::patch(&state, &target, headers, &body, true)
         }
