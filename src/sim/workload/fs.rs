@@ -214,7 +214,7 @@ impl ContainerFs {
                 .unwrap_or_default()
                 .to_string()]);
         }
-        if !tree.is_dir(&r.rel) && !(r.rel.is_empty() || !r.in_volume) {
+        if !tree.is_dir(&r.rel) && !r.rel.is_empty() && r.in_volume {
             return Err(FsError::NotFound);
         }
         let prefix = if r.rel.is_empty() {

@@ -272,19 +272,17 @@ pub async fn run_instance(
                     &format!("I1128 netexec.go:190] Started UDP server on port {u}\n"),
                 );
             }
-            loop {
-                match signals.recv().await {
-                    Some(Signal::Exit(c)) => return c,
-                    Some(Signal::Term) | None => {
-                        if delay_shutdown > 0 {
-                            push_log(
-                                &log,
-                                &format!("Delaying shutdown for {delay_shutdown} seconds\n"),
-                            );
-                            tokio::time::sleep(Duration::from_secs(delay_shutdown)).await;
-                        }
-                        return 0;
+            match signals.recv().await {
+                Some(Signal::Exit(c)) => c,
+                Some(Signal::Term) | None => {
+                    if delay_shutdown > 0 {
+                        push_log(
+                            &log,
+                            &format!("Delaying shutdown for {delay_shutdown} seconds\n"),
+                        );
+                        tokio::time::sleep(Duration::from_secs(delay_shutdown)).await;
                     }
+                    0
                 }
             }
         }

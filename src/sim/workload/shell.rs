@@ -537,7 +537,7 @@ fn positional(args: &[String], dialect: Dialect) -> Vec<&str> {
     args.iter()
         .filter(|a| {
             let switch = dialect == Dialect::Cmd && a.starts_with('/') && a.len() <= 3;
-            !(a.starts_with('-') && a.len() > 1) && !switch
+            (!a.starts_with('-') || a.len() == 1) && !switch
         })
         .map(String::as_str)
         .collect()
@@ -653,11 +653,7 @@ async fn command(
                         Dialect::Sh => err.push_str(&format!("ls: {path}: {e}\n")),
                         _ => err.push_str("File Not Found\r\n"),
                     }
-                    if dialect == Dialect::Sh {
-                        1
-                    } else {
-                        1
-                    }
+                    1
                 }
             }
         }
@@ -845,7 +841,7 @@ async fn command(
                 NOT_MODELED_CODE
             }
         },
-        "sh" | "bash" | "cmd" | "powershell" | "pwsh" => match super::script_of(&words.to_vec()) {
+        "sh" | "bash" | "cmd" | "powershell" | "pwsh" => match super::script_of(words) {
             Some((d, script)) => {
                 let mut inner = Sink::default();
                 let code = run_script(&script, d, sb, &mut inner).await;

@@ -22,7 +22,7 @@ use super::events::{self, Source};
 use super::set_condition;
 use crate::sim::faults::Fault;
 use crate::sim::network::ClusterDns;
-use crate::sim::runtime::{ContainerRt, PodRt, Running, Runtime};
+use crate::sim::runtime::{PodRt, Running, Runtime};
 use crate::sim::store::now_rfc3339;
 use crate::sim::workload::shell::{self, Sandbox, Sink};
 use crate::sim::workload::{self, images, Program, SharedLog, Signal};
@@ -615,7 +615,7 @@ impl Worker {
             let mut containers = self.prt.containers();
             let entry = containers
                 .entry(spec.name.clone())
-                .or_insert_with(ContainerRt::default);
+                .or_default();
             if restarted {
                 let old = workload::read_log(&entry.log);
                 entry.previous_log = Some(old);
