@@ -613,9 +613,7 @@ impl Worker {
         let restarted = self.ctr_ever_started(init, i);
         {
             let mut containers = self.prt.containers();
-            let entry = containers
-                .entry(spec.name.clone())
-                .or_default();
+            let entry = containers.entry(spec.name.clone()).or_default();
             if restarted {
                 let old = workload::read_log(&entry.log);
                 entry.previous_log = Some(old);
