@@ -8,16 +8,25 @@ use super::patch::{self, PatchKind};
 use super::query::Query;
 use super::route::{content_type, Target};
 use super::status::{json_response, ApiError, Cause};
-use super::{defaults, protobuf, validation, ApiState};
+use super::{defaults, protobuf, table, validation, ApiState};
 use crate::sim::store::metadata_mut;
 
 /// `GET` on a collection: a `<Kind>List` with the store's `resourceVersion`.
-pub fn list(state: &ApiState, target: &Target, query: &Query) -> Result<Response, ApiError> {
+pub fn list(
+    state: &ApiState,
+    target: &Target,
+    query: &Query,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
     let options = query.list_options()?;
     let (items, rv) = state
         .store
         .list(target.def.store_key(), target.namespace.as_deref());
     let items: Vec<Value> = items.into_iter().filter(|o| options.matches(o)).collect();
+    if table::wanted(headers) {
+        let body = table::table(target.def, &items, Some(rv));
+        return Ok(json_response(StatusCode::OK, &body));
+    }
     let body = json!({
         "kind": format!("{}List", target.def.kind),
         "apiVersion": target.def.api_version(),
@@ -28,8 +37,12 @@ pub fn list(state: &ApiState, target: &Target, query: &Query) -> Result<Response
 }
 
 /// `GET` on an object (or its `status`).
-pub fn get(state: &ApiState, target: &Target) -> Result<Response, ApiError> {
+pub fn get(state: &ApiState, target: &Target, headers: &HeaderMap) -> Result<Response, ApiError> {
     let object = current(state, target)?;
+    if table::wanted(headers) && target.subresource.is_none() {
+        let body = table::table(target.def, std::slice::from_ref(&object), None);
+        return Ok(json_response(StatusCode::OK, &body));
+    }
     Ok(json_response(StatusCode::OK, &object))
 }
 

@@ -18,6 +18,7 @@ pub mod route;
 pub mod selectors;
 pub mod status;
 pub mod subresources;
+pub mod table;
 pub mod validation;
 pub mod watch;
 

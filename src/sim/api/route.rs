@@ -166,15 +166,15 @@ async fn handle(state: ApiState, request: Request) -> Result<Response, ApiError>
     let body = read_body(body).await?;
     let headers = &parts.headers;
     match (target.subresource.as_deref(), target.name.is_some(), method) {
-        (None, false, Method::GET) if query.flag("watch") => watch::watch(&state, &target, &query),
-        (None, false, Method::GET) => crud::list(&state, &target, &query),
+        (None, false, Method::GET) if query.flag("watch") => watch::watch(&state, &target, &query, headers),
+        (None, false, Method::GET) => crud::list(&state, &target, &query, headers),
         (None, false, Method::POST) => crud::create(&state, &target, &query, headers, &body),
         (None, false, Method::DELETE) => delete::delete_collection(&state, &target, &query),
-        (None, true, Method::GET) => crud::get(&state, &target),
+        (None, true, Method::GET) => crud::get(&state, &target, headers),
         (None, true, Method::PUT) => crud::update(&state, &target, headers, &body, false),
         (None, true, Method::PATCH) => crud::patch(&state, &target, headers, &body, false),
         (None, true, Method::DELETE) => delete::delete(&state, &target, &query, &body),
-        (Some("status"), true, Method::GET) => crud::get(&state, &target),
+        (Some("status"), true, Method::GET) => crud::get(&state, &target, headers),
         (Some("status"), true, Method::PUT) => crud::update(&state, &target, headers, &body, true),
         (Some("status"), true, Method::PATCH) => {
             crud::patch(&state, &target, headers, &body, true)

@@ -7,7 +7,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 use tokio::sync::{broadcast, mpsc};
@@ -18,7 +18,7 @@ use super::query::{ListOptions, Query};
 use super::registry::ResourceDef;
 use super::route::Target;
 use super::status::ApiError;
-use super::ApiState;
+use super::{table, ApiState};
 use crate::sim::faults::Fault;
 use crate::sim::store::{Change, ChangeKind, ObjectKey, StoreError};
 
@@ -26,7 +26,12 @@ use crate::sim::store::{Change, ChangeKind, ObjectKey, StoreError};
 const BOOKMARK_EVERY: Duration = Duration::from_secs(1);
 
 /// Starts a watch; the events stream until timeout, shutdown, or the client leaves.
-pub fn watch(state: &ApiState, target: &Target, query: &Query) -> Result<Response, ApiError> {
+pub fn watch(
+    state: &ApiState,
+    target: &Target,
+    query: &Query,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
     let options = query.list_options()?;
     let start = match options.resource_version.as_deref() {
         None | Some("0") => None,
@@ -41,6 +46,7 @@ pub fn watch(state: &ApiState, target: &Target, query: &Query) -> Result<Respons
         options,
         known: HashSet::new(),
         last_rv: 0,
+        as_table: table::wanted(headers),
         tx,
     };
     let state = state.clone();
@@ -62,6 +68,8 @@ struct Watch {
     known: HashSet<ObjectKey>,
     /// The newest `resourceVersion` this watch has processed (what a BOOKMARK reports).
     last_rv: u64,
+    /// Objects (not BOOKMARK/ERROR) are sent as one-row Tables (`kubectl get -w`).
+    as_table: bool,
     tx: mpsc::Sender<Result<Bytes, Infallible>>,
 }
 
@@ -224,7 +232,13 @@ impl Watch {
     }
 
     async fn send(&self, kind: &str, object: &Value) -> bool {
-        let mut line = json!({"type": kind, "object": object}).to_string();
+        let line = if self.as_table && matches!(kind, "ADDED" | "MODIFIED" | "DELETED") {
+            let table = table::table(self.def, std::slice::from_ref(object), None);
+            json!({"type": kind, "object": table})
+        } else {
+            json!({"type": kind, "object": object})
+        };
+        let mut line = line.to_string();
         line.push('\n');
         self.tx.send(Ok(Bytes::from(line))).await.is_ok()
     }
