@@ -2,6 +2,288 @@
 //! runtime, Ctrl-C handling, the end-of-run namespace sweep, reports and the exit code.
 
 pub mod connect;
+pub mod diagnose;
 pub mod namespace;
 pub mod plan;
+pub mod probe;
+pub mod steps;
+pub mod test;
 pub mod wait;
+
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use libtest_mimic::{Arguments, Completion, Failed, FormatSetting, Trial};
+use tokio_util::sync::CancellationToken;
+
+use crate::catalog::TestCase;
+use crate::cli::Format;
+use crate::exit;
+use crate::fixture::{FixtureSet, Images};
+use crate::report::{self, Outcome, RunInfo, RunReport, TestResult};
+use namespace::{LiveNamespaces, RUN_ID_LABEL};
+use plan::RunPlan;
+use steps::TestEnv;
+use test::RunEnv;
+
+/// How long the end-of-run sweep waits for namespaces to go (before scaling).
+const SWEEP_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// An error and all its causes on one line: `a: b: c`.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// Runs the selected test cells as the plan says, writes the reports, and returns the exit code.
+pub fn execute(
+    plan: &RunPlan,
+    fixtures: Arc<FixtureSet>,
+    images: Images,
+    cases: Vec<TestCase>,
+) -> i32 {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::USAGE;
+        }
+    };
+    let clock = Instant::now();
+    let mut info = RunInfo {
+        run_id: plan.run_id.clone(),
+        harness_version: env!("CARGO_PKG_VERSION").to_string(),
+        started: chrono::Utc::now(),
+        duration: Duration::ZERO,
+        cluster_version: None,
+        nodes: Vec::new(),
+        tag_expression: plan.tag_expression.clone(),
+        name_filter: plan.name_filters.clone(),
+    };
+
+    let connection = match runtime.block_on(connect::connect(&plan.target)) {
+        Ok(c) => c,
+        Err(e) => {
+            let reason = error_chain(&e);
+            eprintln!("error: {reason}");
+            info.duration = clock.elapsed();
+            write_reports(plan, aborted_report(info, &reason, &cases));
+            return exit::USAGE;
+        }
+    };
+    let client = connection.client.clone();
+    let facts = match runtime.block_on(crate::cluster::discover(&client)) {
+        Ok(f) => f,
+        Err(e) => {
+            let reason = format!("cluster at {}: {}", connection.server, error_chain(&e));
+            eprintln!("error: {reason}");
+            info.duration = clock.elapsed();
+            write_reports(plan, aborted_report(info, &reason, &cases));
+            return exit::CLUSTER;
+        }
+    };
+    info.cluster_version = facts.version.clone();
+    info.nodes = facts.node_summary();
+    let skips: Vec<Option<String>> = cases.iter().map(|c| facts.skip_reason(c)).collect();
+    eprintln!(
+        "Cluster {} ({}), nodes: {}. Running {} test(s), {} skipped, {} at a time; run id {}.",
+        connection.server,
+        facts.version.as_deref().unwrap_or("unknown version"),
+        if info.nodes.is_empty() {
+            "none Ready".to_string()
+        } else {
+            info.nodes.join(", ")
+        },
+        skips.iter().filter(|s| s.is_none()).count(),
+        skips.iter().filter(|s| s.is_some()).count(),
+        plan.test_threads,
+        plan.run_id
+    );
+
+    let env = Arc::new(RunEnv {
+        test: TestEnv {
+            client: client.clone(),
+            fixtures,
+            images,
+            timeout_scale: plan.timeout_scale,
+        },
+        run_id: plan.run_id.clone(),
+        keep_namespaces: plan.keep_namespaces,
+        report_dir: plan.report_dir.clone(),
+        live: LiveNamespaces::default(),
+        kept: LiveNamespaces::default(),
+        cancel: CancellationToken::new(),
+    });
+    runtime.spawn(handle_interrupts(env.clone()));
+
+    let results: Arc<Mutex<Vec<Option<TestResult>>>> =
+        Arc::new(Mutex::new(vec![None; cases.len()]));
+    let trials: Vec<Trial> = cases
+        .iter()
+        .cloned()
+        .zip(skips)
+        .enumerate()
+        .map(|(index, (case, skip))| {
+            let env = env.clone();
+            let results = results.clone();
+            let handle = runtime.handle().clone();
+            Trial::ignorable_test(case.name.clone(), move || {
+                let result = if let Some(reason) = skip {
+                    test::skipped(&case, &reason)
+                } else if env.cancel.is_cancelled() {
+                    test::skipped(&case, "not started: the run was interrupted")
+                } else {
+                    let run = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                        handle.block_on(test::run_test(&env, &case, index + 1))
+                    }));
+                    run.unwrap_or_else(|panic| {
+                        let mut r = test::skipped(&case, "");
+                        r.skip_reason = None;
+                        r.outcome = Outcome::Failed;
+                        r.message = Some(format!("the harness panicked: {}", panic_text(&panic)));
+                        r
+                    })
+                };
+                let verdict = match result.outcome {
+                    Outcome::Passed => Ok(Completion::Completed),
+                    Outcome::Skipped => Ok(Completion::ignored_with(
+                        result.skip_reason.clone().unwrap_or_default(),
+                    )),
+                    Outcome::Failed => Err(Failed::from(result.details.clone())),
+                };
+                results.lock().unwrap_or_else(|p| p.into_inner())[index] = Some(result);
+                verdict
+            })
+        })
+        .collect();
+
+    let args = Arguments {
+        test_threads: Some(plan.test_threads),
+        format: Some(match plan.format {
+            Format::Pretty => FormatSetting::Pretty,
+            Format::Terse => FormatSetting::Terse,
+            Format::Json => FormatSetting::Json,
+        }),
+        ..Arguments::default()
+    };
+    // Outcomes are recorded per trial above; the conclusion only has counts.
+    let _conclusion = libtest_mimic::run(&args, trials);
+
+    let interrupted = env.cancel.is_cancelled();
+    if interrupted {
+        eprintln!("Deleting this run's namespaces...");
+    }
+    let kept = env.kept.names();
+    let left = runtime.block_on(namespace::sweep(
+        &client,
+        &namespace::run_selector(Some(&plan.run_id)),
+        &kept,
+        SWEEP_TIMEOUT.mul_f64(plan.timeout_scale),
+    ));
+    match &left {
+        Ok(left) if left.is_empty() => {}
+        Ok(left) => eprintln!(
+            "warning: namespaces still terminating: {}; `kubectl delete namespace -l {RUN_ID_LABEL}={}` removes them",
+            left.join(", "),
+            plan.run_id
+        ),
+        Err(e) => eprintln!(
+            "warning: cannot clean up namespaces: {}; run `kubectl delete namespace -l {RUN_ID_LABEL}={}`",
+            error_chain(e),
+            plan.run_id
+        ),
+    }
+    if !kept.is_empty() {
+        eprintln!("Kept namespaces of failed tests: {}", kept.join(", "));
+    }
+
+    let results: Vec<TestResult> = results
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .zip(&cases)
+        .map(|(r, case)| {
+            r.clone()
+                .unwrap_or_else(|| test::skipped(case, "not started: the run was interrupted"))
+        })
+        .collect();
+    info.duration = clock.elapsed();
+    let failed = results.iter().any(|r| r.outcome == Outcome::Failed);
+    let report = RunReport {
+        info,
+        results,
+        aborted: interrupted
+            .then(|| "interrupted by Ctrl-C; tests not started were skipped".to_string()),
+    };
+    write_reports(plan, report);
+    if let Some(sim) = connection.sim {
+        runtime.block_on(sim.shutdown());
+    }
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    if interrupted {
+        exit::INTERRUPTED
+    } else if failed {
+        exit::TEST_FAILED
+    } else {
+        exit::OK
+    }
+}
+
+/// The report of a run that stopped before its tests: every selected test counts as not run.
+fn aborted_report(info: RunInfo, reason: &str, cases: &[TestCase]) -> RunReport {
+    let _ = cases;
+    RunReport {
+        info,
+        results: Vec::new(),
+        aborted: Some(reason.to_string()),
+    }
+}
+
+fn write_reports(plan: &RunPlan, report: RunReport) {
+    match report::write_all(&report, &plan.report_dir, plan.junit_path.as_deref()) {
+        Ok(paths) => eprintln!("Reports: {}", paths),
+        Err(e) => eprintln!("error: cannot write reports: {}", error_chain(&e)),
+    }
+}
+
+/// First Ctrl-C: stop starting tests, cancel running steps (each test then deletes its
+/// namespace). Second Ctrl-C: exit at once, naming what is left behind.
+async fn handle_interrupts(env: Arc<RunEnv>) {
+    if tokio::signal::ctrl_c().await.is_err() {
+        return;
+    }
+    eprintln!(
+        "\nInterrupted: starting no more tests, stopping running ones and deleting their namespaces. Press Ctrl-C again to exit at once."
+    );
+    env.cancel.cancel();
+    if tokio::signal::ctrl_c().await.is_ok() {
+        let left = env.live.names();
+        eprintln!(
+            "Exiting at once. Namespaces possibly left behind: {}. Delete them with: kubectl delete namespace -l {RUN_ID_LABEL}={}",
+            if left.is_empty() { "none known".to_string() } else { left.join(", ") },
+            env.run_id
+        );
+        std::process::exit(exit::INTERRUPTED);
+    }
+}
+
+fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string())
+}

@@ -1,0 +1,139 @@
+//! One test cell from start to end: its namespace, its steps in order, diagnostics when a step
+//! fails, and deleting the namespace whatever happened (kept on failure with --keep-namespaces).
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use tokio_util::sync::CancellationToken;
+
+use super::diagnose;
+use super::namespace::{self, LiveNamespaces};
+use super::steps::{describe, TestEnv, TestScope};
+use crate::catalog::TestCase;
+use crate::report::{Outcome, TestResult};
+
+/// What all tests of a run share, beyond `TestEnv`.
+pub struct RunEnv {
+    pub test: TestEnv,
+    pub run_id: String,
+    pub keep_namespaces: bool,
+    pub report_dir: PathBuf,
+    pub live: LiveNamespaces,
+    /// Namespaces of failed tests kept for inspection; the end-of-run sweep leaves them.
+    pub kept: LiveNamespaces,
+    pub cancel: CancellationToken,
+}
+
+/// A result for a test that did not run.
+pub fn skipped(case: &TestCase, reason: &str) -> TestResult {
+    TestResult {
+        name: case.name.clone(),
+        suite: case.suite.clone(),
+        tags: case.tags.iter().cloned().collect(),
+        outcome: Outcome::Skipped,
+        duration: std::time::Duration::ZERO,
+        message: None,
+        skip_reason: Some(reason.to_string()),
+        details: String::new(),
+        artifacts: None,
+    }
+}
+
+/// A folder name for a test's artifacts.
+fn artifact_folder(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Runs one test cell to its end.
+pub async fn run_test(env: &RunEnv, case: &TestCase, index: usize) -> TestResult {
+    let started = Instant::now();
+    let mut result = skipped(case, "");
+    result.skip_reason = None;
+    let mut log = String::new();
+
+    let namespace = match namespace::create(&env.test.client, &env.run_id, index, &case.name).await
+    {
+        Ok(ns) => ns,
+        Err(e) => {
+            result.outcome = Outcome::Failed;
+            result.message = Some(format!("cannot create the test's namespace: {e}"));
+            result.duration = started.elapsed();
+            return result;
+        }
+    };
+    env.live.insert(&namespace);
+    let _ = writeln!(log, "namespace {namespace}");
+
+    let mut scope = TestScope {
+        env: &env.test,
+        namespace: namespace.clone(),
+        os_of: HashMap::new(),
+    };
+    let mut failure: Option<String> = None;
+    for (n, step) in case.steps.iter().enumerate() {
+        let what = describe(&step.action);
+        let step_started = Instant::now();
+        let outcome = tokio::select! {
+            r = scope.run(step) => r.map_err(|e| e.to_string()),
+            _ = env.cancel.cancelled() => Err("interrupted (Ctrl-C)".to_string()),
+        };
+        let took = step_started.elapsed().as_secs_f64();
+        match outcome {
+            Ok(()) => {
+                let _ = writeln!(log, "step {} ok ({took:.1}s): {what}", n + 1);
+            }
+            Err(error) => {
+                let _ = writeln!(log, "step {} FAILED ({took:.1}s): {what}", n + 1);
+                failure = Some(format!(
+                    "step {} ({}) {what}: {error}",
+                    n + 1,
+                    step.location
+                ));
+                break;
+            }
+        }
+    }
+
+    if let Some(message) = failure {
+        result.outcome = Outcome::Failed;
+        let artifacts = env
+            .report_dir
+            .join("artifacts")
+            .join(artifact_folder(&case.name));
+        let diagnostics = diagnose::collect(&env.test.client, &namespace, Some(&artifacts)).await;
+        result.details = format!("{message}\n\nStep log:\n{log}\n{diagnostics}");
+        result.message = Some(message);
+        result.artifacts = Some(artifacts);
+        if env.keep_namespaces && !env.cancel.is_cancelled() {
+            let _ = writeln!(
+                result.details,
+                "Namespace {namespace} kept (--keep-namespaces)."
+            );
+            env.live.remove(&namespace);
+            env.kept.insert(&namespace);
+            result.duration = started.elapsed();
+            return result;
+        }
+    } else {
+        result.outcome = Outcome::Passed;
+        result.details = log;
+    }
+    match namespace::delete(&env.test.client, &namespace).await {
+        Ok(()) => env.live.remove(&namespace),
+        Err(e) => {
+            tracing::warn!(%namespace, error = %e, "cannot delete namespace; the end-of-run sweep retries")
+        }
+    }
+    result.duration = started.elapsed();
+    result
+}
