@@ -836,3 +836,92 @@ async fn fault_slow_makes_pods_start_ten_times_slower() {
     assert!(took[1] >= Duration::from_millis(400), "{took:?}");
     assert!(took[1] > took[0] * 2, "{took:?}");
 }
+
+#[tokio::test]
+async fn deployments_roll_out_and_scale_and_jobs_complete() {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::batch::v1::Job;
+    let e = env(&[]).await;
+    let template = netexec("x", "windows", json!({"app": "web"}));
+    let _: Deployment = e
+        .create(json!({"metadata": {"name": "web"}, "spec": {"replicas": 1,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}}, "spec": template["spec"]}}}))
+        .await;
+    let deployments: Api<Deployment> = Api::namespaced(e.client.clone(), &e.ns);
+    let wait_ready = |n: i32| {
+        let deployments = deployments.clone();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(8);
+            loop {
+                let d = deployments.get("web").await.unwrap();
+                let s = d.status.clone().unwrap_or_default();
+                if s.ready_replicas.unwrap_or(0) == n && s.replicas.unwrap_or(0) == n {
+                    return d;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "deployment never had {n} ready: {s:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    wait_ready(1).await;
+    for n in [3, 1] {
+        let patch = json!({"spec": {"replicas": n}});
+        deployments
+            .patch(
+                "web",
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(&patch),
+            )
+            .await
+            .unwrap();
+        wait_ready(n).await;
+    }
+    let pods = e
+        .pods()
+        .list(&ListParams::default().labels("app=web"))
+        .await
+        .unwrap();
+    for p in &pods.items {
+        let node = p
+            .spec
+            .as_ref()
+            .unwrap()
+            .node_name
+            .clone()
+            .unwrap_or_default();
+        assert!(node.starts_with("windows-node-"), "{node}");
+        assert!(p
+            .metadata
+            .owner_references
+            .as_ref()
+            .is_some_and(|o| o[0].kind == "ReplicaSet"));
+    }
+
+    let mut spec = os_fields("linux");
+    spec["restartPolicy"] = json!("Never");
+    spec["containers"] = json!([{"name": "work", "image": AGNHOST, "command": ["sh", "-c", "echo working; exit 0"]}]);
+    let _: Job = e
+        .create(json!({"metadata": {"name": "once"}, "spec": {"completions": 2, "template": {"spec": spec}}}))
+        .await;
+    let jobs: Api<Job> = Api::namespaced(e.client.clone(), &e.ns);
+    let deadline = Instant::now() + Duration::from_secs(8);
+    loop {
+        let s = jobs.get("once").await.unwrap().status.unwrap_or_default();
+        let complete = s
+            .conditions
+            .iter()
+            .flatten()
+            .any(|c| c.type_ == "Complete" && c.status == "True");
+        if complete {
+            assert_eq!(s.succeeded, Some(2));
+            break;
+        }
+        assert!(Instant::now() < deadline, "job never completed: {s:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    e.sim.shutdown().await;
+}
