@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::Node;
+use k8s_openapi::api::core::v1::{Namespace, Node};
 use k8s_openapi::api::storage::v1::StorageClass;
-use kube::api::ListParams;
+use kube::api::{ListParams, ObjectMeta, PostParams};
 use kube::{Api, Client};
 
 use crate::catalog::{Os, Requirement, TestCase};
@@ -88,6 +88,7 @@ pub async fn discover(client: &Client) -> Result<ClusterFacts, DiscoveryError> {
         .list(&ListParams::default())
         .await
         .map_err(|e| api_error("list", "nodes", e))?;
+    check_can_create_namespaces(client).await?;
     // Listing storage classes is not essential: without permission, PVC tests skip.
     let classes = Api::<StorageClass>::all(client.clone())
         .list(&ListParams::default())
@@ -108,6 +109,30 @@ pub async fn discover(client: &Client) -> Result<ClusterFacts, DiscoveryError> {
             })
             .and_then(|c| c.metadata.name.clone()),
     })
+}
+
+/// Every test needs its own namespace: ask the API server, with a dry run that creates nothing,
+/// whether these credentials may create one, so a forbidden run stops before any test starts.
+async fn check_can_create_namespaces(client: &Client) -> Result<(), DiscoveryError> {
+    let probe = Namespace {
+        metadata: ObjectMeta {
+            name: Some(format!(
+                "he2e-preflight-{}",
+                crate::run::plan::random_letters(5)
+            )),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let params = PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    Api::<Namespace>::all(client.clone())
+        .create(&params, &probe)
+        .await
+        .map(|_| ())
+        .map_err(|e| api_error("create", "namespaces", e))
 }
 
 fn node_facts(node: &Node) -> NodeFacts {

@@ -37,10 +37,13 @@ pub struct RunPlan {
 /// A new run id: sortable by time, unique enough to label namespaces.
 pub fn new_run_id() -> String {
     let now = chrono::Utc::now().format("%Y%m%d-%H%M%S");
-    format!(
-        "{now}-{}",
-        crate::sim::store::random_suffix()
-            .get(..4)
-            .unwrap_or("0000")
-    )
+    format!("{now}-{}", random_letters(4))
+}
+
+/// `n` random lowercase letters and digits (valid in names and label values).
+pub fn random_letters(n: usize) -> String {
+    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    (0..n)
+        .map(|_| CHARS[rand::random_range(0..CHARS.len())] as char)
+        .collect()
 }
