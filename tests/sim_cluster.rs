@@ -925,3 +925,171 @@ async fn deployments_roll_out_and_scale_and_jobs_complete() {
     }
     e.sim.shutdown().await;
 }
+
+async fn exec(e: &Env, pod: &str, command: &[&str]) -> (i32, String, String) {
+    use kube::api::AttachParams;
+    use tokio::io::AsyncReadExt;
+    let params = AttachParams::default()
+        .stdin(false)
+        .stdout(true)
+        .stderr(true);
+    let mut process = e
+        .pods()
+        .exec(
+            pod,
+            command.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            &params,
+        )
+        .await
+        .unwrap();
+    let status = process.take_status();
+    let mut out = String::new();
+    let mut err = String::new();
+    if let Some(mut s) = process.stdout() {
+        let _ = s.read_to_string(&mut out).await;
+    }
+    if let Some(mut s) = process.stderr() {
+        let _ = s.read_to_string(&mut err).await;
+    }
+    let status = match status {
+        Some(s) => s.await,
+        None => None,
+    };
+    let _ = process.join().await;
+    let code = match status {
+        Some(s) if s.status.as_deref() == Some("Success") => 0,
+        Some(s) => s
+            .details
+            .and_then(|d| d.causes)
+            .into_iter()
+            .flatten()
+            .find(|c| c.reason.as_deref() == Some("ExitCode"))
+            .and_then(|c| c.message)
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(-1),
+        None => -1,
+    };
+    (code, out, err)
+}
+
+#[tokio::test]
+async fn exec_runs_the_shell_subset_on_both_oses() {
+    let e = env(&[]).await;
+    e.create_pod(netexec("l", "linux", json!({}))).await;
+    e.create_pod(netexec("w", "windows", json!({}))).await;
+    e.ready("l").await;
+    e.ready("w").await;
+    assert_eq!(
+        exec(&e, "l", &["sh", "-c", "echo hi; exit 4"]).await,
+        (4, "hi\n".into(), String::new())
+    );
+    assert_eq!(
+        exec(&e, "w", &["cmd", "/c", "echo hi"]).await,
+        (0, "hi\r\n".into(), String::new())
+    );
+    let (code, _, err) = exec(&e, "l", &["wget", "-qO-", "http://x"]).await;
+    assert_eq!(code, 127);
+    assert!(
+        err.contains("not modeled by the simulated cluster: wget -qO- http://x"),
+        "{err}"
+    );
+    e.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn nodeports_answer_on_every_node_address() {
+    let e = env(&[]).await;
+    e.create_pod(netexec("client", "windows", json!({}))).await;
+    e.create_pod(netexec("server", "linux", json!({"app": "np"})))
+        .await;
+    let svc: Service = e
+        .create(json!({"metadata": {"name": "np"}, "spec": {"type": "NodePort", "selector": {"app": "np"},
+            "ports": [{"name": "http", "port": 80, "targetPort": 8080},
+                      {"name": "udp", "port": 81, "targetPort": 8081, "protocol": "UDP"}]}}))
+        .await;
+    e.ready("client").await;
+    e.ready("server").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let svc: Service = Api::namespaced(e.client.clone(), &e.ns)
+        .get(&svc.metadata.name.unwrap())
+        .await
+        .unwrap();
+    let ports = svc.spec.unwrap().ports.unwrap();
+    let node_port = ports[0].node_port.unwrap() as u16;
+    assert!((30000..=32767).contains(&node_port));
+    for node_ip in ["10.240.0.10", "10.240.0.13"] {
+        let r = e.dial("client", node_ip, node_port, "http", 1).await;
+        assert_eq!(r["responses"], json!(["server"]), "{r}");
+    }
+    let udp = e.dial("client", "np", 81, "udp", 1).await;
+    assert_eq!(udp["responses"], json!(["server"]), "{udp}");
+    e.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn configmap_and_secret_volumes_project_keys_and_follow_updates() {
+    use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+    let e = env(&[]).await;
+    let _: ConfigMap = e
+        .create(json!({"metadata": {"name": "cfg"}, "data": {"greeting": "hello"}}))
+        .await;
+    let _: Secret = e
+        .create(json!({"metadata": {"name": "sec"}, "data": {"token": "czNjcjN0"}}))
+        .await;
+    let mut pod = netexec("vols", "windows", json!({}));
+    pod["spec"]["volumes"] = json!([{"name": "c", "configMap": {"name": "cfg"}}, {"name": "s", "secret": {"secretName": "sec"}}]);
+    pod["spec"]["containers"][0]["volumeMounts"] =
+        json!([{"name": "c", "mountPath": "C:\\cfg"}, {"name": "s", "mountPath": "C:\\sec"}]);
+    e.create_pod(pod).await;
+    e.ready("vols").await;
+    assert_eq!(
+        e.shell("vols", "type C:\\cfg\\greeting").await["output"],
+        "hello"
+    );
+    assert_eq!(
+        e.shell("vols", "type C:\\sec\\token").await["output"],
+        "s3cr3t"
+    );
+    let denied = e.shell("vols", "echo x> C:\\cfg\\greeting").await;
+    assert_eq!(denied["error"], "exit status 1", "{denied}");
+    let patch = json!({"data": {"greeting": "bonjour"}});
+    Api::<ConfigMap>::namespaced(e.client.clone(), &e.ns)
+        .patch(
+            "cfg",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        if e.shell("vols", "type C:\\cfg\\greeting").await["output"] == "bonjour" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "configMap update never reached the file"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    e.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn netexec_exit_ends_the_container_and_it_restarts() {
+    let e = env(&[]).await;
+    e.create_pod(netexec("ex", "linux", json!({}))).await;
+    e.ready("ex").await;
+    e.proxy("ex", 8080, "/exit?code=5").await;
+    let p = e
+        .wait_pod("ex", 5, |p| {
+            p["status"]["containerStatuses"][0]["restartCount"] == 1
+        })
+        .await;
+    assert_eq!(
+        p["status"]["containerStatuses"][0]["lastState"]["terminated"]["exitCode"],
+        5
+    );
+    e.ready("ex").await;
+    e.sim.shutdown().await;
+}
