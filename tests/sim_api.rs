@@ -69,13 +69,10 @@ fn api_error(err: kube::Error) -> (u16, String, String) {
 
 /// A raw request; the answer's code, reason and message if it failed.
 async fn raw(client: &Client, req: http::Request<Vec<u8>>) -> Result<String, (u16, String)> {
-    client
-        .request_text(req)
-        .await
-        .map_err(|e| {
-            let (code, reason, _) = api_error(e);
-            (code, reason)
-        })
+    client.request_text(req).await.map_err(|e| {
+        let (code, reason, _) = api_error(e);
+        (code, reason)
+    })
 }
 
 #[tokio::test]
@@ -117,7 +114,10 @@ async fn configmap_crud_conflicts_and_patches() {
 
     let mut changed = created.clone();
     changed.data = Some([("k".to_string(), "w".to_string())].into());
-    let replaced = api.replace("a", &PostParams::default(), &changed).await.unwrap();
+    let replaced = api
+        .replace("a", &PostParams::default(), &changed)
+        .await
+        .unwrap();
     assert_ne!(replaced.resource_version().unwrap(), rv1);
     // `changed` still carries rv1: stale.
     let (code, reason, _) = api_error(
@@ -131,7 +131,9 @@ async fn configmap_crud_conflicts_and_patches() {
         .patch(
             "a",
             &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"labels": {"tier": "t"}}, "data": {"k": null, "n": "1"}})),
+            &Patch::Merge(
+                json!({"metadata": {"labels": {"tier": "t"}}, "data": {"k": null, "n": "1"}}),
+            ),
         )
         .await
         .unwrap();
@@ -156,7 +158,10 @@ async fn configmap_crud_conflicts_and_patches() {
         .header("content-type", "application/json-patch+json")
         .body(br#"[{"op": "add", "path": "/data/x", "value": "1"}]"#.to_vec())
         .unwrap();
-    let err = client.request::<serde_json::Value>(json_patch).await.unwrap_err();
+    let err = client
+        .request::<serde_json::Value>(json_patch)
+        .await
+        .unwrap_err();
     let (code, reason, message) = api_error(err);
     assert_eq!((code, reason.as_str()), (415, "UnsupportedMediaType"));
     assert!(message.contains("merge-patch"), "{message}");
@@ -175,7 +180,10 @@ async fn configmap_crud_conflicts_and_patches() {
     let (code, reason, _) = api_error(api.get("a").await.unwrap_err());
     assert_eq!((code, reason.as_str()), (404, "NotFound"));
     let list = api.list(&ListParams::default()).await.unwrap();
-    assert!(list.metadata.resource_version.is_some_and(|rv| !rv.is_empty()));
+    assert!(list
+        .metadata
+        .resource_version
+        .is_some_and(|rv| !rv.is_empty()));
     assert_eq!(list.items.len(), 1);
 }
 
@@ -185,7 +193,10 @@ async fn invalid_objects_are_422_with_field_paths_and_change_nothing() {
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     let before = sim.store().resource_version();
     let cases = [
-        (json!({"metadata": {"name": "p"}, "spec": {"containers": []}}), "spec.containers"),
+        (
+            json!({"metadata": {"name": "p"}, "spec": {"containers": []}}),
+            "spec.containers",
+        ),
         (
             json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "Web", "image": "x"}]}}),
             "spec.containers[0].name",
@@ -209,7 +220,11 @@ async fn invalid_objects_are_422_with_field_paths_and_change_nothing() {
             panic!("{err:?}")
         };
         assert_eq!((status.code, status.reason.as_str()), (422, "Invalid"));
-        assert!(status.message.contains(field), "{field}: {}", status.message);
+        assert!(
+            status.message.contains(field),
+            "{field}: {}",
+            status.message
+        );
     }
     // The typed client reports the same.
     let (code, _, message) = api_error(
@@ -222,9 +237,17 @@ async fn invalid_objects_are_422_with_field_paths_and_change_nothing() {
         .unwrap_err(),
     );
     assert_eq!(code, 422);
-    assert!(message.contains("spec.containers: Required value"), "{message}");
+    assert!(
+        message.contains("spec.containers: Required value"),
+        "{message}"
+    );
     assert_eq!(sim.store().resource_version(), before, "nothing stored");
-    assert!(pods.list(&ListParams::default()).await.unwrap().items.is_empty());
+    assert!(pods
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .is_empty());
 }
 
 #[tokio::test]
@@ -236,7 +259,9 @@ async fn raw_requests_get_status_errors() {
         (404, "NotFound".to_string())
     );
     assert_eq!(
-        raw(&client, get("/apis/example.com/v1/things")).await.unwrap_err(),
+        raw(&client, get("/apis/example.com/v1/things"))
+            .await
+            .unwrap_err(),
         (404, "NotFound".to_string())
     );
     let malformed = http::Request::post("/api/v1/namespaces/default/configmaps")
@@ -313,15 +338,25 @@ async fn label_and_field_selectors() {
         (by_fields("spec.nodeName=node-1"), vec!["a"]),
         (by_fields("spec.nodeName=="), vec!["c"]),
         (by_fields("spec.nodeName!=node-1"), vec!["b", "c"]),
-        (by_fields("metadata.name=b,metadata.namespace=default"), vec!["b"]),
+        (
+            by_fields("metadata.name=b,metadata.namespace=default"),
+            vec!["b"],
+        ),
         (by_fields("status.phase=Pending"), vec!["a", "b", "c"]),
         (by_fields("status.phase=Running"), vec![]),
     ] {
         let got = names(pods.list(&params).await.unwrap());
-        assert_eq!(got, want, "{:?} {:?}", params.label_selector, params.field_selector);
+        assert_eq!(
+            got, want,
+            "{:?} {:?}",
+            params.label_selector, params.field_selector
+        );
     }
     let all: Api<Pod> = Api::all(client.clone());
-    assert_eq!(names(all.list(&by_fields("metadata.name=a")).await.unwrap()), ["a"]);
+    assert_eq!(
+        names(all.list(&by_fields("metadata.name=a")).await.unwrap()),
+        ["a"]
+    );
     let (code, _, _) = api_error(pods.list(&by_labels("app in x")).await.unwrap_err());
     assert_eq!(code, 400);
 }
@@ -340,7 +375,9 @@ async fn pod_status_subresource() {
         .patch(
             "s",
             &PatchParams::default(),
-            &Patch::Merge(json!({"status": {"phase": "Running"}, "metadata": {"labels": {"x": "1"}}})),
+            &Patch::Merge(
+                json!({"status": {"phase": "Running"}, "metadata": {"labels": {"x": "1"}}}),
+            ),
         )
         .await
         .unwrap();
@@ -351,7 +388,9 @@ async fn pod_status_subresource() {
         .patch_status(
             "s",
             &PatchParams::default(),
-            &Patch::Merge(json!({"status": {"phase": "Running"}, "metadata": {"labels": {"y": "1"}}})),
+            &Patch::Merge(
+                json!({"status": {"phase": "Running"}, "metadata": {"labels": {"y": "1"}}}),
+            ),
         )
         .await
         .unwrap();
@@ -373,7 +412,10 @@ async fn graceful_pod_deletion() {
         .await
         .unwrap();
     assert!(gone.is_left(), "pods answer the object");
-    assert!(pods.get_opt("unbound").await.unwrap().is_none(), "unbound: removed at once");
+    assert!(
+        pods.get_opt("unbound").await.unwrap().is_none(),
+        "unbound: removed at once"
+    );
 
     let mut bound = pod("bound", Some(GHOST_NODE));
     bound
@@ -391,11 +433,17 @@ async fn graceful_pod_deletion() {
     assert!(terminating.metadata.deletion_timestamp.is_some());
     assert_eq!(terminating.metadata.deletion_grace_period_seconds, Some(7));
     let still = pods.get("bound").await.unwrap();
-    assert!(still.metadata.deletion_timestamp.is_some(), "waits for the kubelet");
+    assert!(
+        still.metadata.deletion_timestamp.is_some(),
+        "waits for the kubelet"
+    );
     pods.delete("bound", &DeleteParams::default().grace_period(0))
         .await
         .unwrap();
-    assert!(pods.get_opt("bound").await.unwrap().is_none(), "grace 0: removed at once");
+    assert!(
+        pods.get_opt("bound").await.unwrap().is_none(),
+        "grace 0: removed at once"
+    );
 }
 
 #[tokio::test]
@@ -433,7 +481,10 @@ async fn namespace_termination_removes_contents() {
             .unwrap_err(),
     );
     assert_eq!((code, reason.as_str()), (403, "Forbidden"));
-    assert!(message.contains("because it is being terminated"), "{message}");
+    assert!(
+        message.contains("because it is being terminated"),
+        "{message}"
+    );
 
     pods.delete("stuck", &DeleteParams::default().grace_period(0))
         .await
@@ -462,9 +513,14 @@ async fn owner_references_are_garbage_collected() {
             "apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": owner.uid().unwrap()}]},
     }))
     .unwrap();
-    cms.create(&PostParams::default(), &dependent).await.unwrap();
+    cms.create(&PostParams::default(), &dependent)
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(700)).await;
-    assert!(cms.get_opt("dependent").await.unwrap().is_some(), "owner still there");
+    assert!(
+        cms.get_opt("dependent").await.unwrap().is_some(),
+        "owner still there"
+    );
     cms.delete("owner", &DeleteParams::default()).await.unwrap();
     wait_until(|| async { cms.get_opt("dependent").await.unwrap().is_none() }).await;
 }
@@ -503,7 +559,10 @@ async fn watch_resumes_from_a_resource_version_and_sends_bookmarks() {
     }
     assert_eq!(seen, ["ADDED w2", "DELETED w1"]);
     let bookmark: u64 = bookmark.unwrap().parse().unwrap();
-    assert!(bookmark >= rv.parse::<u64>().unwrap() + 2, "bookmark at the newest version");
+    assert!(
+        bookmark >= rv.parse::<u64>().unwrap() + 2,
+        "bookmark at the newest version"
+    );
 
     // rv "0": the current objects first, as ADDED.
     let mut stream = cms
@@ -611,7 +670,10 @@ async fn too_old_resource_version_is_an_error_event_inside_a_200_stream() {
             _ => {}
         }
     }
-    assert!(saw_410, "the watch started from the compacted list version got 410, then relisted");
+    assert!(
+        saw_410,
+        "the watch started from the compacted list version got 410, then relisted"
+    );
 }
 
 #[tokio::test]
@@ -630,7 +692,10 @@ async fn fault_api_errors_fails_some_requests_with_500() {
             }
         }
     }
-    assert!((5..=40).contains(&failed), "about one in five fail: {failed} of 100");
+    assert!(
+        (5..=40).contains(&failed),
+        "about one in five fail: {failed} of 100"
+    );
     assert!(ok > 50);
 }
 
@@ -648,9 +713,9 @@ async fn fault_watch_drop_ends_watches_early_and_sometimes_with_410() {
             let events: Vec<_> = tokio::time::timeout(Duration::from_secs(10), stream.collect())
                 .await
                 .expect("dropped long before timeoutSeconds=60");
-            events.into_iter().any(|e| {
-                matches!(e, Ok(WatchEvent::Error(ref s)) if s.code == 410)
-            })
+            events
+                .into_iter()
+                .any(|e| matches!(e, Ok(WatchEvent::Error(ref s)) if s.code == 410))
         }
     });
     let gone = futures::future::join_all(watches).await;

@@ -38,9 +38,12 @@ impl Kubectl {
             println!("skipped: no kubectl found ($KUBECTL, /usr/bin/kubectl, PATH)");
             return None;
         };
-        let sim = SimCluster::start(SimConfig::default()).await.expect("sim starts");
+        let sim = SimCluster::start(SimConfig::default())
+            .await
+            .expect("sim starts");
         let dir = tempfile::tempdir().unwrap();
-        sim.write_kubeconfig(&dir.path().join("kubeconfig")).unwrap();
+        sim.write_kubeconfig(&dir.path().join("kubeconfig"))
+            .unwrap();
         Some(Kubectl {
             binary,
             dir,
@@ -115,50 +118,97 @@ async fn kubectl_discovery_apply_label_delete() {
     };
     let nodes = k.ok(&["get", "nodes", "-o", "wide"]).await;
     assert!(nodes.starts_with("NAME "), "a server-side table: {nodes}");
-    assert!(nodes.contains("INTERNAL-IP") && nodes.contains("OS-IMAGE"), "{nodes}");
+    assert!(
+        nodes.contains("INTERNAL-IP") && nodes.contains("OS-IMAGE"),
+        "{nodes}"
+    );
     assert!(nodes.contains("Windows Server"), "{nodes}");
     assert!(nodes.contains(" Ready "), "{nodes}");
 
     let namespaces = k.ok(&["get", "ns"]).await;
-    assert!(namespaces.contains("default") && namespaces.contains("Active"), "{namespaces}");
+    assert!(
+        namespaces.contains("default") && namespaces.contains("Active"),
+        "{namespaces}"
+    );
     // `create namespace` posts protobuf.
-    assert!(k.ok(&["create", "namespace", "demo"]).await.contains("created"));
+    assert!(k
+        .ok(&["create", "namespace", "demo"])
+        .await
+        .contains("created"));
 
     let file = k.write("cm.yaml", CONFIGMAP);
     assert!(k.ok(&["apply", "-f", &file]).await.contains("created"));
     assert!(k.ok(&["apply", "-f", &file]).await.contains("unchanged"));
     let changed = k.write("cm2.yaml", &CONFIGMAP.replace("blue", "green"));
-    assert!(k.ok(&["apply", "-f", &changed]).await.contains("configured"));
+    assert!(k
+        .ok(&["apply", "-f", &changed])
+        .await
+        .contains("configured"));
 
-    let json = k.ok(&["get", "cm", "settings", "-n", "demo", "-o", "json"]).await;
+    let json = k
+        .ok(&["get", "cm", "settings", "-n", "demo", "-o", "json"])
+        .await;
     let cm: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(cm["data"]["color"], "green");
     assert_eq!(cm["metadata"]["labels"]["app"], "demo");
     assert!(cm["metadata"]["resourceVersion"].is_string());
 
-    k.ok(&["label", "cm", "settings", "-n", "demo", "tier=web"]).await;
-    let selected = k.ok(&["get", "cm", "-n", "demo", "-l", "tier=web", "-o", "name"]).await;
+    k.ok(&["label", "cm", "settings", "-n", "demo", "tier=web"])
+        .await;
+    let selected = k
+        .ok(&["get", "cm", "-n", "demo", "-l", "tier=web", "-o", "name"])
+        .await;
     assert_eq!(selected.trim(), "configmap/settings");
-    k.ok(&["label", "cm", "settings", "-n", "demo", "tier-"]).await;
-    let selected = k.ok(&["get", "cm", "-n", "demo", "-l", "tier", "-o", "name"]).await;
+    k.ok(&["label", "cm", "settings", "-n", "demo", "tier-"])
+        .await;
+    let selected = k
+        .ok(&["get", "cm", "-n", "demo", "-l", "tier", "-o", "name"])
+        .await;
     assert_eq!(selected.trim(), "");
 
-    k.ok(&["create", "configmap", "literal", "-n", "demo", "--from-literal=a=b"])
-        .await;
-    k.ok(&["create", "secret", "generic", "s", "-n", "demo", "--from-literal=p=q"])
-        .await;
+    k.ok(&[
+        "create",
+        "configmap",
+        "literal",
+        "-n",
+        "demo",
+        "--from-literal=a=b",
+    ])
+    .await;
+    k.ok(&[
+        "create",
+        "secret",
+        "generic",
+        "s",
+        "-n",
+        "demo",
+        "--from-literal=p=q",
+    ])
+    .await;
     let secret = k
-        .ok(&["get", "secret", "s", "-n", "demo", "-o", "jsonpath={.data.p}"])
+        .ok(&[
+            "get",
+            "secret",
+            "s",
+            "-n",
+            "demo",
+            "-o",
+            "jsonpath={.data.p}",
+        ])
         .await;
     assert_eq!(secret, "cQ==");
 
     k.ok(&["delete", "cm", "settings", "-n", "demo"]).await;
     let (_, err) = k.fails(&["get", "cm", "settings", "-n", "demo"]).await;
-    assert!(err.contains("NotFound") && err.contains("not found"), "{err}");
+    assert!(
+        err.contains("NotFound") && err.contains("not found"),
+        "{err}"
+    );
     let (_, err) = k.fails(&["get", "widgets"]).await;
     assert!(err.contains("widgets"), "{err}");
 
-    k.ok(&["delete", "namespace", "demo", "--timeout=30s"]).await;
+    k.ok(&["delete", "namespace", "demo", "--timeout=30s"])
+        .await;
     let namespaces = k.ok(&["get", "ns", "-o", "name"]).await;
     assert!(!namespaces.contains("namespace/demo"), "{namespaces}");
 }
@@ -191,7 +241,11 @@ async fn kubectl_run_wait_logs_exec_proxy_watch_delete() {
     assert_eq!(code, Some(3), "kubectl exec passes the exit code on");
 
     let hostname = k
-        .ok(&["get", "--raw", "/api/v1/namespaces/default/pods/web:8080/proxy/hostname"])
+        .ok(&[
+            "get",
+            "--raw",
+            "/api/v1/namespaces/default/pods/web:8080/proxy/hostname",
+        ])
         .await;
     assert_eq!(hostname.trim(), "web");
 

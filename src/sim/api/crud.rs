@@ -187,7 +187,12 @@ pub fn create(
     check_namespace_open(state, target, name)?;
     defaults::on_create(target.def, &mut object);
     let meta = metadata_mut(&mut object);
-    for field in ["resourceVersion", "uid", "deletionTimestamp", "deletionGracePeriodSeconds"] {
+    for field in [
+        "resourceVersion",
+        "uid",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+    ] {
         meta.remove(field);
     }
     if query.get("dryRun").is_some() {
@@ -231,9 +236,8 @@ pub fn patch(
     status_only: bool,
 ) -> Result<Response, ApiError> {
     let kind = PatchKind::from_content_type(content_type(headers))?;
-    let patch_doc: Value = serde_json::from_slice(body).map_err(|e| {
-        ApiError::BadRequest(format!("the patch is not valid JSON: {e}"))
-    })?;
+    let patch_doc: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest(format!("the patch is not valid JSON: {e}")))?;
     let current = current(state, target)?;
     let patched = patch::apply(kind, &current, &patch_doc);
     if !patched.is_object() {
@@ -242,7 +246,14 @@ pub fn patch(
         ));
     }
     let explicit_version = patch_doc["metadata"].get("resourceVersion").is_some();
-    store_update(state, target, &current, patched, status_only, explicit_version)
+    store_update(
+        state,
+        target,
+        &current,
+        patched,
+        status_only,
+        explicit_version,
+    )
 }
 
 /// Validates and stores the new state of an object (spec side or status side), checking the

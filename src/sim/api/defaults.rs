@@ -21,10 +21,8 @@ pub fn on_create(def: &ResourceDef, object: &mut Value) {
     }
     match def.plural {
         "pods" => pod_defaults(object),
-        "namespaces" => {
-            if object["spec"]["finalizers"].is_null() {
-                object["spec"] = json!({"finalizers": ["kubernetes"]});
-            }
+        "namespaces" if object["spec"]["finalizers"].is_null() => {
+            object["spec"] = json!({"finalizers": ["kubernetes"]});
         }
         _ => {}
     }
@@ -60,7 +58,8 @@ fn pod_defaults(pod: &mut Value) {
         };
         for c in containers.iter_mut().filter_map(Value::as_object_mut) {
             let image = c.get("image").and_then(Value::as_str).unwrap_or_default();
-            let latest = image.ends_with(":latest") || !image.rsplit('/').next().unwrap_or("").contains(':');
+            let latest =
+                image.ends_with(":latest") || !image.rsplit('/').next().unwrap_or("").contains(':');
             let policy = if latest { "Always" } else { "IfNotPresent" };
             c.entry("imagePullPolicy").or_insert(json!(policy));
             c.entry("terminationMessagePath")

@@ -51,11 +51,7 @@ pub fn delete(
         Deleted::Gone(object) if def.plural == "pods" => json_response(StatusCode::OK, &object),
         Deleted::Gone(object) => json_response(
             StatusCode::OK,
-            &success_status(
-                &def.qualified(),
-                name,
-                object["metadata"]["uid"].as_str(),
-            ),
+            &success_status(&def.qualified(), name, object["metadata"]["uid"].as_str()),
         ),
     })
 }

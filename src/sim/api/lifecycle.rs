@@ -113,7 +113,12 @@ fn collect_garbage(state: &ApiState) {
                 .all(|o| o["uid"].as_str().is_none_or(|uid| !uids.contains(uid)));
         if orphaned && item["metadata"].get("deletionTimestamp").is_none() {
             let (ns, name) = name_of(&item);
-            tracing::debug!(resource = def.plural, ns, name, "sim api: collecting orphan");
+            tracing::debug!(
+                resource = def.plural,
+                ns,
+                name,
+                "sim api: collecting orphan"
+            );
             let _ = delete_object(state, def, ns, name, None);
         }
     }

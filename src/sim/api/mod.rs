@@ -64,7 +64,10 @@ impl ApiState {
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .fallback(route::dispatch)
-        .layer(middleware::from_fn_with_state(state.clone(), faults::inject))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            faults::inject,
+        ))
         .layer(middleware::from_fn(log_request))
         .with_state(state)
 }
@@ -76,4 +79,3 @@ async fn log_request(request: Request, next: Next) -> Response {
     tracing::debug!(%method, %uri, status = response.status().as_u16(), "sim api request");
     response
 }
-

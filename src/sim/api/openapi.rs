@@ -23,7 +23,11 @@ pub fn root() -> Value {
 /// `api/v1`, `apis/apps/v1`, ...
 fn group_versions() -> Vec<String> {
     let mut out = vec!["api/v1".to_string()];
-    out.extend(registry::groups().into_iter().map(|g| format!("apis/{g}/v1")));
+    out.extend(
+        registry::groups()
+            .into_iter()
+            .map(|g| format!("apis/{g}/v1")),
+    );
     out
 }
 
@@ -88,10 +92,16 @@ mod tests {
     #[test]
     fn root_points_at_each_group_version_document() {
         let root = root();
-        let url = root["paths"]["apis/apps/v1"]["serverRelativeURL"].as_str().unwrap();
+        let url = root["paths"]["apis/apps/v1"]["serverRelativeURL"]
+            .as_str()
+            .unwrap();
         let doc = document(url.strip_prefix("/openapi/v3/").unwrap()).unwrap();
-        let patch = &doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
-        assert_eq!(patch["x-kubernetes-group-version-kind"]["kind"], "Deployment");
+        let patch =
+            &doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
+        assert_eq!(
+            patch["x-kubernetes-group-version-kind"]["kind"],
+            "Deployment"
+        );
         assert!(document("api/v1").unwrap()["paths"]
             .get("/api/v1/nodes/{name}")
             .is_some());

@@ -30,7 +30,11 @@ impl PatchKind {
                 "the body of the request was in an unknown format ({}) - accepted media types \
                  include: application/merge-patch+json, application/strategic-merge-patch+json \
                  (JSON Patch and server-side apply are not modeled by the simulated cluster)",
-                if media.is_empty() { "no Content-Type" } else { &media }
+                if media.is_empty() {
+                    "no Content-Type"
+                } else {
+                    &media
+                }
             ))),
         }
     }
@@ -146,7 +150,10 @@ mod tests {
             json!({"a": "z", "c": {"d": "e"}, "l": [3]})
         );
         assert_eq!(merge(&json!({"a": 1}), &json!("x")), json!("x"));
-        assert_eq!(merge(&json!("x"), &json!({"a": {"b": null}})), json!({"a": {}}));
+        assert_eq!(
+            merge(&json!("x"), &json!({"a": {"b": null}})),
+            json!({"a": {}})
+        );
     }
 
     #[test]

@@ -35,7 +35,8 @@ fn fields(mut buf: &[u8]) -> Result<Vec<(u64, Field<'_>)>, ProtobufError> {
         let field = match wire {
             0 => Field::Varint(varint(&mut buf)?),
             2 => {
-                let len = usize::try_from(varint(&mut buf)?).map_err(|_| ProtobufError::Malformed)?;
+                let len =
+                    usize::try_from(varint(&mut buf)?).map_err(|_| ProtobufError::Malformed)?;
                 if len > buf.len() {
                     return Err(ProtobufError::Malformed);
                 }
@@ -91,7 +92,12 @@ fn map_entry(data: &[u8], bytes_value: bool) -> Result<(String, Value), Protobuf
     Ok((key, value))
 }
 
-fn insert_entry(map: &mut Map<String, Value>, key: &str, data: &[u8], bytes: bool) -> Result<(), ProtobufError> {
+fn insert_entry(
+    map: &mut Map<String, Value>,
+    key: &str,
+    data: &[u8],
+    bytes: bool,
+) -> Result<(), ProtobufError> {
     let (k, v) = map_entry(data, bytes)?;
     map.entry(key)
         .or_insert_with(|| json!({}))
@@ -234,11 +240,20 @@ mod tests {
     #[test]
     fn secrets_are_base64_and_other_kinds_refused() {
         let data = [field(1, b"k"), field(2, b"\x00\x01")].concat();
-        let raw = [field(1, &field(1, b"s")), field(2, &data), field(3, b"Opaque")].concat();
+        let raw = [
+            field(1, &field(1, b"s")),
+            field(2, &data),
+            field(3, b"Opaque"),
+        ]
+        .concat();
         let object = decode(&envelope("v1", "Secret", &raw)).unwrap();
         assert_eq!(object["data"]["k"], "AAE=");
         assert_eq!(object["type"], "Opaque");
-        let err = decode(&envelope("apps/v1", "Deployment", &field(1, &field(1, b"d"))));
+        let err = decode(&envelope(
+            "apps/v1",
+            "Deployment",
+            &field(1, &field(1, b"d")),
+        ));
         assert!(matches!(err, Err(ProtobufError::UnsupportedKind(k)) if k == "Deployment"));
         assert_eq!(decode(b"{}"), Err(ProtobufError::NoMagic));
     }

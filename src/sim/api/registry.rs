@@ -78,21 +78,101 @@ macro_rules! res {
 
 /// Every served resource.
 pub static RESOURCES: &[ResourceDef] = &[
-    res!("", "namespaces", "namespace", "Namespace", false, ["ns"], ["status"]),
+    res!(
+        "",
+        "namespaces",
+        "namespace",
+        "Namespace",
+        false,
+        ["ns"],
+        ["status"]
+    ),
     res!("", "nodes", "node", "Node", false, ["no"], ["status"]),
-    res!("", "pods", "pod", "Pod", true, ["po"], ["status", "log", "proxy", "exec"]),
-    res!("", "services", "service", "Service", true, ["svc"], ["status"]),
+    res!(
+        "",
+        "pods",
+        "pod",
+        "Pod",
+        true,
+        ["po"],
+        ["status", "log", "proxy", "exec"]
+    ),
+    res!(
+        "",
+        "services",
+        "service",
+        "Service",
+        true,
+        ["svc"],
+        ["status"]
+    ),
     res!("", "endpoints", "endpoints", "Endpoints", true, ["ep"], []),
     res!("", "configmaps", "configmap", "ConfigMap", true, ["cm"], []),
     res!("", "secrets", "secret", "Secret", true, [], []),
     res!("", "events", "event", "Event", true, ["ev"], []),
-    res!("", "persistentvolumeclaims", "persistentvolumeclaim", "PersistentVolumeClaim", true, ["pvc"], ["status"]),
-    res!("", "persistentvolumes", "persistentvolume", "PersistentVolume", false, ["pv"], ["status"]),
-    res!("", "serviceaccounts", "serviceaccount", "ServiceAccount", true, ["sa"], []),
-    res!("discovery.k8s.io", "endpointslices", "endpointslice", "EndpointSlice", true, [], []),
-    res!("storage.k8s.io", "storageclasses", "storageclass", "StorageClass", false, ["sc"], []),
-    res!("apps", "deployments", "deployment", "Deployment", true, ["deploy"], ["status"]),
-    res!("apps", "replicasets", "replicaset", "ReplicaSet", true, ["rs"], ["status"]),
+    res!(
+        "",
+        "persistentvolumeclaims",
+        "persistentvolumeclaim",
+        "PersistentVolumeClaim",
+        true,
+        ["pvc"],
+        ["status"]
+    ),
+    res!(
+        "",
+        "persistentvolumes",
+        "persistentvolume",
+        "PersistentVolume",
+        false,
+        ["pv"],
+        ["status"]
+    ),
+    res!(
+        "",
+        "serviceaccounts",
+        "serviceaccount",
+        "ServiceAccount",
+        true,
+        ["sa"],
+        []
+    ),
+    res!(
+        "discovery.k8s.io",
+        "endpointslices",
+        "endpointslice",
+        "EndpointSlice",
+        true,
+        [],
+        []
+    ),
+    res!(
+        "storage.k8s.io",
+        "storageclasses",
+        "storageclass",
+        "StorageClass",
+        false,
+        ["sc"],
+        []
+    ),
+    res!(
+        "apps",
+        "deployments",
+        "deployment",
+        "Deployment",
+        true,
+        ["deploy"],
+        ["status"]
+    ),
+    res!(
+        "apps",
+        "replicasets",
+        "replicaset",
+        "ReplicaSet",
+        true,
+        ["rs"],
+        ["status"]
+    ),
     res!("batch", "jobs", "job", "Job", true, [], ["status"]),
 ];
 

@@ -2,11 +2,11 @@
 //! parsed into a `Target`, and the dispatch of each method and shape to its handler.
 
 use axum::body::Body;
+use axum::body::Bytes;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::body::Bytes;
 
 use super::query::Query;
 use super::registry::{self, ResourceDef};
@@ -22,7 +22,10 @@ pub enum Route {
     Version,
     CoreVersions,
     Groups,
-    Resources { group: String, version: String },
+    Resources {
+        group: String,
+        version: String,
+    },
     Health,
     OpenApiRoot,
     /// `/openapi/v3/<group-version path>`.
@@ -95,7 +98,12 @@ pub fn parse(path: &str) -> Result<Route, ApiError> {
     if namespace.is_some() && !def.namespaced {
         return Err(ApiError::UnknownPath);
     }
-    let nonempty = |i: usize| parts.get(i).filter(|s| !s.is_empty()).map(|s| s.to_string());
+    let nonempty = |i: usize| {
+        parts
+            .get(i)
+            .filter(|s| !s.is_empty())
+            .map(|s| s.to_string())
+    };
     let mut name = nonempty(1);
     let subresource = nonempty(2);
     let mut port = None;
@@ -166,7 +174,9 @@ async fn handle(state: ApiState, request: Request) -> Result<Response, ApiError>
     let body = read_body(body).await?;
     let headers = &parts.headers;
     match (target.subresource.as_deref(), target.name.is_some(), method) {
-        (None, false, Method::GET) if query.flag("watch") => watch::watch(&state, &target, &query, headers),
+        (None, false, Method::GET) if query.flag("watch") => {
+            watch::watch(&state, &target, &query, headers)
+        }
         (None, false, Method::GET) => crud::list(&state, &target, &query, headers),
         (None, false, Method::POST) => crud::create(&state, &target, &query, headers, &body),
         (None, false, Method::DELETE) => delete::delete_collection(&state, &target, &query),
@@ -176,9 +186,7 @@ async fn handle(state: ApiState, request: Request) -> Result<Response, ApiError>
         (None, true, Method::DELETE) => delete::delete(&state, &target, &query, &body),
         (Some("status"), true, Method::GET) => crud::get(&state, &target, headers),
         (Some("status"), true, Method::PUT) => crud::update(&state, &target, headers, &body, true),
-        (Some("status"), true, Method::PATCH) => {
-            crud::patch(&state, &target, headers, &body, true)
-        }
+        (Some("status"), true, Method::PATCH) => crud::patch(&state, &target, headers, &body, true),
         (Some("log"), true, Method::GET) => subresources::log(&state, &target, &query),
         (Some("proxy"), true, Method::GET) => {
             subresources::proxy(&state, &target, parts.uri.query()).await
@@ -218,10 +226,16 @@ mod tests {
     #[test]
     fn kubernetes_url_shapes() {
         let t = target("/api/v1/namespaces/ns/pods/p/status");
-        assert_eq!((t.def.plural, t.ns(), t.name.as_deref()), ("pods", "ns", Some("p")));
+        assert_eq!(
+            (t.def.plural, t.ns(), t.name.as_deref()),
+            ("pods", "ns", Some("p"))
+        );
         assert_eq!(t.subresource.as_deref(), Some("status"));
         let t = target("/api/v1/namespaces/ns");
-        assert_eq!((t.def.plural, t.name.as_deref()), ("namespaces", Some("ns")));
+        assert_eq!(
+            (t.def.plural, t.name.as_deref()),
+            ("namespaces", Some("ns"))
+        );
         let t = target("/api/v1/namespaces/ns/status");
         assert_eq!(t.subresource.as_deref(), Some("status"));
         let t = target("/api/v1/pods");
@@ -234,7 +248,10 @@ mod tests {
         let t = target("/api/v1/namespaces/ns/pods/web/proxy");
         assert_eq!((t.rest.as_str(), t.port.as_deref()), ("/", None));
         assert!(matches!(parse("/api/v1"), Ok(Route::Resources { .. })));
-        assert!(matches!(parse("/apis/apps/v1/"), Ok(Route::Resources { .. })));
+        assert!(matches!(
+            parse("/apis/apps/v1/"),
+            Ok(Route::Resources { .. })
+        ));
     }
 
     #[test]

@@ -78,7 +78,9 @@ fn split_top_level(text: &str) -> Vec<&str> {
 fn parse_label_term(term: &str) -> Result<LabelReq, SelectorError> {
     let bad = || SelectorError(term.to_string());
     if let Some(key) = term.strip_prefix('!') {
-        return valid_key(key.trim()).map(LabelReq::NotExists).ok_or_else(bad);
+        return valid_key(key.trim())
+            .map(LabelReq::NotExists)
+            .ok_or_else(bad);
     }
     for (op, make) in [
         ("!=", LabelReq::NotEq as fn(String, String) -> LabelReq),

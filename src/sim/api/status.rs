@@ -269,7 +269,10 @@ mod tests {
             s["message"],
             "Pod \"p\" is invalid: spec.containers[0].image: Required value"
         );
-        assert_eq!(s["details"]["causes"][0]["field"], "spec.containers[0].image");
+        assert_eq!(
+            s["details"]["causes"][0]["field"],
+            "spec.containers[0].image"
+        );
     }
 
     #[test]

@@ -71,7 +71,12 @@ pub async fn proxy(
     let name = target.name.as_deref().unwrap_or_default();
     let answer = state.runtime.proxy(target.ns(), name, port, &path).await?;
     let code = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
-    Ok((code, [(header::CONTENT_TYPE, answer.content_type)], answer.body).into_response())
+    Ok((
+        code,
+        [(header::CONTENT_TYPE, answer.content_type)],
+        answer.body,
+    )
+        .into_response())
 }
 
 /// A port number, a named container port, or (none given) the first declared port, else 80.
@@ -90,7 +95,11 @@ fn resolve_port(pod: &Value, port: Option<&str>) -> Result<u16, ApiError> {
             Ok(n) => Ok(n),
             Err(_) => declared
                 .filter(|d| d["name"].as_str() == Some(p))
-                .find_map(|d| d["containerPort"].as_u64().and_then(|n| u16::try_from(n).ok()))
+                .find_map(|d| {
+                    d["containerPort"]
+                        .as_u64()
+                        .and_then(|n| u16::try_from(n).ok())
+                })
                 .ok_or_else(|| {
                     ApiError::BadRequest(format!("no container port named {p:?} in the pod"))
                 }),

@@ -71,7 +71,11 @@ fn columns(plural: &str) -> &'static [Column] {
             ("Kernel-Version", "string", 1),
             ("Container-Runtime", "string", 1),
         ],
-        "namespaces" => &[("Name", "string", 0), ("Status", "string", 0), ("Age", "string", 0)],
+        "namespaces" => &[
+            ("Name", "string", 0),
+            ("Status", "string", 0),
+            ("Age", "string", 0),
+        ],
         "services" => &[
             ("Name", "string", 0),
             ("Type", "string", 0),
@@ -119,7 +123,11 @@ fn columns(plural: &str) -> &'static [Column] {
             ("Object", "string", 0),
             ("Message", "string", 0),
         ],
-        "configmaps" => &[("Name", "string", 0), ("Data", "integer", 0), ("Age", "string", 0)],
+        "configmaps" => &[
+            ("Name", "string", 0),
+            ("Data", "integer", 0),
+            ("Age", "string", 0),
+        ],
         _ => &[("Name", "string", 0), ("Age", "string", 0)],
     }
 }
@@ -143,10 +151,16 @@ fn cells(plural: &str, o: &Value, now: chrono::DateTime<chrono::Utc>) -> Vec<Val
     let spec = &o["spec"];
     match plural {
         "pods" => {
-            let statuses = status["containerStatuses"].as_array().cloned().unwrap_or_default();
+            let statuses = status["containerStatuses"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
             let total = spec["containers"].as_array().map_or(0, Vec::len);
             let ready = statuses.iter().filter(|c| c["ready"] == true).count();
-            let restarts: i64 = statuses.iter().filter_map(|c| c["restartCount"].as_i64()).sum();
+            let restarts: i64 = statuses
+                .iter()
+                .filter_map(|c| c["restartCount"].as_i64())
+                .sum();
             vec![
                 name,
                 json!(format!("{ready}/{total}")),
@@ -275,7 +289,9 @@ fn cells(plural: &str, o: &Value, now: chrono::DateTime<chrono::Utc>) -> Vec<Val
                 name,
                 json!(s(&spec["capacity"]["storage"])),
                 json!(access_modes(&spec["accessModes"])),
-                json!(spec["persistentVolumeReclaimPolicy"].as_str().unwrap_or("Retain")),
+                json!(spec["persistentVolumeReclaimPolicy"]
+                    .as_str()
+                    .unwrap_or("Retain")),
                 json!(s(&status["phase"])),
                 json!(claim),
                 json!(s(&spec["storageClassName"])),
@@ -283,11 +299,15 @@ fn cells(plural: &str, o: &Value, now: chrono::DateTime<chrono::Utc>) -> Vec<Val
             ]
         }
         "events" => {
-            let when = [&o["lastTimestamp"], &o["eventTime"], &o["metadata"]["creationTimestamp"]]
-                .into_iter()
-                .find(|v| v.is_string())
-                .cloned()
-                .unwrap_or(Value::Null);
+            let when = [
+                &o["lastTimestamp"],
+                &o["eventTime"],
+                &o["metadata"]["creationTimestamp"],
+            ]
+            .into_iter()
+            .find(|v| v.is_string())
+            .cloned()
+            .unwrap_or(Value::Null);
             let involved = &o["involvedObject"];
             vec![
                 json!(age(&when, now)),
@@ -346,7 +366,10 @@ fn pod_status(pod: &Value) -> String {
             continue;
         }
         let total = pod["spec"]["initContainers"].as_array().map_or(0, Vec::len);
-        reason = if let Some(r) = state["waiting"]["reason"].as_str().filter(|r| *r != "PodInitializing") {
+        reason = if let Some(r) = state["waiting"]["reason"]
+            .as_str()
+            .filter(|r| *r != "PodInitializing")
+        {
             format!("Init:{r}")
         } else if let Some(r) = state["terminated"]["reason"].as_str() {
             format!("Init:{r}")
@@ -356,7 +379,12 @@ fn pod_status(pod: &Value) -> String {
         break;
     }
     if !reason.starts_with("Init:") {
-        for c in status["containerStatuses"].as_array().into_iter().flatten().rev() {
+        for c in status["containerStatuses"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .rev()
+        {
             let state = &c["state"];
             if let Some(r) = state["waiting"]["reason"].as_str() {
                 reason = r.to_string();
@@ -381,7 +409,9 @@ fn age(timestamp: &Value, now: chrono::DateTime<chrono::Utc>) -> String {
     else {
         return "<unknown>".to_string();
     };
-    let secs = (now - then.with_timezone(&chrono::Utc)).num_seconds().max(0);
+    let secs = (now - then.with_timezone(&chrono::Utc))
+        .num_seconds()
+        .max(0);
     let (m, h, d) = (secs / 60, secs / 3600, secs / 86400);
     match secs {
         s if s < 120 => format!("{s}s"),
@@ -415,7 +445,10 @@ mod tests {
         assert_eq!(cells[2], "ImagePullBackOff");
         assert_eq!(cells[3], "3");
         assert_eq!(cells[6], "win-1");
-        assert_eq!(t["columnDefinitions"].as_array().unwrap().len(), cells.as_array().unwrap().len());
+        assert_eq!(
+            t["columnDefinitions"].as_array().unwrap().len(),
+            cells.as_array().unwrap().len()
+        );
     }
 
     #[test]

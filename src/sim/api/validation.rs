@@ -44,9 +44,11 @@ pub fn validate(def: &ResourceDef, name: &str, object: &Value) -> Result<(), Api
     check_name(def, name, &mut causes);
     match def.plural {
         "pods" => check_pod_spec(&object["spec"], "spec", &mut causes),
-        "deployments" | "replicasets" | "jobs" => {
-            check_pod_spec(&object["spec"]["template"]["spec"], "spec.template.spec", &mut causes)
-        }
+        "deployments" | "replicasets" | "jobs" => check_pod_spec(
+            &object["spec"]["template"]["spec"],
+            "spec.template.spec",
+            &mut causes,
+        ),
         _ => {}
     }
     check_labels(object, &mut causes);
@@ -175,20 +177,32 @@ mod tests {
             fields(err),
             vec!["spec.containers[0].name", "spec.containers[0].image"]
         );
-        let err = validate(pods(), "Bad_Name", &json!({"spec": {"containers": [
-            {"name": "a", "image": "x"}]}}))
+        let err = validate(
+            pods(),
+            "Bad_Name",
+            &json!({"spec": {"containers": [
+            {"name": "a", "image": "x"}]}}),
+        )
         .unwrap_err();
         assert_eq!(fields(err), vec!["metadata.name"]);
-        assert!(validate(pods(), "p", &json!({"spec": {"containers": [
-            {"name": "a", "image": "x"}]}}))
+        assert!(validate(
+            pods(),
+            "p",
+            &json!({"spec": {"containers": [
+            {"name": "a", "image": "x"}]}})
+        )
         .is_ok());
     }
 
     #[test]
     fn deployments_check_their_template() {
         let deploy = registry::find("apps", "v1", "deployments").unwrap();
-        let err = validate(deploy, "d", &json!({"spec": {"template": {"spec": {
-            "containers": [{"name": "a"}]}}}}))
+        let err = validate(
+            deploy,
+            "d",
+            &json!({"spec": {"template": {"spec": {
+            "containers": [{"name": "a"}]}}}}),
+        )
         .unwrap_err();
         assert_eq!(fields(err), vec!["spec.template.spec.containers[0].image"]);
     }

@@ -84,8 +84,10 @@ impl Watch {
                     Err(e) => return self.gone(e).await,
                 };
                 self.last_rv = rv;
-                let items: Vec<Value> =
-                    items.into_iter().filter(|o| self.options.matches(o)).collect();
+                let items: Vec<Value> = items
+                    .into_iter()
+                    .filter(|o| self.options.matches(o))
+                    .collect();
                 for item in items {
                     self.remember(&item);
                     if !self.send("ADDED", &item).await {
@@ -117,7 +119,8 @@ impl Watch {
             }
         }
         let (deadline, drop_with_410) = self.deadline(&state);
-        let mut bookmarks = tokio::time::interval_at(Instant::now() + BOOKMARK_EVERY, BOOKMARK_EVERY);
+        let mut bookmarks =
+            tokio::time::interval_at(Instant::now() + BOOKMARK_EVERY, BOOKMARK_EVERY);
         loop {
             tokio::select! {
                 _ = state.shutdown.cancelled() => return,
