@@ -27,7 +27,7 @@ pub fn start(store: Arc<Store>, runtime: Arc<Runtime>, config: &SimConfig) -> Ve
     vec![
         tokio::spawn(scheduler::run(store.clone())),
         tokio::spawn(kubelet::run(runtime.clone())),
-        tokio::spawn(services::run(store.clone())),
+        tokio::spawn(services::run(runtime.clone())),
         tokio::spawn(storage::run(runtime.clone())),
         tokio::spawn(workloads::run(store.clone())),
     ]

@@ -9,7 +9,9 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::sim::config::SimConfig;
 use crate::sim::network::NODE_PORT_RANGE;
+use crate::sim::runtime::Runtime;
 use crate::sim::store::Store;
 
 fn labels(v: &Value) -> BTreeMap<String, String> {
@@ -149,7 +151,9 @@ fn target_port(svc_port: &Value, pod: &Value) -> Option<u64> {
 }
 
 /// Rebuilds Endpoints and EndpointSlices of every Service with a selector.
-pub fn reconcile_endpoints(store: &Store) {
+pub fn reconcile_endpoints(store: &Store, config: &SimConfig) {
+    // Faults that change which pods back a Service go here (e.g. issue 4's `no-endpoints`).
+    let _ = config;
     let (services, _) = store.list("services", None);
     let (pods, _) = store.list("pods", None);
     for svc in &services {
@@ -312,7 +316,8 @@ fn upsert(
 }
 
 /// Allocates addresses and rebuilds endpoints when Services or pods change.
-pub async fn run(store: Arc<Store>) {
+pub async fn run(rt: Arc<Runtime>) {
+    let store = rt.store.clone();
     let mut feed = store.subscribe();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
@@ -329,7 +334,7 @@ pub async fn run(store: Arc<Store>) {
             _ = tick.tick() => {}
         }
         allocate(&store);
-        reconcile_endpoints(&store);
+        reconcile_endpoints(&store, &rt.config);
     }
 }
 
@@ -361,7 +366,7 @@ mod tests {
                 .unwrap();
         }
         allocate(&store);
-        reconcile_endpoints(&store);
+        reconcile_endpoints(&store, &SimConfig::default());
         let svc = store.get("services", "t", "web").unwrap();
         assert_eq!(svc["spec"]["clusterIP"], "10.96.1.1");
         assert_eq!(svc["spec"]["ports"][0]["nodePort"], 30000);

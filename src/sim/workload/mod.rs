@@ -293,9 +293,11 @@ pub async fn run_instance(
             if let Program::ServeHostname { port, .. } = program {
                 push_log(&log, &format!("Serving on port {port}.\n"));
             }
+            // agnhost liveness has no SIGTERM handler: Go exits with status 2.
+            let on_term = if program == Program::Liveness { 2 } else { 0 };
             match signals.recv().await {
                 Some(Signal::Exit(c)) => c,
-                Some(Signal::Term) | None => 0,
+                Some(Signal::Term) | None => on_term,
             }
         }
     }
