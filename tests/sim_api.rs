@@ -818,3 +818,97 @@ where
         .unwrap()
         .expect("stream open")
 }
+
+/// Needs the controllers: a running agnhost netexec pod on a Linux node.
+#[tokio::test]
+async fn exec_logs_and_proxy_reach_running_containers() {
+    use kube::api::{AttachParams, LogParams};
+    use tokio::io::AsyncReadExt;
+
+    let sim = SimCluster::start(SimConfig::default()).await.unwrap();
+    let client = sim.client().await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let web: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "web"},
+        "spec": {
+            "nodeSelector": {"kubernetes.io/os": "linux"},
+            "containers": [{"name": "netexec",
+                "image": "registry.k8s.io/e2e-test-images/agnhost:2.53",
+                "args": ["netexec", "--http-port=8080"],
+                "ports": [{"name": "http", "containerPort": 8080}]}],
+        },
+    }))
+    .unwrap();
+    pods.create(&PostParams::default(), &web).await.unwrap();
+    wait_until(|| async {
+        let pod = pods.get("web").await.unwrap();
+        pod.status.and_then(|s| s.phase).as_deref() == Some("Running")
+    })
+    .await;
+
+    async fn run(pods: &Api<Pod>, script: &str) -> (String, String, serde_json::Value) {
+        let params = AttachParams::default().stderr(true);
+        let mut attached = pods
+            .exec("web", ["sh", "-c", script], &params)
+            .await
+            .unwrap();
+        let (mut out, mut err) = (String::new(), String::new());
+        let mut stdout = attached.stdout().unwrap();
+        let mut stderr = attached.stderr().unwrap();
+        let status = attached.take_status().unwrap();
+        stdout.read_to_string(&mut out).await.unwrap();
+        stderr.read_to_string(&mut err).await.unwrap();
+        let status = serde_json::to_value(status.await.expect("a status on channel 3")).unwrap();
+        attached.join().await.unwrap();
+        (out, err, status)
+    }
+    let (out, _, status) = run(&pods, "echo hello").await;
+    assert_eq!(out, "hello\n");
+    assert_eq!(status["status"], "Success");
+    let (out, _, status) = run(&pods, "echo partial; exit 3").await;
+    assert_eq!(out, "partial\n");
+    assert_eq!(status["status"], "Failure");
+    assert_eq!(status["reason"], "NonZeroExitCode");
+    assert_eq!(status["details"]["causes"][0]["reason"], "ExitCode");
+    assert_eq!(status["details"]["causes"][0]["message"], "3");
+    let (_, err, status) = run(&pods, "frobnicate").await;
+    assert!(err.contains("not modeled"), "{err}");
+    assert_eq!(status["details"]["causes"][0]["message"], "127");
+
+    // Errors before the upgrade are plain HTTP answers.
+    let params = AttachParams::default().container("nope");
+    let err = pods
+        .exec("web", ["true"], &params)
+        .await
+        .err()
+        .expect("no such container");
+    assert!(format!("{err:?}").contains("400"), "{err:?}");
+
+    let logs = pods.logs("web", &LogParams::default()).await.unwrap();
+    assert!(logs.lines().count() >= 1, "{logs}");
+    let last = pods
+        .logs(
+            "web",
+            &LogParams {
+                tail_lines: Some(1),
+                ..LogParams::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(last.lines().count(), 1, "{last}");
+    assert!(logs.ends_with(&last));
+
+    for path in ["web:8080", "web:http", "web"] {
+        let req = http::Request::get(format!(
+            "/api/v1/namespaces/default/pods/{path}/proxy/hostname"
+        ))
+        .body(Vec::new())
+        .unwrap();
+        assert_eq!(client.request_text(req).await.unwrap(), "web", "{path}");
+    }
+    let req = http::Request::get("/api/v1/namespaces/default/pods/web:8080/proxy/echo?msg=hi")
+        .body(Vec::new())
+        .unwrap();
+    assert_eq!(client.request_text(req).await.unwrap(), "hi");
+}
