@@ -59,6 +59,22 @@ pub fn quantity(q: &str) -> Option<f64> {
     Some(n * mult)
 }
 
+/// The value at `keys`, turning every step that is not an object into one, so controllers can
+/// write into objects users shaped oddly without panicking.
+pub fn field<'a>(value: &'a mut Value, keys: &[&str]) -> &'a mut Value {
+    let mut cur = value;
+    for key in keys {
+        if !cur.is_object() {
+            *cur = json!({});
+        }
+        let Value::Object(map) = cur else {
+            unreachable!("made an object above")
+        };
+        cur = map.entry(key.to_string()).or_insert(Value::Null);
+    }
+    cur
+}
+
 /// Sets a condition in `status.conditions`, keeping `lastTransitionTime` when the status does
 /// not change.
 pub fn set_condition(
@@ -68,13 +84,11 @@ pub fn set_condition(
     reason: Option<&str>,
     message: Option<&str>,
 ) {
-    if !obj["status"].is_object() {
-        obj["status"] = json!({});
+    let conds = field(obj, &["status", "conditions"]);
+    if !conds.is_array() {
+        *conds = json!([]);
     }
-    if !obj["status"]["conditions"].is_array() {
-        obj["status"]["conditions"] = json!([]);
-    }
-    let Some(conds) = obj["status"]["conditions"].as_array_mut() else {
+    let Some(conds) = conds.as_array_mut() else {
         return;
     };
     let old = conds.iter().position(|c| c["type"] == kind);
@@ -99,6 +113,13 @@ pub fn set_condition(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn field_makes_objects_on_the_way() {
+        let mut v = json!({"status": "odd"});
+        *field(&mut v, &["status", "phase"]) = json!("Running");
+        assert_eq!(v, json!({"status": {"phase": "Running"}}));
+    }
 
     #[test]
     fn quantities() {

@@ -342,9 +342,9 @@ fn bind(store: &Store, raw: &Value, ns: &str, name: &str, node: &str) -> bool {
         {
             return false;
         }
-        pod["spec"]["nodeName"] = json!(node);
+        *super::field(pod, &["spec", "nodeName"]) = json!(node);
         if pod["status"]["phase"].is_null() {
-            pod["status"]["phase"] = json!("Pending");
+            *super::field(pod, &["status", "phase"]) = json!("Pending");
         }
         set_condition(pod, "PodScheduled", "True", None, None);
         true
@@ -382,7 +382,7 @@ fn mark_unschedulable(store: &Store, raw: &Value, ns: &str, name: &str, message:
             return false;
         }
         if pod["status"]["phase"].is_null() {
-            pod["status"]["phase"] = json!("Pending");
+            *super::field(pod, &["status", "phase"]) = json!("Pending");
         }
         set_condition(
             pod,

@@ -111,15 +111,15 @@ pub fn allocate(store: &Store) {
                 {
                     return false;
                 }
-                s["spec"]["clusterIP"] = json!(ip);
-                s["spec"]["clusterIPs"] = json!([ip]);
+                *super::field(s, &["spec", "clusterIP"]) = json!(ip);
+                *super::field(s, &["spec", "clusterIPs"]) = json!([ip]);
             }
             if s["spec"]["type"].is_null() {
-                s["spec"]["type"] = json!("ClusterIP");
+                *super::field(s, &["spec", "type"]) = json!("ClusterIP");
             }
-            s["spec"]["ports"] = json!(new_ports);
+            *super::field(s, &["spec", "ports"]) = json!(new_ports);
             if s["spec"]["sessionAffinity"].is_null() {
-                s["spec"]["sessionAffinity"] = json!("None");
+                *super::field(s, &["spec", "sessionAffinity"]) = json!("None");
             }
             true
         });

@@ -68,7 +68,7 @@ pub async fn provision(rt: &Runtime, warned: &mut HashSet<String>) {
                 if c["status"]["phase"] == "Pending" {
                     return false;
                 }
-                c["status"]["phase"] = json!("Pending");
+                *super::field(c, &["status", "phase"]) = json!("Pending");
                 true
             });
         };
@@ -130,10 +130,20 @@ pub async fn provision(rt: &Runtime, warned: &mut HashSet<String>) {
             if c["metadata"]["uid"] != uid.as_str() || c["status"]["phase"] == "Bound" {
                 return false;
             }
-            c["spec"]["volumeName"] = json!(pv_name);
-            c["spec"]["storageClassName"] = json!(class);
-            c["metadata"]["annotations"]["pv.kubernetes.io/bind-completed"] = json!("yes");
-            c["metadata"]["annotations"]["pv.kubernetes.io/bound-by-controller"] = json!("yes");
+            *super::field(c, &["spec", "volumeName"]) = json!(pv_name);
+            *super::field(c, &["spec", "storageClassName"]) = json!(class);
+            *super::field(
+                c,
+                &["metadata", "annotations", "pv.kubernetes.io/bind-completed"],
+            ) = json!("yes");
+            *super::field(
+                c,
+                &[
+                    "metadata",
+                    "annotations",
+                    "pv.kubernetes.io/bound-by-controller",
+                ],
+            ) = json!("yes");
             c["metadata"]["annotations"]["volume.kubernetes.io/storage-provisioner"] =
                 json!(PROVISIONER);
             c["status"] =
@@ -166,7 +176,7 @@ fn release(rt: &Runtime, claim: &Value) {
         };
         if pv["spec"]["persistentVolumeReclaimPolicy"] == "Retain" {
             let _ = rt.store.modify("persistentvolumes", "", name, |p| {
-                p["status"]["phase"] = json!("Released");
+                *super::field(p, &["status", "phase"]) = json!("Released");
                 true
             });
         } else {

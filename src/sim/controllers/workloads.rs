@@ -88,11 +88,11 @@ fn create_pod(
     if !pod["metadata"].is_object() {
         pod["metadata"] = json!({});
     }
-    pod["metadata"]["generateName"] = json!(prefix);
+    *super::field(&mut pod, &["metadata", "generateName"]) = json!(prefix);
     pod["metadata"].as_object_mut()?.remove("name");
-    pod["metadata"]["ownerReferences"] = owner;
+    *super::field(&mut pod, &["metadata", "ownerReferences"]) = owner;
     if !pod["metadata"]["labels"].is_object() {
-        pod["metadata"]["labels"] = json!({});
+        *super::field(&mut pod, &["metadata", "labels"]) = json!({});
     }
     for (k, v) in extra_labels.as_object().into_iter().flatten() {
         pod["metadata"]["labels"][k] = v.clone();
@@ -120,8 +120,8 @@ fn delete_pod(store: &Store, pod: &Value) {
         if terminating(p) {
             return false;
         }
-        p["metadata"]["deletionTimestamp"] = json!(stamp);
-        p["metadata"]["deletionGracePeriodSeconds"] = json!(grace);
+        *super::field(p, &["metadata", "deletionTimestamp"]) = json!(stamp);
+        *super::field(p, &["metadata", "deletionGracePeriodSeconds"]) = json!(grace);
         true
     });
 }
@@ -253,9 +253,9 @@ pub fn reconcile_deployments(store: &Store) {
         match owned.iter().find(|s| name_of(s) == rs_name) {
             None => {
                 let mut tpl = template.clone();
-                tpl["metadata"]["labels"]["pod-template-hash"] = json!(hash);
+                *super::field(&mut tpl, &["metadata", "labels", "pod-template-hash"]) = json!(hash);
                 let mut selector = d["spec"]["selector"].clone();
-                selector["matchLabels"]["pod-template-hash"] = json!(hash);
+                *super::field(&mut selector, &["matchLabels", "pod-template-hash"]) = json!(hash);
                 let mut labels = template["metadata"]["labels"].clone();
                 if !labels.is_object() {
                     labels = json!({});
@@ -285,7 +285,7 @@ pub fn reconcile_deployments(store: &Store) {
             Some(rs) if replicas(rs) != want => {
                 let from = replicas(rs);
                 let _ = store.modify("replicasets", &ns, &rs_name, |r| {
-                    r["spec"]["replicas"] = json!(want);
+                    *super::field(r, &["spec", "replicas"]) = json!(want);
                     true
                 });
                 let verb = if want > from { "up" } else { "down" };
@@ -307,7 +307,7 @@ pub fn reconcile_deployments(store: &Store) {
         {
             let from = replicas(old);
             let _ = store.modify("replicasets", &ns, &name_of(old), |r| {
-                r["spec"]["replicas"] = json!(0);
+                *super::field(r, &["spec", "replicas"]) = json!(0);
                 true
             });
             events::record(

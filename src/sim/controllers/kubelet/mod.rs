@@ -902,17 +902,18 @@ impl Worker {
             }
             let before = pod["status"].clone();
             let mut obj = pod.clone();
-            obj["status"]["phase"] = json!(phase);
-            obj["status"]["hostIP"] = json!(host_ip);
-            obj["status"]["hostIPs"] = json!([{"ip": host_ip}]);
-            obj["status"]["podIP"] = json!(ip);
-            obj["status"]["podIPs"] = json!([{"ip": ip}]);
-            obj["status"]["startTime"] = json!(start_time);
-            obj["status"]["qosClass"] = json!(qos);
+            *super::field(&mut obj, &["status", "phase"]) = json!(phase);
+            *super::field(&mut obj, &["status", "hostIP"]) = json!(host_ip);
+            *super::field(&mut obj, &["status", "hostIPs"]) = json!([{"ip": host_ip}]);
+            *super::field(&mut obj, &["status", "podIP"]) = json!(ip);
+            *super::field(&mut obj, &["status", "podIPs"]) = json!([{"ip": ip}]);
+            *super::field(&mut obj, &["status", "startTime"]) = json!(start_time);
+            *super::field(&mut obj, &["status", "qosClass"]) = json!(qos);
             if !init_statuses.is_empty() {
-                obj["status"]["initContainerStatuses"] = json!(init_statuses);
+                *super::field(&mut obj, &["status", "initContainerStatuses"]) =
+                    json!(init_statuses);
             }
-            obj["status"]["containerStatuses"] = json!(app_statuses);
+            *super::field(&mut obj, &["status", "containerStatuses"]) = json!(app_statuses);
             set_condition(&mut obj, "PodReadyToStartContainers", "True", None, None);
             if init_done {
                 set_condition(&mut obj, "Initialized", "True", None, None);
