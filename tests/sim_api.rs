@@ -912,3 +912,76 @@ async fn exec_logs_and_proxy_reach_running_containers() {
         .unwrap();
     assert_eq!(client.request_text(req).await.unwrap(), "hi");
 }
+
+#[tokio::test]
+async fn streaming_list_watch_ends_initial_events_with_a_bookmark() {
+    let (_sim, client) = cluster(&[]).await;
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    cms.create(&PostParams::default(), &cm("one", json!({})))
+        .await
+        .unwrap();
+    let config = watcher::Config::default().streaming_lists();
+    let mut events = watcher(cms.clone(), config).boxed();
+    let mut initial = Vec::new();
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(5), events.try_next())
+            .await
+            .expect("initial events end")
+            .unwrap()
+            .unwrap();
+        match event {
+            watcher::Event::InitApply(o) => initial.push(o.name_any()),
+            watcher::Event::InitDone => break,
+            _ => {}
+        }
+    }
+    assert_eq!(initial, ["one"]);
+}
+
+/// Needs the controllers: a running pod whose log grows.
+#[tokio::test]
+async fn followed_logs_stream_until_the_pod_is_gone() {
+    use kube::api::LogParams;
+    use futures::AsyncBufReadExt;
+
+    let sim = SimCluster::start(SimConfig::default()).await.unwrap();
+    let client = sim.client().await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let ticker: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "ticker"},
+        "spec": {
+            "nodeSelector": {"kubernetes.io/os": "linux"},
+            "containers": [{"name": "sh", "image": "busybox:1.36",
+                "command": ["sh", "-c", "echo one; sleep 1; echo two; sleep infinity"]}],
+        },
+    }))
+    .unwrap();
+    pods.create(&PostParams::default(), &ticker).await.unwrap();
+    wait_until(|| async {
+        let pod = pods.get("ticker").await.unwrap();
+        pod.status.and_then(|s| s.phase).as_deref() == Some("Running")
+    })
+    .await;
+    let params = LogParams {
+        follow: true,
+        ..LogParams::default()
+    };
+    let mut lines = pods.log_stream("ticker", &params).await.unwrap().lines();
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let line = tokio::time::timeout(Duration::from_secs(10), lines.next())
+            .await
+            .expect("lines keep coming")
+            .expect("stream open")
+            .unwrap();
+        seen.push(line);
+    }
+    assert_eq!(seen, ["one", "two"]);
+    pods.delete("ticker", &DeleteParams::default().grace_period(0))
+        .await
+        .unwrap();
+    let end = tokio::time::timeout(Duration::from_secs(5), lines.next())
+        .await
+        .expect("the stream ends with the pod");
+    assert!(end.is_none(), "{end:?}");
+}

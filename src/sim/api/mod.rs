@@ -9,6 +9,7 @@ pub mod discovery;
 pub mod exec;
 pub mod faults;
 pub mod lifecycle;
+pub mod logs;
 pub mod openapi;
 pub mod patch;
 pub mod protobuf;

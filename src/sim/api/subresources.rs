@@ -1,59 +1,14 @@
-//! Pod subresources that reach the simulated containers: `log` and `proxy` (through `Runtime`).
+//! `pods/{name}[:{port}]/proxy/{path}`: HTTP requests to a simulated container's port (through
+//! `Runtime::proxy`).
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use super::crud::current;
-use super::query::Query;
 use super::route::Target;
 use super::status::ApiError;
 use super::ApiState;
-
-/// `GET pods/{name}/log` (`container`, `previous`, `tailLines`, `limitBytes`; `follow` returns
-/// what there is now).
-pub fn log(state: &ApiState, target: &Target, query: &Query) -> Result<Response, ApiError> {
-    current(state, target)?;
-    let name = target.name.as_deref().unwrap_or_default();
-    let text = state.runtime.logs(
-        target.ns(),
-        name,
-        query.get("container"),
-        query.flag("previous"),
-    )?;
-    let text = tail(&text, query.int("tailLines")?);
-    let text = match query.int("limitBytes")? {
-        Some(limit) if limit >= 0 && (limit as usize) < text.len() => {
-            let mut end = limit as usize;
-            while !text.is_char_boundary(end) {
-                end -= 1;
-            }
-            &text[..end]
-        }
-        _ => text,
-    };
-    Ok((
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/plain")],
-        text.to_string(),
-    )
-        .into_response())
-}
-
-/// The last `lines` lines of `text` (all of it without a limit).
-fn tail(text: &str, lines: Option<i64>) -> &str {
-    let Some(n) = lines.filter(|n| *n >= 0).map(|n| n as usize) else {
-        return text;
-    };
-    if n == 0 {
-        return "";
-    }
-    let body = text.strip_suffix('\n').unwrap_or(text);
-    match body.rmatch_indices('\n').nth(n - 1) {
-        Some((i, _)) => &text[i + 1..],
-        None => text,
-    }
-}
 
 /// `GET pods/{name}[:{port}]/proxy/{path}`: forwards path and query to the pod's port.
 pub async fn proxy(
@@ -111,15 +66,6 @@ fn resolve_port(pod: &Value, port: Option<&str>) -> Result<u16, ApiError> {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn tail_lines() {
-        assert_eq!(tail("a\nb\nc\n", Some(2)), "b\nc\n");
-        assert_eq!(tail("a\nb\nc", Some(1)), "c");
-        assert_eq!(tail("a\nb\n", Some(5)), "a\nb\n");
-        assert_eq!(tail("a\nb\n", None), "a\nb\n");
-        assert_eq!(tail("a\n", Some(0)), "");
-    }
 
     #[test]
     fn ports_by_number_name_or_default() {

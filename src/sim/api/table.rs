@@ -92,6 +92,13 @@ fn columns(plural: &str) -> &'static [Column] {
             ("Available", "integer", 0),
             ("Age", "string", 0),
         ],
+        "replicasets" => &[
+            ("Name", "string", 0),
+            ("Desired", "integer", 0),
+            ("Current", "integer", 0),
+            ("Ready", "integer", 0),
+            ("Age", "string", 0),
+        ],
         "jobs" => &[
             ("Name", "string", 0),
             ("Completions", "string", 0),
@@ -258,6 +265,13 @@ fn cells(plural: &str, o: &Value, now: chrono::DateTime<chrono::Utc>) -> Vec<Val
             )),
             json!(status["updatedReplicas"].as_i64().unwrap_or(0)),
             json!(status["availableReplicas"].as_i64().unwrap_or(0)),
+            created.clone(),
+        ],
+        "replicasets" => vec![
+            name,
+            json!(spec["replicas"].as_i64().unwrap_or(1)),
+            json!(status["replicas"].as_i64().unwrap_or(0)),
+            json!(status["readyReplicas"].as_i64().unwrap_or(0)),
             created.clone(),
         ],
         "jobs" => vec![

@@ -34,6 +34,7 @@ pub fn watch(
 ) -> Result<Response, ApiError> {
     let options = query.list_options()?;
     let start = match options.resource_version.as_deref() {
+        _ if query.flag("sendInitialEvents") => None,
         None | Some("0") => None,
         Some(rv) => Some(rv.parse::<u64>().map_err(|_| {
             ApiError::BadRequest(format!("invalid resourceVersion {rv:?}: not a number"))
@@ -47,6 +48,7 @@ pub fn watch(
         known: HashSet::new(),
         last_rv: 0,
         as_table: table::wanted(headers),
+        initial_events_end: query.flag("sendInitialEvents"),
         tx,
     };
     let state = state.clone();
@@ -70,6 +72,9 @@ struct Watch {
     last_rv: u64,
     /// Objects (not BOOKMARK/ERROR) are sent as one-row Tables (`kubectl get -w`).
     as_table: bool,
+    /// `sendInitialEvents=true` (streaming lists): a BOOKMARK annotated
+    /// `k8s.io/initial-events-end` follows the initial ADDED events.
+    initial_events_end: bool,
     tx: mpsc::Sender<Result<Bytes, Infallible>>,
 }
 
@@ -91,6 +96,14 @@ impl Watch {
                 for item in items {
                     self.remember(&item);
                     if !self.send("ADDED", &item).await {
+                        return;
+                    }
+                }
+                if self.initial_events_end {
+                    let mut bookmark = self.bookmark();
+                    bookmark["metadata"]["annotations"] =
+                        json!({"k8s.io/initial-events-end": "true"});
+                    if !self.send("BOOKMARK", &bookmark).await {
                         return;
                     }
                 }
@@ -133,12 +146,7 @@ impl Watch {
                     return;
                 }
                 _ = bookmarks.tick(), if self.options.bookmarks => {
-                    let bookmark = json!({
-                        "kind": self.def.kind,
-                        "apiVersion": self.def.api_version(),
-                        "metadata": {"resourceVersion": self.last_rv.to_string()},
-                    });
-                    if !self.send("BOOKMARK", &bookmark).await {
+                    if !self.send("BOOKMARK", &self.bookmark()).await {
                         return;
                     }
                 }
@@ -175,6 +183,15 @@ impl Watch {
             }
         }
         (Instant::now() + timeout, false)
+    }
+
+    /// A BOOKMARK object at the newest processed version.
+    fn bookmark(&self) -> Value {
+        json!({
+            "kind": self.def.kind,
+            "apiVersion": self.def.api_version(),
+            "metadata": {"resourceVersion": self.last_rv.to_string()},
+        })
     }
 
     async fn gone(&mut self, err: StoreError) {
