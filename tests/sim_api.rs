@@ -941,8 +941,8 @@ async fn streaming_list_watch_ends_initial_events_with_a_bookmark() {
 /// Needs the controllers: a running pod whose log grows.
 #[tokio::test]
 async fn followed_logs_stream_until_the_pod_is_gone() {
-    use kube::api::LogParams;
     use futures::AsyncBufReadExt;
+    use kube::api::LogParams;
 
     let sim = SimCluster::start(SimConfig::default()).await.unwrap();
     let client = sim.client().await;
