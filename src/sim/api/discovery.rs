@@ -23,6 +23,9 @@ pub fn version() -> Value {
     })
 }
 
+/// The resources in the `all` category, as on a real cluster.
+const ALL_CATEGORY: &[&str] = &["pods", "services", "deployments", "replicasets", "jobs"];
+
 /// `/api`: the core group's versions.
 pub fn core_versions() -> Value {
     json!({
@@ -76,6 +79,10 @@ fn resource_entry(def: &ResourceDef) -> Value {
     });
     if !def.short_names.is_empty() {
         entry["shortNames"] = json!(def.short_names);
+    }
+    // `kubectl get all` expands the `all` category.
+    if ALL_CATEGORY.contains(&def.plural) {
+        entry["categories"] = json!(["all"]);
     }
     entry
 }
