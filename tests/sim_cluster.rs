@@ -1093,3 +1093,59 @@ async fn netexec_exit_ends_the_container_and_it_restarts() {
     e.ready("ex").await;
     e.sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_startup_probe_holds_back_liveness_and_readiness() {
+    let e = env(&[]).await;
+    let mut pod = netexec("slowstart", "windows", json!({}));
+    pod["spec"]["containers"][0]["startupProbe"] = json!({"exec": {"command": ["cmd", "/c", "type C:\\started"]},
+        "periodSeconds": 1, "failureThreshold": 30});
+    pod["spec"]["containers"][0]["livenessProbe"] =
+        json!({"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 1});
+    e.create_pod(pod).await;
+    e.wait_pod("slowstart", 5, |p| p["status"]["phase"] == "Running")
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let p = e.wait_pod("slowstart", 1, |_| true).await;
+    assert!(
+        !is_ready(&p),
+        "ready before its startup probe passed: {p:#}"
+    );
+    assert_eq!(p["status"]["containerStatuses"][0]["started"], false);
+    e.shell("slowstart", "echo yes> C:\\started").await;
+    let p = e.ready("slowstart").await;
+    assert_eq!(p["status"]["containerStatuses"][0]["started"], true);
+    assert_eq!(p["status"]["containerStatuses"][0]["restartCount"], 0);
+    e.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn sub_path_host_path_and_downward_api_volumes() {
+    let e = env(&[]).await;
+    let mut pod = netexec("paths", "linux", json!({"tier": "web"}));
+    pod["spec"]["volumes"] = json!([
+        {"name": "scratch", "emptyDir": {}},
+        {"name": "host", "hostPath": {"path": "/tmp/shared"}},
+        {"name": "info", "downwardAPI": {"items": [{"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}}]}},
+    ]);
+    pod["spec"]["containers"][0]["volumeMounts"] = json!([
+        {"name": "scratch", "mountPath": "/sub", "subPath": "a/b"},
+        {"name": "scratch", "mountPath": "/whole"},
+        {"name": "host", "mountPath": "/host"},
+        {"name": "info", "mountPath": "/etc/podinfo"},
+    ]);
+    e.create_pod(pod).await;
+    e.ready("paths").await;
+    e.shell("paths", "echo deep > /sub/f").await;
+    assert_eq!(
+        e.shell("paths", "cat /whole/a/b/f").await["output"],
+        "deep\n"
+    );
+    assert_eq!(
+        e.shell("paths", "cat /etc/podinfo/labels").await["output"],
+        "tier=\"web\""
+    );
+    let w = e.shell("paths", "echo on-node > /host/x").await;
+    assert!(w.get("error").is_none(), "{w}");
+    e.sim.shutdown().await;
+}

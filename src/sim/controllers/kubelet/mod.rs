@@ -97,6 +97,19 @@ fn random_hex(n: usize) -> String {
         .collect()
 }
 
+/// `repository@sha256:<digest>`, stable per image reference.
+fn image_id(image: &str) -> String {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let digest: String = (0..4u8)
+        .map(|i| {
+            let mut h = DefaultHasher::new();
+            (image, i).hash(&mut h);
+            format!("{:016x}", h.finish())
+        })
+        .collect();
+    format!("{}@sha256:{digest}", images::repository(image))
+}
+
 /// One container of the pod as the kubelet tracks it.
 struct Ctr {
     spec: Container,
@@ -172,7 +185,7 @@ impl Ctr {
         let mut s = json!({
             "name": self.spec.name,
             "image": self.image(),
-            "imageID": if self.pulled { format!("{}@sha256:{:0>64}", images::repository(&self.image()), "5im") } else { String::new() },
+            "imageID": if self.pulled { image_id(&self.image()) } else { String::new() },
             "ready": self.ready,
             "started": self.task.is_some() && self.startup_ok,
             "restartCount": self.restart_count,
