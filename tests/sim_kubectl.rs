@@ -264,4 +264,49 @@ async fn kubectl_run_wait_logs_exec_proxy_watch_delete() {
     assert!(seen.contains("Terminating"), "{seen}");
     let (_, err) = k.fails(&["get", "pod", "web"]).await;
     assert!(err.contains("not found"), "{err}");
+
+    // Deployments: apply, the scale subresource, `get all`, cascading delete.
+    let file = k.write("deploy.yaml", DEPLOYMENT);
+    k.ok(&["apply", "-f", &file]).await;
+    k.ok(&["rollout", "status", "deploy/web", "--timeout=30s"])
+        .await;
+    k.ok(&["scale", "deploy/web", "--replicas=3"]).await;
+    k.ok(&["rollout", "status", "deploy/web", "--timeout=30s"])
+        .await;
+    let all = k.ok(&["get", "all"]).await;
+    assert!(
+        all.contains("deployment.apps/web") && all.contains("3/3"),
+        "{all}"
+    );
+    let pods = k.ok(&["get", "pods", "-l", "app=web", "-o", "name"]).await;
+    assert_eq!(pods.lines().count(), 3, "{pods}");
+    k.ok(&["delete", "deploy", "web"]).await;
+    k.ok(&[
+        "wait",
+        "--for=delete",
+        "pod",
+        "-l",
+        "app=web",
+        "--timeout=30s",
+    ])
+    .await;
 }
+
+const DEPLOYMENT: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      nodeSelector: {kubernetes.io/os: linux}
+      containers:
+      - name: netexec
+        image: registry.k8s.io/e2e-test-images/agnhost:2.53
+        args: [netexec]
+";

@@ -93,13 +93,19 @@ fn subresource_entry(def: &ResourceDef, sub: &str) -> Value {
         "log" => ("Pod", &["get"]),
         "proxy" => ("PodProxyOptions", &["get"]),
         "exec" => ("PodExecOptions", &["create", "get"]),
+        "scale" => ("Scale", &["get", "patch", "update"]),
         _ => (def.kind, &["get"]),
     };
-    json!({
+    let mut entry = json!({
         "name": format!("{}/{}", def.plural, sub),
         "singularName": "",
         "namespaced": def.namespaced,
         "kind": kind,
         "verbs": verbs,
-    })
+    });
+    if sub == "scale" {
+        entry["group"] = json!("autoscaling");
+        entry["version"] = json!("v1");
+    }
+    entry
 }

@@ -16,6 +16,7 @@ pub mod protobuf;
 pub mod query;
 pub mod registry;
 pub mod route;
+pub mod scale;
 pub mod selectors;
 pub mod status;
 pub mod subresources;

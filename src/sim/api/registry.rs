@@ -162,7 +162,7 @@ pub static RESOURCES: &[ResourceDef] = &[
         "Deployment",
         true,
         ["deploy"],
-        ["status"]
+        ["status", "scale"]
     ),
     res!(
         "apps",
@@ -171,7 +171,7 @@ pub static RESOURCES: &[ResourceDef] = &[
         "ReplicaSet",
         true,
         ["rs"],
-        ["status"]
+        ["status", "scale"]
     ),
     res!("batch", "jobs", "job", "Job", true, [], ["status"]),
 ];

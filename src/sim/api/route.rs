@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use super::query::Query;
 use super::registry::{self, ResourceDef};
 use super::status::{json_response, ApiError};
-use super::{crud, delete, discovery, exec, logs, openapi, subresources, watch, ApiState};
+use super::{crud, delete, discovery, exec, logs, openapi, scale, subresources, watch, ApiState};
 
 /// Largest request body accepted.
 const MAX_BODY: usize = 16 * 1024 * 1024;
@@ -187,6 +187,10 @@ async fn handle(state: ApiState, request: Request) -> Result<Response, ApiError>
         (Some("status"), true, Method::GET) => crud::get(&state, &target, headers),
         (Some("status"), true, Method::PUT) => crud::update(&state, &target, headers, &body, true),
         (Some("status"), true, Method::PATCH) => crud::patch(&state, &target, headers, &body, true),
+        (Some("scale"), true, Method::GET) => scale::get(&state, &target),
+        (Some("scale"), true, Method::PUT | Method::PATCH) => {
+            scale::update(&state, &target, &parts.method, headers, &body)
+        }
         (Some("log"), true, Method::GET) => logs::log(&state, &target, &query),
         (Some("proxy"), true, Method::GET) => {
             subresources::proxy(&state, &target, parts.uri.query()).await
