@@ -1149,3 +1149,31 @@ async fn sub_path_host_path_and_downward_api_volumes() {
     assert!(w.get("error").is_none(), "{w}");
     e.sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn deleting_a_namespace_with_running_pods_finishes() {
+    let e = env(&[]).await;
+    e.create_pod(netexec("a", "linux", json!({"app": "a"})))
+        .await;
+    e.create_pod(shell_pod(
+        "b",
+        "windows",
+        "Always",
+        "ping -n 3600 127.0.0.1 >nul",
+    ))
+    .await;
+    let _: Service = e
+        .create(json!({"metadata": {"name": "a"}, "spec": {"selector": {"app": "a"}, "ports": [{"port": 80}]}}))
+        .await;
+    e.ready("a").await;
+    e.ready("b").await;
+    let namespaces: Api<Namespace> = Api::all(e.client.clone());
+    let dp = DeleteParams::default();
+    namespaces.delete(&e.ns, &dp).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while namespaces.get_opt(&e.ns).await.unwrap().is_some() {
+        assert!(Instant::now() < deadline, "namespace still there");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    e.sim.shutdown().await;
+}
