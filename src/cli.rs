@@ -69,11 +69,25 @@ pub enum Command {
     /// models nodes, scheduling, kubelets, agnhost, Services, DNS and storage; with --fault it
     /// breaks one behaviour on purpose so that failing checks can be seen.
     Sim(SimCommandArgs),
+    /// Show what the cluster offers and which tests would skip there, and why.
+    ///
+    /// Reads nodes (OS, Windows build, Ready, schedulable), the default StorageClass and whether
+    /// the credentials may create namespaces; creates nothing.
+    Doctor(DoctorArgs),
     /// Delete the namespaces that earlier, interrupted or killed runs left behind.
     ///
     /// Every namespace a run creates carries the label hybrid-e2e.io/run-id; this deletes those
     /// of one run (--run-id) or of all runs, and waits until they are gone.
     Cleanup(CleanupArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 }
 
 #[derive(Debug, Args)]

@@ -10,7 +10,8 @@ use clap::Parser;
 
 use hybrid_e2e::catalog::{Catalog, Selection, TagExpr, TestCase};
 use hybrid_e2e::cli::{
-    CleanupArgs, Cli, Command, ListArgs, RenderArgs, RunArgs, SelectArgs, SimCommandArgs,
+    CleanupArgs, Cli, Command, DoctorArgs, ListArgs, RenderArgs, RunArgs, SelectArgs,
+    SimCommandArgs,
 };
 use hybrid_e2e::exit;
 use hybrid_e2e::fixture::Images;
@@ -25,6 +26,7 @@ fn main() -> ExitCode {
         Command::Render(args) => render(args),
         Command::Sim(args) => sim(args),
         Command::Cleanup(args) => cleanup(args),
+        Command::Doctor(args) => doctor(args),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
@@ -186,5 +188,39 @@ fn cleanup(args: CleanupArgs) -> i32 {
                 exit::CLUSTER
             }
         }
+    })
+}
+
+fn doctor(args: DoctorArgs) -> i32 {
+    use hybrid_e2e::run::{connect, error_chain};
+    let (_, cases, _) = match select(&args.select) {
+        Ok(x) => x,
+        Err(e) => return usage_error(e),
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => return usage_error(e.into()),
+    };
+    runtime.block_on(async {
+        let connection = match connect::connect(&args.cluster.target()).await {
+            Ok(c) => c,
+            Err(e) => return usage_error(e.into()),
+        };
+        let facts = match hybrid_e2e::cluster::discover(&connection.client).await {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!(
+                    "error: cluster at {}: {}",
+                    connection.server,
+                    error_chain(&e)
+                );
+                return exit::CLUSTER;
+            }
+        };
+        print!(
+            "{}",
+            hybrid_e2e::cluster::describe(&facts, &connection.server, &cases)
+        );
+        exit::OK
     })
 }

@@ -280,3 +280,38 @@ async fn an_interrupted_run_deletes_its_namespaces_and_exits_130() {
     );
     common::junit_schema::assert_valid_junit(&cluster.reports().join("junit.xml"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn doctor_shows_nodes_and_why_tests_would_skip() {
+    let config = SimConfig {
+        windows_nodes: 0,
+        ..SimConfig::default()
+    };
+    let cluster = Cluster::start(config).await;
+    let out = tokio::process::Command::new(BIN)
+        .arg("doctor")
+        .arg("--kubeconfig")
+        .arg(cluster.kubeconfig())
+        .output()
+        .await
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(stdout.contains("linux-node-1"), "{stdout}");
+    assert!(
+        stdout.contains("default StorageClass: standard"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("skip (7): no Ready node with kubernetes.io/os=windows"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("    networking/pod-to-pod[client=linux,server=windows]"),
+        "{stdout}"
+    );
+    assert!(
+        cluster.leftover_namespaces().await.is_empty(),
+        "doctor creates nothing"
+    );
+}
