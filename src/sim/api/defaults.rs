@@ -10,7 +10,7 @@ pub fn on_create(def: &ResourceDef, object: &mut Value) {
     set_type(def, object);
     if def.has_status() {
         let status = match def.plural {
-            "pods" => json!({"phase": "Pending", "qosClass": "BestEffort"}),
+            "pods" => json!({"phase": "Pending", "qosClass": qos_class(&object["spec"])}),
             "namespaces" => json!({"phase": "Active"}),
             "persistentvolumeclaims" | "persistentvolumes" => json!({"phase": "Pending"}),
             // Nodes report their own status (the controllers create them directly).
@@ -33,6 +33,38 @@ pub fn set_type(def: &ResourceDef, object: &mut Value) {
     if let Value::Object(map) = object {
         map.insert("apiVersion".into(), json!(def.api_version()));
         map.insert("kind".into(), json!(def.kind));
+    }
+}
+
+/// The QoS class the API server assigns: Guaranteed when every container's CPU and memory
+/// requests equal their limits, BestEffort when nothing is set, else Burstable.
+fn qos_class(spec: &Value) -> &'static str {
+    let containers: Vec<&Value> = ["initContainers", "containers"]
+        .iter()
+        .flat_map(|list| spec[*list].as_array().into_iter().flatten())
+        .collect();
+    let resources = |c: &Value, kind: &str, name: &str| c["resources"][kind][name].clone();
+    let any_set = containers.iter().any(|c| {
+        ["requests", "limits"].iter().any(|k| {
+            c["resources"][*k]
+                .as_object()
+                .is_some_and(|m| !m.is_empty())
+        })
+    });
+    if !any_set {
+        return "BestEffort";
+    }
+    let guaranteed = containers.iter().all(|c| {
+        ["cpu", "memory"].iter().all(|r| {
+            let limit = resources(c, "limits", r);
+            let request = resources(c, "requests", r);
+            !limit.is_null() && (request.is_null() || request == limit)
+        })
+    });
+    if guaranteed {
+        "Guaranteed"
+    } else {
+        "Burstable"
     }
 }
 
@@ -85,5 +117,26 @@ mod tests {
         assert_eq!(pod["status"]["phase"], "Pending");
         assert_eq!(pod["spec"]["restartPolicy"], "Always");
         assert_eq!(pod["spec"]["containers"][0]["imagePullPolicy"], "Always");
+        assert_eq!(pod["status"]["qosClass"], "BestEffort");
+    }
+
+    #[test]
+    fn qos_classes() {
+        let spec =
+            |resources: Value| json!({"containers": [{"name": "a", "resources": resources}]});
+        assert_eq!(qos_class(&spec(json!({}))), "BestEffort");
+        assert_eq!(
+            qos_class(&spec(json!({"requests": {"cpu": "100m"}}))),
+            "Burstable"
+        );
+        assert_eq!(
+            qos_class(&spec(json!({"limits": {"cpu": "1", "memory": "1Gi"}}))),
+            "Guaranteed"
+        );
+        assert_eq!(
+            qos_class(&spec(json!({"limits": {"cpu": "1", "memory": "1Gi"},
+                                   "requests": {"cpu": "500m", "memory": "1Gi"}}))),
+            "Burstable"
+        );
     }
 }
