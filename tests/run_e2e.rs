@@ -315,3 +315,35 @@ async fn doctor_shows_nodes_and_why_tests_would_skip() {
         "doctor creates nothing"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cleanup_deletes_what_earlier_runs_left_behind() {
+    let cluster = Cluster::start(SimConfig::default()).await;
+    let api = Api::<Namespace>::all(cluster.sim.client().await);
+    for (name, run) in [
+        ("he2e-old-1", "old"),
+        ("he2e-old-2", "old"),
+        ("unrelated", ""),
+    ] {
+        let mut ns: Namespace =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": name}})).unwrap();
+        if !run.is_empty() {
+            ns.metadata.labels =
+                Some([("hybrid-e2e.io/run-id".to_string(), run.to_string())].into());
+        }
+        api.create(&Default::default(), &ns).await.unwrap();
+    }
+    let out = tokio::process::Command::new(BIN)
+        .arg("cleanup")
+        .arg("--kubeconfig")
+        .arg(cluster.kubeconfig())
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(cluster.leftover_namespaces().await.is_empty());
+    assert!(
+        api.get_opt("unrelated").await.unwrap().is_some(),
+        "only labelled namespaces go"
+    );
+}
