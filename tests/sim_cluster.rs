@@ -1155,13 +1155,10 @@ async fn deleting_a_namespace_with_running_pods_finishes() {
     let e = env(&[]).await;
     e.create_pod(netexec("a", "linux", json!({"app": "a"})))
         .await;
-    e.create_pod(shell_pod(
-        "b",
-        "windows",
-        "Always",
-        "ping -n 3600 127.0.0.1 >nul",
-    ))
-    .await;
+    // A shell ignores SIGTERM: it holds the namespace for its grace period (1 s here).
+    let mut b = shell_pod("b", "windows", "Always", "ping -n 3600 127.0.0.1 >nul");
+    b["spec"]["terminationGracePeriodSeconds"] = json!(1);
+    e.create_pod(b).await;
     let _: Service = e
         .create(json!({"metadata": {"name": "a"}, "spec": {"selector": {"app": "a"}, "ports": [{"port": 80}]}}))
         .await;
@@ -1170,7 +1167,7 @@ async fn deleting_a_namespace_with_running_pods_finishes() {
     let namespaces: Api<Namespace> = Api::all(e.client.clone());
     let dp = DeleteParams::default();
     namespaces.delete(&e.ns, &dp).await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(40);
+    let deadline = Instant::now() + Duration::from_secs(10);
     while namespaces.get_opt(&e.ns).await.unwrap().is_some() {
         assert!(Instant::now() < deadline, "namespace still there");
         tokio::time::sleep(Duration::from_millis(100)).await;
