@@ -1174,3 +1174,20 @@ async fn deleting_a_namespace_with_running_pods_finishes() {
     }
     e.sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_pod_whose_os_field_does_not_match_its_node_is_rejected() {
+    let e = env(&[]).await;
+    let mut pod = netexec("wrong", "linux", json!({}));
+    pod["spec"]["os"] = json!({"name": "windows"});
+    pod["spec"]["nodeName"] = json!("linux-node-1");
+    e.create_pod(pod).await;
+    let p = e
+        .wait_pod("wrong", 5, |p| p["status"]["phase"] == "Failed")
+        .await;
+    assert_eq!(p["status"]["reason"], "PodOSNotSupported");
+    // Deleting it still works (nothing runs).
+    e.delete("wrong", None).await;
+    e.gone("wrong", 5).await;
+    e.sim.shutdown().await;
+}

@@ -253,14 +253,36 @@ async fn run_pod(rt: Arc<Runtime>, raw: Value, node: Value) {
                 "Failed",
                 &format!("Error: the pod cannot be read: {e}"),
             );
-            return;
+            return linger(&rt, &raw).await;
         }
     };
     let windows = node["status"]["nodeInfo"]["operatingSystem"] == "windows";
+    let node_os = if windows { "windows" } else { "linux" };
+    if let Some(os) = raw["spec"]["os"]["name"].as_str() {
+        if os != node_os {
+            reject(
+                &rt,
+                &raw,
+                &node_name,
+                "PodOSNotSupported",
+                "Failed to admit pod as the OS field doesn't match node OS",
+            );
+            return linger(&rt, &raw).await;
+        }
+    }
     let cidr = node["spec"]["podCIDR"].as_str().unwrap_or("10.244.0.0/24");
     let host_ip = crate::sim::network::node_internal_ip(&node).unwrap_or_default();
     let Some(ip) = rt.net().allocate_pod_ip(cidr) else {
-        return;
+        events::record(
+            &rt.store,
+            "Pod",
+            &raw,
+            Source::Kubelet(&node_name),
+            true,
+            "FailedCreatePodSandBox",
+            &format!("Failed to create pod sandbox: plugin type=\"sim\" failed (add): failed to allocate for range 0: no IP addresses available in range set: {cidr}"),
+        );
+        return linger(&rt, &raw).await;
     };
     let spec = pod.spec.clone().unwrap_or_default();
     let has_init = spec.init_containers.as_ref().is_some_and(|i| !i.is_empty());
@@ -312,6 +334,50 @@ async fn run_pod(rt: Arc<Runtime>, raw: Value, node: Value) {
         ticks: 0,
     };
     w.main().await;
+}
+
+/// Kubelet admission refusing a pod: phase Failed with a reason, and a warning event.
+fn reject(rt: &Runtime, raw: &Value, node: &str, reason: &str, message: &str) {
+    let uid = raw["metadata"]["uid"].clone();
+    let ns = raw["metadata"]["namespace"].as_str().unwrap_or_default();
+    let name = raw["metadata"]["name"].as_str().unwrap_or_default();
+    let _ = rt.store.modify("pods", ns, name, |p| {
+        if p["metadata"]["uid"] != uid || p["status"]["phase"] == "Failed" {
+            return false;
+        }
+        *super::field(p, &["status", "phase"]) = json!("Failed");
+        *super::field(p, &["status", "reason"]) = json!(reason);
+        *super::field(p, &["status", "message"]) = json!(message);
+        true
+    });
+    events::record(
+        &rt.store,
+        "Pod",
+        raw,
+        Source::Kubelet(node),
+        true,
+        reason,
+        message,
+    );
+}
+
+/// A pod that never ran: wait for its deletion, then remove it.
+async fn linger(rt: &Runtime, raw: &Value) {
+    let uid = raw["metadata"]["uid"].clone();
+    let ns = raw["metadata"]["namespace"].as_str().unwrap_or_default();
+    let name = raw["metadata"]["name"].as_str().unwrap_or_default();
+    loop {
+        match rt.store.get("pods", ns, name) {
+            Some(p) if p["metadata"]["uid"] == uid => {
+                if p["metadata"].get("deletionTimestamp").is_some() {
+                    let _ = rt.store.remove("pods", ns, name);
+                    return;
+                }
+            }
+            _ => return,
+        }
+        tokio::time::sleep(TICK * 4).await;
+    }
 }
 
 enum Seen {
