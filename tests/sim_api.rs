@@ -579,7 +579,11 @@ async fn watch_resumes_from_a_resource_version_and_sends_bookmarks() {
         .await
         .expect("ends at timeoutSeconds")
         .unwrap();
-    assert!(rest.is_empty());
+    // (kube asks for bookmarks by default; one may come before the timeout.)
+    assert!(
+        rest.iter().all(|e| matches!(e, WatchEvent::Bookmark(_))),
+        "{rest:?}"
+    );
 }
 
 #[tokio::test]
