@@ -1191,3 +1191,27 @@ async fn a_pod_whose_os_field_does_not_match_its_node_is_rejected() {
     e.gone("wrong", 5).await;
     e.sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn exceeding_the_memory_limit_is_oom_killed_on_linux() {
+    let e = env(&[]).await;
+    for (name, total) in [("hog", "300Mi"), ("fits", "50Mi")] {
+        let mut spec = os_fields("linux");
+        spec["restartPolicy"] = json!("Never");
+        spec["containers"] = json!([{"name": "stress", "image": "registry.k8s.io/stress:v1",
+            "args": ["-mem-total", total, "-mem-alloc-size", "10Mi"],
+            "resources": {"limits": {"memory": "100Mi"}, "requests": {"memory": "100Mi"}}}]);
+        e.create_pod(json!({"metadata": {"name": name}, "spec": spec}))
+            .await;
+    }
+    let p = e
+        .wait_pod("hog", 5, |p| p["status"]["phase"] == "Failed")
+        .await;
+    let term = &p["status"]["containerStatuses"][0]["state"]["terminated"];
+    assert_eq!(
+        (term["reason"].as_str(), term["exitCode"].as_i64()),
+        (Some("OOMKilled"), Some(137))
+    );
+    e.ready("fits").await;
+    e.sim.shutdown().await;
+}

@@ -1,6 +1,6 @@
 //! The image catalogue of the simulated cluster: which repositories exist and for which OS,
 //! whatever the tag. Upstream e2e test images and pause are multi-OS; Docker Hub's busybox and
-//! nginx are Linux-only; anything else does not exist.
+//! nginx and the stress image are Linux-only; anything else does not exist.
 
 /// What the simulated runtime knows an image to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -10,6 +10,8 @@ pub enum Kind {
     Nginx,
     Httpd,
     Pause,
+    /// `registry.k8s.io/stress` (vish/stress): allocates memory.
+    Stress,
     Unknown,
 }
 
@@ -69,6 +71,7 @@ pub fn kind(repo: &str) -> Kind {
         "registry.k8s.io/e2e-test-images/nginx" | "docker.io/library/nginx" => Kind::Nginx,
         "registry.k8s.io/e2e-test-images/httpd" => Kind::Httpd,
         "registry.k8s.io/pause" => Kind::Pause,
+        "registry.k8s.io/stress" | "docker.io/vish/stress" => Kind::Stress,
         _ => Kind::Unknown,
     }
 }
@@ -81,7 +84,10 @@ pub fn platforms(image: &str) -> Platforms {
         | "registry.k8s.io/e2e-test-images/nginx"
         | "registry.k8s.io/e2e-test-images/httpd"
         | "registry.k8s.io/pause" => Platforms::All,
-        "docker.io/library/busybox" | "docker.io/library/nginx" => Platforms::LinuxOnly,
+        "docker.io/library/busybox"
+        | "docker.io/library/nginx"
+        | "registry.k8s.io/stress"
+        | "docker.io/vish/stress" => Platforms::LinuxOnly,
         _ => Platforms::NotFound,
     }
 }

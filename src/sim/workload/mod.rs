@@ -59,6 +59,9 @@ pub enum Program {
     Script { dialect: Dialect, script: String },
     /// A program run directly (argv), through the shell subset's commands.
     Argv { dialect: Dialect, argv: Vec<String> },
+    /// The stress image: allocates `mem_total` bytes. Over the container's memory limit
+    /// (`limit`, filled in by the kubelet) it is OOM-killed (exit 137, reason `OOMKilled`).
+    Stress { mem_total: f64, limit: Option<f64> },
     /// Exits at once with `code`, printing `message`.
     Exit { code: i32, message: String },
 }
@@ -184,6 +187,26 @@ pub fn program_for(image: &str, command: &[String], args: &[String], windows: bo
     if let Some((d, script)) = script_of(&argv) {
         return Program::Script { dialect: d, script };
     }
+    if kind == images::Kind::Stress {
+        let total = argv.iter().enumerate().find_map(|(i, a)| {
+            let a = a.trim_start_matches('-');
+            if let Some(v) = a.strip_prefix("mem-total=") {
+                Some(v.to_string())
+            } else if a == "mem-total" {
+                argv.get(i + 1).cloned()
+            } else {
+                None
+            }
+        });
+        let mem_total = total
+            .as_deref()
+            .map(|t| crate::sim::controllers::quantity(&t.replace("B", "")).unwrap_or(0.0))
+            .unwrap_or(0.0);
+        return Program::Stress {
+            mem_total,
+            limit: None,
+        };
+    }
     if base(&argv[0]) == "agnhost" {
         argv.remove(0);
     }
@@ -227,6 +250,9 @@ pub fn program_for(image: &str, command: &[String], args: &[String], windows: bo
     Program::Argv { dialect, argv }
 }
 
+/// Exit code of a process the kernel OOM-killed (the kubelet reports reason `OOMKilled`).
+pub const OOM_KILLED: i32 = 137;
+
 /// A signal the kubelet or a request sends to a running instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Signal {
@@ -256,6 +282,17 @@ pub async fn run_instance(
         Program::Exit { code, message } => {
             push_log(&log, &message);
             code
+        }
+        Program::Stress { mem_total, limit } => {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if limit.is_some_and(|l| mem_total > l) {
+                return OOM_KILLED;
+            }
+            push_log(&log, &format!("Allocated {mem_total} bytes of memory\n"));
+            match signals.recv().await {
+                Some(Signal::Exit(c)) => c,
+                Some(Signal::Term) | None => 0,
+            }
         }
         Program::Netexec {
             http_port,

@@ -140,12 +140,20 @@ struct Ctr {
 
 impl Ctr {
     fn new(spec: Container, windows: bool, reason: &str) -> Self {
-        let program = workload::program_for(
+        let mut program = workload::program_for(
             spec.image.as_deref().unwrap_or_default(),
             spec.command.as_deref().unwrap_or(&[]),
             spec.args.as_deref().unwrap_or(&[]),
             windows,
         );
+        if let Program::Stress { limit, .. } = &mut program {
+            *limit = spec
+                .resources
+                .as_ref()
+                .and_then(|r| r.limits.as_ref())
+                .and_then(|l| l.get("memory"))
+                .and_then(|q| super::quantity(&q.0));
+        }
         Self {
             spec,
             program,
@@ -537,6 +545,9 @@ impl Worker {
             let restarts_so_far = self.ctr(init, i).restart_count as u32;
             let delay = self.backoff(restarts_so_far);
             let c = self.ctr(init, i);
+            let oom = code == workload::OOM_KILLED
+                && matches!(c.program, Program::Stress { .. })
+                && c.kill_at.is_none();
             c.running = None;
             c.signals = None;
             c.kill_at = None;
@@ -544,7 +555,13 @@ impl Worker {
             c.last_exit = code;
             c.state = json!({"terminated": {
                 "exitCode": code,
-                "reason": if code == 0 { "Completed" } else { "Error" },
+                "reason": if code == 0 {
+                    "Completed"
+                } else if oom {
+                    "OOMKilled"
+                } else {
+                    "Error"
+                },
                 "startedAt": c.started_at,
                 "finishedAt": now_rfc3339(),
                 "containerID": format!("containerd://{}", c.container_id),
