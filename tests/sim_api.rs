@@ -989,3 +989,50 @@ async fn followed_logs_stream_until_the_pod_is_gone() {
         .expect("the stream ends with the pod");
     assert!(end.is_none(), "{end:?}");
 }
+
+#[tokio::test]
+async fn dry_run_create_and_delete_collection() {
+    let (sim, client) = cluster(&[]).await;
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let probe: Namespace =
+        serde_json::from_value(json!({"metadata": {"name": "he2e-preflight"}})).unwrap();
+    let before = sim.store().resource_version();
+    let params = PostParams {
+        dry_run: true,
+        ..PostParams::default()
+    };
+    let answered = namespaces.create(&params, &probe).await.unwrap();
+    assert_eq!(answered.name_any(), "he2e-preflight");
+    assert!(namespaces
+        .get_opt("he2e-preflight")
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        sim.store().resource_version(),
+        before,
+        "dry run stores nothing"
+    );
+
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    for name in ["a", "b", "c"] {
+        pods.create(&PostParams::default(), &pod(name, None))
+            .await
+            .unwrap();
+    }
+    pods.delete_collection(
+        &DeleteParams::default(),
+        &ListParams::default().labels("app in (a,b)"),
+    )
+    .await
+    .unwrap();
+    let left: Vec<String> = pods
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|p| p.name_any())
+        .collect();
+    assert_eq!(left, ["c"]);
+}
