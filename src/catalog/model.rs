@@ -108,8 +108,13 @@ pub enum Action {
         /// Extra fixture parameters from the suite (strings, numbers, lists or maps).
         vars: BTreeMap<String, serde_json::Value>,
     },
-    /// Wait, by watching, until a pod reaches a condition.
-    Wait { pod: String, until: WaitUntil },
+    /// Wait, by watching, until an object (pod, deployment, job, claim) reaches a condition.
+    Wait {
+        object: ObjectRef,
+        until: WaitUntil,
+        /// Negative wait: the wait must fail fast with a reason containing this text.
+        fails_with: Option<String>,
+    },
     /// From a pod's netexec, reach a target over HTTP (or UDP) and check the answer.
     Http {
         from: String,
@@ -122,6 +127,8 @@ pub enum Action {
         container: Option<String>,
         command: Vec<String>,
         expect: ExecExpect,
+        /// Retry until the expectation holds or the step's deadline passes.
+        eventually: bool,
     },
     /// Read a container's log and check it.
     Logs {
@@ -134,10 +141,49 @@ pub enum Action {
     Expect {
         object: ObjectRef,
         path: String,
-        equals: serde_json::Value,
+        check: Check,
+        /// Retry until the check holds or the step's deadline passes.
+        eventually: bool,
     },
-    /// Delete an object and (by default) wait until it is gone.
-    Delete { object: ObjectRef, wait: bool },
+    /// Wait until an event about an object exists (e.g. `Unhealthy`, `ProvisioningFailed`).
+    Event {
+        object: ObjectRef,
+        reason: String,
+        /// `Normal` or `Warning`; any when `None`.
+        type_: Option<String>,
+    },
+    /// Change an object with a JSON merge patch (RFC 7386).
+    Patch {
+        object: ObjectRef,
+        merge: serde_json::Value,
+    },
+    /// Do nothing for a while (to observe that something does NOT happen).
+    Sleep(Duration),
+    /// Delete an object and (by default) wait until it is gone, optionally within a window.
+    Delete {
+        object: ObjectRef,
+        wait: bool,
+        /// The object must still exist this long after the delete (graceful termination).
+        gone_after: Option<Duration>,
+        /// The object must be gone this long after the delete.
+        gone_within: Option<Duration>,
+    },
+}
+
+/// What an `expect` step checks about the values a JSONPath finds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Check {
+    /// Exactly one value, equal (as JSON, or as text: `3` equals `"3"`).
+    Equals(serde_json::Value),
+    /// Exactly one number, at least this.
+    AtLeast(f64),
+    /// Exactly one number, at most this.
+    AtMost(f64),
+    /// Exactly one value whose text contains this.
+    Contains(String),
+    /// Whether the path finds anything.
+    Exists(bool),
 }
 
 /// What a `wait` step waits for.
@@ -156,9 +202,19 @@ pub enum WaitUntil {
     Failed,
     /// Phase Succeeded or Failed.
     Completed,
+    /// Condition Ready=False (a pod that was ready stops being ready).
+    NotReady,
+    /// A Deployment whose replicas are all updated and available.
+    Available,
+    /// A Job with condition Complete=True.
+    Complete,
+    /// A PersistentVolumeClaim in phase Bound.
+    Bound,
 }
 
-/// An object a step names: kind (default `Pod`) and the name given at `create`.
+/// An object a step names: kind and the name given at `create`. Kinds: `Pod`, `Service`,
+/// `PersistentVolumeClaim`, `Deployment`, `Job`, `ConfigMap`, `Secret`, and `NodeOf` (the
+/// Node the named pod runs on).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ObjectRef {
     pub kind: String,

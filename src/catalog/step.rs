@@ -8,15 +8,17 @@ use marked_yaml::Node;
 use super::duration::parse_duration;
 use super::error::Diagnostic;
 use super::model::{
-    Action, ExecExpect, HttpExpect, Location, ObjectRef, Os, Protocol, Step, Target, TargetKind,
-    WaitUntil,
+    Action, Check, ExecExpect, HttpExpect, Location, ObjectRef, Os, Protocol, Step, Target,
+    TargetKind, WaitUntil,
 };
 use super::suggest::hint;
 use super::yaml::{self, Map};
 use crate::fixture::{Fixture, FixtureSet};
 
 /// The step kinds, in the order the documentation lists them.
-pub const STEP_KINDS: &[&str] = &["create", "wait", "http", "exec", "logs", "expect", "delete"];
+pub const STEP_KINDS: &[&str] = &[
+    "create", "wait", "http", "exec", "logs", "expect", "event", "patch", "sleep", "delete",
+];
 
 const UNTIL: &[&str] = &[
     "scheduled",
@@ -25,6 +27,10 @@ const UNTIL: &[&str] = &[
     "succeeded",
     "failed",
     "completed",
+    "not-ready",
+    "available",
+    "complete",
+    "bound",
 ];
 
 /// What earlier steps of the cell created: name → OS and fixture.
@@ -75,6 +81,16 @@ pub fn read_step<'f>(
         ));
     };
     let mut timeout = read_timeout(&step)?;
+    if kind == "sleep" {
+        return read_sleep(file, &step, body).map(|action| Step {
+            action,
+            timeout,
+            location: Location {
+                file: file.to_string(),
+                line: step.line,
+            },
+        });
+    }
     let map = Map::new(file, step.field(kind), body)?;
     if let Some(inner) = read_timeout(&map)? {
         timeout = Some(inner);
@@ -90,6 +106,8 @@ pub fn read_step<'f>(
         "exec" => r.exec(created)?,
         "logs" => r.logs(created)?,
         "expect" => r.expect(created)?,
+        "event" => r.event(created)?,
+        "patch" => r.patch(created)?,
         _ => r.delete(created)?,
     };
     Ok(Step {
@@ -100,6 +118,35 @@ pub fn read_step<'f>(
             line: step.line,
         },
     })
+}
+
+/// `sleep: 2s`.
+fn read_sleep(file: &str, step: &Map<'_>, body: &Node) -> Result<Action, Diagnostic> {
+    let text = match body {
+        Node::Scalar(s) => s.as_str().to_string(),
+        _ => String::new(),
+    };
+    parse_duration(&text).map(Action::Sleep).ok_or_else(|| {
+        Diagnostic::new(
+            file,
+            yaml::line_of(body),
+            step.field("sleep"),
+            format!("invalid duration \"{text}\", expected e.g. 2s or 500ms"),
+        )
+    })
+}
+
+fn read_duration_key(map: &Map<'_>, key: &str) -> Result<Option<std::time::Duration>, Diagnostic> {
+    match map.opt_str(key)? {
+        None => Ok(None),
+        Some((text, node)) => parse_duration(&text).map(Some).ok_or_else(|| {
+            map.err(
+                Some(node),
+                key,
+                format!("invalid duration \"{text}\", expected e.g. 2s, 90s or 1m"),
+            )
+        }),
+    }
 }
 
 fn read_timeout(map: &Map<'_>) -> Result<Option<std::time::Duration>, Diagnostic> {
@@ -121,12 +168,62 @@ struct Reader<'a, 'f> {
 }
 
 /// The kinds of object a step can name, by key.
+/// The checks an `expect` step can make.
+const CHECKS: &[&str] = &["equals", "at-least", "at-most", "contains", "exists"];
+
 const REF_KINDS: &[(&str, &str)] = &[
     ("pod", "Pod"),
     ("service", "Service"),
     ("claim", "PersistentVolumeClaim"),
     ("node-of", "NodeOf"),
+    ("deployment", "Deployment"),
+    ("job", "Job"),
+    ("configmap", "ConfigMap"),
+    ("secret", "Secret"),
 ];
+
+/// The object keys each step accepts.
+const WAIT_OBJECTS: &[&str] = &["pod", "deployment", "job", "claim"];
+const EXPECT_OBJECTS: &[&str] = &[
+    "pod",
+    "service",
+    "claim",
+    "node-of",
+    "deployment",
+    "job",
+    "configmap",
+    "secret",
+];
+const EVENT_OBJECTS: &[&str] = &["pod", "claim", "deployment", "job", "service"];
+const PATCH_OBJECTS: &[&str] = &[
+    "pod",
+    "service",
+    "claim",
+    "deployment",
+    "job",
+    "configmap",
+    "secret",
+];
+const DELETE_OBJECTS: &[&str] = &[
+    "pod",
+    "service",
+    "claim",
+    "deployment",
+    "job",
+    "configmap",
+    "secret",
+];
+
+/// Which `until` values fit which kind of object.
+fn until_fits(kind: &str, until: WaitUntil) -> bool {
+    match until {
+        WaitUntil::Available => kind == "Deployment",
+        WaitUntil::Complete => kind == "Job",
+        WaitUntil::Bound => kind == "PersistentVolumeClaim",
+        WaitUntil::Failed => kind == "Pod" || kind == "Job",
+        _ => kind == "Pod",
+    }
+}
 
 impl<'f> Reader<'_, 'f> {
     fn only(&self, keys: &[&str]) -> Result<(), Diagnostic> {
@@ -266,8 +363,8 @@ impl<'f> Reader<'_, 'f> {
 
     fn wait(&self, created: &Created<'f>) -> Result<Action, Diagnostic> {
         let m = self.map;
-        self.only(&["pod", "until"])?;
-        let pod = self.created_name("pod", "Pod", created)?;
+        self.only(&["pod", "deployment", "job", "claim", "until", "fails-with"])?;
+        let object = self.object_ref(WAIT_OBJECTS, created)?;
         let (until_text, node) = m.str("until")?;
         let until = match until_text.as_str() {
             "scheduled" => WaitUntil::Scheduled,
@@ -276,6 +373,10 @@ impl<'f> Reader<'_, 'f> {
             "succeeded" => WaitUntil::Succeeded,
             "failed" => WaitUntil::Failed,
             "completed" => WaitUntil::Completed,
+            "not-ready" => WaitUntil::NotReady,
+            "available" => WaitUntil::Available,
+            "complete" => WaitUntil::Complete,
+            "bound" => WaitUntil::Bound,
             other => {
                 return Err(m.err(
                     Some(node),
@@ -288,7 +389,33 @@ impl<'f> Reader<'_, 'f> {
                 ))
             }
         };
-        Ok(Action::Wait { pod, until })
+        if !until_fits(&object.kind, until) {
+            let fitting: Vec<&str> = UNTIL
+                .iter()
+                .copied()
+                .filter(|u| {
+                    let parsed =
+                        serde_json::from_value::<WaitUntil>(serde_json::json!(u.replace('-', "")));
+                    parsed.is_ok_and(|p| until_fits(&object.kind, p))
+                        || (*u == "not-ready" && object.kind == "Pod")
+                })
+                .collect();
+            return Err(m.err(
+                Some(node),
+                "until",
+                format!(
+                    "a {} cannot be waited for until \"{until_text}\"; expected one of: {}",
+                    object.kind,
+                    fitting.join(", ")
+                ),
+            ));
+        }
+        let fails_with = m.opt_str("fails-with")?.map(|(t, _)| t);
+        Ok(Action::Wait {
+            object,
+            until,
+            fails_with,
+        })
     }
 
     fn http(&self, created: &Created<'f>) -> Result<Action, Diagnostic> {
@@ -381,7 +508,7 @@ impl<'f> Reader<'_, 'f> {
 
     fn exec(&self, created: &Created<'f>) -> Result<Action, Diagnostic> {
         let m = self.map;
-        self.only(&["pod", "container", "command", "expect"])?;
+        self.only(&["pod", "container", "command", "expect", "eventually"])?;
         let pod = self.created_name("pod", "Pod", created)?;
         let os = created.get(&pod).map(|(os, _)| *os).unwrap_or(Os::Linux);
         let container = m.opt_str("container")?.map(|(c, _)| c);
@@ -431,6 +558,7 @@ impl<'f> Reader<'_, 'f> {
             container,
             command,
             expect,
+            eventually: m.opt_bool("eventually")?.unwrap_or(false),
         })
     }
 
@@ -474,8 +602,11 @@ impl<'f> Reader<'_, 'f> {
 
     fn expect(&self, created: &Created<'f>) -> Result<Action, Diagnostic> {
         let m = self.map;
-        self.only(&["pod", "service", "claim", "node-of", "path", "equals"])?;
-        let object = self.object_ref(&["pod", "service", "claim", "node-of"], created)?;
+        let mut keys = EXPECT_OBJECTS.to_vec();
+        keys.extend(["path", "eventually"]);
+        keys.extend(CHECKS);
+        self.only(&keys)?;
+        let object = self.object_ref(EXPECT_OBJECTS, created)?;
         let (path, path_node) = m.str("path")?;
         if let Err(e) = serde_json_path::JsonPath::parse(&path) {
             return Err(m.err(
@@ -484,20 +615,111 @@ impl<'f> Reader<'_, 'f> {
                 format!("invalid JSONPath \"{path}\" ({e}), expected e.g. \"$.status.phase\""),
             ));
         }
-        let equals = yaml::to_json(m.required("equals")?);
+        let given: Vec<&str> = CHECKS
+            .iter()
+            .copied()
+            .filter(|k| m.get(k).is_some())
+            .collect();
+        let [key] = given.as_slice() else {
+            return Err(Diagnostic::new(
+                m.file,
+                m.line,
+                m.path.clone(),
+                format!("give exactly one check: {}", CHECKS.join(", ")),
+            ));
+        };
+        let number = |key: &str| -> Result<f64, Diagnostic> {
+            let (text, node) = m.str(key)?;
+            text.parse::<f64>().map_err(|_| {
+                m.err(
+                    Some(node),
+                    key,
+                    format!("expected a number, found \"{text}\""),
+                )
+            })
+        };
+        let check = match *key {
+            "equals" => Check::Equals(yaml::to_json(m.required("equals")?)),
+            "at-least" => Check::AtLeast(number("at-least")?),
+            "at-most" => Check::AtMost(number("at-most")?),
+            "contains" => Check::Contains(m.str("contains")?.0),
+            _ => Check::Exists(m.opt_bool("exists")?.unwrap_or(true)),
+        };
         Ok(Action::Expect {
             object,
             path,
-            equals,
+            check,
+            eventually: m.opt_bool("eventually")?.unwrap_or(false),
         })
+    }
+
+    fn event(&self, created: &Created<'f>) -> Result<Action, Diagnostic> {
+        let m = self.map;
+        let mut keys = EVENT_OBJECTS.to_vec();
+        keys.extend(["reason", "type"]);
+        self.only(&keys)?;
+        let object = self.object_ref(EVENT_OBJECTS, created)?;
+        let type_ = match m.opt_str("type")? {
+            None => None,
+            Some((t, node)) if t == "Normal" || t == "Warning" => {
+                let _ = node;
+                Some(t)
+            }
+            Some((t, node)) => {
+                return Err(m.err(
+                    Some(node),
+                    "type",
+                    format!("unknown value \"{t}\", expected one of: Normal, Warning"),
+                ))
+            }
+        };
+        Ok(Action::Event {
+            object,
+            reason: m.str("reason")?.0,
+            type_,
+        })
+    }
+
+    fn patch(&self, created: &Created<'f>) -> Result<Action, Diagnostic> {
+        let m = self.map;
+        let mut keys = PATCH_OBJECTS.to_vec();
+        keys.push("merge");
+        self.only(&keys)?;
+        let object = self.object_ref(PATCH_OBJECTS, created)?;
+        let merge_node = m.required("merge")?;
+        let merge = yaml::to_json(merge_node);
+        if !merge.is_object() {
+            return Err(m.err(
+                Some(merge_node),
+                "merge",
+                "expected a map: the JSON merge patch, e.g. { data: { key: value } }",
+            ));
+        }
+        Ok(Action::Patch { object, merge })
     }
 
     fn delete(&self, created: &Created<'f>) -> Result<Action, Diagnostic> {
         let m = self.map;
-        self.only(&["pod", "service", "claim", "wait"])?;
-        let object = self.object_ref(&["pod", "service", "claim"], created)?;
+        let mut keys = DELETE_OBJECTS.to_vec();
+        keys.extend(["wait", "gone-after", "gone-within"]);
+        self.only(&keys)?;
+        let object = self.object_ref(DELETE_OBJECTS, created)?;
+        let gone_after = read_duration_key(m, "gone-after")?;
+        let gone_within = read_duration_key(m, "gone-within")?;
         let wait = m.opt_bool("wait")?.unwrap_or(true);
-        Ok(Action::Delete { object, wait })
+        if !wait && (gone_after.is_some() || gone_within.is_some()) {
+            return Err(m.err(
+                m.get("wait"),
+                "wait",
+                "gone-after and gone-within need the step to wait for the deletion",
+            ));
+        }
+        Ok(Action::Delete {
+            object,
+            wait,
+            gone_after,
+            gone_within,
+        })
     }
 }
 

@@ -125,7 +125,10 @@ fn expect_values_keep_their_yaml_types() {
         .steps
         .iter()
         .filter_map(|s| match &s.action {
-            Action::Expect { equals, .. } => Some(equals.clone()),
+            Action::Expect {
+                check: crate::catalog::Check::Equals(v),
+                ..
+            } => Some(v.clone()),
             _ => None,
         })
         .collect();
@@ -264,7 +267,7 @@ fn error_unknown_key() {
     );
     assert_eq!(
         load_err(&with_steps(&format!("{CREATE}      - wait: {{ pod: a, untl: ready }}\n"))),
-        "suites/s.yaml:7: tests[0].steps[1].wait.untl: unknown key, expected one of: pod, until, timeout (did you mean \"until\"?)"
+        "suites/s.yaml:7: tests[0].steps[1].wait.untl: unknown key, expected one of: pod, deployment, job, claim, until, fails-with, timeout (did you mean \"until\"?)"
     );
 }
 
@@ -272,7 +275,7 @@ fn error_unknown_key() {
 fn error_unknown_step_kind() {
     assert_eq!(
         load_err(&with_steps(&format!("{CREATE}      - wiat: {{ pod: a, until: ready }}\n"))),
-        "suites/s.yaml:7: tests[0].steps[1].wiat: unknown step kind, expected one of: create, wait, http, exec, logs, expect, delete (and an optional timeout) (did you mean \"wait\"?)"
+        "suites/s.yaml:7: tests[0].steps[1].wiat: unknown step kind, expected one of: create, wait, http, exec, logs, expect, event, patch, sleep, delete (and an optional timeout) (did you mean \"wait\"?)"
     );
 }
 
@@ -280,7 +283,7 @@ fn error_unknown_step_kind() {
 fn error_unknown_value() {
     assert_eq!(
         load_err(&with_steps(&format!("{CREATE}      - wait: {{ pod: a, until: redy }}\n"))),
-        "suites/s.yaml:7: tests[0].steps[1].wait.until: unknown value \"redy\", expected one of: scheduled, running, ready, succeeded, failed, completed (did you mean \"ready\"?)"
+        "suites/s.yaml:7: tests[0].steps[1].wait.until: unknown value \"redy\", expected one of: scheduled, running, ready, succeeded, failed, completed, not-ready, available, complete, bound (did you mean \"ready\"?)"
     );
 }
 

@@ -10,6 +10,19 @@ use serde_json::Value;
 /// The run-time variable the runner substitutes (left as is by the catalog).
 pub const NAMESPACE: &str = "namespace";
 
+/// Variables of steps the runner substitutes at run time (left as is by the catalog): the
+/// namespace, and (entries ending in `.` are prefixes) `${ip.POD}`, `${node-ip.POD}` (InternalIP
+/// of the pod's node), `${cluster-ip.SERVICE}`, `${node-port.SERVICE}`.
+pub const RUNTIME: &[&str] = &[NAMESPACE, "ip.", "node-ip.", "cluster-ip.", "node-port."];
+
+/// Whether `name` is one of `keep` (an entry ending in `.` keeps every name it prefixes).
+fn kept(keep: &[&str], name: &str) -> bool {
+    keep.iter().any(|k| match k.strip_suffix('.') {
+        Some(_) => name.len() > k.len() && name.starts_with(k),
+        None => *k == name,
+    })
+}
+
 /// A problem with a placeholder.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VarError {
@@ -92,7 +105,7 @@ pub fn interpolate(
 ) -> Result<Value, VarError> {
     let parts = pieces(s)?;
     if let [Piece::Var(name)] = parts.as_slice() {
-        if !keep.contains(name) {
+        if !kept(keep, name) {
             return lookup(name).ok_or_else(|| VarError::Undefined {
                 name: name.to_string(),
                 defined: defined(),
@@ -103,7 +116,7 @@ pub fn interpolate(
     for part in parts {
         match part {
             Piece::Text(t) => out.push_str(t),
-            Piece::Var(name) if keep.contains(&name) => {
+            Piece::Var(name) if kept(keep, name) => {
                 out.push_str("${");
                 out.push_str(name);
                 out.push('}');
@@ -142,7 +155,7 @@ pub fn substitute_node(
                 return;
             }
             let lookup = |name: &str| vars(name).map(Value::String);
-            match interpolate(s.as_str(), &lookup, &[NAMESPACE], defined) {
+            match interpolate(s.as_str(), &lookup, RUNTIME, defined) {
                 Ok(Value::String(text)) => {
                     let mut new = MarkedScalarNode::new(*s.span(), text);
                     new.set_coerce(s.may_coerce());
@@ -191,6 +204,16 @@ mod tests {
             Ok(json!(["sh", "-c"]))
         );
         assert_eq!(interpolate("${port}", &lookup, &[], &none), Ok(json!(8080)));
+    }
+
+    #[test]
+    fn run_time_placeholders_are_kept_for_the_runner() {
+        assert_eq!(
+            interpolate("${ip.client}:${node-port.web}", &lookup, RUNTIME, &none),
+            Ok(json!("${ip.client}:${node-port.web}"))
+        );
+        assert!(interpolate("${ip.}", &lookup, RUNTIME, &none).is_err());
+        assert!(interpolate("${ipx.client}", &lookup, RUNTIME, &none).is_err());
     }
 
     #[test]

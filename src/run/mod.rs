@@ -4,6 +4,8 @@
 pub mod connect;
 pub mod diagnose;
 pub mod namespace;
+pub mod objects;
+pub mod placeholders;
 pub mod plan;
 pub mod probe;
 pub mod steps;

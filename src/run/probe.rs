@@ -99,7 +99,8 @@ async fn resolve(scope: &TestScope<'_>, target: &Target) -> Result<(String, Stri
             Ok((ip.clone(), format!("service \"{name}\" at {ip}")))
         }
         TargetKind::Host(host) => {
-            let host = scope.expand(host);
+            // Run-time placeholders were substituted by the step before.
+            let host = host.clone();
             Ok((host.clone(), format!("host {host}")))
         }
     }

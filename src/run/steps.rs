@@ -1,4 +1,5 @@
-//! The step vocabulary, executed: `create`, `wait`, `http`, `exec`, `logs`, `expect`, `delete`.
+//! The step vocabulary, executed: `create`, `wait`, `http`, `exec`, `logs`, `expect`, `event`,
+//! `patch`, `sleep`, `delete`.
 //! Each step has a default timeout (scaled by `--timeout-scale`) and fails with a message that
 //! says what was expected, what was seen, and where (pod, node, OS, target).
 
@@ -7,9 +8,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod, Service};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use kube::api::{
-    AttachParams, DeleteParams, DynamicObject, GroupVersionKind, LogParams, PostParams,
+    AttachParams, DeleteParams, DynamicObject, GroupVersionKind, LogParams, Patch as KubePatch,
+    PatchParams, PostParams,
 };
 use kube::core::ApiResource;
 use kube::runtime::{watcher, WatchStreamExt};
@@ -17,9 +21,9 @@ use kube::{Api, Client};
 use serde_json::Value;
 use tokio::io::AsyncReadExt;
 
-use super::probe;
 use super::wait::{self, WaitError};
-use crate::catalog::{Action, ObjectRef, Os, Step, WaitUntil};
+use super::{objects, placeholders, probe};
+use crate::catalog::{Action, Check, ObjectRef, Os, Step, WaitUntil};
 use crate::fixture::{FixtureSet, Images};
 
 /// What every test of a run shares.
@@ -74,6 +78,9 @@ fn api_err(what: impl Into<String>) -> impl FnOnce(kube::Error) -> StepError {
     move |source| StepError::Api { what, source }
 }
 
+/// Pause between tries of steps that retry until their deadline (`eventually`, events).
+const RETRY_EVERY: Duration = Duration::from_millis(250);
+
 /// The default timeout of each kind of step, before scaling.
 pub fn default_timeout(action: &Action) -> Duration {
     Duration::from_secs(match action {
@@ -82,20 +89,48 @@ pub fn default_timeout(action: &Action) -> Duration {
         Action::Http { .. } => 60,
         Action::Exec { .. } => 60,
         Action::Logs { .. } => 30,
-        Action::Expect { .. } => 30,
+        Action::Expect { eventually, .. } => {
+            if *eventually {
+                120
+            } else {
+                30
+            }
+        }
+        Action::Event { .. } => 120,
+        Action::Patch { .. } => 30,
+        Action::Sleep(d) => d.as_secs() + 30,
         Action::Delete { .. } => 120,
     })
 }
 
 /// A one-line description of a step for logs and failure messages.
 pub fn describe(action: &Action) -> String {
+    let in_container = |container: &Option<String>| {
+        container
+            .as_ref()
+            .map(|c| format!(" container \"{c}\""))
+            .unwrap_or_default()
+    };
     match action {
         Action::Create {
             fixture, name, os, ..
         } => format!("create {fixture} \"{name}\" on {os}"),
-        Action::Wait { pod, until } => {
-            format!("wait for pod \"{pod}\" to be {}", wait::until_name(*until))
-        }
+        Action::Wait {
+            object,
+            until,
+            fails_with,
+        } => match fails_with {
+            None => format!(
+                "wait for {} to be {}",
+                objects::describe(object),
+                wait::until_name(*until)
+            ),
+            Some(text) => format!(
+                "wait for {} to fail to be {} with {text:?}",
+                objects::describe(object),
+                wait::until_name(*until)
+            ),
+        },
         Action::Http { from, to, .. } => {
             format!("http from \"{from}\" to {}", probe::describe_target(to))
         }
@@ -106,10 +141,7 @@ pub fn describe(action: &Action) -> String {
             ..
         } => format!(
             "exec in pod \"{pod}\"{}: {}",
-            container
-                .as_ref()
-                .map(|c| format!(" container \"{c}\""))
-                .unwrap_or_default(),
+            in_container(container),
             command.join(" ")
         ),
         Action::Logs {
@@ -120,25 +152,84 @@ pub fn describe(action: &Action) -> String {
         } => format!(
             "{}logs of pod \"{pod}\"{}",
             if *previous { "previous " } else { "" },
-            container
-                .as_ref()
-                .map(|c| format!(" container \"{c}\""))
-                .unwrap_or_default()
+            in_container(container)
         ),
         Action::Expect {
             object,
             path,
-            equals,
-        } => format!("expect {} {path} == {equals}", describe_ref(object)),
-        Action::Delete { object, .. } => format!("delete {}", describe_ref(object)),
+            check,
+            ..
+        } => format!(
+            "expect {} {path} {}",
+            objects::describe(object),
+            describe_check(check)
+        ),
+        Action::Event {
+            object,
+            reason,
+            type_,
+        } => format!(
+            "expect a {}{reason} event about {}",
+            type_
+                .as_deref()
+                .map(|t| format!("{t} "))
+                .unwrap_or_default(),
+            objects::describe(object)
+        ),
+        Action::Patch { object, merge } => {
+            format!("patch {} with {merge}", objects::describe(object))
+        }
+        Action::Sleep(d) => format!("sleep {d:?}"),
+        Action::Delete { object, .. } => format!("delete {}", objects::describe(object)),
     }
 }
 
-fn describe_ref(object: &ObjectRef) -> String {
-    match object.kind.as_str() {
-        "NodeOf" => format!("the node of pod \"{}\"", object.name),
-        kind => format!("{} \"{}\"", kind.to_lowercase(), object.name),
+fn describe_check(check: &Check) -> String {
+    match check {
+        Check::Equals(v) => format!("== {v}"),
+        Check::AtLeast(n) => format!(">= {n}"),
+        Check::AtMost(n) => format!("<= {n}"),
+        Check::Contains(t) => format!("contains {t:?}"),
+        Check::Exists(true) => "exists".to_string(),
+        Check::Exists(false) => "does not exist".to_string(),
     }
+}
+
+/// Judges what a JSONPath found; `Err` says what was found instead.
+pub fn judge(found: &[&Value], check: &Check) -> Result<(), String> {
+    let shown = || {
+        if found.is_empty() {
+            "nothing".to_string()
+        } else {
+            found
+                .iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    let ok = match (check, found) {
+        (Check::Exists(want), _) => *want == !found.is_empty(),
+        (Check::Equals(want), [one]) => loosely_equal(one, want),
+        (Check::AtLeast(n), [one]) => number(one).is_some_and(|v| v >= *n),
+        (Check::AtMost(n), [one]) => number(one).is_some_and(|v| v <= *n),
+        (Check::Contains(t), [one]) => text_of(one).contains(t.as_str()),
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "found {}, expected {}",
+            shown(),
+            describe_check(check)
+        ))
+    }
+}
+
+fn number(v: &Value) -> Option<f64> {
+    v.as_f64()
+        .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
 }
 
 impl TestScope<'_> {
@@ -157,13 +248,28 @@ impl TestScope<'_> {
             .unwrap_or_else(|| "unknown OS".to_string())
     }
 
-    /// Substitutes run-time variables (`${namespace}`) in a string from the suite.
-    pub fn expand(&self, text: &str) -> String {
-        text.replace("${namespace}", &self.namespace)
+    /// Substitutes run-time placeholders (`${namespace}`, `${ip.POD}`, ...) in a suite string.
+    pub async fn expand(&self, text: &str) -> Result<String, StepError> {
+        if !text.contains("${") {
+            return Ok(text.to_string());
+        }
+        placeholders::expand(&self.env.client, &self.namespace, text)
+            .await
+            .map_err(|e| StepError::Check(e.to_string()))
+    }
+
+    async fn expand_value(&self, value: &Value) -> Result<Value, StepError> {
+        placeholders::expand_value(&self.env.client, &self.namespace, value)
+            .await
+            .map_err(|e| StepError::Check(e.to_string()))
     }
 
     /// Runs one step within its (scaled) timeout.
     pub async fn run(&mut self, step: &Step) -> Result<(), StepError> {
+        if let Action::Sleep(d) = step.action {
+            tokio::time::sleep(d).await;
+            return Ok(());
+        }
         let timeout = step
             .timeout
             .unwrap_or_else(|| default_timeout(&step.action))
@@ -185,37 +291,90 @@ impl TestScope<'_> {
                 os,
                 vars,
             } => self.create(fixture, name, *os, vars).await,
-            Action::Wait { pod, until } => self.wait(pod, *until, left()).await,
-            Action::Http { from, to, expect } => probe::http(self, from, to, expect, deadline)
-                .await
-                .map_err(StepError::Check),
+            Action::Wait {
+                object,
+                until,
+                fails_with,
+            } => {
+                let outcome = self.wait(object, *until, left()).await;
+                match (fails_with, outcome) {
+                    (None, outcome) => outcome,
+                    (
+                        Some(text),
+                        Err(StepError::Wait {
+                            source: WaitError::Hopeless(reason),
+                            ..
+                        }),
+                    ) if reason.contains(text.as_str()) => Ok(()),
+                    (Some(text), Err(e)) => Err(StepError::Check(format!(
+                        "expected the wait to fail fast with {text:?}, but: {e}"
+                    ))),
+                    (Some(text), Ok(())) => Err(StepError::Check(format!(
+                        "expected {} to fail with {text:?}, but it became {}",
+                        objects::describe(object),
+                        wait::until_name(*until)
+                    ))),
+                }
+            }
+            Action::Http { from, to, expect } => {
+                let mut to = to.clone();
+                if let crate::catalog::TargetKind::Host(host) = &to.kind {
+                    to.kind = crate::catalog::TargetKind::Host(self.expand(host).await?);
+                }
+                to.path = self.expand(&to.path).await?;
+                probe::http(self, from, &to, expect, deadline)
+                    .await
+                    .map_err(StepError::Check)
+            }
             Action::Exec {
                 pod,
                 container,
                 command,
                 expect,
+                eventually,
             } => {
-                let (code, stdout, stderr) = self.exec(pod, container.as_deref(), command).await?;
-                let mut problems = Vec::new();
-                if code != expect.exit_code {
-                    problems.push(format!("exit code {code}, expected {}", expect.exit_code));
+                let mut expanded = Vec::with_capacity(command.len());
+                for part in command {
+                    expanded.push(self.expand(part).await?);
                 }
-                if let Some(want) = &expect.stdout {
-                    if !stdout.contains(want.as_str()) {
-                        problems.push(format!("stdout does not contain {want:?}"));
+                let want_stdout = match &expect.stdout {
+                    Some(s) => Some(self.expand(s).await?),
+                    None => None,
+                };
+                let mut tries = 0;
+                loop {
+                    tries += 1;
+                    let (code, stdout, stderr) =
+                        self.exec(pod, container.as_deref(), &expanded).await?;
+                    let mut problems = Vec::new();
+                    if code != expect.exit_code {
+                        problems.push(format!("exit code {code}, expected {}", expect.exit_code));
                     }
+                    if let Some(want) = &want_stdout {
+                        if !stdout.contains(want.as_str()) {
+                            problems.push(format!("stdout does not contain {want:?}"));
+                        }
+                    }
+                    if problems.is_empty() {
+                        return Ok(());
+                    }
+                    if !*eventually || Instant::now() + RETRY_EVERY >= deadline {
+                        return Err(StepError::Check(format!(
+                            "command {:?} in pod \"{pod}\" ({}): {}; stdout: {:?}; stderr: {:?}{}",
+                            expanded,
+                            self.os_label(pod),
+                            problems.join(", "),
+                            truncate(&stdout, 2000),
+                            truncate(&stderr, 2000),
+                            if tries > 1 {
+                                format!(" ({tries} tries)")
+                            } else {
+                                String::new()
+                            }
+                        )));
+                    }
+                    tokio::time::sleep(RETRY_EVERY).await;
                 }
-                if problems.is_empty() {
-                    return Ok(());
-                }
-                Err(StepError::Check(format!(
-                    "command {:?} in pod \"{pod}\" ({}): {}; stdout: {:?}; stderr: {:?}",
-                    command,
-                    self.os_label(pod),
-                    problems.join(", "),
-                    truncate(&stdout, 2000),
-                    truncate(&stderr, 2000)
-                )))
             }
             Action::Logs {
                 pod,
@@ -223,6 +382,7 @@ impl TestScope<'_> {
                 previous,
                 contains,
             } => {
+                let contains = self.expand(contains).await?;
                 let params = LogParams {
                     container: container.clone(),
                     previous: *previous,
@@ -247,9 +407,48 @@ impl TestScope<'_> {
             Action::Expect {
                 object,
                 path,
-                equals,
-            } => self.expect(object, path, equals).await,
-            Action::Delete { object, wait } => self.delete(object, *wait, left()).await,
+                check,
+                eventually,
+            } => {
+                self.expect(object, path, check, *eventually, deadline)
+                    .await
+            }
+            Action::Event {
+                object,
+                reason,
+                type_,
+            } => self.event(object, reason, type_.as_deref(), deadline).await,
+            Action::Patch { object, merge } => {
+                let merge = self.expand_value(merge).await?;
+                let resource = objects::resource(&object.kind).ok_or_else(|| {
+                    StepError::Check(format!("cannot patch objects of kind {}", object.kind))
+                })?;
+                Api::<DynamicObject>::namespaced_with(self.client(), &self.namespace, &resource)
+                    .patch(
+                        &object.name,
+                        &PatchParams::default(),
+                        &KubePatch::Merge(&merge),
+                    )
+                    .await
+                    .map(|_| ())
+                    .map_err(api_err(format!(
+                        "cannot patch {}",
+                        objects::describe(object)
+                    )))
+            }
+            Action::Sleep(d) => {
+                tokio::time::sleep(*d).await;
+                Ok(())
+            }
+            Action::Delete {
+                object,
+                wait,
+                gone_after,
+                gone_within,
+            } => {
+                self.delete(object, *wait, *gone_after, *gone_within, left())
+                    .await
+            }
         }
     }
 
@@ -291,15 +490,79 @@ impl TestScope<'_> {
         Ok(())
     }
 
-    async fn wait(&self, pod: &str, until: WaitUntil, timeout: Duration) -> Result<(), StepError> {
-        wait::wait_for_pod(self.pods(), pod, until, timeout)
+    async fn wait(
+        &self,
+        object: &ObjectRef,
+        until: WaitUntil,
+        timeout: Duration,
+    ) -> Result<(), StepError> {
+        let client = self.client();
+        let ns = &self.namespace;
+        let name = object.name.as_str();
+        let what = wait::until_name(until);
+        let result = match object.kind.as_str() {
+            "Pod" => wait::wait_for_pod(self.pods(), name, until, timeout)
+                .await
+                .map(|_| ()),
+            "Deployment" => wait::wait_for(
+                Api::<Deployment>::namespaced(client, ns),
+                name,
+                what,
+                timeout,
+                wait::deployment_verdict,
+                wait::deployment_summary,
+                None,
+            )
             .await
-            .map(|_| ())
-            .map_err(|source| StepError::Wait {
-                pod: pod.to_string(),
-                os: self.os_label(pod),
-                source,
-            })
+            .map(|_| ()),
+            "Job" => wait::wait_for(
+                Api::<Job>::namespaced(client, ns),
+                name,
+                what,
+                timeout,
+                |j| wait::job_verdict(j, until),
+                wait::job_summary,
+                None,
+            )
+            .await
+            .map(|_| ()),
+            "PersistentVolumeClaim" => {
+                let claims = Api::<PersistentVolumeClaim>::namespaced(client.clone(), ns);
+                let class = claims
+                    .get(name)
+                    .await
+                    .ok()
+                    .and_then(|c| c.spec.and_then(|s| s.storage_class_name))
+                    .unwrap_or_else(|| "(cluster default)".to_string());
+                let warnings = wait::WarningWatch {
+                    client,
+                    namespace: ns.clone(),
+                    kind: "PersistentVolumeClaim",
+                    context: format!(" for claim \"{name}\" (storage class {class})"),
+                };
+                wait::wait_for(
+                    claims,
+                    name,
+                    what,
+                    timeout,
+                    wait::claim_verdict,
+                    wait::claim_summary,
+                    Some(warnings),
+                )
+                .await
+                .map(|_| ())
+            }
+            other => {
+                return Err(StepError::Check(format!(
+                    "cannot wait for objects of kind {other}"
+                )))
+            }
+        };
+        result.map_err(|source| StepError::Wait {
+            pod: objects::describe(object),
+            os: self.os_label(name),
+            source,
+        })
     }
 
     /// Runs a command in a container; returns exit code, stdout, stderr.
@@ -343,75 +606,83 @@ impl TestScope<'_> {
         Ok((exit_code(status.as_ref()), stdout, stderr))
     }
 
-    async fn fetch(&self, object: &ObjectRef) -> Result<Value, StepError> {
-        let what = format!("cannot read {}", describe_ref(object));
-        let value = match object.kind.as_str() {
-            "NodeOf" => {
-                let pod = self
-                    .pods()
-                    .get(&object.name)
-                    .await
-                    .map_err(api_err(what.clone()))?;
-                let node = pod.spec.and_then(|s| s.node_name).ok_or_else(|| {
-                    StepError::Check(format!("pod \"{}\" is not bound to a node", object.name))
-                })?;
-                to_json(
-                    Api::<Node>::all(self.client())
-                        .get(&node)
-                        .await
-                        .map_err(api_err(what))?,
-                )
-            }
-            "Pod" => to_json(self.pods().get(&object.name).await.map_err(api_err(what))?),
-            "Service" => to_json(
-                Api::<Service>::namespaced(self.client(), &self.namespace)
-                    .get(&object.name)
-                    .await
-                    .map_err(api_err(what))?,
-            ),
-            "PersistentVolumeClaim" => to_json(
-                Api::<PersistentVolumeClaim>::namespaced(self.client(), &self.namespace)
-                    .get(&object.name)
-                    .await
-                    .map_err(api_err(what))?,
-            ),
-            other => {
-                return Err(StepError::Check(format!(
-                    "cannot read objects of kind {other}"
-                )))
-            }
-        };
-        Ok(value)
-    }
-
     async fn expect(
         &self,
         object: &ObjectRef,
         path: &str,
-        equals: &Value,
+        check: &Check,
+        eventually: bool,
+        deadline: Instant,
     ) -> Result<(), StepError> {
-        let value = self.fetch(object).await?;
         let json_path = serde_json_path::JsonPath::parse(path)
             .map_err(|e| StepError::Check(format!("invalid JSONPath {path:?}: {e}")))?;
-        let found = json_path.query(&value).all();
-        let expected = match equals {
-            Value::String(s) => Value::String(self.expand(s)),
+        let check = match check {
+            Check::Equals(v) => Check::Equals(self.expand_value(v).await?),
+            Check::Contains(t) => Check::Contains(self.expand(t).await?),
             other => other.clone(),
         };
-        match found.as_slice() {
-            [one] if loosely_equal(one, &expected) => Ok(()),
-            [] => Err(StepError::Check(format!(
-                "{} has nothing at {path}; expected {expected}",
-                describe_ref(object)
-            ))),
-            many => Err(StepError::Check(format!(
-                "{}: {path} is {}, expected {expected}",
-                describe_ref(object),
-                many.iter()
-                    .map(|v| v.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))),
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let value = objects::fetch(&self.env.client, &self.namespace, object)
+                .await
+                .map_err(|e| StepError::Check(e.to_string()))?;
+            let found = json_path.query(&value).all();
+            let Err(seen) = judge(&found, &check) else {
+                return Ok(());
+            };
+            if !eventually || Instant::now() + RETRY_EVERY >= deadline {
+                return Err(StepError::Check(format!(
+                    "{} {path}: {seen}{}",
+                    objects::describe(object),
+                    if tries > 1 {
+                        format!(" (checked {tries} times)")
+                    } else {
+                        String::new()
+                    }
+                )));
+            }
+            tokio::time::sleep(RETRY_EVERY).await;
+        }
+    }
+
+    async fn event(
+        &self,
+        object: &ObjectRef,
+        reason: &str,
+        type_: Option<&str>,
+        deadline: Instant,
+    ) -> Result<(), StepError> {
+        loop {
+            let events = objects::events_of(
+                &self.env.client,
+                &self.namespace,
+                &object.kind,
+                &object.name,
+            )
+            .await
+            .map_err(api_err("cannot list events"))?;
+            let found = events.iter().any(|e| {
+                e.reason.as_deref() == Some(reason)
+                    && type_.is_none_or(|t| e.type_.as_deref() == Some(t))
+            });
+            if found {
+                return Ok(());
+            }
+            if Instant::now() + RETRY_EVERY >= deadline {
+                let seen: Vec<String> = events.iter().map(objects::event_line).collect();
+                return Err(StepError::Check(format!(
+                    "no {}{reason} event about {}; its events: {}",
+                    type_.map(|t| format!("{t} ")).unwrap_or_default(),
+                    objects::describe(object),
+                    if seen.is_empty() {
+                        "none".to_string()
+                    } else {
+                        seen.join(" | ")
+                    }
+                )));
+            }
+            tokio::time::sleep(RETRY_EVERY).await;
         }
     }
 
@@ -419,25 +690,25 @@ impl TestScope<'_> {
         &self,
         object: &ObjectRef,
         wait: bool,
+        gone_after: Option<Duration>,
+        gone_within: Option<Duration>,
         timeout: Duration,
     ) -> Result<(), StepError> {
-        let resource = match object.kind.as_str() {
-            "Pod" => ApiResource::erase::<Pod>(&()),
-            "Service" => ApiResource::erase::<Service>(&()),
-            "PersistentVolumeClaim" => ApiResource::erase::<PersistentVolumeClaim>(&()),
-            other => {
-                return Err(StepError::Check(format!(
-                    "cannot delete objects of kind {other}"
-                )))
-            }
-        };
+        let resource = objects::resource(&object.kind).ok_or_else(|| {
+            StepError::Check(format!("cannot delete objects of kind {}", object.kind))
+        })?;
         let api = Api::<DynamicObject>::namespaced_with(self.client(), &self.namespace, &resource);
+        let started = Instant::now();
         api.delete(&object.name, &DeleteParams::default())
             .await
-            .map_err(api_err(format!("cannot delete {}", describe_ref(object))))?;
+            .map_err(api_err(format!(
+                "cannot delete {}",
+                objects::describe(object)
+            )))?;
         if !wait {
             return Ok(());
         }
+        let limit = gone_within.map_or(timeout, |w| w.min(timeout));
         let mut stream = watcher::watch_object(api, &object.name)
             .default_backoff()
             .boxed();
@@ -448,12 +719,22 @@ impl TestScope<'_> {
                 }
             }
         };
-        tokio::time::timeout(timeout, gone).await.map_err(|_| {
+        tokio::time::timeout(limit, gone).await.map_err(|_| {
             StepError::Check(format!(
-                "{} still exists {timeout:.0?} after it was deleted",
-                describe_ref(object)
+                "{} still exists {limit:.1?} after it was deleted",
+                objects::describe(object)
             ))
-        })
+        })?;
+        let took = started.elapsed();
+        match gone_after {
+            Some(min) if took < min => Err(StepError::Check(format!(
+                "{} was gone {:.1}s after it was deleted, expected it to take at least {:.1}s (graceful termination)",
+                objects::describe(object),
+                took.as_secs_f64(),
+                min.as_secs_f64()
+            ))),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -461,10 +742,6 @@ impl TestScope<'_> {
 fn api_resource(api_version: &str, kind: &str) -> ApiResource {
     let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
     ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind))
-}
-
-fn to_json<T: serde::Serialize>(object: T) -> Value {
-    serde_json::to_value(object).unwrap_or(Value::Null)
 }
 
 /// Equal as JSON, or equal as text (so `3` matches `"3"` from a YAML suite).

@@ -97,7 +97,177 @@ pub fn until_name(until: WaitUntil) -> &'static str {
         WaitUntil::Succeeded => "succeeded",
         WaitUntil::Failed => "failed",
         WaitUntil::Completed => "completed",
+        WaitUntil::NotReady => "not ready",
+        WaitUntil::Available => "available",
+        WaitUntil::Complete => "complete",
+        WaitUntil::Bound => "bound",
     }
+}
+
+/// Waits until `verdict` says done for the named object, by watching; fails fast when it says
+/// hopeless, or (with `warnings`) as soon as a Warning event about the object appears.
+pub async fn wait_for<K>(
+    api: Api<K>,
+    name: &str,
+    until: &str,
+    timeout: Duration,
+    verdict: impl Fn(&K) -> Verdict,
+    summary: impl Fn(&K) -> String,
+    warnings: Option<WarningWatch>,
+) -> Result<K, WaitError>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+{
+    let mut last: Option<K> = None;
+    let mut stream = watcher::watch_object(api, name).default_backoff().boxed();
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let watch = async {
+        loop {
+            tokio::select! {
+                event = stream.next() => match event {
+                    Some(Ok(Some(object))) => {
+                        match verdict(&object) {
+                            Verdict::Done => return Ok(object),
+                            Verdict::Hopeless(reason) => return Err(WaitError::Hopeless(reason)),
+                            Verdict::Pending => {}
+                        }
+                        last = Some(object);
+                    }
+                    Some(Ok(None)) | None => return Err(WaitError::Gone(name.to_string())),
+                    Some(Err(error)) => tracing::debug!(object = name, %error, "watch error while waiting; retrying"),
+                },
+                _ = tick.tick(), if warnings.is_some() => {
+                    if let Some(w) = &warnings {
+                        if let Some(reason) = w.check(name).await {
+                            return Err(WaitError::Hopeless(reason));
+                        }
+                    }
+                }
+            }
+        }
+    };
+    match tokio::time::timeout(timeout, watch).await {
+        Ok(result) => result,
+        Err(_) => Err(WaitError::Timeout {
+            until: until.to_string(),
+            waited: timeout,
+            last: last
+                .as_ref()
+                .map(&summary)
+                .unwrap_or_else(|| "never seen".to_string()),
+        }),
+    }
+}
+
+/// Fails a wait as soon as a Warning event about the object appears.
+pub struct WarningWatch {
+    pub client: kube::Client,
+    pub namespace: String,
+    /// The involved object's kind (`PersistentVolumeClaim`).
+    pub kind: &'static str,
+    /// Extra context appended to the reason (e.g. the StorageClass).
+    pub context: String,
+}
+
+impl WarningWatch {
+    async fn check(&self, name: &str) -> Option<String> {
+        let events = super::objects::events_of(&self.client, &self.namespace, self.kind, name)
+            .await
+            .ok()?;
+        if !events.iter().any(|e| e.type_.as_deref() == Some("Warning")) {
+            return None;
+        }
+        let lines: Vec<String> = events.iter().map(super::objects::event_line).collect();
+        Some(format!(
+            "a Warning event was reported{}; events: {}",
+            self.context,
+            lines.join(" | ")
+        ))
+    }
+}
+
+/// A Deployment is available when all replicas are updated, available, and observed.
+pub fn deployment_verdict(d: &k8s_openapi::api::apps::v1::Deployment) -> Verdict {
+    let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+    let Some(status) = &d.status else {
+        return Verdict::Pending;
+    };
+    let observed = status.observed_generation.unwrap_or(0) >= d.metadata.generation.unwrap_or(0);
+    let all = |n: Option<i32>| n.unwrap_or(0) == want;
+    if observed
+        && all(status.updated_replicas)
+        && all(status.available_replicas)
+        && all(status.replicas)
+    {
+        Verdict::Done
+    } else {
+        Verdict::Pending
+    }
+}
+
+pub fn deployment_summary(d: &k8s_openapi::api::apps::v1::Deployment) -> String {
+    let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+    let s = d.status.clone().unwrap_or_default();
+    format!(
+        "{want} wanted, {} replicas, {} updated, {} ready, {} available",
+        s.replicas.unwrap_or(0),
+        s.updated_replicas.unwrap_or(0),
+        s.ready_replicas.unwrap_or(0),
+        s.available_replicas.unwrap_or(0)
+    )
+}
+
+/// A Job is complete (or failed) by its conditions.
+pub fn job_verdict(j: &k8s_openapi::api::batch::v1::Job, until: WaitUntil) -> Verdict {
+    let condition = |t: &str| {
+        j.status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .into_iter()
+            .flatten()
+            .find(|c| c.type_ == t && c.status == "True")
+            .map(|c| c.message.clone().unwrap_or_default())
+    };
+    match (until, condition("Complete"), condition("Failed")) {
+        (WaitUntil::Complete, Some(_), _) | (WaitUntil::Failed, _, Some(_)) => Verdict::Done,
+        (WaitUntil::Complete, None, Some(m)) => Verdict::Hopeless(format!("job failed: {m}")),
+        (WaitUntil::Failed, Some(_), None) => {
+            Verdict::Hopeless("job completed instead of failing".into())
+        }
+        _ => Verdict::Pending,
+    }
+}
+
+pub fn job_summary(j: &k8s_openapi::api::batch::v1::Job) -> String {
+    let s = j.status.clone().unwrap_or_default();
+    format!(
+        "{} active, {} succeeded, {} failed",
+        s.active.unwrap_or(0),
+        s.succeeded.unwrap_or(0),
+        s.failed.unwrap_or(0)
+    )
+}
+
+pub fn claim_verdict(c: &k8s_openapi::api::core::v1::PersistentVolumeClaim) -> Verdict {
+    match c.status.as_ref().and_then(|s| s.phase.as_deref()) {
+        Some("Bound") => Verdict::Done,
+        Some("Lost") => Verdict::Hopeless("claim is Lost (its volume is gone)".into()),
+        _ => Verdict::Pending,
+    }
+}
+
+pub fn claim_summary(c: &k8s_openapi::api::core::v1::PersistentVolumeClaim) -> String {
+    format!(
+        "phase {}, storage class {}",
+        c.status
+            .as_ref()
+            .and_then(|s| s.phase.as_deref())
+            .unwrap_or("Pending"),
+        c.spec
+            .as_ref()
+            .and_then(|s| s.storage_class_name.as_deref())
+            .unwrap_or("(cluster default)")
+    )
 }
 
 /// Decides what this state of the pod means for a wait for `until`.
@@ -129,6 +299,9 @@ pub fn verdict(pod: &Pod, until: WaitUntil) -> Verdict {
         WaitUntil::Succeeded => phase == "Succeeded",
         WaitUntil::Failed => phase == "Failed",
         WaitUntil::Completed => phase == "Succeeded" || phase == "Failed",
+        WaitUntil::NotReady => condition("Ready").is_some_and(|c| !c.0),
+        // Not pod conditions; the catalog rejects them for pods.
+        WaitUntil::Available | WaitUntil::Complete | WaitUntil::Bound => false,
     };
     if done {
         return Verdict::Done;
@@ -297,6 +470,45 @@ mod tests {
             verdict(&p, WaitUntil::Succeeded),
             Verdict::Hopeless(_)
         ));
+    }
+
+    #[test]
+    fn not_ready_needs_a_ready_condition_that_is_false() {
+        let p =
+            pod(json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "False"}]}));
+        assert_eq!(verdict(&p, WaitUntil::NotReady), Verdict::Done);
+        let p =
+            pod(json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}));
+        assert_eq!(verdict(&p, WaitUntil::NotReady), Verdict::Pending);
+    }
+
+    #[test]
+    fn deployments_are_available_when_every_replica_is() {
+        let d: k8s_openapi::api::apps::v1::Deployment = serde_json::from_value(json!({
+            "metadata": {"name": "d", "generation": 2}, "spec": {"replicas": 3, "selector": {}, "template": {}},
+            "status": {"observedGeneration": 2, "replicas": 3, "updatedReplicas": 3, "availableReplicas": 2}}))
+        .unwrap();
+        assert_eq!(deployment_verdict(&d), Verdict::Pending);
+        assert_eq!(
+            deployment_summary(&d),
+            "3 wanted, 3 replicas, 3 updated, 0 ready, 2 available"
+        );
+        let mut done = d.clone();
+        done.status.as_mut().unwrap().available_replicas = Some(3);
+        assert_eq!(deployment_verdict(&done), Verdict::Done);
+    }
+
+    #[test]
+    fn a_failed_job_is_hopeless_for_a_complete_wait() {
+        let j: k8s_openapi::api::batch::v1::Job = serde_json::from_value(json!({
+            "metadata": {"name": "j"}, "spec": {"template": {}},
+            "status": {"conditions": [{"type": "Failed", "status": "True", "message": "BackoffLimitExceeded"}]}}))
+        .unwrap();
+        assert_eq!(
+            job_verdict(&j, WaitUntil::Complete),
+            Verdict::Hopeless("job failed: BackoffLimitExceeded".into())
+        );
+        assert_eq!(job_verdict(&j, WaitUntil::Failed), Verdict::Done);
     }
 
     #[test]
