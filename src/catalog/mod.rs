@@ -25,11 +25,25 @@
 //!       - expect: { node-of: p, path: "$.metadata.labels['kubernetes.io/os']", equals: "${os}" }
 //!       - delete: { pod: p, wait: true }
 //!         timeout: 2m                    # any step, beside its kind or inside it
+//!       - wait: { deployment: d, until: available }        # job: complete|failed, claim: bound
+//!       - wait: { pod: p, until: not-ready }
+//!       - wait: { pod: p, until: ready, fails-with: ImagePullBackOff }   # negative wait
+//!       - expect: { pod: p, path: "$.status.containerStatuses[0].restartCount", at-least: 1, eventually: true }
+//!         # checks: equals | at-least | at-most | contains | exists: true|false
+//!       - exec: { pod: p, command: [cat, /cfg/key], expect: { stdout: new }, eventually: true }
+//!       - event: { pod: p, reason: Unhealthy, type: Warning }   # waits until such an event exists
+//!       - patch: { configmap: c, merge: { data: { key: new } } } # JSON merge patch
+//!       - sleep: 2s                                              # observe that nothing happens
+//!       - delete: { pod: p, gone-after: 2s, gone-within: 10s }   # graceful termination window
 //! ```
 //!
+//! Run-time placeholders in step strings, substituted just before the step runs:
+//! `${namespace}`, `${ip.POD}`, `${node-ip.POD}` (InternalIP of the pod's node),
+//! `${cluster-ip.SERVICE}`, `${node-port.SERVICE}`.
+//!
 //! `http.to` takes one of `pod`, `service`, `host` (plus `port`, `path` (default `/`),
-//! `protocol: http|udp`); `expect` one of `pod`, `service`, `claim`, `node-of`; `delete` one of
-//! `pod`, `service`, `claim`. Every name must come from an earlier `create` whose fixture makes
+//! `protocol: http|udp`); objects are named by kind: `pod`, `service`, `claim`, `deployment`,
+//! `job`, `configmap`, `secret`, and (for `expect`) `node-of`. Every name must come from an earlier `create` whose fixture makes
 //! an object of that kind. `${key}` is a matrix value; `${namespace}` is left for the runner.
 //! Unquoted scalars have YAML types (`equals: 3` is a number), quoted ones are strings.
 //!
