@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::catalog::Os;
 use crate::run::plan::{new_run_id, RunPlan, Target};
 use crate::sim::{Fault, SimConfig};
 
@@ -208,6 +209,15 @@ pub struct RunArgs {
     #[arg(long, value_name = "F", default_value_t = 1.0)]
     pub timeout_scale: f64,
 
+    /// StorageClass for the claims of test pods (default: the cluster's default class).
+    #[arg(long, value_name = "NAME")]
+    pub storage_class: Option<String>,
+
+    /// StorageClass for the claims of Windows test pods (default: --storage-class, else the
+    /// cluster's default class). Windows often needs an NTFS-capable class.
+    #[arg(long, value_name = "NAME")]
+    pub storage_class_windows: Option<String>,
+
     /// Keep the namespace of a failed test for inspection (it is named in the report).
     #[arg(long)]
     pub keep_namespaces: bool,
@@ -325,6 +335,18 @@ impl RunArgs {
             timeout_scale: self.timeout_scale,
             keep_namespaces: self.keep_namespaces,
             format: self.format,
+            storage_classes: [
+                (Os::Linux, self.storage_class.clone()),
+                (
+                    Os::Windows,
+                    self.storage_class_windows
+                        .clone()
+                        .or_else(|| self.storage_class.clone()),
+                ),
+            ]
+            .into_iter()
+            .filter_map(|(os, class)| class.map(|c| (os, c)))
+            .collect(),
             tag_expression: self.select.tags.clone(),
             name_filters: self.select.filters.clone(),
         })
@@ -387,6 +409,17 @@ mod tests {
         assert_eq!(plan.report_dir, PathBuf::from("reports").join(&plan.run_id));
         assert!(matches!(plan.target, Target::Sim(_)));
         assert_eq!(plan.timeout_scale, 2.0);
+        assert!(plan.storage_classes.is_empty());
+        let cli =
+            Cli::try_parse_from(["hybrid-e2e", "run", "--sim", "--storage-class", "fast"]).unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("not run")
+        };
+        let plan = args.plan().unwrap();
+        assert_eq!(
+            plan.storage_classes.get(&Os::Windows).map(String::as_str),
+            Some("fast")
+        );
     }
 
     #[test]

@@ -38,6 +38,11 @@ pub struct ClusterFacts {
     pub version: Option<String>,
     pub nodes: Vec<NodeFacts>,
     pub default_storage_class: Option<String>,
+    /// Every StorageClass by name.
+    pub storage_classes: Vec<String>,
+    /// StorageClasses chosen per OS (`--storage-class`, `--storage-class-windows`) instead of
+    /// the default one; set by the runner from the plan.
+    pub chosen_storage_classes: BTreeMap<Os, String>,
 }
 
 /// Why the cluster could not be inspected.
@@ -108,6 +113,11 @@ pub async fn discover(client: &Client) -> Result<ClusterFacts, DiscoveryError> {
                     .is_some_and(|v| v == "true")
             })
             .and_then(|c| c.metadata.name.clone()),
+        storage_classes: classes
+            .iter()
+            .filter_map(|c| c.metadata.name.clone())
+            .collect(),
+        chosen_storage_classes: BTreeMap::new(),
     })
 }
 
@@ -168,18 +178,45 @@ fn node_facts(node: &Node) -> NodeFacts {
 impl ClusterFacts {
     /// Why this test cell cannot run on this cluster, if it cannot.
     pub fn skip_reason(&self, case: &TestCase) -> Option<String> {
-        let reasons: Vec<String> = case.requires.iter().filter_map(|r| self.unmet(r)).collect();
+        let mut reasons: Vec<String> = case
+            .requires
+            .iter()
+            .filter_map(|r| self.unmet(r, case))
+            .collect();
+        reasons.dedup();
         (!reasons.is_empty()).then(|| reasons.join("; "))
     }
 
-    fn unmet(&self, requirement: &Requirement) -> Option<String> {
+    /// The StorageClass claims of pods on `os` get: the chosen one, else the default (None).
+    pub fn storage_class_for(&self, os: Os) -> Option<&str> {
+        self.chosen_storage_classes.get(&os).map(String::as_str)
+    }
+
+    fn unmet(&self, requirement: &Requirement, case: &TestCase) -> Option<String> {
         match requirement {
             Requirement::Nodes(os) => (!self.nodes.iter().any(|n| n.os == Some(*os) && n.usable()))
                 .then(|| format!("no Ready node with {OS_LABEL}={os}")),
-            Requirement::DefaultStorageClass => self
-                .default_storage_class
-                .is_none()
-                .then(|| "no default StorageClass (annotation storageclass.kubernetes.io/is-default-class=true)".to_string()),
+            Requirement::DefaultStorageClass => {
+                let oses: Vec<Os> = if case.oses.is_empty() {
+                    vec![Os::Linux]
+                } else {
+                    case.oses.iter().copied().collect()
+                };
+                let problems: Vec<String> = oses
+                    .iter()
+                    .filter_map(|os| match self.chosen_storage_classes.get(os) {
+                        Some(class) if !self.storage_classes.contains(class) => Some(format!(
+                            "StorageClass \"{class}\" chosen for {os} does not exist (classes: {})",
+                            if self.storage_classes.is_empty() { "none".to_string() } else { self.storage_classes.join(", ") }
+                        )),
+                        Some(_) => None,
+                        None => self.default_storage_class.is_none().then(|| {
+                            "no default StorageClass (annotation storageclass.kubernetes.io/is-default-class=true; or choose one with --storage-class)".to_string()
+                        }),
+                    })
+                    .collect();
+                (!problems.is_empty()).then(|| problems.join("; "))
+            }
             Requirement::LoadBalancer => Some("no LoadBalancer support detected".to_string()),
         }
     }
@@ -346,6 +383,7 @@ mod tests {
             version: Some("v1.33.1".into()),
             nodes: vec![node("l1", Os::Linux, true)],
             default_storage_class: None,
+            ..Default::default()
         };
         let mut windows = case(&[Requirement::Nodes(Os::Windows)]);
         windows.name = "s/t[os=windows]".into();

@@ -88,7 +88,10 @@ pub fn execute(
     };
     let client = connection.client.clone();
     let facts = match runtime.block_on(crate::cluster::discover(&client)) {
-        Ok(f) => f,
+        Ok(mut f) => {
+            f.chosen_storage_classes = plan.storage_classes.clone();
+            f
+        }
         Err(e) => {
             let reason = format!("cluster at {}: {}", connection.server, error_chain(&e));
             eprintln!("error: {reason}");
@@ -121,6 +124,7 @@ pub fn execute(
             fixtures,
             images,
             timeout_scale: plan.timeout_scale,
+            storage_classes: plan.storage_classes.clone(),
         },
         run_id: plan.run_id.clone(),
         keep_namespaces: plan.keep_namespaces,

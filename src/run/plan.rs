@@ -1,7 +1,9 @@
 //! A validated run plan: everything `run` needs, decided before anything touches a cluster.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use crate::catalog::Os;
 use crate::cli::Format;
 use crate::sim::SimConfig;
 
@@ -29,6 +31,8 @@ pub struct RunPlan {
     pub timeout_scale: f64,
     pub keep_namespaces: bool,
     pub format: Format,
+    /// StorageClass per OS for test claims (absent: the cluster's default class).
+    pub storage_classes: BTreeMap<Os, String>,
     /// The tag expression as the user wrote it (for the report).
     pub tag_expression: Option<String>,
     pub name_filters: Vec<String>,
