@@ -73,6 +73,10 @@ pub enum StepError {
     },
     #[error("timed out after {0:.0?}")]
     Timeout(Duration),
+    /// The check cannot be made from here (e.g. nodes unreachable from the harness machine):
+    /// the test is skipped with this reason, not failed.
+    #[error("skipped: {0}")]
+    Skip(String),
 }
 
 fn api_err(what: impl Into<String>) -> impl FnOnce(kube::Error) -> StepError {

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::diagnose;
 use super::namespace::{self, LiveNamespaces};
-use super::steps::{describe, TestEnv, TestScope};
+use super::steps::{describe, StepError, TestEnv, TestScope};
 use crate::catalog::TestCase;
 use crate::report::{Outcome, TestResult};
 
@@ -80,17 +80,27 @@ pub async fn run_test(env: &RunEnv, case: &TestCase, index: usize) -> TestResult
         os_of: HashMap::new(),
     };
     let mut failure: Option<String> = None;
+    let mut skip: Option<String> = None;
     for (n, step) in case.steps.iter().enumerate() {
         let what = describe(&step.action);
         let step_started = Instant::now();
         let outcome = tokio::select! {
-            r = scope.run(step) => r.map_err(|e| e.to_string()),
-            _ = env.cancel.cancelled() => Err("interrupted (Ctrl-C)".to_string()),
+            r = scope.run(step) => r,
+            _ = env.cancel.cancelled() => Err(StepError::Check("interrupted (Ctrl-C)".to_string())),
         };
         let took = step_started.elapsed().as_secs_f64();
         match outcome {
             Ok(()) => {
                 let _ = writeln!(log, "step {} ok ({took:.1}s): {what}", n + 1);
+            }
+            Err(StepError::Skip(reason)) => {
+                let _ = writeln!(
+                    log,
+                    "step {} SKIPPED the test ({took:.1}s): {what}: {reason}",
+                    n + 1
+                );
+                skip = Some(reason);
+                break;
             }
             Err(error) => {
                 let _ = writeln!(log, "step {} FAILED ({took:.1}s): {what}", n + 1);
@@ -104,7 +114,11 @@ pub async fn run_test(env: &RunEnv, case: &TestCase, index: usize) -> TestResult
         }
     }
 
-    if let Some(message) = failure {
+    if let Some(reason) = skip {
+        result.outcome = Outcome::Skipped;
+        result.skip_reason = Some(reason);
+        result.details = log;
+    } else if let Some(message) = failure {
         result.outcome = Outcome::Failed;
         let artifacts = env
             .report_dir
