@@ -347,3 +347,31 @@ async fn cleanup_deletes_what_earlier_runs_left_behind() {
         "only labelled namespaces go"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn forbidden_credentials_exit_3_before_any_test_and_still_write_junit() {
+    let config = SimConfig {
+        faults: [Fault::ForbidNamespaces].into(),
+        ..SimConfig::default()
+    };
+    let cluster = Cluster::start(config).await;
+    let out = cluster.run(&[]).await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(
+        errors[0].contains("the credentials may not create namespaces"),
+        "{stderr}"
+    );
+    assert!(errors[0].contains("cannot create resource"), "{stderr}");
+    assert!(!text(&out.stdout).contains("running"), "no test started");
+    let junit = cluster.reports().join("junit.xml");
+    common::junit_schema::assert_valid_junit(&junit);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("<error") && xml.contains("may not create namespaces"),
+        "{xml}"
+    );
+    assert!(cluster.leftover_namespaces().await.is_empty());
+}

@@ -24,6 +24,8 @@ pub enum Fault {
     WatchDrop,
     /// Every simulated latency (pull, start, probes, network) is ten times longer.
     Slow,
+    /// Creating a namespace answers 403 Forbidden, like credentials without RBAC permission.
+    ForbidNamespaces,
 }
 
 impl Fault {

@@ -1,5 +1,6 @@
 //! API-level faults: `api-errors` answers about one in five non-watch requests with a 500
-//! InternalError Status (kube does not retry 500). `watch-drop` lives in `watch.rs`.
+//! InternalError Status (kube does not retry 500); `forbid-namespaces` answers namespace
+//! creation with 403 Forbidden. `watch-drop` lives in `watch.rs`.
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
@@ -18,6 +19,19 @@ pub async fn inject(State(state): State<ApiState>, request: Request, next: Next)
     if state.config.has(Fault::ApiErrors) && !is_watch(&request) && rand::random_bool(ERROR_RATE) {
         tracing::debug!(uri = %request.uri(), "sim api: injected fault api-errors");
         return ApiError::Internal("injected by fault api-errors".to_string()).into_response();
+    }
+    if state.config.has(Fault::ForbidNamespaces)
+        && request.method() == axum::http::Method::POST
+        && request.uri().path().trim_end_matches('/') == "/api/v1/namespaces"
+    {
+        tracing::debug!("sim api: injected fault forbid-namespaces");
+        return ApiError::Forbidden {
+            resource: "namespaces".to_string(),
+            name: String::new(),
+            why: "User \"system:serviceaccount:ci:hybrid-e2e\" cannot create resource \"namespaces\" in API group \"\" at the cluster scope (injected by fault forbid-namespaces)".to_string(),
+            cause: None,
+        }
+        .into_response();
     }
     next.run(request).await
 }
