@@ -165,7 +165,10 @@ async fn every_kind_of_check_can_fail_and_says_why() {
 
     let m = message_of(&run, "negative/wrong-node-os");
     assert!(m.contains("the node of pod \"p\""), "{m}");
-    assert!(m.contains("is \"linux\", expected \"windows\""), "{m}");
+    assert!(
+        m.contains("found \"linux\", expected == \"windows\""),
+        "{m}"
+    );
 
     let m = message_of(&run, "negative/file-never-written");
     assert!(m.contains("in pod \"shared\" (windows)"), "{m}");
@@ -173,7 +176,7 @@ async fn every_kind_of_check_can_fail_and_says_why() {
     assert!(m.contains("stdout does not contain \"hello\""), "{m}");
 
     let m = message_of(&run, "negative/wrong-exit-code");
-    assert!(m.contains("is 3, expected 4"), "{m}");
+    assert!(m.contains("found 3, expected == 4"), "{m}");
 
     let m = message_of(&run, "negative/fails-while-waiting-for-success");
     assert!(

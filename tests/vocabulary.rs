@@ -252,7 +252,9 @@ async fn the_vocabulary_fails_with_what_it_saw() {
     );
     let m = message(&results, "vocabfail/too-few-replicas");
     assert!(
-        m.contains("deployment \"web\" $.status.availableReplicas: found 1, expected >= 2"),
+        m.contains(
+            "expect deployment \"web\" $.status.availableReplicas >= 2: found 1, expected >= 2"
+        ),
         "{m}"
     );
     assert!(m.contains("checked"), "says it retried: {m}");

@@ -82,7 +82,7 @@ pub fn execute(
             let reason = error_chain(&e);
             eprintln!("error: {reason}");
             info.duration = clock.elapsed();
-            write_reports(plan, aborted_report(info, &reason, &cases));
+            write_reports(plan, aborted_report(info, &reason));
             return exit::USAGE;
         }
     };
@@ -96,7 +96,7 @@ pub fn execute(
             let reason = format!("cluster at {}: {}", connection.server, error_chain(&e));
             eprintln!("error: {reason}");
             info.duration = clock.elapsed();
-            write_reports(plan, aborted_report(info, &reason, &cases));
+            write_reports(plan, aborted_report(info, &reason));
             return exit::CLUSTER;
         }
     };
@@ -156,9 +156,7 @@ pub fn execute(
                         handle.block_on(test::run_test(&env, &case, index + 1))
                     }));
                     run.unwrap_or_else(|panic| {
-                        let mut r = test::skipped(&case, "");
-                        r.skip_reason = None;
-                        r.outcome = Outcome::Failed;
+                        let mut r = test::result(&case, Outcome::Failed);
                         r.message = Some(format!("the harness panicked: {}", panic_text(&panic)));
                         r
                     })
@@ -168,6 +166,9 @@ pub fn execute(
                     Outcome::Skipped => Ok(Completion::ignored_with(
                         result.skip_reason.clone().unwrap_or_default(),
                     )),
+                    Outcome::Failed if result.details.is_empty() => {
+                        Err(Failed::from(result.message.clone().unwrap_or_default()))
+                    }
                     Outcome::Failed => Err(Failed::from(result.details.clone())),
                 };
                 results.lock().unwrap_or_else(|p| p.into_inner())[index] = Some(result);
@@ -248,9 +249,8 @@ pub fn execute(
     }
 }
 
-/// The report of a run that stopped before its tests: every selected test counts as not run.
-fn aborted_report(info: RunInfo, reason: &str, cases: &[TestCase]) -> RunReport {
-    let _ = cases;
+/// The report of a run that stopped before its tests: one error case saying why.
+fn aborted_report(info: RunInfo, reason: &str) -> RunReport {
     RunReport {
         info,
         results: Vec::new(),

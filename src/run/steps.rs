@@ -56,9 +56,10 @@ pub enum StepError {
         #[source]
         source: kube::Error,
     },
-    #[error("pod \"{pod}\" ({os}): {source}")]
+    #[error("{object} ({os}): {source}")]
     Wait {
-        pod: String,
+        /// `pod "p"`, `deployment "d"`, ...
+        object: String,
         os: String,
         #[source]
         source: WaitError,
@@ -568,7 +569,7 @@ impl TestScope<'_> {
             }
         };
         result.map_err(|source| StepError::Wait {
-            pod: objects::describe(object),
+            object: objects::describe(object),
             os: self.os_label(name),
             source,
         })
@@ -641,9 +642,9 @@ impl TestScope<'_> {
                 return Ok(());
             };
             if !eventually || Instant::now() + RETRY_EVERY >= deadline {
+                // The step's description already names the object and the path.
                 return Err(StepError::Check(format!(
-                    "{} {path}: {seen}{}",
-                    objects::describe(object),
+                    "{seen}{}",
                     if tries > 1 {
                         format!(" (checked {tries} times)")
                     } else {

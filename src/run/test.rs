@@ -26,18 +26,26 @@ pub struct RunEnv {
     pub cancel: CancellationToken,
 }
 
-/// A result for a test that did not run.
-pub fn skipped(case: &TestCase, reason: &str) -> TestResult {
+/// A result for this test with `outcome` and nothing else filled in yet.
+pub fn result(case: &TestCase, outcome: Outcome) -> TestResult {
     TestResult {
         name: case.name.clone(),
         suite: case.suite.clone(),
         tags: case.tags.iter().cloned().collect(),
-        outcome: Outcome::Skipped,
+        outcome,
         duration: std::time::Duration::ZERO,
         message: None,
-        skip_reason: Some(reason.to_string()),
+        skip_reason: None,
         details: String::new(),
         artifacts: None,
+    }
+}
+
+/// A result for a test that did not run, and why.
+pub fn skipped(case: &TestCase, reason: &str) -> TestResult {
+    TestResult {
+        skip_reason: Some(reason.to_string()),
+        ..result(case, Outcome::Skipped)
     }
 }
 
@@ -57,8 +65,7 @@ fn artifact_folder(name: &str) -> String {
 /// Runs one test cell to its end.
 pub async fn run_test(env: &RunEnv, case: &TestCase, index: usize) -> TestResult {
     let started = Instant::now();
-    let mut result = skipped(case, "");
-    result.skip_reason = None;
+    let mut result = result(case, Outcome::Passed);
     let mut log = String::new();
 
     let namespace = match namespace::create(&env.test.client, &env.run_id, index, &case.name).await
