@@ -216,7 +216,7 @@ pub fn judge(found: &[&Value], check: &Check) -> Result<(), String> {
         }
     };
     let ok = match (check, found) {
-        (Check::Exists(want), _) => *want == !found.is_empty(),
+        (Check::Exists(want), _) => *want != found.is_empty(),
         (Check::Equals(want), [one]) => loosely_equal(one, want),
         (Check::AtLeast(n), [one]) => number(one).is_some_and(|v| v >= *n),
         (Check::AtMost(n), [one]) => number(one).is_some_and(|v| v <= *n),
@@ -826,6 +826,19 @@ mod tests {
             .unwrap();
         assert_eq!(exit_code(Some(&three)), 3);
         assert_eq!(exit_code(None), -1);
+    }
+
+    #[test]
+    fn checks_judge_what_a_path_found() {
+        let three = json!(3);
+        let text = json!("Running");
+        assert!(judge(&[&three], &Check::AtLeast(3.0)).is_ok());
+        assert_eq!(judge(&[&three], &Check::AtLeast(4.0)), Err("found 3, expected >= 4".into()));
+        assert!(judge(&[&three], &Check::AtMost(3.0)).is_ok());
+        assert!(judge(&[&text], &Check::Contains("Run".into())).is_ok());
+        assert!(judge(&[], &Check::Exists(false)).is_ok());
+        assert_eq!(judge(&[], &Check::Exists(true)), Err("found nothing, expected exists".into()));
+        assert!(judge(&[&three, &three], &Check::Equals(json!(3))).is_err(), "one value only");
     }
 
     #[test]
