@@ -322,6 +322,7 @@ mod tests {
             cell: BTreeMap::new(),
             oses: BTreeSet::new(),
             requires: requires.iter().cloned().collect(),
+            linux_only: None,
             steps: vec![],
             location: Location {
                 file: "s.yaml".into(),

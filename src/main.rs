@@ -98,7 +98,12 @@ fn list(args: ListArgs) -> i32 {
     let mut out = std::io::stdout().lock();
     for case in &cases {
         let tags: Vec<&str> = case.tags.iter().map(String::as_str).collect();
-        if writeln!(out, "{:width$}  [{}]", case.name, tags.join(", ")).is_err() {
+        let note = case
+            .linux_only
+            .as_ref()
+            .map(|reason| format!("  (linux only: {reason})"))
+            .unwrap_or_default();
+        if writeln!(out, "{:width$}  [{}]{note}", case.name, tags.join(", ")).is_err() {
             break; // stdout closed (e.g. piped into head)
         }
     }

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::error::Diagnostic;
-use super::model::{Action, Location, Requirement, TestCase};
+use super::model::{Action, Location, Os, Requirement, TestCase};
 use super::parse::{RawSuite, RawTest};
 use super::step::{read_step, Created};
 use super::vars::{self, NAMESPACE};
@@ -107,6 +107,14 @@ fn expand_cell(
             _ => None,
         })
         .collect();
+    if test.linux_only.is_some() && oses.contains(&Os::Windows) {
+        return Err(vec![Diagnostic::new(
+            file,
+            test.line,
+            format!("tests[{}].linux-only", test.index),
+            "the test is linux-only but a cell creates objects for windows",
+        )]);
+    }
     let mut tags: BTreeSet<String> = test.tags.iter().cloned().collect();
     tags.insert(suite.name.clone());
     tags.extend(oses.iter().map(|os| os.label().to_string()));
@@ -130,6 +138,7 @@ fn expand_cell(
         cell: cell.iter().cloned().collect(),
         oses,
         requires,
+        linux_only: test.linux_only.clone(),
         steps,
         location: Location {
             file: file.to_string(),

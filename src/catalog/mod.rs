@@ -16,6 +16,8 @@
 //!     tags: [conformance]
 //!     matrix: { client: [linux, windows], server: [linux, windows] }   # optional
 //!     requires: [default-storage-class]  # optional: default-storage-class, load-balancer
+//!     linux-only: "no tmpfs on Windows"  # optional: why there is no Windows cell (`list` shows it);
+//!                                        # a cell creating anything for windows is an error
 //!     steps:
 //!       - create: { fixture: netexec, name: server, os: "${server}", vars: { k: v } }
 //!       - wait: { pod: server, until: ready, timeout: 90s }

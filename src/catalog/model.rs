@@ -83,6 +83,9 @@ pub struct TestCase {
     /// The operating systems this cell schedules pods on.
     pub oses: BTreeSet<Os>,
     pub requires: BTreeSet<Requirement>,
+    /// Why the test has no Windows cell (`linux-only: reason` in the suite).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub linux_only: Option<String>,
     pub steps: Vec<Step>,
     pub location: Location,
 }

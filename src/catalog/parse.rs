@@ -34,11 +34,21 @@ pub struct RawTest {
     /// Matrix keys with their values, in the order written.
     pub matrix: Vec<(String, Vec<String>)>,
     pub requires: BTreeSet<Requirement>,
+    /// `linux-only: reason`: why the test has no Windows cell (shown by `list`).
+    pub linux_only: Option<String>,
     pub steps: Vec<Node>,
 }
 
 const SUITE_KEYS: &[&str] = &["suite", "description", "tests"];
-const TEST_KEYS: &[&str] = &["name", "description", "tags", "matrix", "requires", "steps"];
+const TEST_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "tags",
+    "matrix",
+    "requires",
+    "linux-only",
+    "steps",
+];
 const REQUIREMENTS: &[&str] = &["default-storage-class", "load-balancer"];
 
 /// Reads a suite file. Tests with problems are left out and their problems returned; the
@@ -184,6 +194,17 @@ fn read_test(file: &str, index: usize, node: &Node) -> Result<RawTest, Diagnosti
         };
         requires.insert(requirement);
     }
+    let linux_only = match test.opt_str("linux-only")? {
+        Some((reason, node)) if reason.trim().is_empty() => {
+            return Err(test.err(
+                Some(node),
+                "linux-only",
+                "give the reason the test cannot run on Windows",
+            ))
+        }
+        Some((reason, _)) => Some(reason.trim().to_string()),
+        None => None,
+    };
     let steps_node = test.required("steps")?;
     let Node::Sequence(steps) = steps_node else {
         return Err(test.err(
@@ -206,6 +227,7 @@ fn read_test(file: &str, index: usize, node: &Node) -> Result<RawTest, Diagnosti
         tags,
         matrix,
         requires,
+        linux_only,
         steps: steps.to_vec(),
     })
 }

@@ -28,9 +28,17 @@ const SUITES: &[(&str, &str)] = embed!("suites":
 
 /// The embedded fixtures. A test below checks this list matches `fixtures/`.
 const FIXTURES: &[(&str, &str)] = embed!("fixtures":
+    "claim-pod.yaml",
+    "claim.yaml",
+    "config-volumes.yaml",
+    "hostpath-pod.yaml",
+    "memory-emptydir.yaml",
     "netexec.yaml",
     "pause.yaml",
+    "projected-volume.yaml",
+    "readonly-root.yaml",
     "shell-command.yaml",
+    "subpath-pod.yaml",
     "two-containers-emptydir.yaml",
 );
 

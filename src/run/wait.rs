@@ -307,7 +307,11 @@ pub fn verdict(pod: &Pod, until: WaitUntil) -> Verdict {
         return Verdict::Done;
     }
     if let Some((false, Some(reason), message)) = condition("PodScheduled") {
-        if reason == "Unschedulable" {
+        // A claim still being provisioned is not hopeless: the scheduler retries once it binds.
+        let waits_for_claim = message
+            .as_deref()
+            .is_some_and(|m| m.contains("unbound immediate PersistentVolumeClaims"));
+        if reason == "Unschedulable" && !waits_for_claim {
             return Verdict::Hopeless(format!(
                 "pod is Unschedulable: {}",
                 message.unwrap_or_else(|| "no reason given".to_string())
@@ -453,6 +457,16 @@ mod tests {
             verdict(&p, WaitUntil::Running),
             Verdict::Hopeless("pod is Unschedulable: 0/4 nodes are available".into())
         );
+    }
+
+    #[test]
+    fn a_pod_waiting_for_its_claim_to_bind_is_not_hopeless() {
+        let p = pod(
+            json!({"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False",
+            "reason": "Unschedulable",
+            "message": "0/4 nodes are available: pod has unbound immediate PersistentVolumeClaims."}]}),
+        );
+        assert_eq!(verdict(&p, WaitUntil::Ready), Verdict::Pending);
     }
 
     #[test]

@@ -16,6 +16,11 @@ pub enum Fault {
     Dns,
     /// A PersistentVolume's files vanish when the pod using it is deleted.
     VolumeDataLoss,
+    /// The storage provisioner cannot provision: claims stay Pending, with a Warning
+    /// ProvisioningFailed event at each retry.
+    ProvisionerStuck,
+    /// ConfigMap updates never reach the files of mounted configMap volumes.
+    ConfigmapStale,
     /// Every image pull fails (ErrImagePull, then ImagePullBackOff).
     ImagePull,
     /// About one in five non-watch API requests answers 500 InternalError.

@@ -186,6 +186,9 @@ pub fn create(
     validation::validate(target.def, &checked_name, &object)?;
     check_namespace_open(state, target, name)?;
     defaults::on_create(target.def, &mut object);
+    if target.def.plural == "persistentvolumeclaims" {
+        crate::sim::controllers::storage::admit_claim(&state.store, &mut object);
+    }
     let meta = metadata_mut(&mut object);
     for field in [
         "resourceVersion",

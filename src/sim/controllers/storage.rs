@@ -1,7 +1,8 @@
 //! The storage provisioner: binds each PersistentVolumeClaim of the default (or a named,
 //! existing) StorageClass to a new PersistentVolume `pvc-<uid>`; claims without a class stay
 //! Pending with a `FailedBinding` event. A deleted claim's PV (reclaim policy Delete) is removed
-//! with its contents.
+//! with its contents. Fault `provisioner-stuck`: claims of the simulated provisioner stay
+//! Pending with a Warning `ProvisioningFailed` event at each retry.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -12,13 +13,14 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::events::{self, Source};
 use super::nodes::PROVISIONER;
+use crate::sim::faults::Fault;
 use crate::sim::runtime::Runtime;
-use crate::sim::store::ChangeKind;
+use crate::sim::store::{ChangeKind, Store};
 
 const COMPONENT: &str = "persistentvolume-controller";
 
-fn default_class(rt: &Runtime) -> Option<String> {
-    rt.store
+fn default_class(store: &Store) -> Option<String> {
+    store
         .list("storageclasses", None)
         .0
         .into_iter()
@@ -26,6 +28,16 @@ fn default_class(rt: &Runtime) -> Option<String> {
             c["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
         })
         .and_then(|c| c["metadata"]["name"].as_str().map(str::to_string))
+}
+
+/// The DefaultStorageClass admission plugin: a new claim that names no class (not even `""`)
+/// gets the default one, if there is one.
+pub fn admit_claim(store: &Store, claim: &mut Value) {
+    if claim["spec"]["storageClassName"].is_null() && claim["spec"].is_object() {
+        if let Some(class) = default_class(store) {
+            claim["spec"]["storageClassName"] = json!(class);
+        }
+    }
 }
 
 /// One provisioning pass over unbound claims. `warned` keeps claims already told why not.
@@ -49,7 +61,7 @@ pub async fn provision(rt: &Runtime, warned: &mut HashSet<String>) {
             .to_string();
         let class = match pvc["spec"]["storageClassName"].as_str() {
             Some(c) => Some(c.to_string()).filter(|c| !c.is_empty()),
-            None => default_class(rt),
+            None => default_class(&rt.store),
         };
         let mut tell = |reason: &str, warning: bool, message: &str| {
             let key = format!("{uid}/{reason}");
@@ -95,6 +107,26 @@ pub async fn provision(rt: &Runtime, warned: &mut HashSet<String>) {
                 &format!(
                     "Waiting for a volume to be created either by the external provisioner '{}' or manually by the system administrator.",
                     sc["provisioner"].as_str().unwrap_or_default()
+                ),
+            );
+            continue;
+        }
+        if rt.config.has(Fault::ProvisionerStuck) {
+            tell(
+                "Provisioning",
+                false,
+                &format!("External provisioner is provisioning volume for claim \"{ns}/{name}\""),
+            );
+            // Like a CSI external-provisioner that retries: one Warning per try (aggregated).
+            events::record(
+                &rt.store,
+                "PersistentVolumeClaim",
+                &pvc,
+                Source::Controller(PROVISIONER),
+                true,
+                "ProvisioningFailed",
+                &format!(
+                    "failed to provision volume with StorageClass \"{class}\": rpc error: code = ResourceExhausted desc = no capacity left in the simulated storage pool"
                 ),
             );
             continue;

@@ -10,6 +10,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub struct FileTree {
     pub files: BTreeMap<String, String>,
     pub dirs: BTreeSet<String>,
+    /// Permission bits of files that do not have the default (0644 files, 0755 folders), as
+    /// set by a volume's `defaultMode` or an item's `mode`.
+    pub modes: BTreeMap<String, u32>,
 }
 
 impl FileTree {
@@ -134,6 +137,19 @@ impl ContainerFs {
             Some(c) => Ok(c.clone()),
             None if tree.is_dir(&r.rel) => Err(FsError::IsDir),
             None => Err(FsError::NotFound),
+        }
+    }
+
+    /// Permission bits of a file or folder (`stat -c %a`).
+    pub fn mode(&self, path: &str) -> Result<u32, FsError> {
+        let (is_file, is_dir) = self.exists(path);
+        let r = self.resolve(path);
+        let tree = lock(r.tree);
+        match tree.modes.get(&r.rel) {
+            Some(mode) if is_file || is_dir => Ok(*mode),
+            _ if is_file => Ok(0o644),
+            _ if is_dir => Ok(0o755),
+            _ => Err(FsError::NotFound),
         }
     }
 
@@ -262,6 +278,30 @@ mod tests {
             root: SharedTree::default(),
         };
         (fs, tree)
+    }
+
+    #[test]
+    fn modes_default_to_0644_and_follow_the_volume() {
+        let (fs, tree) = fs_with_data(false);
+        fs.write("/data/a", "x", false).unwrap();
+        assert_eq!(fs.mode("/data/a"), Ok(0o644));
+        assert_eq!(fs.mode("/data"), Ok(0o755));
+        lock(&tree).modes.insert("a".into(), 0o400);
+        assert_eq!(fs.mode("/data/a"), Ok(0o400));
+        assert_eq!(fs.mode("/data/missing"), Err(FsError::NotFound));
+    }
+
+    #[test]
+    fn a_read_only_root_mount_leaves_volumes_writable() {
+        let (mut fs, _) = fs_with_data(false);
+        fs.mounts.push(Mount {
+            path: "/".into(),
+            tree: SharedTree::default(),
+            read_only: true,
+            sub_path: String::new(),
+        });
+        assert_eq!(fs.write("/probe", "x", false), Err(FsError::ReadOnly));
+        fs.write("/data/probe", "x", false).unwrap();
     }
 
     #[test]

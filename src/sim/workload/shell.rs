@@ -6,7 +6,7 @@
 //! `$VAR`/`${VAR}` (sh), `%VAR%` (cmd), `$env:VAR` (PowerShell), quotes.
 //! Commands: `echo` (`-n`; cmd prints the raw text), `cat`/`type`/`Get-Content`, `ls`/`dir`,
 //! `mkdir`/`md` (`-p`), `touch`, `rm`/`del`, `test`/`[` (`-f -d -e -z -n = !=`), `sleep N`,
-//! `sleep infinity`, `tail -f /dev/null`, `timeout /t N`, `ping -n N 127.0.0.1`,
+//! `stat -c %a` (sh: permission bits), `sleep infinity`, `tail -f /dev/null`, `timeout /t N`, `ping -n N 127.0.0.1`,
 //! `Start-Sleep`, `exit N` (`exit /b N`), `true`, `false`, `hostname`, `nslookup NAME`,
 //! `Write-Output`/`Write-Host`, `Set-Content -Path P -Value V`.
 //! Anything else (pipes, `$(...)`, other programs) exits 127 with
@@ -631,6 +631,36 @@ async fn command(
                     Ok(c) => out.push_str(&c),
                     Err(e) => {
                         err.push_str(&read_error(dialect, &name, f, &e));
+                        code = 1;
+                    }
+                }
+            }
+            code
+        }
+        "stat" if dialect == Dialect::Sh => {
+            // `stat [-L] -c %a PATH...`: permission bits in octal, one line per path.
+            let format = args
+                .iter()
+                .position(|a| a == "-c")
+                .and_then(|i| args.get(i + 1));
+            let paths: Vec<&str> = args
+                .iter()
+                .enumerate()
+                .filter(|(i, a)| {
+                    !a.starts_with('-') && args.get(i.wrapping_sub(1)).is_none_or(|p| p != "-c")
+                })
+                .map(|(_, a)| a.as_str())
+                .collect();
+            if format.map(String::as_str) != Some("%a") || paths.is_empty() {
+                err.push_str(&not_modeled(raw));
+                return Flow::Next(NOT_MODELED_CODE);
+            }
+            let mut code = 0;
+            for p in paths {
+                match sb.fs.mode(p) {
+                    Ok(mode) => out.push_str(&format!("{mode:o}\n")),
+                    Err(e) => {
+                        err.push_str(&format!("stat: can't stat '{p}': {e}\n"));
                         code = 1;
                     }
                 }

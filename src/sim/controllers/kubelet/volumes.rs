@@ -1,7 +1,9 @@
 //! Volumes of a pod as the kubelet mounts them: emptyDir (per pod), configMap, secret,
 //! downwardAPI and projected (keys as read-only files, refreshed while the pod runs),
 //! persistentVolumeClaim (the PV's contents in the runtime, outliving pods) and hostPath
-//! (per node). Anything else fails the mount with a clear message.
+//! (per node). `defaultMode`/item modes set file permissions; `readOnlyRootFilesystem` makes
+//! everything outside the volumes read-only; a Windows node refuses `emptyDir.medium: Memory`.
+//! Anything else fails the mount with a clear message.
 
 use std::collections::BTreeMap;
 
@@ -9,6 +11,7 @@ use base64::Engine;
 use k8s_openapi::api::core::v1::{Container, Pod, Volume};
 use serde_json::Value;
 
+use crate::sim::faults::Fault;
 use crate::sim::runtime::Runtime;
 use crate::sim::workload::fs::{self, ContainerFs, FileTree, Mount, SharedTree};
 
@@ -29,9 +32,16 @@ pub type MountError = String;
 fn items_tree(
     data: &BTreeMap<String, String>,
     items: Option<&Vec<k8s_openapi::api::core::v1::KeyToPath>>,
+    default_mode: Option<i32>,
     tree: &mut FileTree,
     prefix: &str,
 ) {
+    let set = |tree: &mut FileTree, path: String, value: &String, mode: Option<i32>| {
+        if let Some(mode) = mode.or(default_mode).and_then(|m| u32::try_from(m).ok()) {
+            tree.modes.insert(path.clone(), mode & 0o7777);
+        }
+        tree.files.insert(path, value.clone());
+    };
     let join = |p: &str| {
         if prefix.is_empty() {
             p.to_string()
@@ -43,13 +53,13 @@ fn items_tree(
         Some(items) if !items.is_empty() => {
             for it in items {
                 if let Some(v) = data.get(&it.key) {
-                    tree.files.insert(join(&it.path), v.clone());
+                    set(tree, join(&it.path), v, it.mode);
                 }
             }
         }
         _ => {
             for (k, v) in data {
-                tree.files.insert(join(k), v.clone());
+                set(tree, join(k), v, None);
             }
         }
     }
@@ -149,12 +159,12 @@ fn projected_tree(
     };
     if let Some(cm) = &v.config_map {
         if let Some(data) = configmap(&cm.name, cm.optional == Some(true))? {
-            items_tree(&data, cm.items.as_ref(), &mut tree, "");
+            items_tree(&data, cm.items.as_ref(), cm.default_mode, &mut tree, "");
         }
     } else if let Some(s) = &v.secret {
         let name = s.secret_name.clone().unwrap_or_default();
         if let Some(data) = secret(&name, s.optional == Some(true))? {
-            items_tree(&data, s.items.as_ref(), &mut tree, "");
+            items_tree(&data, s.items.as_ref(), s.default_mode, &mut tree, "");
         }
     } else if let Some(d) = &v.downward_api {
         downward(d.items.as_deref().unwrap_or(&[]), &mut tree);
@@ -162,12 +172,12 @@ fn projected_tree(
         for src in p.sources.iter().flatten() {
             if let Some(cm) = &src.config_map {
                 if let Some(data) = configmap(&cm.name, cm.optional == Some(true))? {
-                    items_tree(&data, cm.items.as_ref(), &mut tree, "");
+                    items_tree(&data, cm.items.as_ref(), p.default_mode, &mut tree, "");
                 }
             }
             if let Some(s) = &src.secret {
                 if let Some(data) = secret(&s.name, s.optional == Some(true))? {
-                    items_tree(&data, s.items.as_ref(), &mut tree, "");
+                    items_tree(&data, s.items.as_ref(), p.default_mode, &mut tree, "");
                 }
             }
             if let Some(d) = &src.downward_api {
@@ -205,7 +215,17 @@ pub fn setup(
             read_only: false,
             pv: None,
         };
-        if v.empty_dir.is_some() {
+        if let Some(dir) = &v.empty_dir {
+            let windows = rt
+                .store
+                .get("nodes", "", node)
+                .is_some_and(|n| n["metadata"]["labels"]["kubernetes.io/os"] == "windows");
+            if windows && dir.medium.as_deref() == Some("Memory") {
+                // The Windows kubelet has no tmpfs.
+                return Err(fail(
+                    "emptyDir medium \"Memory\" is not supported on Windows nodes".into(),
+                ));
+            }
         } else if let Some(claim) = &v.persistent_volume_claim {
             let pvc = rt
                 .store
@@ -247,7 +267,8 @@ pub fn setup(
     Ok(out)
 }
 
-/// Re-reads configMap/secret/downwardAPI contents into their mounted trees.
+/// Re-reads configMap/secret/downwardAPI contents into their mounted trees (configMap ones
+/// never under fault `configmap-stale`).
 pub fn refresh(rt: &Runtime, pod: &Pod, pod_raw: &Value, volumes: &[PodVolume]) {
     let ns = pod.metadata.namespace.clone().unwrap_or_default();
     let specs = pod.spec.as_ref().and_then(|s| s.volumes.as_ref());
@@ -255,6 +276,14 @@ pub fn refresh(rt: &Runtime, pod: &Pod, pod_raw: &Value, volumes: &[PodVolume]) 
         let Some(spec) = specs.into_iter().flatten().find(|s| s.name == vol.name) else {
             continue;
         };
+        let has_configmap = spec.config_map.is_some()
+            || spec
+                .projected
+                .as_ref()
+                .is_some_and(|p| p.sources.iter().flatten().any(|s| s.config_map.is_some()));
+        if has_configmap && rt.config.has(Fault::ConfigmapStale) {
+            continue;
+        }
         if let Ok(Some(tree)) = projected_tree(rt, &ns, pod_raw, spec) {
             let mut cur = fs::lock(&vol.tree);
             if *cur != tree {
@@ -284,6 +313,20 @@ pub fn container_fs(container: &Container, volumes: &[PodVolume]) -> ContainerFs
             tree: vol.tree.clone(),
             read_only: vol.read_only || m.read_only == Some(true),
             sub_path,
+        });
+    }
+    let read_only_root = container
+        .security_context
+        .as_ref()
+        .and_then(|s| s.read_only_root_filesystem)
+        == Some(true);
+    if read_only_root {
+        // The image's own files, mounted read-only under every volume.
+        mounts.push(Mount {
+            path: "/".to_string(),
+            tree: SharedTree::default(),
+            read_only: true,
+            sub_path: String::new(),
         });
     }
     ContainerFs {

@@ -1,0 +1,231 @@
+//! The storage suite against the simulated cluster, through the real binary: it passes on a
+//! behaving cluster, and each storage fault fails exactly the checks it should, with a message
+//! naming what was expected and what was found.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use hybrid_e2e::sim::{Fault, SimCluster, SimConfig};
+
+const BIN: &str = env!("CARGO_BIN_EXE_hybrid-e2e");
+
+/// The cells that check data outliving a pod on a claim.
+const PVC_CELLS: &[&str] = &[
+    "storage/pvc-data-outlives-the-pod[os=linux]",
+    "storage/pvc-data-outlives-the-pod[os=windows]",
+];
+
+struct Run {
+    tests: Vec<Value>,
+    stderr: String,
+    code: Option<i32>,
+}
+
+impl Run {
+    fn named(&self, outcome: &str) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .tests
+            .iter()
+            .filter(|t| t["outcome"] == outcome)
+            .filter_map(|t| t["name"].as_str().map(str::to_string))
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn test(&self, name: &str) -> &Value {
+        self.tests
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap_or_else(|| panic!("{name} ran: {:#?}", self.tests))
+    }
+
+    fn message(&self, name: &str) -> &str {
+        self.test(name)["message"].as_str().unwrap_or_default()
+    }
+}
+
+/// Runs the storage suite (or `args`' selection) against a fresh simulated cluster.
+async fn run_storage(config: SimConfig, args: &[&str]) -> Run {
+    let sim = SimCluster::start(config).await.expect("sim starts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kubeconfig).expect("kubeconfig");
+    let reports = dir.path().join("reports");
+    let mut command = tokio::process::Command::new(BIN);
+    command
+        .arg("run")
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .arg("--report-dir")
+        .arg(&reports)
+        .args(args)
+        .env_remove("KUBECONFIG");
+    if !args.iter().any(|a| a.starts_with("storage/")) {
+        command.arg("storage/");
+    }
+    let out = tokio::time::timeout(Duration::from_secs(120), command.output())
+        .await
+        .expect("run ends")
+        .expect("binary runs");
+    common::junit_schema::assert_valid_junit(&reports.join("junit.xml"));
+    Run {
+        tests: results(&reports),
+        stderr: String::from_utf8_lossy(&out.stderr).to_string(),
+        code: out.status.code(),
+    }
+}
+
+fn results(reports: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(reports.join("results.json")).expect("results.json");
+    let json: Value = serde_json::from_str(&text).expect("results.json is JSON");
+    json["tests"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_storage_suite_passes_on_a_behaving_cluster() {
+    let run = run_storage(SimConfig::default(), &[]).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(
+        run.named("passed").len(),
+        run.tests.len(),
+        "{:#?}",
+        run.tests
+    );
+    let names = run.named("passed");
+    for expected in [
+        "storage/emptydir-shared-between-containers[os=windows]",
+        "storage/emptydir-memory[os=linux]",
+        "storage/configmap-update-reaches-the-file[os=windows]",
+        "storage/configmap-default-mode[os=linux]",
+        "storage/secret-keys-are-files[os=windows]",
+        "storage/projected-volume[os=windows]",
+        "storage/pvc-data-outlives-the-pod[os=windows]",
+        "storage/hostpath-folder-of-the-node[os=windows]",
+        "storage/subpath-mounts-one-folder[os=windows]",
+        "storage/read-only-root-filesystem[os=linux]",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} in {names:?}"
+        );
+    }
+    // Linux-only features have no Windows cell.
+    for linux_only in [
+        "emptydir-memory",
+        "configmap-default-mode",
+        "read-only-root-filesystem",
+    ] {
+        assert!(
+            !names
+                .iter()
+                .any(|n| n.contains(linux_only) && n.contains("windows")),
+            "{linux_only}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn volume_data_loss_fails_exactly_the_persistence_checks() {
+    let run = run_storage(
+        SimConfig {
+            faults: [Fault::VolumeDataLoss].into(),
+            ..SimConfig::default()
+        },
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert_eq!(run.named("failed"), PVC_CELLS, "{:#?}", run.tests);
+    let m = run.message("storage/pvc-data-outlives-the-pod[os=linux]");
+    assert!(m.contains("pod \"reader\" (linux"), "{m}");
+    assert!(m.contains("/data/msg"), "{m}");
+    assert!(
+        m.contains("stdout does not contain \"persisted-data\""),
+        "{m}"
+    );
+    assert!(m.contains("No such file or directory"), "{m}");
+    let m = run.message("storage/pvc-data-outlives-the-pod[os=windows]");
+    assert!(m.contains("pod \"reader\" (windows"), "{m}");
+    assert!(m.contains(r"C:\\data\\msg"), "{m}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stuck_provisioner_fails_claims_fast_with_their_events() {
+    // Default timeouts (the claim wait allows 5 minutes): the cells must fail in seconds.
+    let run = run_storage(
+        SimConfig {
+            faults: [Fault::ProvisionerStuck].into(),
+            ..SimConfig::default()
+        },
+        &["storage/pvc-data-outlives-the-pod"],
+    )
+    .await;
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert_eq!(run.named("failed"), PVC_CELLS, "{:#?}", run.tests);
+    for cell in PVC_CELLS {
+        let m = run.message(cell);
+        assert!(m.contains("claim \"data\""), "{m}");
+        assert!(m.contains("ProvisioningFailed"), "{m}");
+        assert!(m.contains("storage class standard"), "{m}");
+        assert!(m.contains("no capacity left"), "{m}");
+        let took = run.test(cell)["duration"].as_f64().unwrap_or(f64::MAX);
+        assert!(
+            took < 20.0,
+            "{cell} failed fast, not at the deadline: {took}s"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stale_configmap_fails_only_the_update_check() {
+    let run = run_storage(
+        SimConfig {
+            faults: [Fault::ConfigmapStale].into(),
+            ..SimConfig::default()
+        },
+        &["--timeout-scale", "0.03"],
+    )
+    .await;
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert_eq!(
+        run.named("failed"),
+        [
+            "storage/configmap-update-reaches-the-file[os=linux]",
+            "storage/configmap-update-reaches-the-file[os=windows]",
+        ],
+        "{:#?}",
+        run.tests
+    );
+    let m = run.message("storage/configmap-update-reaches-the-file[os=linux]");
+    assert!(m.contains("/etc/config/greeting"), "{m}");
+    assert!(m.contains("pod \"cfg\" (linux"), "{m}");
+    assert!(m.contains("does not contain \"updated-greeting\""), "{m}");
+    assert!(
+        m.contains("hello-from-configmap"),
+        "shows what it found: {m}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn without_a_storage_class_the_claim_checks_skip_with_the_reason() {
+    let run = run_storage(
+        SimConfig {
+            storage_class: false,
+            ..SimConfig::default()
+        },
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.named("skipped"), PVC_CELLS, "{:#?}", run.tests);
+    assert_eq!(run.named("failed"), Vec::<String>::new());
+    for cell in PVC_CELLS {
+        let reason = run.test(cell)["skip_reason"].as_str().unwrap_or_default();
+        assert!(reason.contains("no default StorageClass"), "{reason}");
+    }
+}
