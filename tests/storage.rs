@@ -142,7 +142,11 @@ async fn volume_data_loss_fails_exactly_the_persistence_checks() {
     assert_eq!(run.code, Some(1), "{}", run.stderr);
     assert_eq!(run.named("failed"), PVC_CELLS, "{:#?}", run.tests);
     let m = run.message("storage/pvc-data-outlives-the-pod[os=linux]");
-    assert!(m.contains("pod \"reader\" (linux"), "{m}");
+    assert!(m.contains("pod \"reader\" (linux; node linux-node-"), "{m}");
+    assert!(
+        m.contains("volume \"data\" (claim \"data\") at /data"),
+        "{m}"
+    );
     assert!(m.contains("/data/msg"), "{m}");
     assert!(
         m.contains("stdout does not contain \"persisted-data\""),
@@ -150,7 +154,14 @@ async fn volume_data_loss_fails_exactly_the_persistence_checks() {
     );
     assert!(m.contains("No such file or directory"), "{m}");
     let m = run.message("storage/pvc-data-outlives-the-pod[os=windows]");
-    assert!(m.contains("pod \"reader\" (windows"), "{m}");
+    assert!(
+        m.contains("pod \"reader\" (windows; node windows-node-"),
+        "{m}"
+    );
+    assert!(
+        m.contains(r#"volume "data" (claim "data") at C:\data"#),
+        "{m}"
+    );
     assert!(m.contains(r"C:\\data\\msg"), "{m}");
 }
 
@@ -203,7 +214,11 @@ async fn a_stale_configmap_fails_only_the_update_check() {
     );
     let m = run.message("storage/configmap-update-reaches-the-file[os=linux]");
     assert!(m.contains("/etc/config/greeting"), "{m}");
-    assert!(m.contains("pod \"cfg\" (linux"), "{m}");
+    assert!(m.contains("pod \"cfg\" (linux; node linux-node-"), "{m}");
+    assert!(
+        m.contains("volume \"config\" (configMap \"cfg\") at /etc/config"),
+        "{m}"
+    );
     assert!(m.contains("does not contain \"updated-greeting\""), "{m}");
     assert!(
         m.contains("hello-from-configmap"),

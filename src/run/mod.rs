@@ -3,6 +3,7 @@
 
 pub mod connect;
 pub mod diagnose;
+pub mod mounts;
 pub mod namespace;
 pub mod objects;
 pub mod placeholders;

@@ -22,7 +22,7 @@ use serde_json::Value;
 use tokio::io::AsyncReadExt;
 
 use super::wait::{self, WaitError};
-use super::{objects, placeholders, probe};
+use super::{mounts, objects, placeholders, probe};
 use crate::catalog::{Action, Check, ObjectRef, Os, Step, WaitUntil};
 use crate::fixture::{FixtureSet, Images};
 
@@ -369,7 +369,14 @@ impl TestScope<'_> {
                         return Err(StepError::Check(format!(
                             "command {:?} in pod \"{pod}\" ({}): {}; stdout: {:?}; stderr: {:?}{}",
                             expanded,
-                            self.os_label(pod),
+                            mounts::place(
+                                &self.pods(),
+                                pod,
+                                &self.os_label(pod),
+                                container.as_deref(),
+                                &expanded
+                            )
+                            .await,
                             problems.join(", "),
                             truncate(&stdout, 2000),
                             truncate(&stderr, 2000),
