@@ -124,6 +124,15 @@ pub enum Action {
         to: Target,
         expect: HttpExpect,
     },
+    /// From the machine running the harness (not a pod), reach a target over plain HTTP:
+    /// `http: { from: harness, to: { node-port: svc } }`. Skips when no node address answers.
+    HttpFromHarness { to: Target, expect: HttpExpect },
+    /// From a pod, resolve a name with cluster DNS (`nslookup NAME` in the pod).
+    Dns {
+        from: String,
+        name: String,
+        expect: DnsExpect,
+    },
     /// Run a command in a container and check exit code and output.
     Exec {
         pod: String,
@@ -242,6 +251,19 @@ pub enum TargetKind {
     Service(String),
     /// A host name as given (DNS), `${namespace}` already substituted by the runner.
     Host(String),
+    /// A Service created by this test, at its nodePort on every Ready node's address
+    /// (`port` picks the Service port whose nodePort is used; 0: the first of the protocol).
+    NodePort(String),
+}
+
+/// What a `dns` step expects of a name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DnsExpect {
+    /// The name resolves to an address.
+    Resolves,
+    /// The name does not exist (NXDOMAIN).
+    Nxdomain,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -258,6 +280,9 @@ pub struct HttpExpect {
     pub body: Option<String>,
     /// The target must NOT be reachable (negative checks).
     pub unreachable: bool,
+    /// Each of these must be seen in some answer before the deadline (e.g. the host names of
+    /// every backend of a Service); every answer must contain one of them.
+    pub bodies: Vec<String>,
 }
 
 /// Expected result of an `exec` step.

@@ -8,8 +8,8 @@ use marked_yaml::Node;
 use super::duration::parse_duration;
 use super::error::Diagnostic;
 use super::model::{
-    Action, Check, ExecExpect, HttpExpect, Location, ObjectRef, Os, Protocol, Step, Target,
-    TargetKind, WaitUntil,
+    Action, Check, DnsExpect, ExecExpect, HttpExpect, Location, ObjectRef, Os, Protocol, Step,
+    Target, TargetKind, WaitUntil,
 };
 use super::suggest::hint;
 use super::yaml::{self, Map};
@@ -17,7 +17,7 @@ use crate::fixture::{Fixture, FixtureSet};
 
 /// The step kinds, in the order the documentation lists them.
 pub const STEP_KINDS: &[&str] = &[
-    "create", "wait", "http", "exec", "logs", "expect", "event", "patch", "sleep", "delete",
+    "create", "wait", "http", "dns", "exec", "logs", "expect", "event", "patch", "sleep", "delete",
 ];
 
 const UNTIL: &[&str] = &[
@@ -32,6 +32,9 @@ const UNTIL: &[&str] = &[
     "complete",
     "bound",
 ];
+
+/// `http.from` naming the machine running the harness instead of a pod.
+pub const HARNESS: &str = "harness";
 
 /// What earlier steps of the cell created: name → OS and fixture.
 pub type Created<'f> = BTreeMap<String, (Os, &'f Fixture)>;
@@ -103,6 +106,7 @@ pub fn read_step<'f>(
         "create" => r.create(created)?,
         "wait" => r.wait(created)?,
         "http" => r.http(created)?,
+        "dns" => r.dns(created)?,
         "exec" => r.exec(created)?,
         "logs" => r.logs(created)?,
         "expect" => r.expect(created)?,
@@ -421,14 +425,28 @@ impl<'f> Reader<'_, 'f> {
     fn http(&self, created: &Created<'f>) -> Result<Action, Diagnostic> {
         let m = self.map;
         self.only(&["from", "to", "expect"])?;
-        let from = self.created_name("from", "Pod", created)?;
+        let (from_text, _) = m.str("from")?;
+        let from_harness = from_text == HARNESS && !created.contains_key(HARNESS);
+        let from = if from_harness {
+            from_text
+        } else {
+            self.created_name("from", "Pod", created)?
+        };
         let to_map = Map::new(m.file, m.field("to"), m.required("to")?)?;
-        to_map.only(&["pod", "service", "host", "port", "path", "protocol"])?;
+        to_map.only(&[
+            "pod",
+            "service",
+            "host",
+            "node-port",
+            "port",
+            "path",
+            "protocol",
+        ])?;
         let to_reader = Reader {
             map: &to_map,
             fixtures: self.fixtures,
         };
-        let given: Vec<&str> = ["pod", "service", "host"]
+        let given: Vec<&str> = ["pod", "service", "host", "node-port"]
             .into_iter()
             .filter(|k| to_map.get(k).is_some())
             .collect();
@@ -438,27 +456,38 @@ impl<'f> Reader<'_, 'f> {
                 TargetKind::Service(to_reader.created_name("service", "Service", created)?)
             }
             ["host"] => TargetKind::Host(to_map.str("host")?.0),
+            ["node-port"] => {
+                TargetKind::NodePort(to_reader.created_name("node-port", "Service", created)?)
+            }
             _ => {
                 return Err(Diagnostic::new(
                     m.file,
                     to_map.line,
                     to_map.path.clone(),
-                    "give exactly one of pod, service or host",
+                    "give exactly one of pod, service, host or node-port",
                 ))
             }
         };
-        let (port_text, port_node) = to_map.str("port")?;
-        let port = port_text
-            .parse::<u16>()
-            .ok()
-            .filter(|p| *p > 0)
-            .ok_or_else(|| {
-                to_map.err(
-                    Some(port_node),
-                    "port",
-                    format!("invalid port \"{port_text}\", expected 1 to 65535"),
-                )
-            })?;
+        let port = match (to_map.opt_str("port")?, &kind) {
+            (None, TargetKind::NodePort(_)) => 0,
+            (port, _) => {
+                let (port_text, port_node) = match port {
+                    Some(p) => p,
+                    None => to_map.str("port")?,
+                };
+                port_text
+                    .parse::<u16>()
+                    .ok()
+                    .filter(|p| *p > 0)
+                    .ok_or_else(|| {
+                        to_map.err(
+                            Some(port_node),
+                            "port",
+                            format!("invalid port \"{port_text}\", expected 1 to 65535"),
+                        )
+                    })?
+            }
+        };
         let path = to_map
             .opt_str("path")?
             .map(|(p, _)| p)
@@ -467,7 +496,14 @@ impl<'f> Reader<'_, 'f> {
             None => Protocol::Http,
             Some((p, node)) => match p.as_str() {
                 "http" => Protocol::Http,
-                "udp" => Protocol::Udp,
+                "udp" if !from_harness => Protocol::Udp,
+                "udp" => {
+                    return Err(to_map.err(
+                        Some(node),
+                        "protocol",
+                        "the harness reaches targets over http only",
+                    ))
+                }
                 other => {
                     return Err(to_map.err(
                         Some(node),
@@ -480,30 +516,79 @@ impl<'f> Reader<'_, 'f> {
                 }
             },
         };
+        if from_harness && !matches!(kind, TargetKind::NodePort(_) | TargetKind::Host(_)) {
+            return Err(to_map.err(
+                None,
+                "node-port",
+                "from the harness, only node-port and host targets are reachable",
+            ));
+        }
         let mut expect = HttpExpect::default();
         if let Some(node) = m.get("expect") {
             let e = Map::new(m.file, m.field("expect"), node)?;
-            e.only(&["body", "unreachable"])?;
+            e.only(&["body", "bodies", "unreachable"])?;
             expect.body = e.opt_str("body")?.map(|(b, _)| b);
+            expect.bodies = e
+                .opt_str_list("bodies")?
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(b, _)| b)
+                .collect();
             expect.unreachable = e.opt_bool("unreachable")?.unwrap_or(false);
-            if expect.unreachable && expect.body.is_some() {
+            if expect.unreachable && (expect.body.is_some() || !expect.bodies.is_empty()) {
                 return Err(e.err(
                     None,
                     "body",
                     "cannot expect a body from an unreachable target",
                 ));
             }
+            if expect.body.is_some() && !expect.bodies.is_empty() {
+                return Err(e.err(None, "bodies", "give body or bodies, not both"));
+            }
         }
-        Ok(Action::Http {
-            from,
-            to: Target {
-                kind,
-                port,
-                path,
-                protocol,
+        let to = Target {
+            kind,
+            port,
+            path,
+            protocol,
+        };
+        if from_harness {
+            return Ok(Action::HttpFromHarness { to, expect });
+        }
+        Ok(Action::Http { from, to, expect })
+    }
+
+    /// `dns: { from: client, name: kubernetes.default, expect: resolves | nxdomain }`.
+    fn dns(&self, created: &Created<'f>) -> Result<Action, Diagnostic> {
+        let m = self.map;
+        self.only(&["from", "name", "expect"])?;
+        let from = self.created_name("from", "Pod", created)?;
+        let (name, name_node) = m.str("name")?;
+        if name.is_empty() || name.contains(char::is_whitespace) {
+            return Err(m.err(
+                Some(name_node),
+                "name",
+                format!("invalid name {name:?}, expected a DNS name such as kubernetes.default"),
+            ));
+        }
+        let expect = match m.opt_str("expect")? {
+            None => DnsExpect::Resolves,
+            Some((e, node)) => match e.as_str() {
+                "resolves" => DnsExpect::Resolves,
+                "nxdomain" => DnsExpect::Nxdomain,
+                other => {
+                    return Err(m.err(
+                        Some(node),
+                        "expect",
+                        format!(
+                            "unknown value \"{other}\", expected one of: resolves, nxdomain{}",
+                            hint(other, ["resolves", "nxdomain"])
+                        ),
+                    ))
+                }
             },
-            expect,
-        })
+        };
+        Ok(Action::Dns { from, name, expect })
     }
 
     fn exec(&self, created: &Created<'f>) -> Result<Action, Diagnostic> {

@@ -153,20 +153,20 @@ fn selection_by_tags_names_and_skip() {
         skip: skip.iter().map(|s| s.to_string()).collect(),
     };
     assert_eq!(
-        names(&catalog.select(&sel(Some("hybrid"), &[], false, &[]))),
+        names(&catalog.select(&sel(Some("hybrid && conformance"), &[], false, &[]))),
         [
             "networking/pod-to-pod[client=linux,server=windows]",
             "networking/pod-to-pod[client=windows,server=linux]"
         ]
     );
     let windows_no_storage = catalog.select(&sel(Some("windows && !storage"), &[], false, &[]));
-    assert_eq!(windows_no_storage.len(), 6);
+    assert_eq!(windows_no_storage.len(), 28);
     assert!(windows_no_storage
         .iter()
         .all(|c| c.tags.contains("windows") && !c.tags.contains("storage")));
     assert_eq!(
         catalog
-            .select(&sel(None, &["pod-to-pod"], false, &["windows"]))
+            .select(&sel(None, &["pod-to-pod["], false, &["windows"]))
             .len(),
         1
     );
@@ -278,7 +278,7 @@ fn error_unknown_key() {
 fn error_unknown_step_kind() {
     assert_eq!(
         load_err(&with_steps(&format!("{CREATE}      - wiat: {{ pod: a, until: ready }}\n"))),
-        "suites/s.yaml:7: tests[0].steps[1].wiat: unknown step kind, expected one of: create, wait, http, exec, logs, expect, event, patch, sleep, delete (and an optional timeout) (did you mean \"wait\"?)"
+        "suites/s.yaml:7: tests[0].steps[1].wiat: unknown step kind, expected one of: create, wait, http, dns, exec, logs, expect, event, patch, sleep, delete (and an optional timeout) (did you mean \"wait\"?)"
     );
 }
 

@@ -1,15 +1,18 @@
 //! Network checks from inside pods: ask the source pod's agnhost netexec to `/dial` a target,
-//! through the API server's pod proxy, and judge the answer. Retries until the step's deadline
-//! (routes may take a moment to converge), then fails with what every attempt saw.
+//! through the API server's pod proxy, and judge the answer; resolve names with `nslookup` in
+//! the pod; and reach NodePorts from the machine running the harness. Retries until the step's
+//! deadline (routes may take a moment to converge), then fails with what every attempt saw.
 
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::core::v1::{Node, Pod, Service};
+use kube::api::ListParams;
 use kube::Api;
 use serde::Deserialize;
 
-use super::steps::TestScope;
-use crate::catalog::{HttpExpect, Protocol, Target, TargetKind};
+use super::steps::{StepError, TestScope};
+use crate::catalog::{DnsExpect, HttpExpect, Protocol, Target, TargetKind};
 
 /// Port of the netexec HTTP server in the source pod (agnhost's default).
 const NETEXEC_PORT: u16 = 8080;
@@ -17,6 +20,8 @@ const NETEXEC_PORT: u16 = 8080;
 const RETRY_EVERY: Duration = Duration::from_secs(1);
 /// Attempts a negative check makes; every one must fail.
 const UNREACHABLE_ATTEMPTS: usize = 3;
+/// How long the harness waits for a TCP connection to a node address.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// netexec's `/dial` answer.
 #[derive(Debug, Default, Deserialize, PartialEq, Eq)]
@@ -32,12 +37,28 @@ pub fn describe_target(target: &Target) -> String {
         TargetKind::Pod(p) => format!("pod \"{p}\""),
         TargetKind::Service(s) => format!("service \"{s}\""),
         TargetKind::Host(h) => format!("host {h}"),
+        TargetKind::NodePort(s) => format!("the nodePort of service \"{s}\" on every Ready node"),
+    };
+    let port = if target.port == 0 {
+        String::new()
+    } else {
+        format!(" port {}", target.port)
     };
     format!(
-        "{what} port {} ({}{})",
-        target.port,
+        "{what}{port} ({}{})",
         protocol_name(target.protocol),
         target.path
+    )
+}
+
+/// `dns from "client": kubernetes.default resolves`.
+pub fn describe_dns(from: &str, name: &str, expect: DnsExpect) -> String {
+    format!(
+        "dns from \"{from}\": {name} {}",
+        match expect {
+            DnsExpect::Resolves => "resolves",
+            DnsExpect::Nxdomain => "does not exist (NXDOMAIN)",
+        }
     )
 }
 
@@ -54,6 +75,22 @@ struct PodView {
     os: String,
     node: String,
     ip: String,
+}
+
+impl PodView {
+    fn describe(&self) -> String {
+        format!(
+            "pod \"{}\" ({}, node {}, IP {})",
+            self.name,
+            self.os,
+            self.node,
+            if self.ip.is_empty() {
+                "none yet"
+            } else {
+                &self.ip
+            }
+        )
+    }
 }
 
 async fn pod_view(scope: &TestScope<'_>, name: &str) -> Result<PodView, String> {
@@ -76,8 +113,22 @@ async fn pod_view(scope: &TestScope<'_>, name: &str) -> Result<PodView, String> 
     })
 }
 
-/// Resolves the target to the host netexec should dial, and a description for messages.
-async fn resolve(scope: &TestScope<'_>, target: &Target) -> Result<(String, String), String> {
+/// One address a check dials: host (IP or name), port, and a description for messages.
+struct Endpoint {
+    host: String,
+    port: u16,
+    desc: String,
+}
+
+/// Resolves the target to the addresses to dial (one, or one per node for `node-port`).
+async fn resolve(scope: &TestScope<'_>, target: &Target) -> Result<Vec<Endpoint>, String> {
+    let one = |host: String, desc: String| {
+        Ok(vec![Endpoint {
+            host,
+            port: target.port,
+            desc,
+        }])
+    };
     match &target.kind {
         TargetKind::Pod(name) => {
             let view = pod_view(scope, name).await?;
@@ -88,30 +139,143 @@ async fn resolve(scope: &TestScope<'_>, target: &Target) -> Result<(String, Stri
                 "pod \"{name}\" ({}, node {}) at {}",
                 view.os, view.node, view.ip
             );
-            Ok((view.ip, desc))
+            one(view.ip, desc)
         }
         TargetKind::Service(name) => {
-            let svc = Api::<Service>::namespaced(scope.env.client.clone(), &scope.namespace)
-                .get(name)
-                .await
-                .map_err(|e| format!("cannot read service \"{name}\": {e}"))?;
+            let svc = service(scope, name).await?;
             let ip = svc.spec.and_then(|s| s.cluster_ip).unwrap_or_default();
-            Ok((ip.clone(), format!("service \"{name}\" at {ip}")))
+            if ip.is_empty() || ip == "None" {
+                return Err(format!("service \"{name}\" has no ClusterIP"));
+            }
+            one(ip.clone(), format!("service \"{name}\" at {ip}"))
         }
-        TargetKind::Host(host) => {
-            // Run-time placeholders were substituted by the step before.
-            let host = host.clone();
-            Ok((host.clone(), format!("host {host}")))
+        TargetKind::Host(host) => one(host.clone(), format!("host {host}")),
+        TargetKind::NodePort(name) => {
+            let node_port = node_port(scope, name, target).await?;
+            let nodes = ready_nodes(scope).await?;
+            if nodes.is_empty() {
+                return Err("no Ready node to dial".to_string());
+            }
+            Ok(nodes
+                .into_iter()
+                .filter_map(|n| {
+                    let ip = n.internal_ip.clone()?;
+                    Some(Endpoint {
+                        desc: format!(
+                            "nodePort {node_port} of service \"{name}\" on node {} ({}) at {ip}",
+                            n.name, n.os
+                        ),
+                        host: ip,
+                        port: node_port,
+                    })
+                })
+                .collect())
         }
     }
 }
 
+async fn service(scope: &TestScope<'_>, name: &str) -> Result<Service, String> {
+    Api::<Service>::namespaced(scope.env.client.clone(), &scope.namespace)
+        .get(name)
+        .await
+        .map_err(|e| format!("cannot read service \"{name}\": {e}"))
+}
+
+/// The nodePort of the Service port the target names (port 0: the first of its protocol).
+async fn node_port(scope: &TestScope<'_>, name: &str, target: &Target) -> Result<u16, String> {
+    let svc = service(scope, name).await?;
+    let spec = svc.spec.unwrap_or_default();
+    let protocol = match target.protocol {
+        Protocol::Http => "TCP",
+        Protocol::Udp => "UDP",
+    };
+    spec.ports
+        .unwrap_or_default()
+        .iter()
+        .filter(|p| p.protocol.as_deref().unwrap_or("TCP") == protocol)
+        .find(|p| target.port == 0 || p.port == i32::from(target.port))
+        .and_then(|p| p.node_port)
+        .and_then(|p| u16::try_from(p).ok())
+        .ok_or_else(|| {
+            format!(
+                "service \"{name}\" (type {}) has no {protocol} nodePort{}",
+                spec.type_.as_deref().unwrap_or("ClusterIP"),
+                if target.port == 0 {
+                    String::new()
+                } else {
+                    format!(" for port {}", target.port)
+                }
+            )
+        })
+}
+
+/// A Ready node and its addresses.
+struct NodeView {
+    name: String,
+    os: String,
+    internal_ip: Option<String>,
+    /// ExternalIP first, then InternalIP: what the harness machine may reach.
+    addresses: Vec<String>,
+}
+
+async fn ready_nodes(scope: &TestScope<'_>) -> Result<Vec<NodeView>, String> {
+    let nodes = Api::<Node>::all(scope.env.client.clone())
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| format!("cannot list nodes: {e}"))?;
+    let mut out = Vec::new();
+    for node in nodes.items {
+        let status = node.status.unwrap_or_default();
+        let ready = status
+            .conditions
+            .unwrap_or_default()
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True");
+        if !ready {
+            continue;
+        }
+        let addresses = status.addresses.unwrap_or_default();
+        let of_type = |t: &str| -> Vec<String> {
+            addresses
+                .iter()
+                .filter(|a| a.type_ == t)
+                .map(|a| a.address.clone())
+                .collect()
+        };
+        let internal = of_type("InternalIP");
+        let mut reachable = of_type("ExternalIP");
+        reachable.extend(internal.iter().cloned());
+        out.push(NodeView {
+            name: node.metadata.name.unwrap_or_default(),
+            os: node
+                .metadata
+                .labels
+                .unwrap_or_default()
+                .get("kubernetes.io/os")
+                .cloned()
+                .unwrap_or_else(|| "unknown OS".into()),
+            internal_ip: internal.first().cloned(),
+            addresses: reachable,
+        });
+    }
+    Ok(out)
+}
+
 /// The `/dial` query for one attempt.
 pub fn dial_path(target: &Target, host: &str) -> String {
+    dial_query(target, host, target.port)
+}
+
+fn dial_query(target: &Target, host: &str, port: u16) -> String {
+    let request = match target.protocol {
+        // netexec's UDP server takes a command (`hostname`, `clientip`, `echo x`), not a path.
+        Protocol::Udp => target.path.trim_start_matches('/').to_string(),
+        Protocol::Http => target.path.clone(),
+    };
     let query = form_urlencoded::Serializer::new(String::new())
-        .append_pair("request", &target.path)
+        .append_pair("request", &request)
         .append_pair("host", host)
-        .append_pair("port", &target.port.to_string())
+        .append_pair("port", &port.to_string())
         .append_pair(
             "protocol",
             match target.protocol {
@@ -124,53 +288,118 @@ pub fn dial_path(target: &Target, host: &str) -> String {
     format!("dial?{query}")
 }
 
-/// What one attempt saw.
-fn judge(answer: &Result<DialResponse, String>, expect: &HttpExpect) -> (bool, String) {
-    match answer {
-        Err(e) => (false, format!("no answer from netexec: {e}")),
-        Ok(r) if !r.errors.is_empty() => (false, r.errors.join("; ")),
-        Ok(r) if r.responses.is_empty() => (false, "empty answer".to_string()),
-        Ok(r) => match &expect.body {
-            Some(want) if !r.responses.iter().any(|b| b.trim().contains(want.as_str())) => (
-                false,
-                format!("answer {:?}, expected one containing {want:?}", r.responses),
-            ),
-            _ => (true, format!("answer {:?}", r.responses)),
-        },
+/// What was wrong with an error text, in the words of the issue: timeout, refused, NXDOMAIN.
+fn classify(error: &str) -> &'static str {
+    let e = error.to_ascii_lowercase();
+    if e.contains("no such host") || e.contains("nxdomain") || e.contains("non-existent domain") {
+        "NXDOMAIN"
+    } else if e.contains("refused") {
+        "refused"
+    } else if e.contains("timeout") || e.contains("timed out") {
+        "timeout"
+    } else {
+        "error"
     }
 }
 
-/// Runs an `http` step.
-pub async fn http(
-    scope: &TestScope<'_>,
-    from: &str,
+/// What one attempt saw: reached (and the bodies of the answer) or why not.
+fn judge(answer: &Result<DialResponse, String>, expect: &HttpExpect) -> (bool, String) {
+    match answer {
+        Err(e) => (false, format!("no answer from netexec: {e}")),
+        Ok(r) if !r.errors.is_empty() => (
+            false,
+            format!("{}: {}", classify(&r.errors[0]), r.errors.join("; ")),
+        ),
+        Ok(r) if r.responses.is_empty() => (false, "empty answer".to_string()),
+        Ok(r) => judge_body(&r.responses, expect),
+    }
+}
+
+fn judge_body(responses: &[String], expect: &HttpExpect) -> (bool, String) {
+    let wanted: Vec<&String> = expect.body.iter().chain(expect.bodies.iter()).collect();
+    if !wanted.is_empty()
+        && !responses
+            .iter()
+            .any(|b| wanted.iter().any(|w| b.trim().contains(w.as_str())))
+    {
+        let shown = if wanted.len() == 1 {
+            format!("{:?}", wanted[0])
+        } else {
+            format!("one of {wanted:?}")
+        };
+        return (
+            false,
+            format!("wrong body: answer {responses:?}, expected one containing {shown}"),
+        );
+    }
+    (true, format!("answer {responses:?}"))
+}
+
+/// Keeps the last distinct things seen, newest first, bounded.
+#[derive(Default)]
+struct Seen {
+    items: Vec<String>,
+}
+
+impl Seen {
+    fn push(&mut self, seen: String) {
+        if self.items.first() != Some(&seen) {
+            self.items.retain(|s| s != &seen);
+            self.items.insert(0, seen);
+            self.items.truncate(3);
+        }
+    }
+
+    fn show(&self) -> String {
+        match self.items.split_first() {
+            None => "nothing".into(),
+            Some((last, [])) => last.clone(),
+            Some((last, earlier)) => format!("{last} (earlier: {})", earlier.join("; ")),
+        }
+    }
+}
+
+/// The bodies an `http` step must see (all of `bodies`), the ones seen so far.
+fn missing_bodies(expect: &HttpExpect, seen: &BTreeSet<String>) -> Vec<String> {
+    expect
+        .bodies
+        .iter()
+        .filter(|b| !seen.iter().any(|s| s.trim().contains(b.as_str())))
+        .cloned()
+        .collect()
+}
+
+/// One check against one address, retried until it passes or the deadline; `Err` is the
+/// message without the source part.
+async fn check_one<F, Fut>(
+    endpoint: &Endpoint,
     target: &Target,
     expect: &HttpExpect,
     deadline: Instant,
-) -> Result<(), String> {
-    let source = pod_view(scope, from).await?;
-    let (host, target_desc) = resolve(scope, target).await?;
-    let proxy = format!(
-        "/api/v1/namespaces/{}/pods/{}:{NETEXEC_PORT}/proxy/{}",
-        scope.namespace,
-        from,
-        dial_path(target, &host)
-    );
+    mut attempt: F,
+) -> Result<(), String>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<DialResponse, String>>,
+{
     let started = Instant::now();
     let mut attempts = 0usize;
-    let mut last = String::new();
+    let mut seen = Seen::default();
+    let mut bodies_seen = BTreeSet::new();
     loop {
         attempts += 1;
-        let answer = ask(scope, &proxy).await;
-        let (reached, seen) = judge(&answer, expect);
-        last = if seen == last || last.is_empty() {
-            seen
-        } else {
-            format!("{seen} (earlier: {last})")
-        };
+        let answer = attempt().await;
+        let (reached, what) = judge(&answer, expect);
+        if reached {
+            if let Ok(r) = &answer {
+                bodies_seen.extend(r.responses.iter().cloned());
+            }
+        }
+        let missing = missing_bodies(expect, &bodies_seen);
+        seen.push(what);
         let negative_done = expect.unreachable && attempts >= UNREACHABLE_ATTEMPTS;
         match (expect.unreachable, reached) {
-            (false, true) => return Ok(()),
+            (false, true) if missing.is_empty() => return Ok(()),
             (true, true) => break,
             (true, false) if negative_done => return Ok(()),
             _ => {}
@@ -182,6 +411,13 @@ pub async fn http(
     }
     let expectation = if expect.unreachable {
         "expected it to be unreachable, but it answered".to_string()
+    } else if !expect.bodies.is_empty() {
+        format!(
+            "expected answers containing each of {:?}; seen {:?}, missing {:?}",
+            expect.bodies,
+            bodies_seen,
+            missing_bodies(expect, &bodies_seen)
+        )
     } else {
         match &expect.body {
             Some(b) => format!("expected an answer containing {b:?}"),
@@ -189,17 +425,351 @@ pub async fn http(
         }
     };
     Err(format!(
-        "from pod \"{}\" ({}, node {}, IP {}) to {target_desc} port {} over {}GET {}: {expectation}; saw: {last} ({attempts} attempt{} in {:.1}s)",
-        source.name,
-        source.os,
-        source.node,
-        source.ip,
-        target.port,
+        "{} port {} over {}{} {}: {expectation}; saw: {} ({attempts} attempt{} in {:.1}s)",
+        endpoint.desc,
+        endpoint.port,
         protocol_name(target.protocol),
+        match target.protocol {
+            Protocol::Http => "GET",
+            Protocol::Udp => "request",
+        },
         target.path,
+        seen.show(),
         if attempts == 1 { "" } else { "s" },
         started.elapsed().as_secs_f64()
     ))
+}
+
+/// Substitutes run-time placeholders in the target and the expectation.
+async fn expand(
+    scope: &TestScope<'_>,
+    target: &Target,
+    expect: &HttpExpect,
+) -> Result<(Target, HttpExpect), StepError> {
+    let mut target = target.clone();
+    if let TargetKind::Host(host) = &target.kind {
+        target.kind = TargetKind::Host(scope.expand(host).await?);
+    }
+    target.path = scope.expand(&target.path).await?;
+    let mut expect = expect.clone();
+    if let Some(b) = &expect.body {
+        expect.body = Some(scope.expand(b).await?);
+    }
+    let mut bodies = Vec::with_capacity(expect.bodies.len());
+    for b in &expect.bodies {
+        bodies.push(scope.expand(b).await?);
+    }
+    expect.bodies = bodies;
+    Ok((target, expect))
+}
+
+/// Runs an `http` step: from a pod's netexec to every address of the target.
+pub async fn http(
+    scope: &TestScope<'_>,
+    from: &str,
+    target: &Target,
+    expect: &HttpExpect,
+    deadline: Instant,
+) -> Result<(), StepError> {
+    let (target, expect) = expand(scope, target, expect).await?;
+    let source = pod_view(scope, from).await.map_err(StepError::Check)?;
+    let endpoints = resolve(scope, &target)
+        .await
+        .map_err(|e| StepError::Check(format!("from {}: {e}", source.describe())))?;
+    let mut failures = Vec::new();
+    for endpoint in &endpoints {
+        let proxy = format!(
+            "/api/v1/namespaces/{}/pods/{}:{NETEXEC_PORT}/proxy/{}",
+            scope.namespace,
+            from,
+            dial_query(&target, &endpoint.host, endpoint.port)
+        );
+        let outcome = check_one(endpoint, &target, &expect, deadline, || ask(scope, &proxy)).await;
+        if let Err(e) = outcome {
+            failures.push(e);
+        }
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(StepError::Check(format!(
+            "from {} to {}",
+            source.describe(),
+            failures.join("; and to ")
+        )))
+    }
+}
+
+/// Runs an `http` step from the harness machine: plain HTTP to every node address it can
+/// reach; skips the test when it reaches none.
+pub async fn from_harness(
+    scope: &TestScope<'_>,
+    target: &Target,
+    expect: &HttpExpect,
+    deadline: Instant,
+) -> Result<(), StepError> {
+    let (target, expect) = expand(scope, target, expect).await?;
+    let mut endpoints = Vec::new();
+    let mut unreachable = Vec::new();
+    match &target.kind {
+        TargetKind::NodePort(name) => {
+            let node_port = node_port(scope, name, &target)
+                .await
+                .map_err(StepError::Check)?;
+            for node in ready_nodes(scope).await.map_err(StepError::Check)? {
+                let mut found = None;
+                for addr in &node.addresses {
+                    if reachable(addr, node_port).await {
+                        found = Some(addr.clone());
+                        break;
+                    }
+                    unreachable.push(format!("{} {addr}", node.name));
+                }
+                if let Some(addr) = found {
+                    endpoints.push(Endpoint {
+                        desc: format!(
+                            "nodePort {node_port} of service \"{name}\" on node {} ({}) at {addr}",
+                            node.name, node.os
+                        ),
+                        host: addr,
+                        port: node_port,
+                    });
+                }
+            }
+        }
+        TargetKind::Host(host) => {
+            if reachable(host, target.port).await {
+                endpoints.push(Endpoint {
+                    host: host.clone(),
+                    port: target.port,
+                    desc: format!("host {host}"),
+                });
+            } else {
+                unreachable.push(host.clone());
+            }
+        }
+        other => {
+            return Err(StepError::Check(format!(
+                "the harness cannot reach {other:?} targets"
+            )))
+        }
+    }
+    if endpoints.is_empty() {
+        return Err(StepError::Skip(format!(
+            "no node address is reachable from the machine running the harness (tried {})",
+            if unreachable.is_empty() {
+                "none: no Ready node".to_string()
+            } else {
+                unreachable.join(", ")
+            }
+        )));
+    }
+    let mut failures = Vec::new();
+    for endpoint in &endpoints {
+        let outcome = check_one(endpoint, &target, &expect, deadline, || {
+            plain_get(&endpoint.host, endpoint.port, &target.path)
+        })
+        .await;
+        if let Err(e) = outcome {
+            failures.push(e);
+        }
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(StepError::Check(format!(
+            "from the harness to {}",
+            failures.join("; and to ")
+        )))
+    }
+}
+
+/// Whether a TCP connection to `host:port` is possible at all: it connects, or the host
+/// answers that the port is closed (refused). Timeouts and unroutable addresses are not.
+async fn reachable(host: &str, port: u16) -> bool {
+    match tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        tokio::net::TcpStream::connect((host, port)),
+    )
+    .await
+    {
+        Ok(Ok(_)) => true,
+        Ok(Err(e)) => e.kind() == std::io::ErrorKind::ConnectionRefused,
+        Err(_) => false,
+    }
+}
+
+/// `GET path` over HTTP/1.1 on a fresh connection, as netexec's `/dial` would report it.
+async fn plain_get(host: &str, port: u16, path: &str) -> Result<DialResponse, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let url = format!("http://{host}:{port}{path}");
+    let fail = |e: String| {
+        Ok(DialResponse {
+            responses: vec![],
+            errors: vec![format!("Get \"{url}\": {e}")],
+        })
+    };
+    let connect = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        tokio::net::TcpStream::connect((host, port)),
+    )
+    .await;
+    let mut stream = match connect {
+        Err(_) => return fail("dial tcp: i/o timeout".into()),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            return fail(format!(
+                "dial tcp {host}:{port}: connect: connection refused"
+            ))
+        }
+        Ok(Err(e)) => return fail(format!("dial tcp {host}:{port}: {e}")),
+        Ok(Ok(s)) => s,
+    };
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n");
+    if let Err(e) = stream.write_all(request.as_bytes()).await {
+        return fail(format!("write: {e}"));
+    }
+    let mut raw = Vec::new();
+    match tokio::time::timeout(CONNECT_TIMEOUT * 2, stream.read_to_end(&mut raw)).await {
+        Err(_) => return fail("i/o timeout (awaiting the answer)".into()),
+        Ok(Err(e)) => return fail(format!("read: {e}")),
+        Ok(Ok(_)) => {}
+    }
+    let text = String::from_utf8_lossy(&raw);
+    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+        return fail(format!("malformed answer {:?}", truncate(&text)));
+    };
+    let status = head.split_whitespace().nth(1).unwrap_or_default();
+    if status != "200" {
+        return fail(format!("HTTP status {status}: {:?}", truncate(body)));
+    }
+    let chunked = head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked");
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    Ok(DialResponse {
+        responses: vec![body],
+        errors: vec![],
+    })
+}
+
+/// The payload of a chunked HTTP/1.1 body.
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        body = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+fn truncate(text: &str) -> String {
+    text.chars().take(200).collect()
+}
+
+/// Runs a `dns` step: `nslookup NAME` in the pod, retried until the expectation holds.
+pub async fn dns(
+    scope: &TestScope<'_>,
+    from: &str,
+    name: &str,
+    expect: DnsExpect,
+    deadline: Instant,
+) -> Result<(), StepError> {
+    let name = scope.expand(name).await?;
+    let command = vec!["nslookup".to_string(), name.clone()];
+    let started = Instant::now();
+    let mut attempts = 0usize;
+    let mut seen = Seen::default();
+    loop {
+        attempts += 1;
+        let (code, stdout, stderr) = scope.exec(from, None, &command).await?;
+        let answer = judge_nslookup(code, &stdout, &stderr);
+        let ok = matches!(
+            (&answer, expect),
+            (Lookup::Resolved(_), DnsExpect::Resolves) | (Lookup::NxDomain, DnsExpect::Nxdomain)
+        );
+        if ok {
+            return Ok(());
+        }
+        seen.push(answer.describe(code, &stdout, &stderr));
+        if Instant::now() + RETRY_EVERY >= deadline {
+            break;
+        }
+        tokio::time::sleep(RETRY_EVERY).await;
+    }
+    let source = pod_view(scope, from).await.map_err(StepError::Check)?;
+    Err(StepError::Check(format!(
+        "from {}: nslookup {name} over udp to cluster DNS: expected {}; saw: {} ({attempts} attempt{} in {:.1}s)",
+        source.describe(),
+        match expect {
+            DnsExpect::Resolves => "it to resolve to an address",
+            DnsExpect::Nxdomain => "NXDOMAIN (the name does not exist)",
+        },
+        seen.show(),
+        if attempts == 1 { "" } else { "s" },
+        started.elapsed().as_secs_f64()
+    )))
+}
+
+/// What an `nslookup` run said.
+#[derive(Debug, PartialEq, Eq)]
+enum Lookup {
+    Resolved(String),
+    NxDomain,
+    Timeout,
+    Other,
+}
+
+impl Lookup {
+    fn describe(&self, code: i32, stdout: &str, stderr: &str) -> String {
+        match self {
+            Lookup::Resolved(ip) => format!("resolved to {ip}"),
+            Lookup::NxDomain => "NXDOMAIN".into(),
+            Lookup::Timeout => "timeout: no DNS server answered".into(),
+            Lookup::Other => format!(
+                "exit code {code}, output {:?}",
+                truncate(&format!("{stdout}{stderr}"))
+            ),
+        }
+    }
+}
+
+/// Reads `nslookup` output (busybox / bind-tools on Linux, Windows' own): the address after
+/// the `Name:` line, NXDOMAIN, or a timeout.
+fn judge_nslookup(code: i32, stdout: &str, stderr: &str) -> Lookup {
+    let all = format!("{stdout}\n{stderr}").to_ascii_lowercase();
+    if all.contains("nxdomain") || all.contains("non-existent domain") {
+        return Lookup::NxDomain;
+    }
+    if all.contains("timed out") || all.contains("timed-out") || all.contains("no servers could") {
+        return Lookup::Timeout;
+    }
+    if code == 0 {
+        let after_name = stdout
+            .lines()
+            .skip_while(|l| !l.trim_start().starts_with("Name:"))
+            .skip(1)
+            .find_map(|l| {
+                let l = l.trim();
+                l.strip_prefix("Address:")
+                    .or_else(|| l.strip_prefix("Addresses:"))
+                    .map(|a| a.trim().to_string())
+            });
+        if let Some(ip) = after_name.filter(|a| !a.is_empty()) {
+            return Lookup::Resolved(ip);
+        }
+    }
+    Lookup::Other
 }
 
 async fn ask(scope: &TestScope<'_>, path: &str) -> Result<DialResponse, String> {
@@ -245,7 +815,7 @@ mod tests {
     fn judging_answers() {
         let expect = HttpExpect {
             body: Some("server".into()),
-            unreachable: false,
+            ..HttpExpect::default()
         };
         let ok = Ok(DialResponse {
             responses: vec!["server".into()],
@@ -260,7 +830,7 @@ mod tests {
             judge(&wrong, &expect),
             (
                 false,
-                "answer [\"other\"], expected one containing \"server\"".into()
+                "wrong body: answer [\"other\"], expected one containing \"server\"".into()
             )
         );
         let timeout = Ok(DialResponse {
@@ -269,7 +839,7 @@ mod tests {
         });
         assert_eq!(
             judge(&timeout, &expect),
-            (false, "dial tcp 10.0.0.1:8080: i/o timeout".into())
+            (false, "timeout: dial tcp 10.0.0.1:8080: i/o timeout".into())
         );
     }
 }

@@ -93,7 +93,7 @@ pub fn default_timeout(action: &Action) -> Duration {
     Duration::from_secs(match action {
         Action::Create { .. } => 30,
         Action::Wait { .. } => 180,
-        Action::Http { .. } => 60,
+        Action::Http { .. } | Action::HttpFromHarness { .. } | Action::Dns { .. } => 60,
         Action::Exec { .. } => 60,
         Action::Logs { .. } => 30,
         Action::Expect { eventually, .. } => {
@@ -141,6 +141,10 @@ pub fn describe(action: &Action) -> String {
         Action::Http { from, to, .. } => {
             format!("http from \"{from}\" to {}", probe::describe_target(to))
         }
+        Action::HttpFromHarness { to, .. } => {
+            format!("http from the harness to {}", probe::describe_target(to))
+        }
+        Action::Dns { from, name, expect } => probe::describe_dns(from, name, *expect),
         Action::Exec {
             pod,
             container,
@@ -324,14 +328,13 @@ impl TestScope<'_> {
                 }
             }
             Action::Http { from, to, expect } => {
-                let mut to = to.clone();
-                if let crate::catalog::TargetKind::Host(host) = &to.kind {
-                    to.kind = crate::catalog::TargetKind::Host(self.expand(host).await?);
-                }
-                to.path = self.expand(&to.path).await?;
-                probe::http(self, from, &to, expect, deadline)
-                    .await
-                    .map_err(StepError::Check)
+                probe::http(self, from, to, expect, deadline).await
+            }
+            Action::HttpFromHarness { to, expect } => {
+                probe::from_harness(self, to, expect, deadline).await
+            }
+            Action::Dns { from, name, expect } => {
+                probe::dns(self, from, name, *expect, deadline).await
             }
             Action::Exec {
                 pod,
@@ -840,12 +843,21 @@ mod tests {
         let three = json!(3);
         let text = json!("Running");
         assert!(judge(&[&three], &Check::AtLeast(3.0)).is_ok());
-        assert_eq!(judge(&[&three], &Check::AtLeast(4.0)), Err("found 3, expected >= 4".into()));
+        assert_eq!(
+            judge(&[&three], &Check::AtLeast(4.0)),
+            Err("found 3, expected >= 4".into())
+        );
         assert!(judge(&[&three], &Check::AtMost(3.0)).is_ok());
         assert!(judge(&[&text], &Check::Contains("Run".into())).is_ok());
         assert!(judge(&[], &Check::Exists(false)).is_ok());
-        assert_eq!(judge(&[], &Check::Exists(true)), Err("found nothing, expected exists".into()));
-        assert!(judge(&[&three, &three], &Check::Equals(json!(3))).is_err(), "one value only");
+        assert_eq!(
+            judge(&[], &Check::Exists(true)),
+            Err("found nothing, expected exists".into())
+        );
+        assert!(
+            judge(&[&three, &three], &Check::Equals(json!(3))).is_err(),
+            "one value only"
+        );
     }
 
     #[test]

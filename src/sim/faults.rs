@@ -31,6 +31,14 @@ pub enum Fault {
     Slow,
     /// Creating a namespace answers 403 Forbidden, like credentials without RBAC permission.
     ForbidNamespaces,
+    /// Services never get endpoints: every ClusterIP and NodePort refuses connections.
+    NoEndpoints,
+    /// NodePorts refuse connections on every node (ClusterIPs still work).
+    NodeportClosed,
+    /// Pod-to-pod traffic arrives from the source node's IP instead of the pod's IP (SNAT).
+    Snat,
+    /// UDP datagrams between pods are dropped (TCP still flows).
+    UdpDrop,
 }
 
 impl Fault {

@@ -117,6 +117,10 @@ impl Dns for ClusterDns {
         }
         resolve(&self.store, &self.namespace, name)
     }
+
+    fn answering(&self) -> bool {
+        !self.broken
+    }
 }
 
 /// Resolves `name` as a pod in `namespace` would (search path `<ns>.svc.cluster.local`,
@@ -164,6 +168,21 @@ pub fn drops(config: &SimConfig, src_windows: bool, dst_windows: bool) -> bool {
     config.has(Fault::CrossOsNetwork) && src_windows != dst_windows
 }
 
+/// Whether a UDP datagram between pods is lost.
+pub fn drops_udp(config: &SimConfig) -> bool {
+    config.has(Fault::UdpDrop)
+}
+
+/// The source address a destination sees for traffic from a pod: the pod's IP, or its node's
+/// IP under the `snat` fault.
+pub fn source_ip<'a>(config: &SimConfig, pod_ip: &'a str, node_ip: &'a str) -> &'a str {
+    if config.has(Fault::Snat) {
+        node_ip
+    } else {
+        pod_ip
+    }
+}
+
 /// A backend a dial reaches after Service translation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Backend {
@@ -176,6 +195,7 @@ pub struct Backend {
 /// `None`: not a Service address (maybe a pod IP). `Some(Err)`: a Service address that refuses.
 pub fn service_backend(
     store: &Store,
+    config: &SimConfig,
     net: &mut NetState,
     ip: &str,
     port: u16,
@@ -203,6 +223,9 @@ pub fn service_backend(
             }
         });
         let Some(sp) = matched else { continue };
+        if cluster_ip != ip && config.has(Fault::NodeportClosed) {
+            return Some(Err(DialFailure::Refused));
+        }
         let ns = svc["metadata"]["namespace"].as_str().unwrap_or_default();
         let name = svc["metadata"]["name"].as_str().unwrap_or_default();
         let port_name = sp["name"].as_str().unwrap_or_default();

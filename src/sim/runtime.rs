@@ -215,7 +215,7 @@ impl Runtime {
         } else {
             let backend = {
                 let mut net = self.net();
-                network::service_backend(&self.store, &mut net, &ip, port, udp)
+                network::service_backend(&self.store, &self.config, &mut net, &ip, port, udp)
             };
             match backend {
                 Some(Ok(b)) => (
@@ -233,7 +233,8 @@ impl Runtime {
     }
 
     fn client_addr(&self, src: &PodRt) -> String {
-        format!("{}:{}", src.ip, self.net().source_port())
+        let ip = network::source_ip(&self.config, &src.ip, &src.host_ip);
+        format!("{ip}:{}", self.net().source_port())
     }
 
     /// netexec's HTTP dial from `src`: the body, or agnhost's error text.
@@ -297,6 +298,9 @@ impl Runtime {
             }
         };
         let (pod, port) = self.route(src, host, port, true).map_err(fail)?;
+        if network::drops_udp(&self.config) {
+            return Err(fail(DialFailure::Timeout));
+        }
         // Nothing listening on UDP: the datagram is lost and the read times out.
         let running = pod
             .listener(port, true)

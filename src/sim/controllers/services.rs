@@ -152,8 +152,8 @@ fn target_port(svc_port: &Value, pod: &Value) -> Option<u64> {
 
 /// Rebuilds Endpoints and EndpointSlices of every Service with a selector.
 pub fn reconcile_endpoints(store: &Store, config: &SimConfig) {
-    // Faults that change which pods back a Service go here (e.g. issue 4's `no-endpoints`).
-    let _ = config;
+    // Fault `no-endpoints`: no pod ever backs a Service.
+    let no_endpoints = config.has(crate::sim::faults::Fault::NoEndpoints);
     let (services, _) = store.list("services", None);
     let (pods, _) = store.list("pods", None);
     for svc in &services {
@@ -176,6 +176,7 @@ pub fn reconcile_endpoints(store: &Store, config: &SimConfig) {
                     .is_some_and(|ip| !ip.is_empty())
                     && !matches!(p["status"]["phase"].as_str(), Some("Succeeded" | "Failed"))
             })
+            .filter(|_| !no_endpoints)
             .collect();
         let svc_ports: Vec<Value> = svc["spec"]["ports"].as_array().cloned().unwrap_or_default();
         let ports: Vec<Value> = svc_ports

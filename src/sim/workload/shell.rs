@@ -38,6 +38,10 @@ pub enum Dialect {
 pub trait Dns: Send + Sync {
     /// `(fully qualified name, IP)` or `None` when the name does not resolve.
     fn lookup(&self, name: &str) -> Option<(String, String)>;
+    /// Whether the DNS server answers at all (`false`: queries time out, no NXDOMAIN).
+    fn answering(&self) -> bool {
+        true
+    }
 }
 
 /// Everything a script can touch.
@@ -902,6 +906,17 @@ fn nslookup(
     err: &mut String,
 ) -> i32 {
     let windows = dialect != Dialect::Sh;
+    if !sb.dns.answering() {
+        if windows {
+            out.push_str(&format!(
+                "DNS request timed out.\r\n    timeout was 2 seconds.\r\nServer:  UnKnown\r\nAddress:  {DNS_IP}\r\n\r\n"
+            ));
+            err.push_str("*** Request to UnKnown timed-out\r\n");
+        } else {
+            out.push_str(";; connection timed out; no servers could be reached\n\n");
+        }
+        return 1;
+    }
     match sb.dns.lookup(target) {
         Some((fqdn, ip)) => {
             if windows {
