@@ -1,6 +1,6 @@
 //! Object validation on create and update: names (DNS-1123), and the pod template rules the
-//! suites can trip over (containers present, each with a DNS-1123 name and an image). Failures
-//! become 422 Invalid with field paths.
+//! suites can trip over (containers present, each with a DNS-1123 name and an image; no
+//! `readOnlyRootFilesystem` on a Windows pod). Failures become 422 Invalid with field paths.
 
 use serde_json::Value;
 
@@ -132,6 +132,15 @@ fn check_pod_spec(spec: &Value, path: &str, causes: &mut Vec<Cause>) {
             if c["image"].as_str().is_none_or(|s| s.trim().is_empty()) {
                 causes.push(Cause::required(format!("{at}.image")));
             }
+            // Linux-only fields a pod declared Windows (spec.os.name) cannot set.
+            let windows = spec["os"]["name"] == "windows";
+            if windows && !c["securityContext"]["readOnlyRootFilesystem"].is_null() {
+                causes.push(Cause {
+                    reason: "FieldValueForbidden",
+                    message: "Forbidden: cannot be set for a windows pod".to_string(),
+                    field: format!("{at}.securityContext.readOnlyRootFilesystem"),
+                });
+            }
         }
     }
 }
@@ -192,6 +201,19 @@ mod tests {
             {"name": "a", "image": "x"}]}})
         )
         .is_ok());
+    }
+
+    #[test]
+    fn a_windows_pod_cannot_have_a_read_only_root_filesystem() {
+        let pod = |os: &str| {
+            json!({"spec": {"os": {"name": os}, "containers": [{"name": "a", "image": "x",
+                "securityContext": {"readOnlyRootFilesystem": true}}]}})
+        };
+        let err = validate(pods(), "p", &pod("windows")).unwrap_err();
+        assert!(err.to_string().contains(
+            "spec.containers[0].securityContext.readOnlyRootFilesystem: Forbidden: cannot be set for a windows pod"
+        ), "{err}");
+        assert!(validate(pods(), "p", &pod("linux")).is_ok());
     }
 
     #[test]
