@@ -635,6 +635,9 @@ async fn plain_get(host: &str, port: u16, path: &str) -> Result<DialResponse, St
         Ok(Err(e)) => return fail(format!("read: {e}")),
         Ok(Ok(_)) => {}
     }
+    if raw.is_empty() {
+        return fail("EOF: the connection was closed without an answer".into());
+    }
     let text = String::from_utf8_lossy(&raw);
     let Some((head, body)) = text.split_once("\r\n\r\n") else {
         return fail(format!("malformed answer {:?}", truncate(&text)));
@@ -801,6 +804,146 @@ mod tests {
             path: "/hostname".into(),
             protocol: Protocol::Http,
         }
+    }
+
+    fn endpoint() -> Endpoint {
+        Endpoint {
+            host: "10.244.1.5".into(),
+            port: 8080,
+            desc: "pod \"server\" (linux, node n1) at 10.244.1.5".into(),
+        }
+    }
+
+    fn answer(body: &str) -> Result<DialResponse, String> {
+        Ok(DialResponse {
+            responses: vec![body.into()],
+            errors: vec![],
+        })
+    }
+
+    fn refused() -> Result<DialResponse, String> {
+        Ok(DialResponse {
+            responses: vec![],
+            errors: vec!["dial tcp 10.244.1.5:8080: connect: connection refused".into()],
+        })
+    }
+
+    #[tokio::test]
+    async fn checks_retry_until_the_path_works() {
+        let expect = HttpExpect {
+            body: Some("server".into()),
+            ..HttpExpect::default()
+        };
+        let mut n = 0;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let outcome = check_one(&endpoint(), &target(), &expect, deadline, || {
+            n += 1;
+            let a = if n < 3 { refused() } else { answer("server") };
+            async move { a }
+        })
+        .await;
+        assert_eq!(outcome, Ok(()));
+        assert_eq!(n, 3);
+    }
+
+    #[tokio::test]
+    async fn a_broken_path_fails_within_the_deadline_with_what_it_saw() {
+        let expect = HttpExpect {
+            body: Some("server".into()),
+            ..HttpExpect::default()
+        };
+        let started = Instant::now();
+        let deadline = started + Duration::from_millis(2500);
+        let err = check_one(&endpoint(), &target(), &expect, deadline, || async {
+            refused()
+        })
+        .await
+        .unwrap_err();
+        assert!(started.elapsed() < Duration::from_millis(2600), "{err}");
+        assert!(
+            err.starts_with("pod \"server\" (linux, node n1) at 10.244.1.5 port 8080 over http GET /hostname: expected an answer containing \"server\"; saw: refused: "),
+            "{err}"
+        );
+        assert!(err.contains("(3 attempts in 2."), "{err}");
+    }
+
+    #[tokio::test]
+    async fn bodies_must_all_be_seen() {
+        let expect = HttpExpect {
+            bodies: vec!["a".into(), "b".into()],
+            ..HttpExpect::default()
+        };
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let err = check_one(&endpoint(), &target(), &expect, deadline, || async {
+            answer("a")
+        })
+        .await
+        .unwrap_err();
+        assert!(err.contains("seen {\"a\"}, missing [\"b\"]"), "{err}");
+        let mut n = 0;
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let ok = check_one(&endpoint(), &target(), &expect, deadline, || {
+            n += 1;
+            let a = answer(if n % 2 == 0 { "a" } else { "b" });
+            async move { a }
+        })
+        .await;
+        assert_eq!(ok, Ok(()));
+    }
+
+    #[test]
+    fn nslookup_outputs_of_both_oses() {
+        let linux_ok = "Server:\t\t10.96.0.10\nAddress:\t10.96.0.10:53\n\nName:\tkubernetes.default.svc.cluster.local\nAddress: 10.96.0.1\n";
+        assert_eq!(
+            judge_nslookup(0, linux_ok, ""),
+            Lookup::Resolved("10.96.0.1".into())
+        );
+        let windows_ok = "Server:  kube-dns.kube-system.svc.cluster.local\r\nAddress:  10.96.0.10\r\n\r\nName:    kubernetes.default.svc.cluster.local\r\nAddress:  10.96.0.1\r\n";
+        assert_eq!(
+            judge_nslookup(0, windows_ok, ""),
+            Lookup::Resolved("10.96.0.1".into())
+        );
+        assert_eq!(
+            judge_nslookup(1, "", "** server can't find nope: NXDOMAIN\n"),
+            Lookup::NxDomain
+        );
+        assert_eq!(
+            judge_nslookup(
+                1,
+                "",
+                "*** kube-dns can't find nope: Non-existent domain\r\n"
+            ),
+            Lookup::NxDomain
+        );
+        assert_eq!(
+            judge_nslookup(
+                1,
+                ";; connection timed out; no servers could be reached\n",
+                ""
+            ),
+            Lookup::Timeout
+        );
+        // The server's own address is not the answer.
+        assert_eq!(
+            judge_nslookup(0, "Server:\t\t10.96.0.10\nAddress:\t10.96.0.10:53\n", ""),
+            Lookup::Other
+        );
+    }
+
+    #[test]
+    fn chunked_bodies_are_decoded() {
+        assert_eq!(dechunk("6\r\nserver\r\n0\r\n\r\n"), "server");
+    }
+
+    #[test]
+    fn udp_requests_are_commands_not_paths() {
+        let mut t = target();
+        t.protocol = Protocol::Udp;
+        t.path = "hostname".into();
+        assert_eq!(
+            dial_path(&t, "10.244.1.5"),
+            "dial?request=hostname&host=10.244.1.5&port=8080&protocol=udp&tries=1"
+        );
     }
 
     #[test]

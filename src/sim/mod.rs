@@ -68,6 +68,11 @@ impl SimCluster {
         let addr = listener
             .local_addr()
             .map_err(|source| SimError::Bind { port, source })?;
+        // From here on, the port in use (node ExternalIPs are derived from it).
+        let config = SimConfig {
+            port: addr.port(),
+            ..config
+        };
         let store = Arc::new(store::Store::new());
         for ns in SYSTEM_NAMESPACES {
             let mut object = serde_json::json!({"metadata": {"name": ns}});

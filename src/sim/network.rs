@@ -28,6 +28,14 @@ pub fn node_ip(i: usize) -> String {
     format!("10.240.0.{}", 10 + i)
 }
 
+/// ExternalIP of the node with index `i`: a loopback address unique to the simulated cluster
+/// serving its API on `api_port` (`127.<hi>.<lo>.<10+i>`), where its NodePorts really listen,
+/// so the harness machine reaches them (Linux routes all of 127/8 to loopback).
+pub fn node_external_ip(api_port: u16, i: usize) -> String {
+    let [hi, lo] = api_port.to_be_bytes();
+    format!("127.{hi}.{lo}.{}", 10 + i)
+}
+
 /// Pod CIDR of the node with index `i`.
 pub fn pod_cidr(i: usize) -> String {
     format!("10.244.{i}.0/24")

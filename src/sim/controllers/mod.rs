@@ -4,6 +4,7 @@
 
 pub mod events;
 pub mod kubelet;
+pub mod nodeports;
 pub mod nodes;
 pub mod scheduler;
 pub mod services;

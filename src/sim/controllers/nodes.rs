@@ -93,6 +93,7 @@ pub fn node_object(spec: &NodeSpec, config: &SimConfig) -> Value {
             ],
             "addresses": [
                 {"type": "InternalIP", "address": network::node_ip(spec.index)},
+                {"type": "ExternalIP", "address": network::node_external_ip(config.port, spec.index)},
                 {"type": "Hostname", "address": spec.name},
             ],
             "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},

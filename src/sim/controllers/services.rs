@@ -321,6 +321,7 @@ pub async fn run(rt: Arc<Runtime>) {
     let store = rt.store.clone();
     let mut feed = store.subscribe();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut listeners = super::nodeports::Listeners::default();
     loop {
         tokio::select! {
             change = feed.recv() => match change {
@@ -336,6 +337,7 @@ pub async fn run(rt: Arc<Runtime>) {
         }
         allocate(&store);
         reconcile_endpoints(&store, &rt.config);
+        listeners.sync(&rt).await;
     }
 }
 
