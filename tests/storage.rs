@@ -21,6 +21,7 @@ const PVC_CELLS: &[&str] = &[
 
 struct Run {
     tests: Vec<Value>,
+    stdout: String,
     stderr: String,
     code: Option<i32>,
 }
@@ -65,7 +66,10 @@ async fn run_storage(config: SimConfig, args: &[&str]) -> Run {
         .arg(&reports)
         .args(args)
         .env_remove("KUBECONFIG");
-    if !args.iter().any(|a| a.starts_with("storage/")) {
+    if !args
+        .iter()
+        .any(|a| a.starts_with("storage/") || *a == "--suites")
+    {
         command.arg("storage/");
     }
     let out = tokio::time::timeout(Duration::from_secs(120), command.output())
@@ -75,6 +79,7 @@ async fn run_storage(config: SimConfig, args: &[&str]) -> Run {
     common::junit_schema::assert_valid_junit(&reports.join("junit.xml"));
     Run {
         tests: results(&reports),
+        stdout: String::from_utf8_lossy(&out.stdout).to_string(),
         stderr: String::from_utf8_lossy(&out.stderr).to_string(),
         code: out.status.code(),
     }
@@ -243,4 +248,35 @@ async fn without_a_storage_class_the_claim_checks_skip_with_the_reason() {
         let reason = run.test(cell)["skip_reason"].as_str().unwrap_or_default();
         assert!(reason.contains("no default StorageClass"), "{reason}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_windows_node_refuses_a_memory_backed_emptydir() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("windows-memory.yaml"),
+        r#"
+suite: windows-memory
+tests:
+  - name: memory-emptydir-on-windows
+    steps:
+      - create: { fixture: memory-emptydir, name: shared, os: windows }
+      - wait: { pod: shared, until: ready }
+        timeout: 2s
+"#,
+    )
+    .expect("suite written");
+    let suites = dir.path().to_string_lossy().to_string();
+    let run = run_storage(SimConfig::default(), &["--suites", &suites]).await;
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    let m = run.message("windows-memory/memory-emptydir-on-windows");
+    assert!(m.contains("pod \"shared\" (windows)"), "{m}");
+    assert!(m.contains("ContainerCreating"), "{m}");
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        all.contains(
+            "FailedMount pod/shared: MountVolume.SetUp failed for volume \"data\" : emptyDir medium \"Memory\" is not supported on Windows nodes"
+        ),
+        "the diagnostics show the kubelet's event: {all}"
+    );
 }
