@@ -171,7 +171,11 @@ async fn every_kind_of_check_can_fail_and_says_why() {
     );
 
     let m = message_of(&run, "negative/file-never-written");
-    assert!(m.contains("in pod \"shared\" (windows)"), "{m}");
+    assert!(
+        m.contains("in pod \"shared\" (windows; node windows-node-"),
+        "{m}"
+    );
+    assert!(m.contains(r#"volume "data" (emptyDir) at C:\data"#), "{m}");
     assert!(m.contains("exit code 1, expected 0"), "{m}");
     assert!(m.contains("stdout does not contain \"hello\""), "{m}");
 
