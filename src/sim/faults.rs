@@ -39,6 +39,18 @@ pub enum Fault {
     Snat,
     /// UDP datagrams between pods are dropped (TCP still flows).
     UdpDrop,
+    /// Containers are never restarted, whatever their restartPolicy (no CrashLoopBackOff either).
+    NoRestarts,
+    /// Liveness and readiness probe results have no effect: failing containers are neither
+    /// restarted nor marked unready.
+    ProbesIgnored,
+    /// preStop hooks never run when a pod is deleted.
+    PrestopSkipped,
+    /// terminationGracePeriodSeconds is ignored: a deleted pod vanishes at once, its containers
+    /// killed without waiting.
+    GraceIgnored,
+    /// A restarted container's previous logs are gone (`logs --previous` finds nothing).
+    LogsLost,
 }
 
 impl Fault {
