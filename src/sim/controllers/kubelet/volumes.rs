@@ -1,7 +1,8 @@
 //! Volumes of a pod as the kubelet mounts them: emptyDir (per pod), configMap, secret,
 //! downwardAPI and projected (keys as read-only files, refreshed while the pod runs),
 //! persistentVolumeClaim (the PV's contents in the runtime, outliving pods) and hostPath
-//! (per node). `defaultMode`/item modes set file permissions; `readOnlyRootFilesystem` makes
+//! (per node). `/proc/mounts` lists the mounts (tmpfs for `medium: Memory`, secrets and
+//! projected volumes). `defaultMode`/item modes set file permissions; `readOnlyRootFilesystem` makes
 //! everything outside the volumes read-only; a Windows node refuses `emptyDir.medium: Memory`.
 //! Anything else fails the mount with a clear message.
 
@@ -24,6 +25,8 @@ pub struct PodVolume {
     pub read_only: bool,
     /// The PV behind a claim.
     pub pv: Option<String>,
+    /// Device and file system type, as a Linux container's `/proc/mounts` shows them.
+    pub device: (&'static str, &'static str),
 }
 
 /// Why a volume cannot be mounted yet (event `FailedMount`).
@@ -214,6 +217,7 @@ pub fn setup(
             projected: false,
             read_only: false,
             pv: None,
+            device: ("/dev/sda1", "ext4"),
         };
         if let Some(dir) = &v.empty_dir {
             let windows = rt
@@ -225,6 +229,9 @@ pub fn setup(
                 return Err(fail(
                     "emptyDir medium \"Memory\" is not supported on Windows nodes".into(),
                 ));
+            }
+            if dir.medium.as_deref() == Some("Memory") {
+                vol.device = ("tmpfs", "tmpfs");
             }
         } else if let Some(claim) = &v.persistent_volume_claim {
             let pvc = rt
@@ -244,6 +251,7 @@ pub fn setup(
                 )));
             }
             vol.tree = rt.volume(pv);
+            vol.device = ("/dev/sdb", "ext4");
             vol.pv = Some(pv.to_string());
             vol.read_only = claim.read_only == Some(true);
         } else if let Some(hp) = &v.host_path {
@@ -254,6 +262,10 @@ pub fn setup(
                     vol.tree = SharedTree::new(std::sync::Mutex::new(tree));
                     vol.projected = true;
                     vol.read_only = true;
+                    if v.config_map.is_none() {
+                        // Secrets, downward API and projected volumes live in memory.
+                        vol.device = ("tmpfs", "tmpfs");
+                    }
                 }
                 None => {
                     return Err(fail(
@@ -296,6 +308,7 @@ pub fn refresh(rt: &Runtime, pod: &Pod, pod_raw: &Value, volumes: &[PodVolume]) 
 /// The file system of a new instance of `container`.
 pub fn container_fs(container: &Container, volumes: &[PodVolume]) -> ContainerFs {
     let mut mounts = Vec::new();
+    let mut proc_mounts = String::from("overlay / overlay rw,relatime 0 0\n");
     for m in container.volume_mounts.iter().flatten() {
         let Some(vol) = volumes.iter().find(|v| v.name == m.name) else {
             continue;
@@ -308,10 +321,17 @@ pub fn container_fs(container: &Container, volumes: &[PodVolume]) -> ContainerFs
         if !sub_path.is_empty() && !vol.read_only {
             fs::lock(&vol.tree).dirs.insert(sub_path.clone());
         }
+        let read_only = vol.read_only || m.read_only == Some(true);
+        let (device, fs_type) = vol.device;
+        proc_mounts.push_str(&format!(
+            "{device} {} {fs_type} {},relatime 0 0\n",
+            m.mount_path,
+            if read_only { "ro" } else { "rw" }
+        ));
         mounts.push(Mount {
             path: fs::normalize(&m.mount_path),
             tree: vol.tree.clone(),
-            read_only: vol.read_only || m.read_only == Some(true),
+            read_only,
             sub_path,
         });
     }
@@ -320,19 +340,24 @@ pub fn container_fs(container: &Container, volumes: &[PodVolume]) -> ContainerFs
         .as_ref()
         .and_then(|s| s.read_only_root_filesystem)
         == Some(true);
+    let root = SharedTree::default();
+    let mut image = root.clone();
     if read_only_root {
         // The image's own files, mounted read-only under every volume.
+        proc_mounts = proc_mounts.replacen("overlay rw", "overlay ro", 1);
+        image = SharedTree::default();
         mounts.push(Mount {
             path: "/".to_string(),
-            tree: SharedTree::default(),
+            tree: image.clone(),
             read_only: true,
             sub_path: String::new(),
         });
     }
-    ContainerFs {
-        mounts,
-        root: SharedTree::default(),
-    }
+    // What `cat /proc/mounts` shows (Linux containers; harmless elsewhere).
+    fs::lock(&image)
+        .files
+        .insert("proc/mounts".to_string(), proc_mounts);
+    ContainerFs { mounts, root }
 }
 
 /// Environment variables of a container (literal values, fieldRef, configMap/secret keys).
@@ -375,4 +400,74 @@ pub fn environment(
         env.insert(e.name.clone(), value);
     }
     env
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn volume(name: &str, device: (&'static str, &'static str)) -> PodVolume {
+        PodVolume {
+            name: name.into(),
+            tree: SharedTree::default(),
+            projected: false,
+            read_only: false,
+            pv: None,
+            device,
+        }
+    }
+
+    fn container(spec: Value) -> Container {
+        serde_json::from_value(spec).unwrap()
+    }
+
+    #[test]
+    fn proc_mounts_lists_memory_volumes_as_tmpfs() {
+        let c = container(json!({"name": "c", "volumeMounts": [
+            {"name": "mem", "mountPath": "/data"}, {"name": "disk", "mountPath": "/disk"}]}));
+        let fs = container_fs(
+            &c,
+            &[
+                volume("mem", ("tmpfs", "tmpfs")),
+                volume("disk", ("/dev/sda1", "ext4")),
+            ],
+        );
+        let mounts = fs.read("/proc/mounts").unwrap();
+        assert!(mounts.contains("tmpfs /data tmpfs rw,"), "{mounts}");
+        assert!(mounts.contains("/dev/sda1 /disk ext4 rw,"), "{mounts}");
+        assert!(mounts.starts_with("overlay / overlay rw,"), "{mounts}");
+    }
+
+    #[test]
+    fn a_read_only_root_filesystem_keeps_volumes_writable() {
+        let c = container(json!({"name": "c",
+            "securityContext": {"readOnlyRootFilesystem": true},
+            "volumeMounts": [{"name": "data", "mountPath": "/data"}]}));
+        let fs = container_fs(&c, &[volume("data", ("/dev/sda1", "ext4"))]);
+        assert_eq!(fs.write("/probe", "x", false), Err(fs::FsError::ReadOnly));
+        fs.write("/data/probe", "x", false).unwrap();
+        assert!(fs
+            .read("/proc/mounts")
+            .unwrap()
+            .starts_with("overlay / overlay ro,"));
+    }
+
+    #[test]
+    fn default_mode_and_item_modes_set_file_permissions() {
+        let data: BTreeMap<String, String> = [
+            ("a".to_string(), "1".to_string()),
+            ("b".to_string(), "2".to_string()),
+        ]
+        .into();
+        let items = vec![
+            serde_json::from_value(json!({"key": "a", "path": "x/a", "mode": 0o600})).unwrap(),
+            serde_json::from_value(json!({"key": "b", "path": "b"})).unwrap(),
+        ];
+        let mut tree = FileTree::default();
+        items_tree(&data, Some(&items), Some(0o400), &mut tree, "");
+        assert_eq!(tree.modes["x/a"], 0o600);
+        assert_eq!(tree.modes["b"], 0o400);
+        assert!(tree.dirs.contains("x"));
+    }
 }
