@@ -204,7 +204,7 @@ async fn a_stale_configmap_fails_only_the_update_check() {
             faults: [Fault::ConfigmapStale].into(),
             ..SimConfig::default()
         },
-        &["--timeout-scale", "0.03"],
+        &["--timeout-scale", "0.05"],
     )
     .await;
     assert_eq!(run.code, Some(1), "{}", run.stderr);
