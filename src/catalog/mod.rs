@@ -22,6 +22,11 @@
 //!       - create: { fixture: netexec, name: server, os: "${server}", vars: { k: v } }
 //!       - wait: { pod: server, until: ready, timeout: 90s }
 //!       - http: { from: client, to: { pod: server, port: 8080, path: /hostname }, expect: { body: server } }
+//!       - http: { from: client, to: { service: web, port: 90, protocol: udp, path: hostname } }
+//!       - http: { from: client, to: { service: web, port: 80, path: /hostname }, expect: { bodies: [a, b] } }
+//!       - http: { from: client, to: { node-port: web, path: /hostname } }   # every Ready node's InternalIP
+//!       - http: { from: harness, to: { node-port: web, path: /hostname } }  # from this machine; skips if no node address answers
+//!       - dns: { from: client, name: kubernetes.default, expect: resolves }  # or nxdomain; `nslookup NAME` in the pod
 //!       - exec: { pod: p, container: c, command: { linux: [..], windows: [..] }, expect: { exit-code: 0, stdout: x } }
 //!       - logs: { pod: p, container: c, previous: false, contains: x }
 //!       - expect: { node-of: p, path: "$.metadata.labels['kubernetes.io/os']", equals: "${os}" }
@@ -43,8 +48,12 @@
 //! `${namespace}`, `${ip.POD}`, `${node-ip.POD}` (InternalIP of the pod's node),
 //! `${cluster-ip.SERVICE}`, `${node-port.SERVICE}`.
 //!
-//! `http.to` takes one of `pod`, `service`, `host` (plus `port`, `path` (default `/`),
-//! `protocol: http|udp`); objects are named by kind: `pod`, `service`, `claim`, `deployment`,
+//! `http.to` takes one of `pod`, `service`, `host`, `node-port` (plus `port`, `path` (default `/`;
+//! for UDP the netexec command, e.g. `hostname`), `protocol: http|udp`); `node-port` needs no
+//! `port` (it picks the Service port whose nodePort is dialed). `http.expect`: `body` (one answer
+//! contains it), `bodies` (each is seen in some answer before the deadline), `unreachable: true`.
+//! `http.from: harness` (when no pod is named `harness`) reaches `node-port`/`host` targets from
+//! the machine running the harness, ExternalIP first, and skips the test when none answers; objects are named by kind: `pod`, `service`, `claim`, `deployment`,
 //! `job`, `configmap`, `secret`, and (for `expect`) `node-of`. Every name must come from an earlier `create` whose fixture makes
 //! an object of that kind. `${key}` is a matrix value; `${namespace}` is left for the runner.
 //! Unquoted scalars have YAML types (`equals: 3` is a number), quoted ones are strings.
