@@ -474,3 +474,60 @@ fn linux_only_records_its_reason_and_forbids_windows_cells() {
     ));
     assert!(e.contains("tests[0].linux-only: give the reason"), "{e}");
 }
+
+#[test]
+fn network_steps_dns_node_port_harness_and_bodies() {
+    let fixtures = FixtureSet::load(None).expect("fixtures");
+    let steps = format!(
+        "{CREATE}      - create: {{ fixture: netexec-service, name: web, os: linux, vars: {{ type: NodePort }} }}
+      - dns: {{ from: a, name: kubernetes.default, expect: nxdomain }}
+      - http: {{ from: a, to: {{ node-port: web, path: /hostname }}, expect: {{ bodies: [x, y] }} }}
+      - http: {{ from: harness, to: {{ node-port: web }} }}
+"
+    );
+    let files = [SourceFile {
+        name: "suites/s.yaml".into(),
+        text: with_steps(&steps),
+    }];
+    let catalog = Catalog::from_files(&files, fixtures).expect("loads");
+    let steps = &catalog.tests[0].steps;
+    assert!(matches!(
+        &steps[2].action,
+        Action::Dns { from, name, expect: DnsExpect::Nxdomain } if from == "a" && name == "kubernetes.default"
+    ));
+    let Action::Http { to, expect, .. } = &steps[3].action else {
+        panic!("http")
+    };
+    assert!(matches!(&to.kind, TargetKind::NodePort(s) if s == "web"));
+    assert_eq!(
+        (to.port, expect.bodies.clone()),
+        (0, vec!["x".to_string(), "y".to_string()])
+    );
+    assert!(matches!(&steps[4].action, Action::HttpFromHarness { .. }));
+}
+
+#[test]
+fn error_network_steps() {
+    let e = load_err(&with_steps(&format!(
+        "{CREATE}      - dns: {{ from: a, name: x, expect: resolved }}\n"
+    )));
+    assert_eq!(
+        e,
+        "suites/s.yaml:7: tests[0].steps[1].dns.expect: unknown value \"resolved\", expected one of: resolves, nxdomain (did you mean \"resolves\"?)"
+    );
+    let e = load_err(&with_steps(&format!(
+        "{CREATE}      - http: {{ from: harness, to: {{ pod: a, port: 8080 }} }}\n"
+    )));
+    assert!(
+        e.contains("from the harness, only node-port and host targets are reachable"),
+        "{e}"
+    );
+    let e = load_err(&with_steps(&format!(
+        "{CREATE}      - http: {{ from: a, to: {{ node-port: a }} }}\n"
+    )));
+    assert!(e.contains("makes no Service"), "{e}");
+    let e = load_err(&with_steps(&format!(
+        "{CREATE}      - http: {{ from: a, to: {{ pod: a, port: 8080 }}, expect: {{ body: x, bodies: [y] }} }}\n"
+    )));
+    assert!(e.contains("give body or bodies, not both"), "{e}");
+}
