@@ -33,6 +33,21 @@ fn not_found() -> ProxyResponse {
     text(404, "404 page not found\n")
 }
 
+/// Writes a line to the log of the container `running` is an instance of, as Go's `log`
+/// package does (upstream netexec logs each `/echo` request).
+fn log_line(pod: &PodRt, running: &Running, line: &str) {
+    let containers = pod.containers();
+    let log = containers.values().find(|c| {
+        c.running
+            .as_ref()
+            .is_some_and(|r| r.signals.same_channel(&running.signals))
+    });
+    if let Some(c) = log {
+        let now = chrono::Utc::now().format("%Y/%m/%d %H:%M:%S");
+        super::push_log(&c.log, &format!("{now} {line}\n"));
+    }
+}
+
 /// Serves one HTTP request to a running instance.
 pub async fn http(
     rt: &Runtime,
@@ -80,7 +95,12 @@ pub async fn http(
     match path {
         "/" => text(200, format!("NOW: {}", chrono::Utc::now().to_rfc3339())),
         "/hostname" => text(200, pod.name.clone()),
-        "/echo" => text(200, param("msg").unwrap_or_default()),
+        "/echo" => {
+            let msg = param("msg").unwrap_or_default();
+            let code = param("code").unwrap_or_default();
+            log_line(pod, running, &format!("GET /echo?msg={msg}&code={code}"));
+            text(200, msg)
+        }
         "/clientip" => text(200, client.to_string()),
         "/healthz" | "/readyz" => text(200, "ok"),
         "/exit" => {

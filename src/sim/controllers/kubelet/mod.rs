@@ -3,7 +3,8 @@
 //! app containers as modeled processes, runs probes, restarts containers by `restartPolicy`
 //! with CrashLoopBackOff back-off (`config.backoff_initial` doubling to `backoff_max`; the first
 //! restart is immediate), writes the pod status and events, and on graceful deletion runs
-//! `preStop`, stops containers within the grace period and removes the pod.
+//! `preStop`, stops containers within the grace period and removes the pod. Faults:
+//! `no-restarts`, `probes-ignored`, `prestop-skipped`, `grace-ignored`, `logs-lost`.
 
 pub mod probes;
 pub mod volumes;
@@ -571,6 +572,8 @@ impl Worker {
                 "OnFailure" => code != 0,
                 _ => !init || code != 0,
             };
+            let restart = restart && !self.rt.config.has(Fault::NoRestarts);
+            let c = self.ctr(init, i);
             if !restart || (init && code == 0) {
                 c.finished = true;
                 return;
@@ -712,7 +715,7 @@ impl Worker {
             let entry = containers.entry(spec.name.clone()).or_default();
             if restarted {
                 let old = workload::read_log(&entry.log);
-                entry.previous_log = Some(old);
+                entry.previous_log = (!self.rt.config.has(Fault::LogsLost)).then_some(old);
             }
             entry.log = log.clone();
             entry.running = Some(running.clone());
@@ -771,6 +774,11 @@ impl Worker {
                         }
                     }
                 }
+                continue;
+            }
+            if self.config().has(Fault::ProbesIgnored) {
+                // Fault: liveness and readiness count for nothing; the container is ready.
+                self.app[i].ready = true;
                 continue;
             }
             if let Some(p) = &spec.liveness_probe {
@@ -849,7 +857,12 @@ impl Worker {
 
     /// Graceful deletion: preStop hooks, SIGTERM, wait within the grace period, kill, remove.
     async fn terminate(&mut self) {
+        let ignore_grace = self.config().has(Fault::GraceIgnored);
         let deadline = Instant::now() + self.grace();
+        if ignore_grace {
+            // Fault: the pod object goes at once; hooks and kills happen behind its back.
+            self.remove_pod_object();
+        }
         for i in 0..self.app.len() {
             let Some(running) = self.app[i].running.clone() else {
                 continue;
@@ -861,8 +874,13 @@ impl Worker {
                 &format!("Stopping container {}", spec.name),
             );
             let hook = spec.lifecycle.as_ref().and_then(|l| l.pre_stop.clone());
+            let hook = hook.filter(|_| !self.config().has(Fault::PrestopSkipped));
             if let Some(hook) = hook {
-                let remaining = deadline.saturating_duration_since(Instant::now());
+                let remaining = if ignore_grace {
+                    PROBE_KILL_GRACE
+                } else {
+                    deadline.saturating_duration_since(Instant::now())
+                };
                 let run = async {
                     if let Some(e) = &hook.exec {
                         let command = e.command.clone().unwrap_or_default();
@@ -920,7 +938,7 @@ impl Worker {
                 .iter()
                 .chain(self.init.iter())
                 .all(|c| c.task.as_ref().is_none_or(|t| t.is_finished()));
-            if all_done || Instant::now() >= deadline {
+            if all_done || ignore_grace || Instant::now() >= deadline {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -938,6 +956,11 @@ impl Worker {
             }
         }
         self.rt.unregister(&self.ns, &self.name, &self.uid);
+        self.remove_pod_object();
+    }
+
+    /// Removes this pod (this uid, not a successor of the same name) from the API.
+    fn remove_pod_object(&self) {
         if self
             .rt
             .store
