@@ -18,7 +18,8 @@ use crate::catalog::{DnsExpect, HttpExpect, Protocol, Target, TargetKind};
 const NETEXEC_PORT: u16 = 8080;
 /// Pause between attempts.
 const RETRY_EVERY: Duration = Duration::from_secs(1);
-/// Attempts a negative check makes; every one must fail.
+/// Failed attempts in a row that make a negative check pass (routes and endpoints take a
+/// moment to converge, so earlier answers are retried, not failed at once).
 const UNREACHABLE_ATTEMPTS: usize = 3;
 /// How long the harness waits for a TCP connection to a node address.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -386,6 +387,7 @@ where
     let mut attempts = 0usize;
     let mut seen = Seen::default();
     let mut bodies_seen = BTreeSet::new();
+    let mut failed_in_a_row = 0usize;
     loop {
         attempts += 1;
         let answer = attempt().await;
@@ -397,11 +399,10 @@ where
         }
         let missing = missing_bodies(expect, &bodies_seen);
         seen.push(what);
-        let negative_done = expect.unreachable && attempts >= UNREACHABLE_ATTEMPTS;
+        failed_in_a_row = if reached { 0 } else { failed_in_a_row + 1 };
         match (expect.unreachable, reached) {
             (false, true) if missing.is_empty() => return Ok(()),
-            (true, true) => break,
-            (true, false) if negative_done => return Ok(()),
+            (true, false) if failed_in_a_row >= UNREACHABLE_ATTEMPTS => return Ok(()),
             _ => {}
         }
         if Instant::now() + RETRY_EVERY >= deadline {
@@ -410,7 +411,7 @@ where
         tokio::time::sleep(RETRY_EVERY).await;
     }
     let expectation = if expect.unreachable {
-        "expected it to be unreachable, but it answered".to_string()
+        format!("expected it to become unreachable ({UNREACHABLE_ATTEMPTS} failed attempts in a row), but it answered")
     } else if !expect.bodies.is_empty() {
         format!(
             "expected answers containing each of {:?}; seen {:?}, missing {:?}",
@@ -865,6 +866,24 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("(3 attempts in 2."), "{err}");
+    }
+
+    #[tokio::test]
+    async fn negative_checks_wait_for_the_path_to_close() {
+        let expect = HttpExpect {
+            unreachable: true,
+            ..HttpExpect::default()
+        };
+        let mut n = 0;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let outcome = check_one(&endpoint(), &target(), &expect, deadline, || {
+            n += 1;
+            let a = if n < 2 { answer("server") } else { refused() };
+            async move { a }
+        })
+        .await;
+        assert_eq!(outcome, Ok(()));
+        assert_eq!(n, 4, "one answer, then three failures in a row");
     }
 
     #[tokio::test]
