@@ -8,7 +8,6 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use clap::ValueEnum;
 use serde_json::Value;
 
 use hybrid_e2e::sim::{Fault, SimCluster, SimConfig};
@@ -305,16 +304,18 @@ async fn udp_drop_breaks_only_udp_checks() {
     assert_has(&m, &["to service \"web\" at 10.96.", "port 90 over udp"]);
 }
 
-/// `probes-ignored` belongs to the lifecycle work; checked here once it exists.
+/// `probes-ignored` (readiness has no effect): the gated pod never leaves its Service.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn probes_ignored_breaks_readiness_gating() {
-    let Ok(fault) = Fault::from_str("probes-ignored", false) else {
-        eprintln!("fault probes-ignored does not exist yet: nothing to check");
-        return;
-    };
-    let run = run_with_fault(fault, &cells("readiness-gating", PAIRS)).await;
-    let m = run.message("networking/readiness-gating[client=linux,server=linux]");
-    assert!(m.contains("not-ready") || m.contains("not ready"), "{m}");
+    let run = run_with_fault(Fault::ProbesIgnored, &cells("readiness-gating", PAIRS)).await;
+    let m = run.message("networking/readiness-gating[client=windows,server=linux]");
+    assert_has(
+        &m,
+        &[
+            "wait for pod \"server\" to be not ready",
+            "pod \"server\" (linux)",
+        ],
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
