@@ -216,7 +216,14 @@ async fn dns_fault_breaks_names_not_addresses() {
         ],
     );
     let m = run.message("networking/service-by-name[client=linux,server=windows]");
-    assert_has(&m, &["to host web port 80", "saw: NXDOMAIN: "]);
+    assert_has(
+        &m,
+        &[
+            "to host web (service \"web\" at 10.96.",
+            ") port 80 over http GET /hostname",
+            "saw: NXDOMAIN: ",
+        ],
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -150,7 +150,19 @@ async fn resolve(scope: &TestScope<'_>, target: &Target) -> Result<Vec<Endpoint>
             }
             one(ip.clone(), format!("service \"{name}\" at {ip}"))
         }
-        TargetKind::Host(host) => one(host.clone(), format!("host {host}")),
+        TargetKind::Host(host) => {
+            let desc = match service_of_host(host, &scope.namespace) {
+                Some(svc) => match service(scope, svc).await {
+                    Ok(s) => format!(
+                        "host {host} (service \"{svc}\" at {})",
+                        s.spec.and_then(|s| s.cluster_ip).unwrap_or_default()
+                    ),
+                    Err(_) => format!("host {host} (no service \"{svc}\")"),
+                },
+                None => format!("host {host}"),
+            };
+            one(host.clone(), desc)
+        }
         TargetKind::NodePort(name) => {
             let node_port = node_port(scope, name, target).await?;
             let nodes = ready_nodes(scope).await?;
@@ -172,6 +184,21 @@ async fn resolve(scope: &TestScope<'_>, target: &Target) -> Result<Vec<Endpoint>
                 })
                 .collect())
         }
+    }
+}
+
+/// The Service of this namespace a cluster DNS name names (`svc`, `svc.ns`, `svc.ns.svc`,
+/// `svc.ns.svc.cluster.local`), for messages.
+fn service_of_host<'a>(host: &'a str, namespace: &str) -> Option<&'a str> {
+    if host.parse::<std::net::IpAddr>().is_ok() {
+        return None;
+    }
+    let mut labels = host.trim_end_matches('.').split('.');
+    let svc = labels.next()?;
+    match labels.next() {
+        None => Some(svc),
+        Some(ns) if ns == namespace => Some(svc),
+        Some(_) => None,
     }
 }
 
@@ -947,6 +974,18 @@ mod tests {
             judge_nslookup(0, "Server:\t\t10.96.0.10\nAddress:\t10.96.0.10:53\n", ""),
             Lookup::Other
         );
+    }
+
+    #[test]
+    fn host_names_of_test_services() {
+        assert_eq!(service_of_host("web", "t1"), Some("web"));
+        assert_eq!(service_of_host("web.t1", "t1"), Some("web"));
+        assert_eq!(
+            service_of_host("web.t1.svc.cluster.local", "t1"),
+            Some("web")
+        );
+        assert_eq!(service_of_host("kubernetes.default", "t1"), None);
+        assert_eq!(service_of_host("10.96.0.1", "t1"), None);
     }
 
     #[test]
