@@ -776,11 +776,9 @@ impl Worker {
                 }
                 continue;
             }
-            if self.config().has(Fault::ProbesIgnored) {
-                // Fault: liveness and readiness count for nothing; the container is ready.
-                self.app[i].ready = true;
-                continue;
-            }
+            // Fault: liveness and readiness probes run (and their failures are reported), but
+            // nothing comes of them: no restart, and the container counts as ready.
+            let ignored = self.config().has(Fault::ProbesIgnored);
             if let Some(p) = &spec.liveness_probe {
                 if self.app[i].liveness.due(p, now) {
                     match probes::run(&self.rt, &self.prt, &running, p, &spec).await {
@@ -788,7 +786,7 @@ impl Worker {
                         Err(m) => {
                             self.event(true, "Unhealthy", &format!("Liveness probe failed: {m}"));
                             self.app[i].liveness.failures += 1;
-                            if self.app[i].liveness.failures >= threshold(p) {
+                            if self.app[i].liveness.failures >= threshold(p) && !ignored {
                                 self.kill_for_probe(i, "liveness");
                                 continue;
                             }
@@ -825,6 +823,9 @@ impl Worker {
                         }
                     }
                 }
+            }
+            if ignored {
+                self.app[i].ready = true;
             }
             let _ = name;
         }
