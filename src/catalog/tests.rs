@@ -160,7 +160,7 @@ fn selection_by_tags_names_and_skip() {
         ]
     );
     let windows_no_storage = catalog.select(&sel(Some("windows && !storage"), &[], false, &[]));
-    assert_eq!(windows_no_storage.len(), 28);
+    assert_eq!(windows_no_storage.len(), 44);
     assert!(windows_no_storage
         .iter()
         .all(|c| c.tags.contains("windows") && !c.tags.contains("storage")));
@@ -315,7 +315,7 @@ fn error_undefined_variable() {
 fn error_unknown_fixture_parameter() {
     assert_eq!(
         load_err(&with_steps("      - create: { fixture: shell-command, name: a, os: linux, vars: { scrpt: x } }\n")),
-        "suites/s.yaml:6: tests[0].steps[0].create.vars.scrpt: fixture \"shell-command\" has no parameter \"scrpt\" (parameters: script, shell)"
+        "suites/s.yaml:6: tests[0].steps[0].create.vars.scrpt: fixture \"shell-command\" has no parameter \"scrpt\" (parameters: restart, script, shell)"
     );
     assert_eq!(
         load_err(&with_steps("      - create: { fixture: shell-command, name: a, os: linux }\n")),
