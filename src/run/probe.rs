@@ -988,6 +988,55 @@ mod tests {
         assert_eq!(service_of_host("10.96.0.1", "t1"), None);
     }
 
+    /// A one-shot HTTP server on loopback answering `reply` to the first request.
+    async fn serve_once(reply: &'static str) -> u16 {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        tokio::spawn(async move {
+            if let Ok((mut s, _)) = listener.accept().await {
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf).await;
+                let _ = s.write_all(reply.as_bytes()).await;
+            }
+        });
+        port
+    }
+
+    #[tokio::test]
+    async fn the_harness_speaks_plain_http() {
+        let port = serve_once(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n6\r\nserver\r\n0\r\n\r\n",
+        )
+        .await;
+        assert!(reachable("127.0.0.1", port).await);
+        let port =
+            serve_once("HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nserver")
+                .await;
+        let answer = plain_get("127.0.0.1", port, "/hostname").await;
+        assert_eq!(answer.map(|a| a.responses), Ok(vec!["server".to_string()]));
+        let port = serve_once("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n").await;
+        let answer = plain_get("127.0.0.1", port, "/x").await.expect("an answer");
+        assert!(answer.errors[0].contains("HTTP status 404"), "{answer:?}");
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_is_reachable_but_refuses() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        drop(listener);
+        assert!(
+            reachable("127.0.0.1", port).await,
+            "refused means the host answers"
+        );
+        let answer = plain_get("127.0.0.1", port, "/").await.expect("an answer");
+        assert_eq!(classify(&answer.errors[0]), "refused", "{answer:?}");
+    }
+
     #[test]
     fn chunked_bodies_are_decoded() {
         assert_eq!(dechunk("6\r\nserver\r\n0\r\n\r\n"), "server");
