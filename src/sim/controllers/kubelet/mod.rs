@@ -860,10 +860,6 @@ impl Worker {
     async fn terminate(&mut self) {
         let ignore_grace = self.config().has(Fault::GraceIgnored);
         let deadline = Instant::now() + self.grace();
-        if ignore_grace {
-            // Fault: the pod object goes at once; hooks and kills happen behind its back.
-            self.remove_pod_object();
-        }
         for i in 0..self.app.len() {
             let Some(running) = self.app[i].running.clone() else {
                 continue;
@@ -927,6 +923,11 @@ impl Worker {
                     self.event(true, "FailedPreStopHook", &m);
                 }
             }
+        }
+        if ignore_grace {
+            // Fault: once the hooks ran, the pod object goes at once; its containers are killed
+            // behind its back.
+            self.remove_pod_object();
         }
         for c in self.app.iter().chain(self.init.iter()) {
             if let Some(tx) = &c.signals {
