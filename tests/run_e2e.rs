@@ -183,7 +183,13 @@ async fn without_windows_nodes_every_windows_cell_is_skipped_with_its_reason() {
     };
     let cluster = Cluster::start(config).await;
     let out = cluster.run(&[]).await;
-    assert_eq!(out.status.code(), Some(0), "stderr:\n{}", text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{}\nstderr:\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     let results = results(&cluster.reports());
     for t in &results {
         let windows = t["tags"]
