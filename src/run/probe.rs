@@ -501,9 +501,22 @@ pub async fn http(
 ) -> Result<(), StepError> {
     let (target, expect) = expand(scope, target, expect).await?;
     let source = pod_view(scope, from).await.map_err(StepError::Check)?;
-    let endpoints = resolve(scope, &target)
-        .await
-        .map_err(|e| StepError::Check(format!("from {}: {e}", source.describe())))?;
+    // The target may not have an address yet (a pod without IP, a Service without ClusterIP
+    // or nodePort): ask again until the deadline.
+    let started = Instant::now();
+    let endpoints = loop {
+        match resolve(scope, &target).await {
+            Ok(endpoints) => break endpoints,
+            Err(e) if Instant::now() + RETRY_EVERY >= deadline => {
+                return Err(StepError::Check(format!(
+                    "from {}: {e} (still after {:.1}s)",
+                    source.describe(),
+                    started.elapsed().as_secs_f64()
+                )))
+            }
+            Err(_) => tokio::time::sleep(RETRY_EVERY).await,
+        }
+    };
     let mut failures = Vec::new();
     for endpoint in &endpoints {
         let proxy = format!(
@@ -544,14 +557,29 @@ pub async fn from_harness(
             let node_port = node_port(scope, name, &target)
                 .await
                 .map_err(StepError::Check)?;
-            for node in ready_nodes(scope).await.map_err(StepError::Check)? {
-                let mut found = None;
-                for addr in &node.addresses {
-                    if reachable(addr, node_port).await {
-                        found = Some(addr.clone());
-                        break;
-                    }
-                    unreachable.push(format!("{} {addr}", node.name));
+            let nodes = ready_nodes(scope).await.map_err(StepError::Check)?;
+            // Every address of every node at once: a real cluster's private addresses time
+            // out, and one at a time they would outlast a scaled-down step timeout.
+            let checks = nodes.iter().map(|node| async move {
+                let answers = futures::future::join_all(
+                    node.addresses.iter().map(|a| reachable(a, node_port)),
+                )
+                .await;
+                node.addresses
+                    .iter()
+                    .zip(answers)
+                    .map(|(a, ok)| (a.clone(), ok))
+                    .collect::<Vec<_>>()
+            });
+            let probed = futures::future::join_all(checks).await;
+            for (node, addresses) in nodes.iter().zip(probed) {
+                let found = addresses.iter().find(|(_, ok)| *ok).map(|(a, _)| a.clone());
+                if found.is_none() {
+                    unreachable.extend(
+                        addresses
+                            .iter()
+                            .map(|(a, _)| format!("{} {a}:{node_port}", node.name)),
+                    );
                 }
                 if let Some(addr) = found {
                     endpoints.push(Endpoint {

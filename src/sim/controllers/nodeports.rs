@@ -14,6 +14,36 @@ use crate::sim::faults::Fault;
 use crate::sim::network;
 use crate::sim::runtime::{ProxyResponse, Runtime};
 
+/// Keeps the listeners in step with Services and nodes in a task of its own (so binding never
+/// delays ClusterIP allocation or endpoints); the task and its listeners stop when dropped.
+pub struct Guard(JoinHandle<()>);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+pub fn spawn(rt: Arc<Runtime>) -> Guard {
+    Guard(tokio::spawn(async move {
+        let mut feed = rt.store.subscribe();
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut listeners = Listeners::default();
+        loop {
+            tokio::select! {
+                change = feed.recv() => match change {
+                    Ok(c) if matches!(c.key.resource.as_str(), "services" | "nodes") => {}
+                    Ok(_) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                },
+                _ = tick.tick() => {}
+            }
+            listeners.sync(&rt).await;
+        }
+    }))
+}
+
 /// The largest request head a listener reads.
 const MAX_HEAD: usize = 16 * 1024;
 
@@ -52,7 +82,10 @@ impl Listeners {
             }
             // A bind failure (address not on this machine, port taken) leaves this node
             // unreachable from outside, as a firewalled node would be; retried next sync.
-            let Ok(listener) = TcpListener::bind((ip.as_str(), port)).await else {
+            let Ok(addr) = ip.parse::<std::net::Ipv4Addr>() else {
+                continue;
+            };
+            let Ok(listener) = TcpListener::bind((addr, port)).await else {
                 continue;
             };
             let rt = rt.clone();

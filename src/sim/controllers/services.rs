@@ -321,7 +321,7 @@ pub async fn run(rt: Arc<Runtime>) {
     let store = rt.store.clone();
     let mut feed = store.subscribe();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
-    let mut listeners = super::nodeports::Listeners::default();
+    let _listeners = super::nodeports::spawn(rt.clone());
     loop {
         tokio::select! {
             change = feed.recv() => match change {
@@ -337,7 +337,6 @@ pub async fn run(rt: Arc<Runtime>) {
         }
         allocate(&store);
         reconcile_endpoints(&store, &rt.config);
-        listeners.sync(&rt).await;
     }
 }
 
