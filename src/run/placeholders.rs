@@ -15,7 +15,7 @@ pub enum PlaceholderError {
         what: String,
         field: &'static str,
     },
-    #[error("${{{placeholder}}}: cannot read {what}: {source}")]
+    #[error("${{{placeholder}}}: cannot read {what}: {}", super::steps::api_message(.source))]
     Api {
         placeholder: String,
         what: String,

@@ -244,6 +244,8 @@ struct NodeView {
     internal_ip: Option<String>,
     /// ExternalIP first, then InternalIP: what the harness machine may reach.
     addresses: Vec<String>,
+    /// How many of `addresses` are ExternalIPs (they are tried before any InternalIP).
+    external_count: usize,
 }
 
 async fn ready_nodes(scope: &TestScope<'_>) -> Result<Vec<NodeView>, String> {
@@ -272,6 +274,7 @@ async fn ready_nodes(scope: &TestScope<'_>) -> Result<Vec<NodeView>, String> {
         };
         let internal = of_type("InternalIP");
         let mut reachable = of_type("ExternalIP");
+        let external_count = reachable.len();
         reachable.extend(internal.iter().cloned());
         out.push(NodeView {
             name: node.metadata.name.unwrap_or_default(),
@@ -284,6 +287,7 @@ async fn ready_nodes(scope: &TestScope<'_>) -> Result<Vec<NodeView>, String> {
                 .unwrap_or_else(|| "unknown OS".into()),
             internal_ip: internal.first().cloned(),
             addresses: reachable,
+            external_count,
         });
     }
     Ok(out)
@@ -558,18 +562,26 @@ pub async fn from_harness(
                 .await
                 .map_err(StepError::Check)?;
             let nodes = ready_nodes(scope).await.map_err(StepError::Check)?;
-            // Every address of every node at once: a real cluster's private addresses time
-            // out, and one at a time they would outlast a scaled-down step timeout.
+            // Every node at once (a real cluster's private addresses time out, and one at a
+            // time they would outlast a scaled-down step timeout). A node's InternalIPs are
+            // dialled only when none of its ExternalIPs answers.
             let checks = nodes.iter().map(|node| async move {
-                let answers = futures::future::join_all(
-                    node.addresses.iter().map(|a| reachable(a, node_port)),
-                )
-                .await;
-                node.addresses
-                    .iter()
-                    .zip(answers)
-                    .map(|(a, ok)| (a.clone(), ok))
-                    .collect::<Vec<_>>()
+                let (external, internal) = node.addresses.split_at(node.external_count);
+                let probe = |addresses: &[String]| {
+                    let addresses = addresses.to_vec();
+                    async move {
+                        let answers = futures::future::join_all(
+                            addresses.iter().map(|a| reachable(a, node_port)),
+                        )
+                        .await;
+                        addresses.into_iter().zip(answers).collect::<Vec<_>>()
+                    }
+                };
+                let mut probed = probe(external).await;
+                if !probed.iter().any(|(_, ok)| *ok) {
+                    probed.extend(probe(internal).await);
+                }
+                probed
             });
             let probed = futures::future::join_all(checks).await;
             for (node, addresses) in nodes.iter().zip(probed) {

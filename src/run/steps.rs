@@ -49,7 +49,7 @@ pub struct TestScope<'a> {
 pub enum StepError {
     #[error("cannot instantiate fixture \"{fixture}\": {message}")]
     Fixture { fixture: String, message: String },
-    #[error("cannot create {kind} \"{name}\": {source}")]
+    #[error("cannot create {kind} \"{name}\": {}", api_message(.source))]
     Create {
         kind: String,
         name: String,
@@ -66,7 +66,7 @@ pub enum StepError {
     },
     #[error("{0}")]
     Check(String),
-    #[error("{what}: {source}")]
+    #[error("{what}: {}", api_message(.source))]
     Api {
         what: String,
         #[source]
@@ -78,6 +78,23 @@ pub enum StepError {
     /// the test is skipped with this reason, not failed.
     #[error("skipped: {0}")]
     Skip(String),
+}
+
+/// A kube error as a user reads it: the API server's message and reason, not kube's Debug dump.
+pub fn api_message(error: &kube::Error) -> String {
+    match error {
+        kube::Error::Api(status) => format!(
+            "{} ({}, {})",
+            status.message.trim(),
+            if status.reason.is_empty() {
+                "no reason"
+            } else {
+                status.reason.as_str()
+            },
+            status.code
+        ),
+        other => super::error_chain(other),
+    }
 }
 
 fn api_err(what: impl Into<String>) -> impl FnOnce(kube::Error) -> StepError {

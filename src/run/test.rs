@@ -73,7 +73,10 @@ pub async fn run_test(env: &RunEnv, case: &TestCase, index: usize) -> TestResult
         Ok(ns) => ns,
         Err(e) => {
             result.outcome = Outcome::Failed;
-            result.message = Some(format!("cannot create the test's namespace: {e}"));
+            result.message = Some(format!(
+                "cannot create the test's namespace: {}",
+                super::steps::api_message(&e)
+            ));
             result.duration = started.elapsed();
             return result;
         }
