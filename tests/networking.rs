@@ -42,6 +42,8 @@ fn all_cells() -> BTreeSet<String> {
         out.insert(format!("networking/service-mixed-endpoints[client={os}]"));
         out.insert(format!("networking/dns[client={os}]"));
         out.insert(format!("networking/nodeport-external[server={os}]"));
+        out.insert(format!("networking/pod-to-pod-same-node[os={os}]"));
+        out.insert(format!("networking/pod-to-pod-other-node[os={os}]"));
     }
     out
 }
@@ -296,8 +298,12 @@ async fn snat_breaks_only_source_ip() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn udp_drop_breaks_only_udp_checks() {
     let mut broken = cells("pod-to-pod-udp", PAIRS);
-    // service-by-ip also reaches the Service's UDP port.
+    // service-by-ip also reaches the Service's UDP port; the placement tests check UDP too.
     broken.extend(cells("service-by-ip", PAIRS));
+    for os in ["linux", "windows"] {
+        broken.insert(format!("networking/pod-to-pod-same-node[os={os}]"));
+        broken.insert(format!("networking/pod-to-pod-other-node[os={os}]"));
+    }
     let run = run_with_fault(Fault::UdpDrop, &broken).await;
     let m = run.message("networking/pod-to-pod-udp[client=linux,server=windows]");
     assert_has(

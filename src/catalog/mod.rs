@@ -45,7 +45,7 @@
 //! ```
 //!
 //! Run-time placeholders in step strings, substituted just before the step runs:
-//! `${namespace}`, `${ip.POD}`, `${node-ip.POD}` (InternalIP of the pod's node),
+//! `${namespace}`, `${ip.POD}`, `${node-ip.POD}` (InternalIP of the pod's node), `${node-name.POD}`,
 //! `${cluster-ip.SERVICE}`, `${node-port.SERVICE}`.
 //!
 //! `http.to` takes one of `pod`, `service`, `host`, `node-port` (plus `port`, `path` (default `/`;

@@ -39,6 +39,7 @@ const FIXTURES: &[(&str, &str)] = embed!("fixtures":
     "netexec-backend.yaml",
     "netexec-deployment.yaml",
     "netexec-gated.yaml",
+    "netexec-placed.yaml",
     "netexec-service.yaml",
     "netexec.yaml",
     "never-ready.yaml",

@@ -160,7 +160,7 @@ fn selection_by_tags_names_and_skip() {
         ]
     );
     let windows_no_storage = catalog.select(&sel(Some("windows && !storage"), &[], false, &[]));
-    assert_eq!(windows_no_storage.len(), 44);
+    assert_eq!(windows_no_storage.len(), 46);
     assert!(windows_no_storage
         .iter()
         .all(|c| c.tags.contains("windows") && !c.tags.contains("storage")));

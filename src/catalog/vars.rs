@@ -12,8 +12,15 @@ pub const NAMESPACE: &str = "namespace";
 
 /// Variables of steps the runner substitutes at run time (left as is by the catalog): the
 /// namespace, and (entries ending in `.` are prefixes) `${ip.POD}`, `${node-ip.POD}` (InternalIP
-/// of the pod's node), `${cluster-ip.SERVICE}`, `${node-port.SERVICE}`.
-pub const RUNTIME: &[&str] = &[NAMESPACE, "ip.", "node-ip.", "cluster-ip.", "node-port."];
+/// of the pod's node), `${node-name.POD}`, `${cluster-ip.SERVICE}`, `${node-port.SERVICE}`.
+pub const RUNTIME: &[&str] = &[
+    NAMESPACE,
+    "ip.",
+    "node-ip.",
+    "node-name.",
+    "cluster-ip.",
+    "node-port.",
+];
 
 /// Whether `name` is one of `keep` (an entry ending in `.` keeps every name it prefixes).
 fn kept(keep: &[&str], name: &str) -> bool {

@@ -1,6 +1,7 @@
 //! Run-time placeholders in step strings, substituted just before a step runs:
 //! `${namespace}`, `${ip.POD}`, `${node-ip.POD}` (InternalIP of the pod's node),
-//! `${cluster-ip.SERVICE}` and `${node-port.SERVICE}` (the Service's first nodePort).
+//! `${cluster-ip.SERVICE}`, `${node-port.SERVICE}` (the Service's first nodePort) and
+//! `${node-name.POD}` (the node the pod runs on). Anything else is left as written.
 
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use kube::{Api, Client};
@@ -40,7 +41,12 @@ pub async fn expand(
         };
         out.push_str(&rest[..at]);
         let name = &rest[at + 2..at + 2 + len];
-        out.push_str(&value_of(client, namespace, name).await?);
+        match value_of(client, namespace, name).await {
+            Ok(value) => out.push_str(&value),
+            // Not ours (e.g. a shell variable written as `$${HOME}` in a suite): keep it.
+            Err(PlaceholderError::Unknown(_)) => out.push_str(&rest[at..at + 3 + len]),
+            Err(e) => return Err(e),
+        }
         rest = &rest[at + 3 + len..];
     }
     out.push_str(rest);
@@ -109,6 +115,13 @@ async fn value_of(
             pod.status
                 .and_then(|s| s.pod_ip)
                 .ok_or_else(|| missing(what, "IP"))
+        }
+        "node-name" => {
+            let what = format!("pod \"{name}\"");
+            let pod = pods.get(name).await.map_err(api(what.clone()))?;
+            pod.spec
+                .and_then(|s| s.node_name)
+                .ok_or_else(|| missing(what, "node"))
         }
         "node-ip" => {
             let what = format!("pod \"{name}\"");

@@ -493,10 +493,15 @@ impl TestScope<'_> {
         os: Os,
         vars: &std::collections::BTreeMap<String, Value>,
     ) -> Result<(), StepError> {
+        // Run-time placeholders in the suite's vars (`${node-name.server}`) get their values now.
+        let mut expanded = std::collections::BTreeMap::new();
+        for (key, value) in vars {
+            expanded.insert(key.clone(), self.expand_value(value).await?);
+        }
         let objects = self
             .env
             .fixtures
-            .instantiate(fixture, name, os, vars, &self.env.images)
+            .instantiate(fixture, name, os, &expanded, &self.env.images)
             .map_err(|e| StepError::Fixture {
                 fixture: fixture.to_string(),
                 message: e.to_string(),
