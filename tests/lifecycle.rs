@@ -5,47 +5,14 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::Duration;
 
-use serde_json::Value;
-
-use hybrid_e2e::sim::{Fault, SimCluster, SimConfig};
-
-const BIN: &str = env!("CARGO_BIN_EXE_hybrid-e2e");
+use hybrid_e2e::sim::{Fault, SimConfig};
 
 /// Timeouts for runs where failures are expected: eventually-checks give up in seconds.
 const FAST_FAIL: &str = "0.1";
 
-struct Run {
-    tests: Vec<Value>,
-    stderr: String,
-    code: Option<i32>,
-}
-
-impl Run {
-    fn named(&self, outcome: &str) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .tests
-            .iter()
-            .filter(|t| t["outcome"] == outcome)
-            .filter_map(|t| t["name"].as_str().map(str::to_string))
-            .collect();
-        names.sort();
-        names
-    }
-
-    fn test(&self, name: &str) -> &Value {
-        self.tests
-            .iter()
-            .find(|t| t["name"] == name)
-            .unwrap_or_else(|| panic!("{name} ran: {:#?}", self.tests))
-    }
-
-    fn message(&self, name: &str) -> &str {
-        self.test(name)["message"].as_str().unwrap_or_default()
-    }
-}
+use common::harness::{run_against_sim, Run};
 
 /// Both cells (`[os=linux]`, `[os=windows]`) of each test, sorted.
 fn cells(tests: &[&str]) -> Vec<String> {
@@ -63,42 +30,13 @@ fn cells(tests: &[&str]) -> Vec<String> {
 
 /// Runs the lifecycle suite against a fresh simulated cluster with `faults`.
 async fn run_lifecycle(faults: &[Fault], args: &[&str]) -> Run {
-    let sim = SimCluster::start(SimConfig {
+    let config = SimConfig {
         faults: faults.iter().copied().collect(),
         ..SimConfig::default()
-    })
-    .await
-    .expect("sim starts");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let kubeconfig = dir.path().join("kubeconfig");
-    sim.write_kubeconfig(&kubeconfig).expect("kubeconfig");
-    let reports = dir.path().join("reports");
-    let out = tokio::process::Command::new(BIN)
-        .arg("run")
-        .arg("--kubeconfig")
-        .arg(&kubeconfig)
-        .arg("--report-dir")
-        .arg(&reports)
-        .args(args)
-        .arg("lifecycle/")
-        .env_remove("KUBECONFIG")
-        .output();
-    let out = tokio::time::timeout(Duration::from_secs(180), out)
-        .await
-        .expect("run ends")
-        .expect("binary runs");
-    common::junit_schema::assert_valid_junit(&reports.join("junit.xml"));
-    Run {
-        tests: results(&reports),
-        stderr: String::from_utf8_lossy(&out.stderr).to_string(),
-        code: out.status.code(),
-    }
-}
-
-fn results(reports: &Path) -> Vec<Value> {
-    let text = std::fs::read_to_string(reports.join("results.json")).expect("results.json");
-    let json: Value = serde_json::from_str(&text).expect("results.json is JSON");
-    json["tests"].as_array().cloned().unwrap_or_default()
+    };
+    let mut args = args.to_vec();
+    args.push("lifecycle/");
+    run_against_sim(config, &args, Duration::from_secs(180)).await
 }
 
 /// Runs with one fault and checks exactly `failing` failed, everything else passed.

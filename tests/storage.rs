@@ -4,14 +4,9 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::Duration;
 
-use serde_json::Value;
-
-use hybrid_e2e::sim::{Fault, SimCluster, SimConfig};
-
-const BIN: &str = env!("CARGO_BIN_EXE_hybrid-e2e");
+use hybrid_e2e::sim::{Fault, SimConfig};
 
 /// The cells that check data outliving a pod on a claim.
 const PVC_CELLS: &[&str] = &[
@@ -19,76 +14,18 @@ const PVC_CELLS: &[&str] = &[
     "storage/pvc-data-outlives-the-pod[os=windows]",
 ];
 
-struct Run {
-    tests: Vec<Value>,
-    stdout: String,
-    stderr: String,
-    code: Option<i32>,
-}
-
-impl Run {
-    fn named(&self, outcome: &str) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .tests
-            .iter()
-            .filter(|t| t["outcome"] == outcome)
-            .filter_map(|t| t["name"].as_str().map(str::to_string))
-            .collect();
-        names.sort();
-        names
-    }
-
-    fn test(&self, name: &str) -> &Value {
-        self.tests
-            .iter()
-            .find(|t| t["name"] == name)
-            .unwrap_or_else(|| panic!("{name} ran: {:#?}", self.tests))
-    }
-
-    fn message(&self, name: &str) -> &str {
-        self.test(name)["message"].as_str().unwrap_or_default()
-    }
-}
+use common::harness::{run_against_sim, Run};
 
 /// Runs the storage suite (or `args`' selection) against a fresh simulated cluster.
 async fn run_storage(config: SimConfig, args: &[&str]) -> Run {
-    let sim = SimCluster::start(config).await.expect("sim starts");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let kubeconfig = dir.path().join("kubeconfig");
-    sim.write_kubeconfig(&kubeconfig).expect("kubeconfig");
-    let reports = dir.path().join("reports");
-    let mut command = tokio::process::Command::new(BIN);
-    command
-        .arg("run")
-        .arg("--kubeconfig")
-        .arg(&kubeconfig)
-        .arg("--report-dir")
-        .arg(&reports)
-        .args(args)
-        .env_remove("KUBECONFIG");
+    let mut args = args.to_vec();
     if !args
         .iter()
         .any(|a| a.starts_with("storage/") || *a == "--suites")
     {
-        command.arg("storage/");
+        args.push("storage/");
     }
-    let out = tokio::time::timeout(Duration::from_secs(120), command.output())
-        .await
-        .expect("run ends")
-        .expect("binary runs");
-    common::junit_schema::assert_valid_junit(&reports.join("junit.xml"));
-    Run {
-        tests: results(&reports),
-        stdout: String::from_utf8_lossy(&out.stdout).to_string(),
-        stderr: String::from_utf8_lossy(&out.stderr).to_string(),
-        code: out.status.code(),
-    }
-}
-
-fn results(reports: &Path) -> Vec<Value> {
-    let text = std::fs::read_to_string(reports.join("results.json")).expect("results.json");
-    let json: Value = serde_json::from_str(&text).expect("results.json is JSON");
-    json["tests"].as_array().cloned().unwrap_or_default()
+    run_against_sim(config, &args, Duration::from_secs(120)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
