@@ -8,9 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use hybrid_e2e::sim::{Fault, SimCluster, SimConfig};
-
-const BIN: &str = env!("CARGO_BIN_EXE_hybrid-e2e");
+use hybrid_e2e::sim::{Fault, SimConfig};
 
 const NEGATIVE_SUITE: &str = r#"
 suite: negative
@@ -100,45 +98,20 @@ struct Run {
 }
 
 async fn run_suite(config: SimConfig, suite: Option<&str>, extra_args: &[&str]) -> Run {
-    let sim = SimCluster::start(config).await.expect("sim starts");
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    sim.write_kubeconfig(&kubeconfig).unwrap();
-    let mut command = tokio::process::Command::new(BIN);
-    command.arg("run").arg("--kubeconfig").arg(&kubeconfig);
-    command.arg("--report-dir").arg(dir.path().join("reports"));
-    if let Some(suite) = suite {
-        let suites = dir.path().join("suites");
-        let fixtures = dir.path().join("fixtures");
-        std::fs::create_dir_all(&suites).unwrap();
-        std::fs::create_dir_all(&fixtures).unwrap();
-        std::fs::write(suites.join("negative.yaml"), suite).unwrap();
-        for (name, text) in EXTRA_FIXTURES {
-            std::fs::write(fixtures.join(name), text).unwrap();
-        }
-        command
-            .arg("--suites")
-            .arg(&suites)
-            .arg("--fixtures")
-            .arg(&fixtures);
-    }
-    command.args(extra_args);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut args = match suite {
+        Some(suite) => common::harness::custom_catalog(dir.path(), suite, EXTRA_FIXTURES),
+        None => Vec::new(),
+    };
+    args.extend(extra_args.iter().map(|a| a.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let started = Instant::now();
-    let out = tokio::time::timeout(Duration::from_secs(300), command.output())
-        .await
-        .expect("run ends")
-        .expect("binary runs");
-    let took = started.elapsed();
-    common::junit_schema::assert_valid_junit(&dir.path().join("reports/junit.xml"));
-    let json: Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("reports/results.json")).unwrap(),
-    )
-    .unwrap();
+    let run = common::harness::run_against_sim(config, &args, Duration::from_secs(300)).await;
     Run {
-        results: json["tests"].as_array().cloned().unwrap_or_default(),
-        stderr: String::from_utf8_lossy(&out.stderr).to_string(),
-        code: out.status.code(),
-        took,
+        results: run.tests,
+        stderr: run.stderr,
+        code: run.code,
+        took: started.elapsed(),
     }
 }
 

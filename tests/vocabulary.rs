@@ -8,9 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use hybrid_e2e::sim::{SimCluster, SimConfig};
-
-const BIN: &str = env!("CARGO_BIN_EXE_hybrid-e2e");
+use hybrid_e2e::sim::SimConfig;
 
 const FIXTURES: &[(&str, &str)] = &[
     (
@@ -181,47 +179,14 @@ tests:
 "#;
 
 async fn run(suite: &str, extra: &[&str]) -> (Option<i32>, Vec<Value>, String) {
-    let sim = SimCluster::start(SimConfig::default())
-        .await
-        .expect("sim starts");
-    let dir = tempfile::tempdir().unwrap();
-    sim.write_kubeconfig(&dir.path().join("kubeconfig"))
-        .unwrap();
-    for sub in ["suites", "fixtures"] {
-        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
-    }
-    std::fs::write(dir.path().join("suites/vocab.yaml"), suite).unwrap();
-    for (name, text) in FIXTURES {
-        std::fs::write(dir.path().join("fixtures").join(name), text).unwrap();
-    }
-    let out = tokio::time::timeout(
-        Duration::from_secs(300),
-        tokio::process::Command::new(BIN)
-            .arg("run")
-            .arg("--kubeconfig")
-            .arg(dir.path().join("kubeconfig"))
-            .arg("--report-dir")
-            .arg(dir.path().join("reports"))
-            .arg("--suites")
-            .arg(dir.path().join("suites"))
-            .arg("--fixtures")
-            .arg(dir.path().join("fixtures"))
-            .args(extra)
-            .output(),
-    )
-    .await
-    .expect("run ends")
-    .expect("binary runs");
-    common::junit_schema::assert_valid_junit(&dir.path().join("reports/junit.xml"));
-    let json: Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("reports/results.json")).unwrap(),
-    )
-    .unwrap();
-    (
-        out.status.code(),
-        json["tests"].as_array().cloned().unwrap_or_default(),
-        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout),
-    )
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut args = common::harness::custom_catalog(dir.path(), suite, FIXTURES);
+    args.extend(extra.iter().map(|a| a.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run =
+        common::harness::run_against_sim(SimConfig::default(), &args, Duration::from_secs(300))
+            .await;
+    (run.code, run.tests, run.stderr + &run.stdout)
 }
 
 fn message<'a>(results: &'a [Value], name: &str) -> &'a str {

@@ -77,3 +77,26 @@ pub async fn run_against_sim(config: SimConfig, args: &[&str], limit: Duration) 
         code: out.status.code(),
     }
 }
+
+/// Writes a suite file and extra fixtures into `dir` and returns the flags that use them
+/// (`--suites DIR/suites --fixtures DIR/fixtures`; the built-in fixtures stay available).
+pub fn custom_catalog(
+    dir: &std::path::Path,
+    suite: &str,
+    fixtures: &[(&str, &str)],
+) -> Vec<String> {
+    let suites_dir = dir.join("suites");
+    let fixtures_dir = dir.join("fixtures");
+    std::fs::create_dir_all(&suites_dir).expect("suites dir");
+    std::fs::create_dir_all(&fixtures_dir).expect("fixtures dir");
+    std::fs::write(suites_dir.join("custom.yaml"), suite).expect("suite written");
+    for (name, text) in fixtures {
+        std::fs::write(fixtures_dir.join(name), text).expect("fixture written");
+    }
+    vec![
+        "--suites".to_string(),
+        suites_dir.display().to_string(),
+        "--fixtures".to_string(),
+        fixtures_dir.display().to_string(),
+    ]
+}
