@@ -15,6 +15,9 @@ use hybrid_e2e::cli::{
 };
 use hybrid_e2e::exit;
 use hybrid_e2e::fixture::Images;
+use hybrid_e2e::run::connect::{self, Connection};
+use hybrid_e2e::run::plan::Target;
+use hybrid_e2e::run::{error_chain, namespace};
 use hybrid_e2e::sim::{SimCluster, SimConfig};
 
 fn main() -> ExitCode {
@@ -156,26 +159,36 @@ fn sim(args: SimCommandArgs) -> i32 {
     })
 }
 
-fn cleanup(args: CleanupArgs) -> i32 {
-    use hybrid_e2e::run::{connect, error_chain, namespace};
+/// Builds a runtime, connects to the cluster `target` names, and runs `work` with the
+/// connection. A connection problem is a configuration error (exit 2).
+fn with_connection<F, Fut>(target: &Target, work: F) -> i32
+where
+    F: FnOnce(Connection) -> Fut,
+    Fut: std::future::Future<Output = i32>,
+{
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => return usage_error(e.into()),
     };
     runtime.block_on(async {
-        let connection = match connect::connect(&args.cluster.target()).await {
-            Ok(c) => c,
-            Err(e) => return usage_error(e.into()),
-        };
+        match connect::connect(target).await {
+            Ok(connection) => work(connection).await,
+            Err(e) => usage_error(e.into()),
+        }
+    })
+}
+
+/// Prints a cluster-side failure as one line and returns the cluster exit code.
+fn cluster_error(server: &str, error: &dyn std::error::Error) -> i32 {
+    eprintln!("error: cluster at {server}: {}", error_chain(error));
+    exit::CLUSTER
+}
+
+fn cleanup(args: CleanupArgs) -> i32 {
+    with_connection(&args.cluster.target(), |connection| async move {
         let selector = namespace::run_selector(args.run_id.as_deref());
-        match namespace::sweep(
-            &connection.client,
-            &selector,
-            &[],
-            std::time::Duration::from_secs(300),
-        )
-        .await
-        {
+        let timeout = std::time::Duration::from_secs(300);
+        match namespace::sweep(&connection.client, &selector, &[], timeout).await {
             Ok(left) if left.is_empty() => {
                 eprintln!("No namespaces matching {selector} remain.");
                 exit::OK
@@ -184,48 +197,26 @@ fn cleanup(args: CleanupArgs) -> i32 {
                 eprintln!("Still terminating after 5 minutes: {}", left.join(", "));
                 exit::CLUSTER
             }
-            Err(e) => {
-                eprintln!(
-                    "error: cluster at {}: {}",
-                    connection.server,
-                    error_chain(&e)
-                );
-                exit::CLUSTER
-            }
+            Err(e) => cluster_error(&connection.server, &e),
         }
     })
 }
 
 fn doctor(args: DoctorArgs) -> i32 {
-    use hybrid_e2e::run::{connect, error_chain};
     let (_, cases, _) = match select(&args.select) {
         Ok(x) => x,
         Err(e) => return usage_error(e),
     };
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => return usage_error(e.into()),
-    };
-    runtime.block_on(async {
-        let connection = match connect::connect(&args.cluster.target()).await {
-            Ok(c) => c,
-            Err(e) => return usage_error(e.into()),
-        };
-        let facts = match hybrid_e2e::cluster::discover(&connection.client).await {
-            Ok(f) => f,
-            Err(e) => {
-                eprintln!(
-                    "error: cluster at {}: {}",
-                    connection.server,
-                    error_chain(&e)
+    with_connection(&args.cluster.target(), |connection| async move {
+        match hybrid_e2e::cluster::discover(&connection.client).await {
+            Ok(facts) => {
+                print!(
+                    "{}",
+                    hybrid_e2e::cluster::describe(&facts, &connection.server, &cases)
                 );
-                return exit::CLUSTER;
+                exit::OK
             }
-        };
-        print!(
-            "{}",
-            hybrid_e2e::cluster::describe(&facts, &connection.server, &cases)
-        );
-        exit::OK
+            Err(e) => cluster_error(&connection.server, &e),
+        }
     })
 }

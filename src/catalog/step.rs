@@ -658,25 +658,29 @@ impl<'f> Reader<'_, 'f> {
         })
     }
 
-    /// Exactly one of the object keys in `allowed` (`pod`, `service`, ...).
-    fn object_ref(&self, allowed: &[&str], created: &Created<'f>) -> Result<ObjectRef, Diagnostic> {
+    /// The one key of `keys` the step gives; `problem` when it gives none or several.
+    fn exactly_one<'k>(&self, keys: &[&'k str], problem: &str) -> Result<&'k str, Diagnostic> {
         let m = self.map;
-        let given: Vec<&str> = allowed
+        let given: Vec<&str> = keys
             .iter()
             .copied()
             .filter(|k| m.get(k).is_some())
             .collect();
-        let [key] = given.as_slice() else {
-            return Err(Diagnostic::new(
-                m.file,
-                m.line,
-                m.path.clone(),
-                format!("give exactly one of {}", allowed.join(", ")),
-            ));
-        };
+        match given.as_slice() {
+            [key] => Ok(key),
+            _ => Err(Diagnostic::new(m.file, m.line, m.path.clone(), problem)),
+        }
+    }
+
+    /// Exactly one of the object keys in `allowed` (`pod`, `service`, ...).
+    fn object_ref(&self, allowed: &[&str], created: &Created<'f>) -> Result<ObjectRef, Diagnostic> {
+        let key = self.exactly_one(
+            allowed,
+            &format!("give exactly one of {}", allowed.join(", ")),
+        )?;
         let kind = REF_KINDS
             .iter()
-            .find(|(k, _)| k == key)
+            .find(|(k, _)| *k == key)
             .map(|(_, kind)| *kind)
             .unwrap_or("Pod");
         Ok(ObjectRef {
@@ -700,19 +704,10 @@ impl<'f> Reader<'_, 'f> {
                 format!("invalid JSONPath \"{path}\" ({e}), expected e.g. \"$.status.phase\""),
             ));
         }
-        let given: Vec<&str> = CHECKS
-            .iter()
-            .copied()
-            .filter(|k| m.get(k).is_some())
-            .collect();
-        let [key] = given.as_slice() else {
-            return Err(Diagnostic::new(
-                m.file,
-                m.line,
-                m.path.clone(),
-                format!("give exactly one check: {}", CHECKS.join(", ")),
-            ));
-        };
+        let key = self.exactly_one(
+            CHECKS,
+            &format!("give exactly one check: {}", CHECKS.join(", ")),
+        )?;
         let number = |key: &str| -> Result<f64, Diagnostic> {
             let (text, node) = m.str(key)?;
             text.parse::<f64>().map_err(|_| {
@@ -723,7 +718,7 @@ impl<'f> Reader<'_, 'f> {
                 )
             })
         };
-        let check = match *key {
+        let check = match key {
             "equals" => Check::Equals(yaml::to_json(m.required("equals")?)),
             "at-least" => Check::AtLeast(number("at-least")?),
             "at-most" => Check::AtMost(number("at-most")?),
