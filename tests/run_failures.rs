@@ -6,8 +6,6 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
 use hybrid_e2e::sim::{Fault, SimConfig};
 
 const NEGATIVE_SUITE: &str = r#"
@@ -90,10 +88,9 @@ objects:
     ),
 ];
 
+/// A harness run and how long it took.
 struct Run {
-    results: Vec<Value>,
-    stderr: String,
-    code: Option<i32>,
+    run: common::harness::Run,
     took: Duration,
 }
 
@@ -108,21 +105,13 @@ async fn run_suite(config: SimConfig, suite: Option<&str>, extra_args: &[&str]) 
     let started = Instant::now();
     let run = common::harness::run_against_sim(config, &args, Duration::from_secs(300)).await;
     Run {
-        results: run.tests,
-        stderr: run.stderr,
-        code: run.code,
+        run,
         took: started.elapsed(),
     }
 }
 
 fn message_of<'a>(run: &'a Run, name: &str) -> &'a str {
-    let test = run
-        .results
-        .iter()
-        .find(|t| t["name"] == name)
-        .unwrap_or_else(|| panic!("{name} ran: {:?}", run.results));
-    assert_eq!(test["outcome"], "failed", "{name} must fail: {test}");
-    test["message"].as_str().unwrap_or_default()
+    run.run.failure(name)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -133,8 +122,8 @@ async fn every_kind_of_check_can_fail_and_says_why() {
         &["--timeout-scale", "0.1"],
     )
     .await;
-    assert_eq!(run.code, Some(1), "{}", run.stderr);
-    assert_eq!(run.results.len(), 8);
+    assert_eq!(run.run.code, Some(1), "{}", run.run.stderr);
+    assert_eq!(run.run.tests.len(), 8);
 
     let m = message_of(&run, "negative/wrong-node-os");
     assert!(m.contains("the node of pod \"p\""), "{m}");
@@ -211,9 +200,9 @@ async fn waits_fail_fast_on_image_pull_errors_not_at_the_deadline() {
         &["scheduling/"],
     )
     .await;
-    assert_eq!(run.code, Some(1), "{}", run.stderr);
-    assert_eq!(run.results.len(), 2);
-    for t in &run.results {
+    assert_eq!(run.run.code, Some(1), "{}", run.run.stderr);
+    assert_eq!(run.run.tests.len(), 2);
+    for t in &run.run.tests {
         let m = t["message"].as_str().unwrap_or_default();
         assert!(
             m.contains("ErrImagePull") || m.contains("ImagePullBackOff"),

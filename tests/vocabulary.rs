@@ -6,8 +6,6 @@ mod common;
 
 use std::time::Duration;
 
-use serde_json::Value;
-
 use hybrid_e2e::sim::SimConfig;
 
 const FIXTURES: &[(&str, &str)] = &[
@@ -178,44 +176,32 @@ tests:
       - wait: { pod: p, until: ready, fails-with: ImagePullBackOff }
 "#;
 
-async fn run(suite: &str, extra: &[&str]) -> (Option<i32>, Vec<Value>, String) {
+async fn run(suite: &str, extra: &[&str]) -> common::harness::Run {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut args = common::harness::custom_catalog(dir.path(), suite, FIXTURES);
     args.extend(extra.iter().map(|a| a.to_string()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let run =
-        common::harness::run_against_sim(SimConfig::default(), &args, Duration::from_secs(300))
-            .await;
-    (run.code, run.tests, run.stderr + &run.stdout)
-}
-
-fn message<'a>(results: &'a [Value], name: &str) -> &'a str {
-    let t = results.iter().find(|t| t["name"] == name).expect(name);
-    assert_eq!(t["outcome"], "failed", "{t}");
-    t["message"].as_str().unwrap_or_default()
+    common::harness::run_against_sim(SimConfig::default(), &args, Duration::from_secs(300)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_vocabulary_passes_when_the_cluster_behaves() {
-    let (code, results, output) = run(PASSING, &[]).await;
-    assert_eq!(code, Some(0), "{output}");
-    assert_eq!(results.len(), 6);
-    assert!(
-        results.iter().all(|t| t["outcome"] == "passed"),
-        "{results:#?}"
-    );
+    let run = run(PASSING, &[]).await;
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(run.tests.len(), 6);
+    assert_eq!(run.named("passed").len(), 6, "{:#?}", run.tests);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_vocabulary_fails_with_what_it_saw() {
-    let (code, results, output) = run(FAILING, &["--timeout-scale", "0.2"]).await;
-    assert_eq!(code, Some(1), "{output}");
-    let m = message(&results, "vocabfail/job-fails");
+    let run = run(FAILING, &["--timeout-scale", "0.2"]).await;
+    assert_eq!(run.code, Some(1), "{}\n{}", run.stdout, run.stderr);
+    let m = run.failure("vocabfail/job-fails");
     assert!(
         m.contains("job \"once\"") && m.contains("job failed"),
         "{m}"
     );
-    let m = message(&results, "vocabfail/too-few-replicas");
+    let m = run.failure("vocabfail/too-few-replicas");
     assert!(
         m.contains(
             "expect deployment \"web\" $.status.availableReplicas >= 2: found 1, expected >= 2"
@@ -223,18 +209,18 @@ async fn the_vocabulary_fails_with_what_it_saw() {
         "{m}"
     );
     assert!(m.contains("checked"), "says it retried: {m}");
-    let m = message(&results, "vocabfail/no-such-event");
+    let m = run.failure("vocabfail/no-such-event");
     assert!(
         m.contains("no Warning Unhealthy event about pod \"p\"; its events:"),
         "{m}"
     );
     assert!(m.contains("Normal Scheduled"), "lists what it saw: {m}");
-    let m = message(&results, "vocabfail/vanishes-too-fast");
+    let m = run.failure("vocabfail/vanishes-too-fast");
     assert!(
         m.contains("expected it to take at least 5.0s (graceful termination)"),
         "{m}"
     );
-    let m = message(&results, "vocabfail/negative-wait-that-succeeds");
+    let m = run.failure("vocabfail/negative-wait-that-succeeds");
     assert!(
         m.contains("expected pod \"p\" to fail with \"ImagePullBackOff\", but it became ready"),
         "{m}"

@@ -40,6 +40,13 @@ impl Run {
             .unwrap_or_else(|| panic!("{name} ran: {:#?}", self.tests))
     }
 
+    /// The failure message of a test that must have failed; panics if it did not fail.
+    pub fn failure(&self, name: &str) -> &str {
+        let test = self.test(name);
+        assert_eq!(test["outcome"], "failed", "{name} must fail: {test}");
+        test["message"].as_str().unwrap_or_default()
+    }
+
     /// One test's failure message ("" when it has none).
     pub fn message(&self, name: &str) -> &str {
         self.test(name)["message"].as_str().unwrap_or_default()
