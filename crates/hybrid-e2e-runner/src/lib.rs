@@ -1,0 +1,12 @@
+//! hybrid-e2e's engine: conformance and end-to-end tests for Kubernetes clusters with Windows and
+//! Linux worker nodes, for any cluster a `kube::Client` reaches. The binary (`hybrid-e2e`) owns
+//! the command line, the exit codes and the simulated cluster; this crate knows neither.
+//!
+//! The flow of one run: `catalog` (suites → test cases) → `cluster` (what the cluster offers,
+//! why a test skips) → `run` (trials, steps, waits, cleanup) → `report` (JUnit, JSON, summary).
+
+pub mod catalog; // the suite language: YAML model, validation, tag expressions, OS matrix
+pub mod cluster; // what the cluster offers; why a test must be skipped
+pub mod fixture; // fixture templates → Kubernetes objects for one OS
+pub mod report; // results → JUnit, JSON, console summary
+pub mod run; // executing tests: trials, namespaces, steps, waits, cleanup

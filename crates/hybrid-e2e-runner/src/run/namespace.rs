@@ -1,0 +1,213 @@
+//! The run's namespaces: one per test, labelled with the run id so that whatever a run created
+//! can be found and deleted, even after a crash (`kubectl delete ns -l hybrid-e2e.io/run-id=ID`).
+
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{DeleteParams, ListParams, ObjectMeta, PostParams};
+use kube::runtime::{watcher, WatchStreamExt};
+use kube::{Api, Client};
+
+/// `n` random lowercase letters and digits (valid in names and label values).
+pub fn random_suffix(n: usize) -> String {
+    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    (0..n)
+        .map(|_| CHARS[rand::random_range(0..CHARS.len())] as char)
+        .collect()
+}
+
+pub const RUN_ID_LABEL: &str = "hybrid-e2e.io/run-id";
+pub const TEST_LABEL: &str = "hybrid-e2e.io/test";
+pub const TEST_ANNOTATION: &str = "hybrid-e2e.io/test-name";
+
+/// `he2e-<run-id>-<n>`.
+pub fn namespace_name(run_id: &str, index: usize) -> String {
+    format!("he2e-{run_id}-{index}")
+}
+
+/// A test name squeezed into a label value: `[a-z0-9A-Z._-]`, at most 63, alphanumeric ends.
+pub fn label_value(name: &str) -> String {
+    let mapped: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(63)
+        .collect();
+    mapped
+        .trim_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_string()
+}
+
+/// A set of namespace names shared between tests: those created and not yet deleted (what
+/// Ctrl-C must clean up), or those kept on purpose (--keep-namespaces).
+#[derive(Default)]
+pub struct LiveNamespaces(Mutex<BTreeSet<String>>);
+
+impl LiveNamespaces {
+    pub fn insert(&self, name: &str) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.to_string());
+    }
+    pub fn remove(&self, name: &str) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name);
+    }
+    pub fn names(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect()
+    }
+}
+
+/// Creates the namespace of one test.
+pub async fn create(
+    client: &Client,
+    run_id: &str,
+    index: usize,
+    test_name: &str,
+) -> Result<String, kube::Error> {
+    let name = namespace_name(run_id, index);
+    let ns = Namespace {
+        metadata: ObjectMeta {
+            name: Some(name.clone()),
+            labels: Some(
+                [
+                    (RUN_ID_LABEL.to_string(), run_id.to_string()),
+                    (TEST_LABEL.to_string(), label_value(test_name)),
+                ]
+                .into(),
+            ),
+            annotations: Some([(TEST_ANNOTATION.to_string(), test_name.to_string())].into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await?;
+    Ok(name)
+}
+
+/// Starts deleting a namespace (NotFound counts as done).
+pub async fn delete(client: &Client, name: &str) -> Result<(), kube::Error> {
+    match Api::<Namespace>::all(client.clone())
+        .delete(name, &DeleteParams::background())
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The label selector for the namespaces of one run, or (None) of every run.
+pub fn run_selector(run_id: Option<&str>) -> String {
+    match run_id {
+        Some(id) => format!("{RUN_ID_LABEL}={id}"),
+        None => RUN_ID_LABEL.to_string(),
+    }
+}
+
+/// Deletes every namespace matching `selector` (see `run_selector`) except those in `keep`, and
+/// waits until they are gone, at most `timeout`. Returns the names still present at the end.
+pub async fn sweep(
+    client: &Client,
+    selector: &str,
+    keep: &[String],
+    timeout: Duration,
+) -> Result<Vec<String>, kube::Error> {
+    let api = Api::<Namespace>::all(client.clone());
+    let mut existing = api.list(&ListParams::default().labels(selector)).await?;
+    existing
+        .items
+        .retain(|ns| !ns.metadata.name.as_ref().is_some_and(|n| keep.contains(n)));
+    for ns in &existing.items {
+        if let Some(name) = &ns.metadata.name {
+            if ns.metadata.deletion_timestamp.is_none() {
+                delete(client, name).await?;
+            }
+        }
+    }
+    if existing.items.is_empty() {
+        return Ok(Vec::new());
+    }
+    let config = watcher::Config::default().labels(selector);
+    let wait_until_empty = async {
+        let mut stream = watcher::watcher(api.clone(), config)
+            .default_backoff()
+            .boxed();
+        let mut present: BTreeSet<String> = BTreeSet::new();
+        let mut init: BTreeSet<String> = BTreeSet::new();
+        let mut synced = false;
+        while let Some(event) = stream.next().await {
+            match event {
+                Ok(watcher::Event::Init) => init.clear(),
+                Ok(watcher::Event::InitApply(ns)) => {
+                    init.extend(ns.metadata.name.filter(|n| !keep.contains(n)));
+                }
+                Ok(watcher::Event::InitDone) => {
+                    present = std::mem::take(&mut init);
+                    synced = true;
+                }
+                Ok(watcher::Event::Apply(ns)) => {
+                    present.extend(ns.metadata.name.filter(|n| !keep.contains(n)));
+                }
+                Ok(watcher::Event::Delete(ns)) => {
+                    present.remove(&ns.metadata.name.unwrap_or_default());
+                }
+                Err(error) => {
+                    tracing::debug!(%error, "watch error while waiting for namespaces to go")
+                }
+            }
+            if synced && present.is_empty() {
+                return;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(timeout, wait_until_empty).await;
+    let left = api.list(&ListParams::default().labels(selector)).await?;
+    Ok(left
+        .items
+        .into_iter()
+        .filter_map(|n| n.metadata.name)
+        .filter(|n| !keep.contains(n))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_valid_and_bounded() {
+        assert_eq!(
+            label_value("networking/pod-to-pod[client=linux,server=windows]"),
+            "networking-pod-to-pod-client-linux-server-windows"
+        );
+        let long = label_value(&"a/".repeat(100));
+        assert!(long.len() <= 63 && long.ends_with('a'));
+    }
+
+    #[test]
+    fn namespace_names_carry_run_id_and_index() {
+        assert_eq!(
+            namespace_name("20261128-121500-ab12", 7),
+            "he2e-20261128-121500-ab12-7"
+        );
+    }
+}

@@ -1,0 +1,282 @@
+//! Command-line definitions (clap): the raw flags, nothing decided. `plan.rs` turns them into
+//! validated plans.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use hybrid_sim::Fault;
+
+const TAGS_HELP: &str = "\
+Tag expressions (--tags):
+  Every test carries its own tags, its suite's name, the operating systems of its
+  matrix cell (linux, windows), and `hybrid` when the cell mixes operating systems.
+  Combine them with && (and), || (or), ! (not) and parentheses; ! binds tightest,
+  then &&, then ||. An unknown tag is an error that lists the known ones.
+
+Examples:
+  hybrid-e2e run --sim
+  hybrid-e2e run --kubeconfig ~/.kube/config --tags 'networking && !slow'
+  hybrid-e2e run --tags 'windows && (storage || lifecycle)' --junit out/junit.xml
+  hybrid-e2e run 'pod-to-pod[client=linux' --skip windows
+  hybrid-e2e list --tags hybrid
+  hybrid-e2e render networking/pod-to-pod > objects.yaml
+
+Reports (in --report-dir, default reports/<run-id>/):
+  junit.xml      one <testsuite> per suite, one <testcase> per test cell (--junit moves it)
+  results.json   one object per test: name, tags, outcome, duration, message, skip reason
+  summary.md     counts, failed tests with their messages, skips grouped by reason
+  artifacts/     for each failed test: objects, events and container logs of its namespace
+";
+
+/// Conformance and end-to-end tests for Kubernetes clusters with Windows and Linux nodes.
+///
+/// hybrid-e2e schedules Windows and Linux pods through the Kubernetes API, checks networking,
+/// storage and pod lifecycle on each operating system and across them, and writes JUnit
+/// reports that CI systems read. Each test runs in its own namespace, deleted afterwards.
+#[derive(Debug, Parser)]
+#[command(name = "hybrid-e2e", version, propagate_version = true, after_help = crate::exit::HELP)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// More log output on stderr (-v: debug, -vv: trace). RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the selected tests against a cluster and write reports.
+    #[command(after_help = format!("{TAGS_HELP}\n{}", crate::exit::HELP))]
+    Run(RunArgs),
+    /// List the tests that would run, with their tags, without touching a cluster.
+    #[command(after_help = TAGS_HELP)]
+    List(ListArgs),
+    /// Print, as multi-document YAML, every object the selected tests would create.
+    ///
+    /// Needs no cluster. The namespace is shown as the placeholder ${namespace}.
+    Render(RenderArgs),
+    /// Start a simulated hybrid cluster on loopback and serve it until Ctrl-C.
+    ///
+    /// Writes a kubeconfig that kubectl and hybrid-e2e can use unchanged. The simulated cluster
+    /// models nodes, scheduling, kubelets, agnhost, Services, DNS and storage; with --fault it
+    /// breaks one behaviour on purpose so that failing checks can be seen.
+    Sim(SimCommandArgs),
+    /// Show what the cluster offers and which tests would skip there, and why.
+    ///
+    /// Reads nodes (OS, Windows build, Ready, schedulable), the default StorageClass and whether
+    /// the credentials may create namespaces; creates nothing.
+    Doctor(DoctorArgs),
+    /// Delete the namespaces that earlier, interrupted or killed runs left behind.
+    ///
+    /// Every namespace a run creates carries the label hybrid-e2e.io/run-id; this deletes those
+    /// of one run (--run-id) or of all runs, and waits until they are gone.
+    Cleanup(CleanupArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CleanupArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+
+    /// Only the namespaces of this run (default: of every run).
+    #[arg(long, value_name = "ID")]
+    pub run_id: Option<String>,
+}
+
+/// Which real cluster to talk to.
+#[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Cluster")]
+pub struct ClusterArgs {
+    /// Kubeconfig file to use. Default: $KUBECONFIG (a colon-separated list), then ~/.kube/config.
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Kubeconfig context to use instead of the current one.
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+}
+
+/// Which tests: catalog sources, tag expression and name filters.
+#[derive(Debug, Args, Clone)]
+pub struct SelectArgs {
+    /// Run only tests whose name contains one of these strings (`suite/test[k=v,...]`).
+    #[arg(value_name = "FILTER")]
+    pub filters: Vec<String>,
+
+    /// Match FILTERs exactly instead of by substring.
+    #[arg(long)]
+    pub exact: bool,
+
+    /// Leave out tests whose name contains this string (repeatable).
+    #[arg(long, value_name = "FILTER")]
+    pub skip: Vec<String>,
+
+    /// Run only tests whose tags match this expression, e.g. 'windows && !storage'.
+    #[arg(long, value_name = "EXPR")]
+    pub tags: Option<String>,
+
+    /// Load suites from this folder instead of the built-in catalog.
+    #[arg(long, value_name = "DIR")]
+    pub suites: Option<PathBuf>,
+
+    /// Load fixtures from this folder instead of the built-in ones.
+    #[arg(long, value_name = "DIR")]
+    pub fixtures: Option<PathBuf>,
+
+    /// Pull test images from this registry instead of registry.k8s.io (air-gapped clusters).
+    #[arg(long, value_name = "REGISTRY")]
+    pub image_repo: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+}
+
+/// Console output style.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// One line per test.
+    Pretty,
+    /// One character per test.
+    Terse,
+    /// JSON events, one per line.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+
+    /// Start the embedded simulated cluster and run against it (no real cluster needed).
+    #[arg(long, conflicts_with_all = ["kubeconfig", "context"], help_heading = "Cluster")]
+    pub sim: bool,
+
+    #[command(flatten)]
+    pub sim_args: SimArgs,
+
+    /// How many tests run at the same time.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub test_threads: u16,
+
+    /// Write the JUnit report here instead of <report-dir>/junit.xml.
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+
+    /// Folder for reports and artifacts. Default: reports/<run-id>/.
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+
+    /// Multiply every step timeout by this factor (slow clusters: 2 or 3).
+    #[arg(long, value_name = "F", default_value_t = 1.0)]
+    pub timeout_scale: f64,
+
+    /// StorageClass for the claims of test pods (default: the cluster's default class).
+    #[arg(long, value_name = "NAME")]
+    pub storage_class: Option<String>,
+
+    /// StorageClass for the claims of Windows test pods (default: --storage-class, else the
+    /// cluster's default class). Windows often needs an NTFS-capable class.
+    #[arg(long, value_name = "NAME")]
+    pub storage_class_windows: Option<String>,
+
+    /// Keep the namespace of a failed test for inspection (it is named in the report).
+    #[arg(long)]
+    pub keep_namespaces: bool,
+
+    /// Console output style.
+    #[arg(long, value_enum, default_value_t = Format::Pretty)]
+    pub format: Format,
+}
+
+/// The simulated cluster's shape and faults (for `sim`, and for `run --sim`).
+#[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Simulated cluster (with --sim)")]
+pub struct SimArgs {
+    /// Number of Linux nodes [default: 2].
+    #[arg(long, value_name = "N")]
+    pub linux_nodes: Option<usize>,
+
+    /// Number of Windows nodes [default: 2].
+    #[arg(long, value_name = "N")]
+    pub windows_nodes: Option<usize>,
+
+    /// node.kubernetes.io/windows-build of the Windows nodes [default: 10.0.20348, Windows
+    /// Server 2022].
+    #[arg(long, value_name = "BUILD")]
+    pub windows_build: Option<String>,
+
+    /// Do not taint Windows nodes with os=windows:NoSchedule.
+    #[arg(long)]
+    pub no_windows_taint: bool,
+
+    /// Start without a StorageClass (PVC tests then skip).
+    #[arg(long)]
+    pub no_storage_class: bool,
+
+    /// Break one behaviour on purpose (repeatable).
+    #[arg(long = "fault", value_enum, value_name = "NAME")]
+    pub faults: Vec<Fault>,
+}
+
+#[derive(Debug, Args)]
+pub struct SimCommandArgs {
+    #[command(flatten)]
+    pub sim: SimArgs,
+
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+
+    /// Where to write the kubeconfig for the simulated cluster.
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "reports/sim-kubeconfig.yaml"
+    )]
+    pub kubeconfig_out: PathBuf,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sim_conflicts_with_kubeconfig() {
+        let err =
+            Cli::try_parse_from(["hybrid-e2e", "run", "--sim", "--kubeconfig", "x"]).unwrap_err();
+        assert!(err.to_string().contains("cannot be used with"), "{err}");
+    }
+}

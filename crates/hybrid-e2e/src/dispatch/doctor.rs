@@ -1,0 +1,25 @@
+//! `hybrid-e2e doctor`: what the cluster offers and which selected tests would skip there.
+
+use std::io::Write as _;
+
+use crate::cli::DoctorArgs;
+use crate::errors::Error;
+use crate::plan::{kubeconfig_source, Selected};
+
+pub(super) fn doctor(args: &DoctorArgs) -> Result<(), Error> {
+    let selected = Selected::from_args(&args.select)?;
+    super::with_connection(&kubeconfig_source(&args.cluster), |connection| async move {
+        let facts = hybrid_e2e_runner::cluster::discover(&connection.client)
+            .await
+            .map_err(|source| Error::Discovery {
+                server: connection.server.clone(),
+                source,
+            })?;
+        let text =
+            hybrid_e2e_runner::cluster::describe(&facts, &connection.server, &selected.cases);
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes())
+            .and_then(|()| out.flush())
+            .map_err(Error::Output)
+    })
+}

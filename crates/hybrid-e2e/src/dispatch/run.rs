@@ -1,0 +1,64 @@
+//! `hybrid-e2e run`: plan, connect (starting the simulated cluster for `--sim`), hand the runner
+//! a client, and turn its summary into an exit.
+
+use hybrid_e2e_runner::run::connect::{self, Connection};
+use hybrid_e2e_runner::run::{self as runner, error_chain};
+use hybrid_sim::SimCluster;
+
+use crate::cli::RunArgs;
+use crate::errors::Error;
+use crate::plan::{RunPlan, Target};
+
+pub(super) fn run(args: &RunArgs) -> Result<(), Error> {
+    let plan = RunPlan::from_args(args)?;
+    if plan.selected.cases.is_empty() {
+        eprintln!("warning: no test matches the selection; `hybrid-e2e list` shows what exists");
+    }
+    let runtime = super::runtime()?;
+    let (connection, sim) = match runtime.block_on(open(&plan.target)) {
+        Ok(opened) => opened,
+        Err(error) => {
+            // Even a run that cannot start leaves a report saying why.
+            runner::report_aborted(&plan.config, &error_chain(&error));
+            return Err(error);
+        }
+    };
+    let result = runner::execute(
+        &runtime,
+        &plan.config,
+        &connection,
+        plan.selected.fixtures.clone(),
+        plan.selected.images.clone(),
+        plan.selected.cases.clone(),
+    );
+    if let Some(sim) = sim {
+        runtime.block_on(sim.shutdown());
+    }
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    let summary = result?;
+    if summary.interrupted {
+        Err(Error::Interrupted)
+    } else if summary.failed > 0 {
+        Err(Error::TestsFailed(summary.failed))
+    } else {
+        Ok(())
+    }
+}
+
+/// A connection to the target, and the simulated cluster behind it when this run started one.
+async fn open(target: &Target) -> Result<(Connection, Option<SimCluster>), Error> {
+    match target {
+        Target::Kubeconfig(source) => Ok((connect::connect(source).await?, None)),
+        Target::Sim(config) => {
+            let sim = SimCluster::start(config.clone())
+                .await
+                .map_err(Error::Sim)?;
+            let client = sim.client().await.map_err(Error::Sim)?;
+            let connection = Connection {
+                client,
+                server: format!("{} (simulated cluster)", sim.url()),
+            };
+            Ok((connection, Some(sim)))
+        }
+    }
+}

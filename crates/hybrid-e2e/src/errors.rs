@@ -1,0 +1,132 @@
+//! Every way a command can end other than success, and the one match from each to its
+//! documented exit code (cargo-nextest's `ExpectedError::process_exit_code`).
+
+use std::io;
+
+use hybrid_e2e_runner::catalog::RenderError;
+use hybrid_e2e_runner::cluster::DiscoveryError;
+use hybrid_e2e_runner::run::connect::ConnectError;
+use hybrid_e2e_runner::run::{error_chain, RunError};
+use hybrid_sim::SimError;
+
+use crate::exit;
+use crate::plan::PlanError;
+
+/// Why a command did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Error {
+    /// The flags, the suites or the tag expression do not make a plan.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// A fixture could not be rendered.
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    /// No client could be made from the kubeconfig.
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    /// The async runtime would not start.
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] io::Error),
+    /// The simulated cluster would not start.
+    #[error("cannot start the simulated cluster")]
+    Sim(#[source] SimError),
+    /// The run stopped before its tests (the reports say why too).
+    #[error(transparent)]
+    Run(#[from] RunError),
+    /// Reading the cluster failed (doctor).
+    #[error("cluster at {server}")]
+    Discovery {
+        /// Where the client pointed.
+        server: String,
+        /// What went wrong.
+        #[source]
+        source: DiscoveryError,
+    },
+    /// Deleting namespaces failed (cleanup).
+    #[error("cluster at {server}")]
+    Cleanup {
+        /// Where the client pointed.
+        server: String,
+        /// What went wrong.
+        #[source]
+        source: kube::Error,
+    },
+    /// Namespaces were still terminating when cleanup stopped waiting.
+    #[error("still terminating after 5 minutes: {}", .0.join(", "))]
+    NamespacesLeft(Vec<String>),
+    /// Writing to stdout failed (a closed pipe is not an error: see `exit_code`).
+    #[error("cannot write to standard output")]
+    Output(#[source] io::Error),
+    /// At least one test failed (the console and the reports said which).
+    #[error("{0} test(s) failed")]
+    TestsFailed(usize),
+    /// Ctrl-C stopped the run (the console said so, and what was cleaned up).
+    #[error("interrupted")]
+    Interrupted,
+}
+
+impl Error {
+    /// The documented exit code (see `exit.rs` and the README).
+    pub(crate) fn exit_code(&self) -> i32 {
+        match self {
+            Error::Plan(_)
+            | Error::Render(_)
+            | Error::Connect(_)
+            | Error::Runtime(_)
+            | Error::Sim(_) => exit::USAGE,
+            Error::Output(e) if e.kind() == io::ErrorKind::BrokenPipe => exit::OK,
+            Error::Output(_) => exit::USAGE,
+            Error::Run(RunError::Discovery { .. })
+            | Error::Discovery { .. }
+            | Error::Cleanup { .. }
+            | Error::NamespacesLeft(_) => exit::CLUSTER,
+            Error::TestsFailed(_) => exit::TEST_FAILED,
+            Error::Interrupted => exit::INTERRUPTED,
+        }
+    }
+
+    /// The line for stderr, or None when the console has said it already (failed tests, an
+    /// interrupt) or there is nothing to say (a closed pipe, as ripgrep treats it).
+    pub(crate) fn message(&self) -> Option<String> {
+        match self {
+            Error::TestsFailed(_) | Error::Interrupted => None,
+            Error::Output(e) if e.kind() == io::ErrorKind::BrokenPipe => None,
+            other => Some(format!("error: {}", error_chain(other))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_closed_pipe_is_success_and_says_nothing() {
+        let error = Error::Output(io::Error::from(io::ErrorKind::BrokenPipe));
+        assert_eq!(error.exit_code(), exit::OK);
+        assert_eq!(error.message(), None);
+    }
+
+    #[test]
+    fn each_kind_has_its_documented_code() {
+        assert_eq!(Error::TestsFailed(2).exit_code(), exit::TEST_FAILED);
+        assert_eq!(Error::Interrupted.exit_code(), exit::INTERRUPTED);
+        assert_eq!(
+            Error::Plan(PlanError::TimeoutScale(0.0)).exit_code(),
+            exit::USAGE
+        );
+        assert_eq!(
+            Error::NamespacesLeft(vec!["a".into()]).exit_code(),
+            exit::CLUSTER
+        );
+    }
+
+    #[test]
+    fn the_message_carries_the_causes_on_one_line() {
+        let error = Error::Runtime(io::Error::other("no threads"));
+        assert_eq!(
+            error.message().as_deref(),
+            Some("error: cannot start the async runtime: no threads")
+        );
+    }
+}

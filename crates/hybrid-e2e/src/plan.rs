@@ -1,0 +1,271 @@
+//! Raw flags → validated plans: everything a command needs, decided before anything touches a
+//! cluster (ripgrep's `HiArgs::from_low_args`). The catalog is loaded and the selection compiled
+//! here, so a malformed suite or an unknown tag stops the program before it connects.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use hybrid_e2e_runner::catalog::{Catalog, CatalogError, Os, Selection, TagExpr, TestCase};
+use hybrid_e2e_runner::fixture::{FixtureSet, Images};
+use hybrid_e2e_runner::run::connect::KubeconfigSource;
+use hybrid_e2e_runner::run::namespace::random_suffix;
+use hybrid_e2e_runner::run::{ConsoleFormat, RunConfig};
+use hybrid_sim::SimConfig;
+
+use crate::cli::{ClusterArgs, Format, RunArgs, SelectArgs, SimArgs};
+
+/// Why the flags do not make a runnable plan.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum PlanError {
+    #[error("simulated-cluster flags (--fault, --linux-nodes, --windows-nodes, ...) need --sim")]
+    SimFlagsWithoutSim,
+    #[error("--timeout-scale must be a positive number, not {0}")]
+    TimeoutScale(f64),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error("--tags")]
+    Tags(#[source] hybrid_e2e_runner::catalog::TagExprError),
+}
+
+/// Which cluster to run against.
+#[derive(Debug, Clone)]
+pub(crate) enum Target {
+    /// A kubeconfig: an explicit file, or `$KUBECONFIG` then `~/.kube/config`.
+    Kubeconfig(KubeconfigSource),
+    /// The embedded simulated cluster, started for this run.
+    Sim(SimConfig),
+}
+
+/// The selected tests, with what they need to be materialised.
+pub(crate) struct Selected {
+    /// The fixtures the tests' `create` steps name.
+    pub(crate) fixtures: Arc<FixtureSet>,
+    /// The tests, in catalog order.
+    pub(crate) cases: Vec<TestCase>,
+    /// Test images, remapped by `--image-repo`.
+    pub(crate) images: Images,
+}
+
+impl Selected {
+    /// Loads the catalog and picks the tests the flags select.
+    pub(crate) fn from_args(args: &SelectArgs) -> Result<Selected, PlanError> {
+        let catalog = Catalog::load(args.suites.as_deref(), args.fixtures.as_deref())?;
+        let tags = match &args.tags {
+            Some(expr) => {
+                Some(TagExpr::parse(expr, &catalog.known_tags()).map_err(PlanError::Tags)?)
+            }
+            None => None,
+        };
+        let selection = Selection {
+            tags,
+            filters: args.filters.clone(),
+            exact: args.exact,
+            skip: args.skip.clone(),
+        };
+        let cases = catalog.select(&selection).into_iter().cloned().collect();
+        let images = match &args.image_repo {
+            Some(repo) => Images::default().with_repo(repo),
+            None => Images::default(),
+        };
+        Ok(Selected {
+            fixtures: Arc::new(catalog.fixtures),
+            cases,
+            images,
+        })
+    }
+}
+
+/// A run, fully decided.
+pub(crate) struct RunPlan {
+    /// The cluster.
+    pub(crate) target: Target,
+    /// How the runner runs.
+    pub(crate) config: RunConfig,
+    /// What it runs.
+    pub(crate) selected: Selected,
+}
+
+impl RunPlan {
+    /// Validates the flags and selects the tests. Touches no cluster.
+    pub(crate) fn from_args(args: &RunArgs) -> Result<RunPlan, PlanError> {
+        let sim = sim_config(&args.sim_args);
+        if !args.sim && sim.is_some() {
+            return Err(PlanError::SimFlagsWithoutSim);
+        }
+        if !(args.timeout_scale.is_finite() && args.timeout_scale > 0.0) {
+            return Err(PlanError::TimeoutScale(args.timeout_scale));
+        }
+        let selected = Selected::from_args(&args.select)?;
+        let run_id = new_run_id();
+        let target = if args.sim {
+            Target::Sim(sim.unwrap_or_default())
+        } else {
+            Target::Kubeconfig(kubeconfig_source(&args.cluster))
+        };
+        let config = RunConfig {
+            report_dir: args
+                .report_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("reports").join(&run_id)),
+            run_id,
+            junit_path: args.junit.clone(),
+            test_threads: usize::from(args.test_threads),
+            timeout_scale: args.timeout_scale,
+            keep_namespaces: args.keep_namespaces,
+            format: match args.format {
+                Format::Pretty => ConsoleFormat::Pretty,
+                Format::Terse => ConsoleFormat::Terse,
+                Format::Json => ConsoleFormat::Json,
+            },
+            storage_classes: [
+                (Os::Linux, args.storage_class.clone()),
+                (
+                    Os::Windows,
+                    args.storage_class_windows
+                        .clone()
+                        .or_else(|| args.storage_class.clone()),
+                ),
+            ]
+            .into_iter()
+            .filter_map(|(os, class)| class.map(|c| (os, c)))
+            .collect(),
+            tag_expression: args.select.tags.clone(),
+            name_filters: args.select.filters.clone(),
+        };
+        Ok(RunPlan {
+            target,
+            config,
+            selected,
+        })
+    }
+}
+
+/// The kubeconfig the cluster flags name.
+pub(crate) fn kubeconfig_source(args: &ClusterArgs) -> KubeconfigSource {
+    KubeconfigSource {
+        path: args.kubeconfig.clone(),
+        context: args.context.clone(),
+    }
+}
+
+/// The simulated cluster the flags describe, or None when no flag differs from the defaults
+/// (which are `SimConfig::default()`'s, and nowhere else).
+pub(crate) fn sim_config(args: &SimArgs) -> Option<SimConfig> {
+    let given = args.linux_nodes.is_some()
+        || args.windows_nodes.is_some()
+        || args.windows_build.is_some()
+        || args.no_windows_taint
+        || args.no_storage_class
+        || !args.faults.is_empty();
+    if !given {
+        return None;
+    }
+    let default = SimConfig::default();
+    Some(SimConfig {
+        linux_nodes: args.linux_nodes.unwrap_or(default.linux_nodes),
+        windows_nodes: args.windows_nodes.unwrap_or(default.windows_nodes),
+        windows_build: args
+            .windows_build
+            .clone()
+            .unwrap_or_else(|| default.windows_build.clone()),
+        windows_taint: !args.no_windows_taint,
+        storage_class: !args.no_storage_class,
+        faults: args.faults.iter().copied().collect::<BTreeSet<_>>(),
+        ..default
+    })
+}
+
+/// A new run id: sortable by time, unique enough to label namespaces.
+fn new_run_id() -> String {
+    let now = chrono::Utc::now().format("%Y%m%d-%H%M%S");
+    format!("{now}-{}", random_suffix(4))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+    use hybrid_sim::Fault;
+
+    fn run_args(args: &[&str]) -> RunArgs {
+        let cli = Cli::try_parse_from(args).unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("not run")
+        };
+        args
+    }
+
+    #[test]
+    fn sim_flags_are_accepted_by_run() {
+        let args = run_args(&[
+            "hybrid-e2e",
+            "run",
+            "--sim",
+            "--windows-nodes",
+            "0",
+            "--fault",
+            "cross-os-network",
+            "--tags",
+            "windows",
+        ]);
+        let config = sim_config(&args.sim_args).expect("flags given");
+        assert_eq!(config.windows_nodes, 0);
+        assert_eq!(config.linux_nodes, SimConfig::default().linux_nodes);
+        assert!(config.has(Fault::CrossOsNetwork));
+    }
+
+    #[test]
+    fn no_sim_flags_is_the_default_cluster() {
+        let args = run_args(&["hybrid-e2e", "run", "--sim"]);
+        assert!(sim_config(&args.sim_args).is_none());
+    }
+
+    #[test]
+    fn fault_without_sim_is_a_plan_error() {
+        let args = run_args(&["hybrid-e2e", "run", "--fault", "dns"]);
+        let Err(error) = RunPlan::from_args(&args) else {
+            panic!("planned")
+        };
+        assert_eq!(
+            error.to_string(),
+            "simulated-cluster flags (--fault, --linux-nodes, --windows-nodes, ...) need --sim"
+        );
+    }
+
+    #[test]
+    fn default_report_dir_is_named_after_the_run() {
+        let args = run_args(&["hybrid-e2e", "run", "--sim", "--timeout-scale", "2"]);
+        let Ok(plan) = RunPlan::from_args(&args) else {
+            panic!("not planned")
+        };
+        assert_eq!(
+            plan.config.report_dir,
+            PathBuf::from("reports").join(&plan.config.run_id)
+        );
+        assert!(matches!(plan.target, Target::Sim(_)));
+        assert_eq!(plan.config.timeout_scale, 2.0);
+        assert!(plan.config.storage_classes.is_empty());
+        let args = run_args(&["hybrid-e2e", "run", "--sim", "--storage-class", "fast"]);
+        let Ok(plan) = RunPlan::from_args(&args) else {
+            panic!("not planned")
+        };
+        assert_eq!(
+            plan.config
+                .storage_classes
+                .get(&Os::Windows)
+                .map(String::as_str),
+            Some("fast")
+        );
+    }
+
+    #[test]
+    fn an_unknown_tag_is_a_plan_error() {
+        let args = run_args(&["hybrid-e2e", "run", "--sim", "--tags", "no-such-tag"]);
+        let Err(error) = RunPlan::from_args(&args) else {
+            panic!("planned")
+        };
+        assert!(matches!(error, PlanError::Tags(_)), "{error}");
+    }
+}

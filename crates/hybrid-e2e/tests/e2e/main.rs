@@ -1,0 +1,21 @@
+//! The binary's end-to-end tests: the real `hybrid-e2e` against the simulated cluster, over
+//! loopback, one test binary with a module per theme (ripgrep's `tests/tests.rs` shape).
+
+mod common;
+
+// Command line without a cluster: list, render, bad input, help.
+mod cli;
+// The lifecycle suite and the kubelet faults.
+mod lifecycle;
+// The networking suite and the network faults.
+mod networking;
+// Reports of hostile, skipped, aborted and empty runs against the JUnit schema.
+mod report_schema;
+// `run`, `doctor` and `cleanup` end to end: exit codes, interrupts, leftovers.
+mod run_e2e;
+// Every kind of check failing, with its message (no false passes).
+mod run_failures;
+// The storage suite and the storage faults.
+mod storage;
+// The step vocabulary beyond the first catalog.
+mod vocabulary;

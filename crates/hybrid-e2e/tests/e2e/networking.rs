@@ -1,0 +1,377 @@
+//! The networking suite end to end: the real binary against a simulated cluster started in this
+//! process. It passes on a behaving cluster; each network fault makes exactly the checks it
+//! breaks fail, with messages naming source, target, expectation, what was seen and attempts;
+
+//! without Windows nodes the Windows cells skip; `list` selects exactly the cross-OS cells.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use hybrid_sim::{Fault, SimCluster, SimConfig};
+
+const BIN: &str = env!("CARGO_BIN_EXE_hybrid-e2e");
+
+/// The cells of the networking suite, by test, with their matrix.
+const PAIRS: &[&str] = &[
+    "client=linux,server=linux",
+    "client=linux,server=windows",
+    "client=windows,server=linux",
+    "client=windows,server=windows",
+];
+const PAIR_TESTS: &[&str] = &[
+    "pod-to-pod",
+    "pod-to-pod-udp",
+    "source-ip",
+    "service-by-ip",
+    "service-by-name",
+    "readiness-gating",
+    "nodeport",
+];
+
+fn all_cells() -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for test in PAIR_TESTS {
+        for pair in PAIRS {
+            out.insert(format!("networking/{test}[{pair}]"));
+        }
+    }
+    for os in ["linux", "windows"] {
+        out.insert(format!("networking/service-mixed-endpoints[client={os}]"));
+        out.insert(format!("networking/dns[client={os}]"));
+        out.insert(format!("networking/nodeport-external[server={os}]"));
+        out.insert(format!("networking/pod-to-pod-same-node[os={os}]"));
+        out.insert(format!("networking/pod-to-pod-other-node[os={os}]"));
+    }
+    out
+}
+
+/// `networking/TEST[PAIR]` for each pair.
+fn cells(test: &str, pairs: &[&str]) -> BTreeSet<String> {
+    pairs
+        .iter()
+        .map(|p| format!("networking/{test}[{p}]"))
+        .collect()
+}
+
+const CROSS: &[&str] = &["client=linux,server=windows", "client=windows,server=linux"];
+
+struct Run {
+    results: Vec<Value>,
+    stderr: String,
+    code: Option<i32>,
+    took: Duration,
+}
+
+impl Run {
+    /// Names and messages of the failed tests, for assertion messages.
+    fn failures(&self) -> String {
+        self.results
+            .iter()
+            .filter(|t| t["outcome"] == "failed")
+            .map(|t| format!("\n{}: {}", t["name"], t["message"]))
+            .collect()
+    }
+
+    fn with_outcome(&self, outcome: &str) -> BTreeSet<String> {
+        self.results
+            .iter()
+            .filter(|t| t["outcome"] == outcome)
+            .filter_map(|t| t["name"].as_str().map(str::to_string))
+            .collect()
+    }
+
+    fn field(&self, name: &str, field: &str) -> String {
+        self.results
+            .iter()
+            .find(|t| t["name"] == name)
+            .and_then(|t| t[field].as_str())
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    fn message(&self, name: &str) -> String {
+        self.field(name, "message")
+    }
+}
+
+/// Runs the networking suite with `args` against a fresh simulated cluster.
+async fn run(config: SimConfig, args: &[&str]) -> Run {
+    let sim = SimCluster::start(config).await.expect("sim starts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kubeconfig).expect("kubeconfig");
+    let mut command = tokio::process::Command::new(BIN);
+    command
+        .arg("run")
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .arg("--report-dir")
+        .arg(dir.path().join("reports"))
+        .args(["--tags", "networking"])
+        .args(args)
+        .env_remove("KUBECONFIG");
+    let started = Instant::now();
+    let out = tokio::time::timeout(Duration::from_secs(300), command.output())
+        .await
+        .expect("run ends")
+        .expect("binary runs");
+    let took = started.elapsed();
+    crate::common::junit_schema::assert_valid_junit(&dir.path().join("reports/junit.xml"));
+    let json: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("reports/results.json")).expect("results.json"),
+    )
+    .expect("results.json parses");
+    sim.shutdown().await;
+    Run {
+        results: json["tests"].as_array().cloned().unwrap_or_default(),
+        stderr: String::from_utf8_lossy(&out.stderr).to_string(),
+        code: out.status.code(),
+        took,
+    }
+}
+
+/// Runs with one fault (fast timeouts) and checks exactly `broken` failed, the rest passed.
+async fn run_with_fault(fault: Fault, broken: &BTreeSet<String>) -> Run {
+    let run = run(
+        SimConfig {
+            faults: [fault].into(),
+            ..SimConfig::default()
+        },
+        &["--timeout-scale", "0.1"],
+    )
+    .await;
+    assert_eq!(run.code, Some(1), "{fault}: {}", run.stderr);
+    assert_eq!(
+        &run.with_outcome("failed"),
+        broken,
+        "{fault}: failed set{}",
+        run.failures()
+    );
+    let passed: BTreeSet<String> = all_cells().difference(broken).cloned().collect();
+    assert_eq!(run.with_outcome("passed"), passed, "{fault}: passed set");
+    run
+}
+
+fn assert_has(message: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(message.contains(part), "missing {part:?} in: {message}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_suite_passes_on_the_default_sim() {
+    let run = run(SimConfig::default(), &[]).await;
+    assert_eq!(run.code, Some(0), "{}", run.failures());
+    assert_eq!(run.with_outcome("passed"), all_cells());
+    assert!(run.took < Duration::from_secs(120), "took {:?}", run.took);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cross_os_network_breaks_only_cross_os_cells() {
+    let mut broken = BTreeSet::new();
+    for test in PAIR_TESTS {
+        broken.extend(cells(test, CROSS));
+    }
+    broken.insert("networking/service-mixed-endpoints[client=linux]".into());
+    broken.insert("networking/service-mixed-endpoints[client=windows]".into());
+    let run = run_with_fault(Fault::CrossOsNetwork, &broken).await;
+    let m = run.message("networking/pod-to-pod[client=linux,server=windows]");
+    assert_has(
+        &m,
+        &[
+            "from pod \"client\" (linux, node linux-node-",
+            "to pod \"server\" (windows, node windows-node-",
+            "port 8080 over http GET /hostname",
+            "expected an answer containing \"server\"",
+            "saw: timeout: ",
+            "attempts in ",
+        ],
+    );
+    let m = run.message("networking/service-mixed-endpoints[client=windows]");
+    assert_has(
+        &m,
+        &[
+            "expected answers containing each of [\"backend-linux\", \"backend-windows\"]",
+            "missing [\"backend-linux\"]",
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dns_fault_breaks_names_not_addresses() {
+    let mut broken = cells("service-by-name", PAIRS);
+    broken.insert("networking/dns[client=linux]".into());
+    broken.insert("networking/dns[client=windows]".into());
+    let run = run_with_fault(Fault::Dns, &broken).await;
+    let m = run.message("networking/dns[client=windows]");
+    assert_has(
+        &m,
+        &[
+            "from pod \"client\" (windows, node windows-node-",
+            "nslookup kubernetes.default over udp to cluster DNS",
+            "expected it to resolve to an address",
+            "saw: timeout: no DNS server answered",
+            "attempts in ",
+        ],
+    );
+    let m = run.message("networking/service-by-name[client=linux,server=windows]");
+    assert_has(
+        &m,
+        &[
+            "to host web (service \"web\" at 10.96.",
+            ") port 80 over http GET /hostname",
+            "saw: NXDOMAIN: ",
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_endpoints_breaks_every_service_check() {
+    let mut broken = BTreeSet::new();
+    for test in [
+        "service-by-ip",
+        "service-by-name",
+        "readiness-gating",
+        "nodeport",
+    ] {
+        broken.extend(cells(test, PAIRS));
+    }
+    for os in ["linux", "windows"] {
+        broken.insert(format!("networking/service-mixed-endpoints[client={os}]"));
+        broken.insert(format!("networking/nodeport-external[server={os}]"));
+    }
+    let run = run_with_fault(Fault::NoEndpoints, &broken).await;
+    let m = run.message("networking/service-by-ip[client=windows,server=linux]");
+    assert_has(
+        &m,
+        &[
+            "from pod \"client\" (windows, node windows-node-",
+            "to service \"web\" at 10.96.",
+            "port 80 over http GET /hostname",
+            "saw: refused: ",
+        ],
+    );
+    let m = run.message("networking/nodeport-external[server=linux]");
+    assert_has(&m, &["from the harness to nodePort ", "EOF"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nodeport_closed_breaks_only_nodeports() {
+    let mut broken = cells("nodeport", PAIRS);
+    for os in ["linux", "windows"] {
+        broken.insert(format!("networking/nodeport-external[server={os}]"));
+    }
+    let run = run_with_fault(Fault::NodeportClosed, &broken).await;
+    let m = run.message("networking/nodeport[client=linux,server=windows]");
+    assert_has(
+        &m,
+        &[
+            "from pod \"client\" (linux, node linux-node-",
+            "of service \"web\" on node linux-node-1 (linux) at 10.240.0.10",
+            "saw: refused: ",
+        ],
+    );
+    let m = run.message("networking/nodeport-external[server=windows]");
+    assert_has(
+        &m,
+        &["from the harness to nodePort ", "at 127.", "saw: refused: "],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn snat_breaks_only_source_ip() {
+    let run = run_with_fault(Fault::Snat, &cells("source-ip", PAIRS)).await;
+    let m = run.message("networking/source-ip[client=windows,server=linux]");
+    assert_has(
+        &m,
+        &[
+            "from pod \"client\" (windows, node windows-node-",
+            "GET /clientip",
+            "saw: wrong body: answer [\"10.240.0.",
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn udp_drop_breaks_only_udp_checks() {
+    let mut broken = cells("pod-to-pod-udp", PAIRS);
+    // service-by-ip also reaches the Service's UDP port; the placement tests check UDP too.
+    broken.extend(cells("service-by-ip", PAIRS));
+    for os in ["linux", "windows"] {
+        broken.insert(format!("networking/pod-to-pod-same-node[os={os}]"));
+        broken.insert(format!("networking/pod-to-pod-other-node[os={os}]"));
+    }
+    let run = run_with_fault(Fault::UdpDrop, &broken).await;
+    let m = run.message("networking/pod-to-pod-udp[client=linux,server=windows]");
+    assert_has(
+        &m,
+        &[
+            "port 8081 over udp request hostname",
+            "saw: timeout: reading from ",
+        ],
+    );
+    let m = run.message("networking/service-by-ip[client=linux,server=linux]");
+    assert_has(&m, &["to service \"web\" at 10.96.", "port 90 over udp"]);
+}
+
+/// `probes-ignored` (readiness has no effect): the gated pod never leaves its Service.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn probes_ignored_breaks_readiness_gating() {
+    let run = run_with_fault(Fault::ProbesIgnored, &cells("readiness-gating", PAIRS)).await;
+    let m = run.message("networking/readiness-gating[client=windows,server=linux]");
+    assert_has(
+        &m,
+        &[
+            "wait for pod \"server\" to be not ready",
+            "pod \"server\" (linux)",
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn without_windows_nodes_windows_cells_skip_and_linux_cells_run() {
+    let run = run(
+        SimConfig {
+            windows_nodes: 0,
+            ..SimConfig::default()
+        },
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let linux_only: BTreeSet<String> = all_cells()
+        .into_iter()
+        .filter(|n| !n.contains("windows") && !n.contains("mixed-endpoints"))
+        .collect();
+    assert_eq!(run.with_outcome("passed"), linux_only);
+    let skipped = run.with_outcome("skipped");
+    assert_eq!(
+        skipped,
+        all_cells().difference(&linux_only).cloned().collect()
+    );
+    for name in &skipped {
+        let reason = run.field(name, "skip_reason");
+        assert!(reason.contains("windows"), "{name}: {reason}");
+    }
+}
+
+#[test]
+fn list_hybrid_selects_exactly_the_cross_os_cells() {
+    let out = std::process::Command::new(BIN)
+        .args(["list", "--tags", "networking && hybrid"])
+        .output()
+        .expect("binary runs");
+    assert!(out.status.success());
+    let listed: BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with("networking/"))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect();
+    let cross: BTreeSet<String> = all_cells()
+        .into_iter()
+        .filter(|n| (n.contains("linux") && n.contains("windows")) || n.contains("mixed"))
+        .collect();
+    assert_eq!(listed, cross);
+}

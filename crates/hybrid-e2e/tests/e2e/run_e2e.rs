@@ -1,0 +1,402 @@
+//! End-to-end tests of `hybrid-e2e run` / `list`: the real binary against the simulated cluster
+
+//! started in this process, over loopback, exactly as a user would point it at a cluster.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::ListParams;
+use kube::Api;
+use serde_json::Value;
+
+use hybrid_sim::{Fault, SimCluster, SimConfig};
+
+const BIN: &str = env!("CARGO_BIN_EXE_hybrid-e2e");
+
+/// A simulated cluster with its kubeconfig in a temp dir.
+struct Cluster {
+    sim: SimCluster,
+    dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    async fn start(config: SimConfig) -> Cluster {
+        let sim = SimCluster::start(config).await.expect("sim starts");
+        let dir = tempfile::tempdir().expect("temp dir");
+        sim.write_kubeconfig(&dir.path().join("kubeconfig"))
+            .expect("kubeconfig written");
+        Cluster { sim, dir }
+    }
+
+    fn kubeconfig(&self) -> PathBuf {
+        self.dir.path().join("kubeconfig")
+    }
+
+    fn reports(&self) -> PathBuf {
+        self.dir.path().join("reports")
+    }
+
+    /// Runs `hybrid-e2e run --kubeconfig <this cluster> --report-dir <tmp> ARGS`.
+    async fn run(&self, args: &[&str]) -> Output {
+        let mut command = tokio::process::Command::new(BIN);
+        command
+            .arg("run")
+            .arg("--kubeconfig")
+            .arg(self.kubeconfig())
+            .arg("--report-dir")
+            .arg(self.reports())
+            .args(args)
+            .env_remove("KUBECONFIG");
+        tokio::time::timeout(Duration::from_secs(300), command.output())
+            .await
+            .expect("run finishes within 5 minutes")
+            .expect("binary runs")
+    }
+
+    /// Namespaces any run of the harness created that still exist.
+    async fn leftover_namespaces(&self) -> Vec<String> {
+        let api = Api::<Namespace>::all(
+            self.sim
+                .client()
+                .await
+                .expect("a client for the simulated cluster"),
+        );
+        let list = api
+            .list(&ListParams::default().labels("hybrid-e2e.io/run-id"))
+            .await
+            .expect("namespaces listed");
+        list.items
+            .into_iter()
+            .filter_map(|n| n.metadata.name)
+            .collect()
+    }
+}
+
+fn results(dir: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(dir.join("results.json")).expect("results.json written");
+    let json: Value = serde_json::from_str(&text).expect("results.json is JSON");
+    json["tests"].as_array().expect("tests array").clone()
+}
+
+fn names_with_outcome(results: &[Value], outcome: &str) -> Vec<String> {
+    results
+        .iter()
+        .filter(|t| t["outcome"] == outcome)
+        .map(|t| t["name"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_first_catalog_passes_and_its_junit_validates() {
+    let cluster = Cluster::start(SimConfig::default()).await;
+    let out = cluster.run(&[]).await;
+    let stderr = text(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{}\nstderr:\n{stderr}",
+        text(&out.stdout)
+    );
+    let results = results(&cluster.reports());
+    assert!(results.len() >= 10, "whole catalog ran: {results:?}");
+    assert_eq!(
+        names_with_outcome(&results, "passed").len(),
+        results.len(),
+        "{results:#?}"
+    );
+    let junit = cluster.reports().join("junit.xml");
+    crate::common::junit_schema::assert_valid_junit(&junit);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    for suite in ["scheduling", "networking", "storage", "lifecycle"] {
+        assert!(
+            xml.contains(&format!("<testsuite name=\"{suite}\"")),
+            "suite {suite} in JUnit"
+        );
+    }
+    assert!(cluster.leftover_namespaces().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cross_os_network_fault_fails_exactly_the_cross_os_pod_to_pod_cells() {
+    let config = SimConfig {
+        faults: [Fault::CrossOsNetwork].into(),
+        ..SimConfig::default()
+    };
+    let cluster = Cluster::start(config).await;
+    // A broken path must fail within its step timeout: 60 s × 0.1. Of the networking suite only
+    // pod-to-pod runs here; tests/networking.rs checks every networking cell under this fault.
+    let out = cluster
+        .run(&[
+            "--timeout-scale",
+            "0.1",
+            "--tags",
+            "!networking || conformance",
+        ])
+        .await;
+    assert_eq!(out.status.code(), Some(1), "stderr:\n{}", text(&out.stderr));
+    let results = results(&cluster.reports());
+    let mut failed = names_with_outcome(&results, "failed");
+    failed.sort();
+    assert_eq!(
+        failed,
+        vec![
+            "networking/pod-to-pod[client=linux,server=windows]",
+            "networking/pod-to-pod[client=windows,server=linux]"
+        ]
+    );
+    for t in results.iter().filter(|t| t["outcome"] == "failed") {
+        let message = t["message"].as_str().unwrap_or_default();
+        let (client_os, server_os) = if t["name"].as_str().unwrap().contains("client=linux") {
+            ("linux", "windows")
+        } else {
+            ("windows", "linux")
+        };
+        assert!(
+            message.contains(&format!(
+                "from pod \"client\" ({client_os}, node {client_os}-node"
+            )),
+            "{message}"
+        );
+        assert!(
+            message.contains(&format!(
+                "to pod \"server\" ({server_os}, node {server_os}-node"
+            )),
+            "{message}"
+        );
+        assert!(message.contains("timeout"), "says what happened: {message}");
+        assert!(
+            message.contains("attempt"),
+            "says how often it tried: {message}"
+        );
+    }
+    crate::common::junit_schema::assert_valid_junit(&cluster.reports().join("junit.xml"));
+    assert!(cluster.leftover_namespaces().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn without_windows_nodes_every_windows_cell_is_skipped_with_its_reason() {
+    let config = SimConfig {
+        windows_nodes: 0,
+        ..SimConfig::default()
+    };
+    let cluster = Cluster::start(config).await;
+    let out = cluster.run(&[]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{}\nstderr:\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let results = results(&cluster.reports());
+    for t in &results {
+        let windows = t["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|tag| tag == "windows");
+        if windows {
+            assert_eq!(t["outcome"], "skipped", "{t}");
+            assert_eq!(
+                t["skip_reason"],
+                "no Ready node with kubernetes.io/os=windows"
+            );
+        } else {
+            assert_eq!(t["outcome"], "passed", "{t}");
+        }
+    }
+    assert!(names_with_outcome(&results, "passed").len() >= 4);
+    let xml = std::fs::read_to_string(cluster.reports().join("junit.xml")).unwrap();
+    assert!(xml.contains("no Ready node with kubernetes.io/os=windows"));
+    assert!(cluster.leftover_namespaces().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_unreachable_cluster_exits_3_and_still_writes_junit() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: 'http://127.0.0.1:1'}\n\
+         users:\n- name: u\n  user: {}\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\n",
+    )
+    .unwrap();
+    let reports = dir.path().join("reports");
+    let out = tokio::process::Command::new(BIN)
+        .args(["run", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .arg("--report-dir")
+        .arg(&reports)
+        .output()
+        .await
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let error_lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(error_lines.len(), 1, "{stderr}");
+    assert!(error_lines[0].contains("127.0.0.1:1"), "{stderr}");
+    assert!(
+        error_lines[0].to_lowercase().contains("connect"),
+        "cause chain: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let junit = reports.join("junit.xml");
+    crate::common::junit_schema::assert_valid_junit(&junit);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("<error"), "{xml}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_interrupted_run_deletes_its_namespaces_and_exits_130() {
+    let cluster = Cluster::start(SimConfig::default()).await;
+    let child = tokio::process::Command::new(BIN)
+        .arg("run")
+        .arg("--kubeconfig")
+        .arg(cluster.kubeconfig())
+        .arg("--report-dir")
+        .arg(cluster.reports())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id().expect("child pid");
+    // Wait until the run has created namespaces, then interrupt it.
+    let mut created = false;
+    for _ in 0..200 {
+        if !cluster.leftover_namespaces().await.is_empty() {
+            created = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(created, "the run created namespaces");
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
+        .await
+        .expect("exits after cleanup")
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "stderr:\n{}",
+        text(&out.stderr)
+    );
+    assert!(
+        cluster.leftover_namespaces().await.is_empty(),
+        "{}",
+        text(&out.stderr)
+    );
+    crate::common::junit_schema::assert_valid_junit(&cluster.reports().join("junit.xml"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn doctor_shows_nodes_and_why_tests_would_skip() {
+    let config = SimConfig {
+        windows_nodes: 0,
+        ..SimConfig::default()
+    };
+    let cluster = Cluster::start(config).await;
+    let out = tokio::process::Command::new(BIN)
+        .arg("doctor")
+        .arg("--kubeconfig")
+        .arg(cluster.kubeconfig())
+        .output()
+        .await
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(stdout.contains("linux-node-1"), "{stdout}");
+    assert!(
+        stdout.contains("default StorageClass: standard"),
+        "{stdout}"
+    );
+    // The count grows with the suites.
+    assert!(
+        stdout.contains("): no Ready node with kubernetes.io/os=windows"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("    networking/pod-to-pod[client=linux,server=windows]"),
+        "{stdout}"
+    );
+    assert!(
+        cluster.leftover_namespaces().await.is_empty(),
+        "doctor creates nothing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cleanup_deletes_what_earlier_runs_left_behind() {
+    let cluster = Cluster::start(SimConfig::default()).await;
+    let api = Api::<Namespace>::all(
+        cluster
+            .sim
+            .client()
+            .await
+            .expect("a client for the simulated cluster"),
+    );
+    for (name, run) in [
+        ("he2e-old-1", "old"),
+        ("he2e-old-2", "old"),
+        ("unrelated", ""),
+    ] {
+        let mut ns: Namespace =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": name}})).unwrap();
+        if !run.is_empty() {
+            ns.metadata.labels =
+                Some([("hybrid-e2e.io/run-id".to_string(), run.to_string())].into());
+        }
+        api.create(&Default::default(), &ns).await.unwrap();
+    }
+    let out = tokio::process::Command::new(BIN)
+        .arg("cleanup")
+        .arg("--kubeconfig")
+        .arg(cluster.kubeconfig())
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(cluster.leftover_namespaces().await.is_empty());
+    assert!(
+        api.get_opt("unrelated").await.unwrap().is_some(),
+        "only labelled namespaces go"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn forbidden_credentials_exit_3_before_any_test_and_still_write_junit() {
+    let config = SimConfig {
+        faults: [Fault::ForbidNamespaces].into(),
+        ..SimConfig::default()
+    };
+    let cluster = Cluster::start(config).await;
+    let out = cluster.run(&[]).await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(
+        errors[0].contains("the credentials may not create namespaces"),
+        "{stderr}"
+    );
+    assert!(errors[0].contains("cannot create resource"), "{stderr}");
+    assert!(!text(&out.stdout).contains("running"), "no test started");
+    let junit = cluster.reports().join("junit.xml");
+    crate::common::junit_schema::assert_valid_junit(&junit);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("<error") && xml.contains("may not create namespaces"),
+        "{xml}"
+    );
+    assert!(cluster.leftover_namespaces().await.is_empty());
+}

@@ -1,0 +1,543 @@
+//! The scheduler: binds pods without `spec.nodeName` to a node that passes the filters real
+//! kube-scheduler runs (unschedulable, taints/tolerations, node selector and required node
+//! affinity, CPU/memory/pod count), spreading pods over the fewest-loaded nodes. A pod that
+//! fits nowhere gets `PodScheduled=False/Unschedulable` with the real scheduler's message and a
+//! `FailedScheduling` event. Retried when pods, nodes or claims change, and every second.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{Node, NodeSelectorRequirement, Pod, Taint, Toleration};
+use serde_json::{json, Value};
+use tokio::sync::broadcast::error::RecvError;
+
+use super::events::{self, Source};
+use super::{quantity, set_condition};
+use crate::store::Store;
+
+/// Why a node cannot take a pod (the wording of the real scheduler).
+fn taint_reason(t: &Taint) -> String {
+    format!(
+        "node(s) had untolerated taint {{{}: {}}}",
+        t.key,
+        t.value.as_deref().unwrap_or("")
+    )
+}
+
+const AFFINITY: &str = "node(s) didn't match Pod's node affinity/selector";
+
+pub fn tolerates(tol: &Toleration, taint: &Taint) -> bool {
+    if let Some(effect) = tol.effect.as_deref() {
+        if !effect.is_empty() && effect != taint.effect {
+            return false;
+        }
+    }
+    let key = tol.key.as_deref().unwrap_or("");
+    match tol.operator.as_deref().unwrap_or("Equal") {
+        "Exists" => key.is_empty() || key == taint.key,
+        _ => {
+            key == taint.key
+                && tol.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or("")
+        }
+    }
+}
+
+fn requirement_matches(req: &NodeSelectorRequirement, labels: &BTreeMap<String, String>) -> bool {
+    let value = labels.get(&req.key);
+    let values = req.values.as_deref().unwrap_or(&[]);
+    match req.operator.as_str() {
+        "In" => value.is_some_and(|v| values.contains(v)),
+        "NotIn" => !value.is_some_and(|v| values.contains(v)),
+        "Exists" => value.is_some(),
+        "DoesNotExist" => value.is_none(),
+        "Gt" | "Lt" => {
+            let (Some(v), Some(bound)) = (
+                value.and_then(|v| v.parse::<i64>().ok()),
+                values.first().and_then(|b| b.parse::<i64>().ok()),
+            ) else {
+                return false;
+            };
+            if req.operator == "Gt" {
+                v > bound
+            } else {
+                v < bound
+            }
+        }
+        _ => false,
+    }
+}
+
+/// `nodeSelector` and required node affinity.
+pub fn matches_node(pod: &Pod, node: &Node) -> bool {
+    let empty = BTreeMap::new();
+    let labels = node.metadata.labels.as_ref().unwrap_or(&empty);
+    let Some(spec) = pod.spec.as_ref() else {
+        return false;
+    };
+    if let Some(sel) = &spec.node_selector {
+        if sel.iter().any(|(k, v)| labels.get(k) != Some(v)) {
+            return false;
+        }
+    }
+    let required = spec
+        .affinity
+        .as_ref()
+        .and_then(|a| a.node_affinity.as_ref())
+        .and_then(|a| {
+            a.required_during_scheduling_ignored_during_execution
+                .as_ref()
+        });
+    if let Some(required) = required {
+        let node_name = node.metadata.name.clone().unwrap_or_default();
+        let any = required.node_selector_terms.iter().any(|term| {
+            let exprs = term.match_expressions.as_deref().unwrap_or(&[]);
+            let fields = term.match_fields.as_deref().unwrap_or(&[]);
+            if exprs.is_empty() && fields.is_empty() {
+                return false;
+            }
+            let field_labels: BTreeMap<String, String> =
+                [("metadata.name".to_string(), node_name.clone())].into();
+            exprs.iter().all(|r| requirement_matches(r, labels))
+                && fields.iter().all(|r| requirement_matches(r, &field_labels))
+        });
+        if !any {
+            return false;
+        }
+    }
+    true
+}
+
+/// The first taint (NoSchedule/NoExecute) the pod does not tolerate.
+pub fn untolerated_taint<'a>(pod: &Pod, node: &'a Node) -> Option<&'a Taint> {
+    let tolerations = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.tolerations.as_deref())
+        .unwrap_or(&[]);
+    node.spec
+        .as_ref()
+        .and_then(|s| s.taints.as_deref())
+        .unwrap_or(&[])
+        .iter()
+        .filter(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")
+        .find(|t| !tolerations.iter().any(|tol| tolerates(tol, t)))
+}
+
+/// CPU (cores) and memory (bytes) a pod requests: app containers summed, init containers' max.
+pub fn pod_requests(pod: &Pod) -> (f64, f64) {
+    let Some(spec) = pod.spec.as_ref() else {
+        return (0.0, 0.0);
+    };
+    let one = |c: &k8s_openapi::api::core::v1::Container, r: &str| {
+        let res = c.resources.as_ref();
+        res.and_then(|r| r.requests.as_ref())
+            .and_then(|m| m.get(r))
+            .or_else(|| res.and_then(|x| x.limits.as_ref()).and_then(|m| m.get(r)))
+            .and_then(|q| quantity(&q.0))
+            .unwrap_or(0.0)
+    };
+    let mut out = (0.0, 0.0);
+    for c in &spec.containers {
+        out.0 += one(c, "cpu");
+        out.1 += one(c, "memory");
+    }
+    for c in spec.init_containers.iter().flatten() {
+        out.0 = out.0.max(one(c, "cpu"));
+        out.1 = out.1.max(one(c, "memory"));
+    }
+    out
+}
+
+fn allocatable(node: &Node, r: &str) -> f64 {
+    node.status
+        .as_ref()
+        .and_then(|s| s.allocatable.as_ref())
+        .and_then(|a| a.get(r))
+        .and_then(|q| quantity(&q.0))
+        .unwrap_or(0.0)
+}
+
+/// What bound, unfinished pods use on a node.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Usage {
+    pub cpu: f64,
+    pub memory: f64,
+    pub pods: usize,
+}
+
+/// Why the pod cannot go to this node, or `None` if it can.
+pub fn filter(pod: &Pod, node: &Node, used: Usage) -> Option<String> {
+    if node.spec.as_ref().and_then(|s| s.unschedulable) == Some(true) {
+        return Some("node(s) were unschedulable".into());
+    }
+    if let Some(t) = untolerated_taint(pod, node) {
+        return Some(taint_reason(t));
+    }
+    if !matches_node(pod, node) {
+        return Some(AFFINITY.into());
+    }
+    if used.pods as f64 + 1.0 > allocatable(node, "pods") {
+        return Some("Too many pods".into());
+    }
+    let (cpu, memory) = pod_requests(pod);
+    if cpu > 0.0 && used.cpu + cpu > allocatable(node, "cpu") + 1e-9 {
+        return Some("Insufficient cpu".into());
+    }
+    if memory > 0.0 && used.memory + memory > allocatable(node, "memory") {
+        return Some("Insufficient memory".into());
+    }
+    None
+}
+
+/// The real scheduler's message for a pod no node accepts.
+pub fn unschedulable_message(total: usize, reasons: &[String]) -> String {
+    if total == 0 {
+        return "no nodes available to schedule pods".into();
+    }
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in reasons {
+        *counts.entry(r).or_default() += 1;
+    }
+    let mut parts: Vec<String> = counts.iter().map(|(r, n)| format!("{n} {r}")).collect();
+    parts.sort();
+    format!(
+        "0/{total} nodes are available: {}. preemption: 0/{total} nodes are available: {total} Preemption is not helpful for scheduling.",
+        parts.join(", ")
+    )
+}
+
+/// A problem with the pod's claims that keeps it off every node.
+fn claim_problem(store: &Store, pod: &Pod, ns: &str) -> Option<String> {
+    let volumes = pod.spec.as_ref()?.volumes.as_ref()?;
+    for v in volumes {
+        let Some(pvc) = &v.persistent_volume_claim else {
+            continue;
+        };
+        match store.get("persistentvolumeclaims", ns, &pvc.claim_name) {
+            None => {
+                return Some(format!(
+                    "persistentvolumeclaim \"{}\" not found",
+                    pvc.claim_name
+                ))
+            }
+            Some(c) if c["status"]["phase"] != "Bound" => {
+                return Some("pod has unbound immediate PersistentVolumeClaims".into())
+            }
+            Some(_) => {}
+        }
+    }
+    None
+}
+
+fn is_finished(pod: &Value) -> bool {
+    matches!(
+        pod["status"]["phase"].as_str(),
+        Some("Succeeded" | "Failed")
+    )
+}
+
+/// One scheduling pass over every pending pod.
+pub fn schedule_pending(store: &Store) {
+    let (nodes_raw, _) = store.list("nodes", None);
+    let nodes: Vec<Node> = nodes_raw
+        .into_iter()
+        .filter_map(|n| serde_json::from_value(n).ok())
+        .collect();
+    let (pods, _) = store.list("pods", None);
+    let mut usage: HashMap<String, Usage> = HashMap::new();
+    let mut pending = Vec::new();
+    for raw in pods {
+        let node = raw["spec"]["nodeName"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if node.is_empty() {
+            if raw["metadata"].get("deletionTimestamp").is_none() && !is_finished(&raw) {
+                pending.push(raw);
+            }
+            continue;
+        }
+        if is_finished(&raw) {
+            continue;
+        }
+        if let Ok(pod) = serde_json::from_value::<Pod>(raw) {
+            let (cpu, memory) = pod_requests(&pod);
+            let u = usage.entry(node).or_default();
+            u.cpu += cpu;
+            u.memory += memory;
+            u.pods += 1;
+        }
+    }
+    pending.sort_by(|a, b| {
+        a["metadata"]["creationTimestamp"]
+            .as_str()
+            .cmp(&b["metadata"]["creationTimestamp"].as_str())
+    });
+    for raw in pending {
+        let ns = raw["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let name = raw["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let pod: Pod = match serde_json::from_value(raw.clone()) {
+            Ok(p) => p,
+            Err(e) => {
+                mark_unschedulable(store, &raw, &ns, &name, &format!("invalid pod: {e}"));
+                continue;
+            }
+        };
+        if let Some(problem) = claim_problem(store, &pod, &ns) {
+            let total = nodes.len();
+            let msg = format!(
+                "0/{total} nodes are available: {problem}. preemption: 0/{total} nodes are available: {total} Preemption is not helpful for scheduling."
+            );
+            mark_unschedulable(store, &raw, &ns, &name, &msg);
+            continue;
+        }
+        let mut reasons = Vec::new();
+        let mut best: Option<(&Node, usize)> = None;
+        for node in &nodes {
+            let node_name = node.metadata.name.clone().unwrap_or_default();
+            let used = usage.get(&node_name).copied().unwrap_or_default();
+            match filter(&pod, node, used) {
+                Some(r) => reasons.push(r),
+                None => {
+                    if best.is_none_or(|(_, n)| used.pods < n) {
+                        best = Some((node, used.pods));
+                    }
+                }
+            }
+        }
+        match best {
+            Some((node, _)) => {
+                let node_name = node.metadata.name.clone().unwrap_or_default();
+                if bind(store, &raw, &ns, &name, &node_name) {
+                    let (cpu, memory) = pod_requests(&pod);
+                    let u = usage.entry(node_name).or_default();
+                    u.cpu += cpu;
+                    u.memory += memory;
+                    u.pods += 1;
+                }
+            }
+            None => {
+                let msg = unschedulable_message(nodes.len(), &reasons);
+                mark_unschedulable(store, &raw, &ns, &name, &msg);
+            }
+        }
+    }
+}
+
+fn bind(store: &Store, raw: &Value, ns: &str, name: &str, node: &str) -> bool {
+    let uid = raw["metadata"]["uid"].clone();
+    let result = store.modify("pods", ns, name, |pod| {
+        if pod["metadata"]["uid"] != uid
+            || pod["metadata"].get("deletionTimestamp").is_some()
+            || pod["spec"]["nodeName"]
+                .as_str()
+                .is_some_and(|n| !n.is_empty())
+        {
+            return false;
+        }
+        *super::field(pod, &["spec", "nodeName"]) = json!(node);
+        if pod["status"]["phase"].is_null() {
+            *super::field(pod, &["status", "phase"]) = json!("Pending");
+        }
+        set_condition(pod, "PodScheduled", "True", None, None);
+        true
+    });
+    match result {
+        Ok(pod) if pod["spec"]["nodeName"] == node => {
+            events::record(
+                store,
+                "Pod",
+                &pod,
+                Source::Scheduler,
+                false,
+                "Scheduled",
+                &format!("Successfully assigned {ns}/{name} to {node}"),
+            );
+            true
+        }
+        _ => false,
+    }
+}
+
+fn mark_unschedulable(store: &Store, raw: &Value, ns: &str, name: &str, message: &str) {
+    let uid = raw["metadata"]["uid"].clone();
+    let mut changed = false;
+    let result = store.modify("pods", ns, name, |pod| {
+        if pod["metadata"]["uid"] != uid {
+            return false;
+        }
+        let same = pod["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| c["type"] == "PodScheduled" && c["message"] == message);
+        if same {
+            return false;
+        }
+        if pod["status"]["phase"].is_null() {
+            *super::field(pod, &["status", "phase"]) = json!("Pending");
+        }
+        set_condition(
+            pod,
+            "PodScheduled",
+            "False",
+            Some("Unschedulable"),
+            Some(message),
+        );
+        changed = true;
+        true
+    });
+    if let (Ok(pod), true) = (result, changed) {
+        events::record(
+            store,
+            "Pod",
+            &pod,
+            Source::Scheduler,
+            true,
+            "FailedScheduling",
+            message,
+        );
+    }
+}
+
+/// Runs scheduling passes when pods, nodes or claims change, and every second.
+pub async fn run(store: Arc<Store>) {
+    let mut feed = store.subscribe();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    schedule_pending(&store);
+    loop {
+        tokio::select! {
+            change = feed.recv() => match change {
+                Ok(c) if matches!(c.key.resource.as_str(), "pods" | "nodes" | "persistentvolumeclaims") => {
+                    // Coalesce a burst of changes into one pass.
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    while let Ok(_) | Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) = feed.try_recv() {}
+                    schedule_pending(&store);
+                }
+                Ok(_) => {}
+                Err(RecvError::Lagged(_)) => schedule_pending(&store),
+                Err(RecvError::Closed) => return,
+            },
+            _ = tick.tick() => schedule_pending(&store),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SimConfig;
+    use crate::controllers::nodes;
+
+    fn cluster() -> Store {
+        let store = Store::new();
+        nodes::create_fixed(&store, &SimConfig::default());
+        store
+    }
+
+    fn pod(store: &Store, name: &str, spec: Value) -> Value {
+        let mut spec = spec;
+        spec["containers"] = json!([{"name": "c", "image": "registry.k8s.io/pause:3.10"}]);
+        store
+            .create(
+                "pods",
+                "t",
+                json!({"metadata": {"name": name}, "spec": spec}),
+            )
+            .unwrap()
+    }
+
+    #[test]
+    fn binds_by_os_and_spreads_over_nodes() {
+        let store = cluster();
+        pod(
+            &store,
+            "a",
+            json!({"nodeSelector": {"kubernetes.io/os": "linux"}}),
+        );
+        pod(
+            &store,
+            "b",
+            json!({"nodeSelector": {"kubernetes.io/os": "linux"}}),
+        );
+        pod(
+            &store,
+            "w",
+            json!({"nodeSelector": {"kubernetes.io/os": "windows"},
+                   "tolerations": [{"key": "os", "operator": "Equal", "value": "windows", "effect": "NoSchedule"}]}),
+        );
+        schedule_pending(&store);
+        let node = |n: &str| store.get("pods", "t", n).unwrap()["spec"]["nodeName"].clone();
+        assert_ne!(node("a"), node("b"));
+        assert!(node("a").as_str().unwrap().starts_with("linux-"));
+        assert!(node("w").as_str().unwrap().starts_with("windows-"));
+        let (events, _) = store.list("events", Some("t"));
+        assert!(events.iter().any(|e| e["reason"] == "Scheduled"));
+    }
+
+    #[test]
+    fn untolerated_windows_pod_gets_the_real_message() {
+        let store = cluster();
+        pod(
+            &store,
+            "w",
+            json!({"nodeSelector": {"kubernetes.io/os": "windows"}}),
+        );
+        schedule_pending(&store);
+        let p = store.get("pods", "t", "w").unwrap();
+        assert!(p["spec"]["nodeName"].is_null());
+        let cond = &p["status"]["conditions"][0];
+        assert_eq!(cond["reason"], "Unschedulable");
+        assert_eq!(
+            cond["message"],
+            "0/4 nodes are available: 2 node(s) didn't match Pod's node affinity/selector, 2 node(s) had untolerated taint {os: windows}. preemption: 0/4 nodes are available: 4 Preemption is not helpful for scheduling."
+        );
+        let (events, _) = store.list("events", Some("t"));
+        assert!(events
+            .iter()
+            .any(|e| e["reason"] == "FailedScheduling" && e["type"] == "Warning"));
+    }
+
+    #[test]
+    fn affinity_operators_tolerate_all_and_resources() {
+        let store = cluster();
+        pod(
+            &store,
+            "aff",
+            json!({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [{"matchExpressions": [
+                    {"key": "kubernetes.io/os", "operator": "NotIn", "values": ["linux"]},
+                    {"key": "node.kubernetes.io/windows-build", "operator": "Exists"}]}]}}},
+                   "tolerations": [{"operator": "Exists"}]}),
+        );
+        let mut big = json!({"nodeSelector": {"kubernetes.io/os": "linux"}});
+        big["containers"] = json!([]);
+        store
+            .create(
+                "pods",
+                "t",
+                json!({"metadata": {"name": "big"}, "spec": {"nodeSelector": {"kubernetes.io/os": "linux"},
+                    "containers": [{"name": "c", "image": "x", "resources": {"requests": {"cpu": "8", "memory": "1Gi"}}}]}}),
+            )
+            .unwrap();
+        schedule_pending(&store);
+        let aff = store.get("pods", "t", "aff").unwrap();
+        assert!(aff["spec"]["nodeName"]
+            .as_str()
+            .unwrap()
+            .starts_with("windows-"));
+        let big = store.get("pods", "t", "big").unwrap();
+        let msg = big["status"]["conditions"][0]["message"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(msg.contains("2 Insufficient cpu"), "{msg}");
+    }
+}

@@ -1,0 +1,537 @@
+//! Workload controllers: Deployments → ReplicaSets → Pods and Jobs → Pods, with
+//! ownerReferences (the API layer's garbage collector removes dependents), status counts and
+//! conditions. A Deployment's template change creates a new ReplicaSet and scales the old ones
+//! to zero at once (no surge/unavailable arithmetic).
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::sync::broadcast::error::RecvError;
+
+use super::events::{self, Source};
+use crate::api;
+use crate::store::{now_rfc3339, Store};
+
+fn name_of(o: &Value) -> String {
+    o["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn ns_of(o: &Value) -> String {
+    o["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn owned_by(o: &Value, uid: &Value) -> bool {
+    o["metadata"]["ownerReferences"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|r| &r["uid"] == uid && r["controller"] == true)
+}
+
+fn owner_ref(owner: &Value, api_version: &str, kind: &str) -> Value {
+    json!([{"apiVersion": api_version, "kind": kind, "name": owner["metadata"]["name"],
+            "uid": owner["metadata"]["uid"], "controller": true, "blockOwnerDeletion": true}])
+}
+
+fn is_ready(pod: &Value) -> bool {
+    pod["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| c["type"] == "Ready" && c["status"] == "True")
+}
+
+fn terminating(o: &Value) -> bool {
+    o["metadata"].get("deletionTimestamp").is_some()
+}
+
+fn phase(pod: &Value) -> &str {
+    pod["status"]["phase"].as_str().unwrap_or("Pending")
+}
+
+fn template_hash(template: &Value) -> String {
+    let mut h = DefaultHasher::new();
+    template.to_string().hash(&mut h);
+    let alphabet = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut n = h.finish();
+    (0..10)
+        .map(|_| {
+            let c = alphabet[(n % alphabet.len() as u64) as usize] as char;
+            n /= alphabet.len() as u64;
+            c
+        })
+        .collect()
+}
+
+/// Creates a pod from a template as the API server would store it.
+fn create_pod(
+    store: &Store,
+    ns: &str,
+    prefix: &str,
+    template: &Value,
+    owner: Value,
+    extra_labels: &Value,
+) -> Option<Value> {
+    let mut pod = json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": template["metadata"].clone(),
+        "spec": template["spec"].clone(),
+    });
+    if !pod["metadata"].is_object() {
+        pod["metadata"] = json!({});
+    }
+    *super::field(&mut pod, &["metadata", "generateName"]) = json!(prefix);
+    pod["metadata"].as_object_mut()?.remove("name");
+    *super::field(&mut pod, &["metadata", "ownerReferences"]) = owner;
+    if !pod["metadata"]["labels"].is_object() {
+        *super::field(&mut pod, &["metadata", "labels"]) = json!({});
+    }
+    for (k, v) in extra_labels.as_object().into_iter().flatten() {
+        pod["metadata"]["labels"][k] = v.clone();
+    }
+    if let Some(def) = api::registry::find("", "v1", "pods") {
+        api::defaults::on_create(def, &mut pod);
+    }
+    store.create("pods", ns, pod).ok()
+}
+
+/// Deletes a pod as a controller does: gracefully if bound, at once otherwise.
+fn delete_pod(store: &Store, pod: &Value) {
+    let ns = ns_of(pod);
+    let name = name_of(pod);
+    if pod["spec"]["nodeName"].as_str().is_none_or(str::is_empty) {
+        let _ = store.remove("pods", &ns, &name);
+        return;
+    }
+    let grace = pod["spec"]["terminationGracePeriodSeconds"]
+        .as_i64()
+        .unwrap_or(30);
+    let stamp = (chrono::Utc::now() + chrono::Duration::seconds(grace))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let _ = store.modify("pods", &ns, &name, |p| {
+        if terminating(p) {
+            return false;
+        }
+        *super::field(p, &["metadata", "deletionTimestamp"]) = json!(stamp);
+        *super::field(p, &["metadata", "deletionGracePeriodSeconds"]) = json!(grace);
+        true
+    });
+}
+
+fn write_status(store: &Store, resource: &str, obj: &Value, status: Value) {
+    let uid = obj["metadata"]["uid"].clone();
+    let _ = store.modify(resource, &ns_of(obj), &name_of(obj), |o| {
+        if o["metadata"]["uid"] != uid {
+            return false;
+        }
+        let mut merged = o["status"].clone();
+        if !merged.is_object() {
+            merged = json!({});
+        }
+        for (k, v) in status.as_object().into_iter().flatten() {
+            merged[k] = v.clone();
+        }
+        if merged == o["status"] {
+            return false;
+        }
+        o["status"] = merged;
+        true
+    });
+}
+
+fn replicas(o: &Value) -> usize {
+    o["spec"]["replicas"].as_u64().unwrap_or(1) as usize
+}
+
+/// One pass of the ReplicaSet controller.
+pub fn reconcile_replicasets(store: &Store) {
+    let (sets, _) = store.list("replicasets", None);
+    let (pods, _) = store.list("pods", None);
+    for rs in &sets {
+        if terminating(rs) {
+            continue;
+        }
+        let ns = ns_of(rs);
+        let uid = &rs["metadata"]["uid"];
+        let mine: Vec<&Value> = pods
+            .iter()
+            .filter(|p| ns_of(p) == ns && owned_by(p, uid) && !terminating(p))
+            .filter(|p| !matches!(phase(p), "Succeeded" | "Failed"))
+            .collect();
+        let want = replicas(rs);
+        if mine.len() < want {
+            for _ in mine.len()..want {
+                let owner = owner_ref(rs, "apps/v1", "ReplicaSet");
+                if let Some(p) = create_pod(
+                    store,
+                    &ns,
+                    &format!("{}-", name_of(rs)),
+                    &rs["spec"]["template"],
+                    owner,
+                    &json!({}),
+                ) {
+                    events::record(
+                        store,
+                        "ReplicaSet",
+                        rs,
+                        Source::Controller("replicaset-controller"),
+                        false,
+                        "SuccessfulCreate",
+                        &format!("Created pod: {}", name_of(&p)),
+                    );
+                }
+            }
+        } else if mine.len() > want {
+            // Not-ready and newest pods go first.
+            let mut victims = mine.clone();
+            victims.sort_by_key(|p| {
+                (
+                    is_ready(p),
+                    std::cmp::Reverse(
+                        p["metadata"]["creationTimestamp"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string(),
+                    ),
+                )
+            });
+            for p in victims.iter().take(mine.len() - want) {
+                delete_pod(store, p);
+                events::record(
+                    store,
+                    "ReplicaSet",
+                    rs,
+                    Source::Controller("replicaset-controller"),
+                    false,
+                    "SuccessfulDelete",
+                    &format!("Deleted pod: {}", name_of(p)),
+                );
+            }
+        }
+        let count = mine.len();
+        let ready = mine.iter().filter(|p| is_ready(p)).count();
+        write_status(
+            store,
+            "replicasets",
+            rs,
+            json!({
+                "replicas": count, "fullyLabeledReplicas": count, "readyReplicas": ready,
+                "availableReplicas": ready, "observedGeneration": rs["metadata"]["generation"],
+            }),
+        );
+    }
+}
+
+/// One pass of the Deployment controller.
+pub fn reconcile_deployments(store: &Store) {
+    let (deployments, _) = store.list("deployments", None);
+    let (sets, _) = store.list("replicasets", None);
+    let (pods, _) = store.list("pods", None);
+    for d in &deployments {
+        if terminating(d) {
+            continue;
+        }
+        let ns = ns_of(d);
+        let name = name_of(d);
+        let want = replicas(d);
+        let template = &d["spec"]["template"];
+        let hash = template_hash(template);
+        let rs_name = format!("{name}-{hash}");
+        let owned: Vec<&Value> = sets
+            .iter()
+            .filter(|s| ns_of(s) == ns && owned_by(s, &d["metadata"]["uid"]))
+            .collect();
+        let revision = owned.len() + 1;
+        match owned.iter().find(|s| name_of(s) == rs_name) {
+            None => {
+                let mut tpl = template.clone();
+                *super::field(&mut tpl, &["metadata", "labels", "pod-template-hash"]) = json!(hash);
+                let mut selector = d["spec"]["selector"].clone();
+                *super::field(&mut selector, &["matchLabels", "pod-template-hash"]) = json!(hash);
+                let mut labels = template["metadata"]["labels"].clone();
+                if !labels.is_object() {
+                    labels = json!({});
+                }
+                labels["pod-template-hash"] = json!(hash);
+                let rs = json!({
+                    "apiVersion": "apps/v1", "kind": "ReplicaSet",
+                    "metadata": {"name": rs_name, "labels": labels,
+                                 "annotations": {"deployment.kubernetes.io/revision": revision.to_string(),
+                                                 "deployment.kubernetes.io/desired-replicas": want.to_string()},
+                                 "ownerReferences": owner_ref(d, "apps/v1", "Deployment")},
+                    "spec": {"replicas": want, "selector": selector, "template": tpl},
+                    "status": {"replicas": 0},
+                });
+                if store.create("replicasets", &ns, rs).is_ok() {
+                    events::record(
+                        store,
+                        "Deployment",
+                        d,
+                        Source::Controller("deployment-controller"),
+                        false,
+                        "ScalingReplicaSet",
+                        &format!("Scaled up replica set {rs_name} from 0 to {want}"),
+                    );
+                }
+            }
+            Some(rs) if replicas(rs) != want => {
+                let from = replicas(rs);
+                let _ = store.modify("replicasets", &ns, &rs_name, |r| {
+                    *super::field(r, &["spec", "replicas"]) = json!(want);
+                    true
+                });
+                let verb = if want > from { "up" } else { "down" };
+                events::record(
+                    store,
+                    "Deployment",
+                    d,
+                    Source::Controller("deployment-controller"),
+                    false,
+                    "ScalingReplicaSet",
+                    &format!("Scaled {verb} replica set {rs_name} from {from} to {want}"),
+                );
+            }
+            Some(_) => {}
+        }
+        for old in owned
+            .iter()
+            .filter(|s| name_of(s) != rs_name && replicas(s) > 0)
+        {
+            let from = replicas(old);
+            let _ = store.modify("replicasets", &ns, &name_of(old), |r| {
+                *super::field(r, &["spec", "replicas"]) = json!(0);
+                true
+            });
+            events::record(
+                store,
+                "Deployment",
+                d,
+                Source::Controller("deployment-controller"),
+                false,
+                "ScalingReplicaSet",
+                &format!("Scaled down replica set {} from {from} to 0", name_of(old)),
+            );
+        }
+        let live: Vec<&Value> = pods
+            .iter()
+            .filter(|p| {
+                ns_of(p) == ns
+                    && !terminating(p)
+                    && owned.iter().any(|s| owned_by(p, &s["metadata"]["uid"]))
+            })
+            .collect();
+        let new_uid = owned
+            .iter()
+            .find(|s| name_of(s) == rs_name)
+            .map(|s| s["metadata"]["uid"].clone());
+        let updated = live
+            .iter()
+            .filter(|p| new_uid.as_ref().is_some_and(|u| owned_by(p, u)))
+            .count();
+        let ready = live.iter().filter(|p| is_ready(p)).count();
+        let now = now_rfc3339();
+        let available = ready >= want;
+        let done = available && updated == want && live.len() == want;
+        let cond = |t: &str, ok: bool, reason: &str, msg: String| {
+            json!({"type": t, "status": if ok {"True"} else {"False"},
+            "reason": reason, "message": msg, "lastUpdateTime": now, "lastTransitionTime": now})
+        };
+        let mut conditions = vec![cond(
+            "Available",
+            available,
+            if available {
+                "MinimumReplicasAvailable"
+            } else {
+                "MinimumReplicasUnavailable"
+            },
+            if available {
+                "Deployment has minimum availability.".into()
+            } else {
+                "Deployment does not have minimum availability.".into()
+            },
+        )];
+        conditions.push(cond(
+            "Progressing",
+            true,
+            if done {
+                "NewReplicaSetAvailable"
+            } else {
+                "ReplicaSetUpdated"
+            },
+            if done {
+                format!("ReplicaSet \"{rs_name}\" has successfully progressed.")
+            } else {
+                format!("ReplicaSet \"{rs_name}\" is progressing.")
+            },
+        ));
+        // Keep transition times stable when nothing changed.
+        let old_conditions = d["status"]["conditions"].clone();
+        for c in conditions.iter_mut() {
+            if let Some(o) = old_conditions.as_array().into_iter().flatten().find(|o| {
+                o["type"] == c["type"] && o["status"] == c["status"] && o["reason"] == c["reason"]
+            }) {
+                c["lastUpdateTime"] = o["lastUpdateTime"].clone();
+                c["lastTransitionTime"] = o["lastTransitionTime"].clone();
+            }
+        }
+        write_status(
+            store,
+            "deployments",
+            d,
+            json!({
+                "replicas": live.len(), "updatedReplicas": updated, "readyReplicas": ready,
+                "availableReplicas": ready, "unavailableReplicas": live.len().saturating_sub(ready),
+                "observedGeneration": d["metadata"]["generation"], "conditions": conditions,
+            }),
+        );
+    }
+}
+
+/// One pass of the Job controller.
+pub fn reconcile_jobs(store: &Store) {
+    let (jobs, _) = store.list("jobs", None);
+    let (pods, _) = store.list("pods", None);
+    for job in &jobs {
+        if terminating(job) {
+            continue;
+        }
+        let ns = ns_of(job);
+        let name = name_of(job);
+        let uid = &job["metadata"]["uid"];
+        let mine: Vec<&Value> = pods
+            .iter()
+            .filter(|p| ns_of(p) == ns && owned_by(p, uid))
+            .collect();
+        let succeeded = mine.iter().filter(|p| phase(p) == "Succeeded").count();
+        let failed = mine.iter().filter(|p| phase(p) == "Failed").count();
+        let active: Vec<&&Value> = mine
+            .iter()
+            .filter(|p| !matches!(phase(p), "Succeeded" | "Failed") && !terminating(p))
+            .collect();
+        let completions = job["spec"]["completions"].as_u64().unwrap_or(1) as usize;
+        let parallelism = job["spec"]["parallelism"].as_u64().unwrap_or(1) as usize;
+        let backoff_limit = job["spec"]["backoffLimit"].as_u64().unwrap_or(6) as usize;
+        let finished = job["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| (c["type"] == "Complete" || c["type"] == "Failed") && c["status"] == "True");
+        let now = now_rfc3339();
+        let mut status = json!({"succeeded": succeeded, "failed": failed, "active": active.len(),
+                                "ready": active.iter().filter(|p| is_ready(p)).count()});
+        if job["status"]["startTime"].is_null() {
+            status["startTime"] = json!(now);
+        }
+        if !finished {
+            let cond = |t: &str, reason: &str, message: &str| {
+                json!({"type": t, "status": "True", "reason": reason,
+                "message": message, "lastProbeTime": now, "lastTransitionTime": now})
+            };
+            if succeeded >= completions {
+                status["conditions"] = json!([
+                    cond(
+                        "SuccessCriteriaMet",
+                        "CompletionsReached",
+                        "Reached expected number of succeeded pods"
+                    ),
+                    cond(
+                        "Complete",
+                        "CompletionsReached",
+                        "Reached expected number of succeeded pods"
+                    )
+                ]);
+                status["completionTime"] = json!(now);
+                events::record(
+                    store,
+                    "Job",
+                    job,
+                    Source::Controller("job-controller"),
+                    false,
+                    "Completed",
+                    "Job completed",
+                );
+            } else if failed > backoff_limit {
+                for p in &active {
+                    delete_pod(store, p);
+                }
+                status["conditions"] = json!([
+                    cond(
+                        "FailureTarget",
+                        "BackoffLimitExceeded",
+                        "Job has reached the specified backoff limit"
+                    ),
+                    cond(
+                        "Failed",
+                        "BackoffLimitExceeded",
+                        "Job has reached the specified backoff limit"
+                    )
+                ]);
+                events::record(
+                    store,
+                    "Job",
+                    job,
+                    Source::Controller("job-controller"),
+                    true,
+                    "BackoffLimitExceeded",
+                    "Job has reached the specified backoff limit",
+                );
+            } else {
+                let want = parallelism.min(completions - succeeded);
+                for _ in active.len()..want {
+                    let labels = json!({"batch.kubernetes.io/job-name": name, "job-name": name,
+                                        "batch.kubernetes.io/controller-uid": uid, "controller-uid": uid});
+                    if let Some(p) = create_pod(
+                        store,
+                        &ns,
+                        &format!("{name}-"),
+                        &job["spec"]["template"],
+                        owner_ref(job, "batch/v1", "Job"),
+                        &labels,
+                    ) {
+                        events::record(
+                            store,
+                            "Job",
+                            job,
+                            Source::Controller("job-controller"),
+                            false,
+                            "SuccessfulCreate",
+                            &format!("Created pod: {}", name_of(&p)),
+                        );
+                    }
+                }
+            }
+        }
+        write_status(store, "jobs", job, status);
+    }
+}
+
+/// Runs the workload controllers when their objects or pods change, and every second.
+pub async fn run(store: Arc<Store>) {
+    let mut feed = store.subscribe();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            change = feed.recv() => match change {
+                Ok(c) if matches!(c.key.resource.as_str(), "pods" | "deployments" | "replicasets" | "jobs") => {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    while let Ok(_) | Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) = feed.try_recv() {}
+                }
+                Ok(_) => continue,
+                Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return,
+            },
+            _ = tick.tick() => {}
+        }
+        reconcile_deployments(&store);
+        reconcile_replicasets(&store);
+        reconcile_jobs(&store);
+    }
+}

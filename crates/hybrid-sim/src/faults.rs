@@ -1,0 +1,71 @@
+//! Faults the simulated cluster can inject, so that every check of the catalog can be made to
+//! fail on purpose (`--fault NAME`, repeatable, or `SimConfig::faults` in tests).
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// One injectable fault. The doc comment of each variant is its `--help` text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "kebab-case")]
+pub enum Fault {
+    /// Traffic between Linux and Windows pods is dropped (same-OS traffic still flows).
+    CrossOsNetwork,
+    /// Cluster DNS stops answering: every name fails to resolve.
+    Dns,
+    /// A PersistentVolume's files vanish when the pod using it is deleted.
+    VolumeDataLoss,
+    /// The storage provisioner cannot provision: claims stay Pending, with a Warning
+    /// ProvisioningFailed event at each retry.
+    ProvisionerStuck,
+    /// ConfigMap updates never reach the files of mounted configMap volumes.
+    ConfigmapStale,
+    /// Every image pull fails (ErrImagePull, then ImagePullBackOff).
+    ImagePull,
+    /// About one in five non-watch API requests answers 500 InternalError.
+    ApiErrors,
+    /// Watches end early, and some end with a 410 Gone ERROR event.
+    WatchDrop,
+    /// Every simulated latency (pull, start, probes, network) is ten times longer.
+    Slow,
+    /// Creating a namespace answers 403 Forbidden, like credentials without RBAC permission.
+    ForbidNamespaces,
+    /// Services never get endpoints: every ClusterIP and NodePort refuses connections.
+    NoEndpoints,
+    /// NodePorts refuse connections on every node (ClusterIPs still work).
+    NodeportClosed,
+    /// Pod-to-pod traffic arrives from the source node's IP instead of the pod's IP (SNAT).
+    Snat,
+    /// UDP datagrams between pods are dropped (TCP still flows).
+    UdpDrop,
+    /// Containers are never restarted, whatever their restartPolicy (no CrashLoopBackOff either).
+    NoRestarts,
+    /// Liveness and readiness probe results have no effect: failing containers are neither
+    /// restarted nor marked unready.
+    ProbesIgnored,
+    /// preStop hooks never run when a pod is deleted.
+    PrestopSkipped,
+    /// terminationGracePeriodSeconds is ignored: a deleted pod vanishes at once, its containers
+    /// killed without waiting.
+    GraceIgnored,
+    /// A restarted container's previous logs are gone (`logs --previous` finds nothing).
+    LogsLost,
+}
+
+impl Fault {
+    /// The name used on the command line (`cross-os-network`, ...).
+    pub fn name(self) -> String {
+        // The serde name is the kebab-case name clap derives too.
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::String(name)) => name,
+            _ => format!("{self:?}"),
+        }
+    }
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())
+    }
+}

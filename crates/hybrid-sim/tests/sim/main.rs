@@ -1,0 +1,9 @@
+//! The simulated cluster's own tests, one test binary with a module per theme: its API as
+//! kube-rs sees it, its controllers and faults, and kubectl against it.
+
+// The API server: CRUD, watch, selectors, errors, subresources.
+mod api;
+// Nodes, scheduler, kubelets, workloads, network, storage and the faults.
+mod cluster;
+// kubectl 1.3x unchanged against the simulated cluster.
+mod kubectl;
