@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::{Event, Pod};
 use kube::api::{ListParams, LogParams};
 use kube::{Api, Client};
 
-use super::steps::tail;
+use super::kube_error::tail;
 use super::wait::summarize;
 
 /// Lines of each container log kept in the failure details (the artifact has it all).

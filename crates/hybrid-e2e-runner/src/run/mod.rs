@@ -4,11 +4,14 @@
 
 pub mod connect;
 pub mod diagnose;
+pub mod kube_error;
 pub mod mounts;
 pub mod namespace;
 pub mod objects;
 pub mod placeholders;
 pub mod probe;
+pub mod retry;
+pub mod scope;
 pub mod steps;
 pub mod test;
 pub mod wait;
@@ -27,8 +30,9 @@ use crate::cluster::DiscoveryError;
 use crate::fixture::{FixtureSet, Images};
 use crate::report::{self, Outcome, RunInfo, RunReport, TestResult};
 use connect::Connection;
+pub use kube_error::error_chain;
 use namespace::{LiveNamespaces, RUN_ID_LABEL};
-use steps::TestEnv;
+use scope::TestEnv;
 use test::RunEnv;
 
 /// The process exit code of a second Ctrl-C, which exits at once (the binary's `exit::INTERRUPTED`).
@@ -36,21 +40,6 @@ const INTERRUPTED_EXIT_CODE: i32 = 130;
 
 /// How long the end-of-run sweep waits for namespaces to go (before scaling).
 const SWEEP_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// An error and all its causes on one line: `a: b: c`.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.ends_with(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
 
 /// Console output style.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

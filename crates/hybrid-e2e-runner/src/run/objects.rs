@@ -39,7 +39,7 @@ pub fn describe(object: &ObjectRef) -> String {
 /// Why an object could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ObjectError {
-    #[error("cannot read {what}: {}", super::steps::api_message(.source))]
+    #[error("cannot read {what}: {}", super::kube_error::api_message(.source))]
     Api {
         what: String,
         #[source]

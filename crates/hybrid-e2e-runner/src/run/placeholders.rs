@@ -16,7 +16,7 @@ pub enum PlaceholderError {
         what: String,
         field: &'static str,
     },
-    #[error("${{{placeholder}}}: cannot read {what}: {}", super::steps::api_message(.source))]
+    #[error("${{{placeholder}}}: cannot read {what}: {}", super::kube_error::api_message(.source))]
     Api {
         placeholder: String,
         what: String,

@@ -11,7 +11,8 @@ use kube::api::ListParams;
 use kube::Api;
 use serde::Deserialize;
 
-use super::steps::{StepError, TestScope};
+use super::scope::TestScope;
+use super::steps::StepError;
 use crate::catalog::{DnsExpect, HttpExpect, Protocol, Target, TargetKind};
 
 /// Port of the netexec HTTP server in the source pod (agnhost's default).

@@ -3,8 +3,6 @@
 //! Each step has a default timeout (scaled by `--timeout-scale`) and fails with a message that
 //! says what was expected, what was seen, and where (pod, node, OS, target).
 
-use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -21,28 +19,11 @@ use kube::{Api, Client};
 use serde_json::Value;
 use tokio::io::AsyncReadExt;
 
+use super::kube_error::{api_message, tail};
+use super::scope::TestScope;
 use super::wait::{self, WaitError};
 use super::{mounts, objects, placeholders, probe};
 use crate::catalog::{Action, Check, ObjectRef, Os, Step, WaitUntil};
-use crate::fixture::{FixtureSet, Images};
-
-/// What every test of a run shares.
-pub struct TestEnv {
-    pub client: Client,
-    pub fixtures: Arc<FixtureSet>,
-    pub images: Images,
-    pub timeout_scale: f64,
-    /// StorageClass per OS for claims that name none (absent: the cluster's default).
-    pub storage_classes: std::collections::BTreeMap<Os, String>,
-}
-
-/// The state of one test while its steps run.
-pub struct TestScope<'a> {
-    pub env: &'a TestEnv,
-    pub namespace: String,
-    /// The OS each created name was created for.
-    pub os_of: HashMap<String, Os>,
-}
 
 /// Why a step failed. The Display text is what the report shows.
 #[derive(Debug, thiserror::Error)]
@@ -78,23 +59,6 @@ pub enum StepError {
     /// the test is skipped with this reason, not failed.
     #[error("skipped: {0}")]
     Skip(String),
-}
-
-/// A kube error as a user reads it: the API server's message and reason, not kube's Debug dump.
-pub fn api_message(error: &kube::Error) -> String {
-    match error {
-        kube::Error::Api(status) => format!(
-            "{} ({}, {})",
-            status.message.trim(),
-            if status.reason.is_empty() {
-                "no reason"
-            } else {
-                status.reason.as_str()
-            },
-            status.code
-        ),
-        other => super::error_chain(other),
-    }
 }
 
 fn api_err(what: impl Into<String>) -> impl FnOnce(kube::Error) -> StepError {
@@ -823,12 +787,6 @@ pub fn exit_code(status: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1:
         .and_then(|c| c.message.as_deref())
         .and_then(|m| m.trim().parse().ok())
         .unwrap_or(-1)
-}
-
-/// The last `lines` lines of a text.
-pub fn tail(text: &str, lines: usize) -> String {
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
 }
 
 fn truncate(text: &str, max: usize) -> String {

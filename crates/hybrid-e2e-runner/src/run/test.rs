@@ -10,7 +10,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::diagnose;
 use super::namespace::{self, LiveNamespaces};
-use super::steps::{describe, StepError, TestEnv, TestScope};
+use super::scope::{TestEnv, TestScope};
+use super::steps::{describe, StepError};
 use crate::catalog::TestCase;
 use crate::report::{Outcome, TestResult};
 
@@ -75,7 +76,7 @@ pub async fn run_test(env: &RunEnv, case: &TestCase, index: usize) -> TestResult
             result.outcome = Outcome::Failed;
             result.message = Some(format!(
                 "cannot create the test's namespace: {}",
-                super::steps::api_message(&e)
+                super::kube_error::api_message(&e)
             ));
             result.duration = started.elapsed();
             return result;
