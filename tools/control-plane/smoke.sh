@@ -273,7 +273,8 @@ if [[ "${SKIP_CONTROLLERS:-0}" != 1 ]]; then
   echo "== kube-controller-manager /healthz: $(curl -fsSk "https://127.0.0.1:$kcm_port/healthz")"
   echo "== kube-scheduler /healthz: $(curl -fsSk "https://127.0.0.1:$sched_port/healthz")"
   echo "== kubectl get serviceaccounts -A"
-  "$kubectl" --kubeconfig "$kubeconfig" get serviceaccounts -A 2>&1 | head -n 12
+  "$kubectl" --kubeconfig "$kubeconfig" get serviceaccounts -A >"$tmp/sa.txt" 2>&1 || true
+  head -n 12 "$tmp/sa.txt"  # (not a pipe: SIGPIPE under pipefail would abort the script)
   alive kube-controller-manager "$kcm_pid"
   alive kube-scheduler "$sched_pid"
 fi
@@ -282,7 +283,7 @@ alive kube-apiserver "$api_pid"
 
 # Every connection of ours must stay on loopback (this machine must not dial 10.x etc.).
 stray="$(ss -Htanp 2>/dev/null |
-  awk '$6 !~ /^(127\.|\[::1\]|\[::ffff:127\.|\*|0\.0\.0\.0|\[::\])/ { print $6, $7 }' |
+  awk '$5 !~ /^(127\.|\[::1\]|\[::ffff:127\.|\*|0\.0\.0\.0|\[::\])/ { print $5, $6 }' |
   grep -E "pid=($(IFS='|'; echo "${pids[*]}"))," || true)"
 if [[ -n "$stray" ]]; then
   say "error: non-loopback connections seen: $stray"

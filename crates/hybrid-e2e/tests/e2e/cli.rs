@@ -1,23 +1,7 @@
 //! The binary's behaviour without a cluster: listing, rendering, and bad input (exit code 2,
-
 //! one clear line naming file, line and field).
 
-use std::process::Command;
-
-const BIN: &str = env!("CARGO_BIN_EXE_hybrid-e2e");
-
-fn run(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(BIN)
-        .args(args)
-        .env_remove("KUBECONFIG")
-        .output()
-        .expect("binary runs");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).to_string(),
-        String::from_utf8_lossy(&out.stderr).to_string(),
-    )
-}
+use crate::common::harness::hybrid_e2e as run;
 
 #[test]
 fn list_windows_without_storage_prints_exactly_the_matching_tests() {

@@ -1,7 +1,6 @@
 //! The lifecycle suite against the simulated cluster, through the real binary: it passes on a
 //! behaving cluster, and each kubelet fault (`no-restarts`, `probes-ignored`, `prestop-skipped`,
 //! `grace-ignored`, `logs-lost`) fails exactly the checks that depend on it, with a message
-
 //! saying what was expected and what was found.
 
 use std::time::Duration;

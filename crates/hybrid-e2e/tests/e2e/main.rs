@@ -15,6 +15,8 @@ mod report_schema;
 mod run_e2e;
 // Every kind of check failing, with its message (no false passes).
 mod run_failures;
+// Snapshots of --help, list, doctor and summary.md.
+mod snapshots;
 // The storage suite and the storage faults.
 mod storage;
 // The step vocabulary beyond the first catalog.

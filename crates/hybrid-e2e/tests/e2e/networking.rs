@@ -1,17 +1,14 @@
 //! The networking suite end to end: the real binary against a simulated cluster started in this
 //! process. It passes on a behaving cluster; each network fault makes exactly the checks it
 //! breaks fail, with messages naming source, target, expectation, what was seen and attempts;
-
 //! without Windows nodes the Windows cells skip; `list` selects exactly the cross-OS cells.
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use serde_json::Value;
+use hybrid_sim::{Fault, SimConfig};
 
-use hybrid_sim::{Fault, SimCluster, SimConfig};
-
-const BIN: &str = env!("CARGO_BIN_EXE_hybrid-e2e");
+use crate::common::harness::{run_against_sim, Run, BIN};
 
 /// The cells of the networking suite, by test, with their matrix.
 const PAIRS: &[&str] = &[
@@ -57,79 +54,10 @@ fn cells(test: &str, pairs: &[&str]) -> BTreeSet<String> {
 
 const CROSS: &[&str] = &["client=linux,server=windows", "client=windows,server=linux"];
 
-struct Run {
-    results: Vec<Value>,
-    stderr: String,
-    code: Option<i32>,
-    took: Duration,
-}
-
-impl Run {
-    /// Names and messages of the failed tests, for assertion messages.
-    fn failures(&self) -> String {
-        self.results
-            .iter()
-            .filter(|t| t["outcome"] == "failed")
-            .map(|t| format!("\n{}: {}", t["name"], t["message"]))
-            .collect()
-    }
-
-    fn with_outcome(&self, outcome: &str) -> BTreeSet<String> {
-        self.results
-            .iter()
-            .filter(|t| t["outcome"] == outcome)
-            .filter_map(|t| t["name"].as_str().map(str::to_string))
-            .collect()
-    }
-
-    fn field(&self, name: &str, field: &str) -> String {
-        self.results
-            .iter()
-            .find(|t| t["name"] == name)
-            .and_then(|t| t[field].as_str())
-            .unwrap_or_default()
-            .to_string()
-    }
-
-    fn message(&self, name: &str) -> String {
-        self.field(name, "message")
-    }
-}
-
 /// Runs the networking suite with `args` against a fresh simulated cluster.
 async fn run(config: SimConfig, args: &[&str]) -> Run {
-    let sim = SimCluster::start(config).await.expect("sim starts");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let kubeconfig = dir.path().join("kubeconfig");
-    sim.write_kubeconfig(&kubeconfig).expect("kubeconfig");
-    let mut command = tokio::process::Command::new(BIN);
-    command
-        .arg("run")
-        .arg("--kubeconfig")
-        .arg(&kubeconfig)
-        .arg("--report-dir")
-        .arg(dir.path().join("reports"))
-        .args(["--tags", "networking"])
-        .args(args)
-        .env_remove("KUBECONFIG");
-    let started = Instant::now();
-    let out = tokio::time::timeout(Duration::from_secs(300), command.output())
-        .await
-        .expect("run ends")
-        .expect("binary runs");
-    let took = started.elapsed();
-    crate::common::junit_schema::assert_valid_junit(&dir.path().join("reports/junit.xml"));
-    let json: Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("reports/results.json")).expect("results.json"),
-    )
-    .expect("results.json parses");
-    sim.shutdown().await;
-    Run {
-        results: json["tests"].as_array().cloned().unwrap_or_default(),
-        stderr: String::from_utf8_lossy(&out.stderr).to_string(),
-        code: out.status.code(),
-        took,
-    }
+    let args = [&["--tags", "networking"], args].concat();
+    run_against_sim(config, &args, Duration::from_secs(300)).await
 }
 
 /// Runs with one fault (fast timeouts) and checks exactly `broken` failed, the rest passed.

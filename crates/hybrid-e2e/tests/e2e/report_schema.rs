@@ -1,5 +1,4 @@
 //! The reports of hostile, skipped, aborted and empty runs: JUnit validates against
-
 //! `tests/data/junit-10.xsd` and holds what CI needs; results.json and summary.md agree.
 
 use std::collections::BTreeMap;

@@ -1,84 +1,15 @@
 //! End-to-end tests of `hybrid-e2e run` / `list`: the real binary against the simulated cluster
-
 //! started in this process, over loopback, exactly as a user would point it at a cluster.
 
-use std::path::{Path, PathBuf};
-use std::process::Output;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::ListParams;
 use kube::Api;
 use serde_json::Value;
 
-use hybrid_sim::{Fault, SimCluster, SimConfig};
+use hybrid_sim::{Fault, SimConfig};
 
-const BIN: &str = env!("CARGO_BIN_EXE_hybrid-e2e");
-
-/// A simulated cluster with its kubeconfig in a temp dir.
-struct Cluster {
-    sim: SimCluster,
-    dir: tempfile::TempDir,
-}
-
-impl Cluster {
-    async fn start(config: SimConfig) -> Cluster {
-        let sim = SimCluster::start(config).await.expect("sim starts");
-        let dir = tempfile::tempdir().expect("temp dir");
-        sim.write_kubeconfig(&dir.path().join("kubeconfig"))
-            .expect("kubeconfig written");
-        Cluster { sim, dir }
-    }
-
-    fn kubeconfig(&self) -> PathBuf {
-        self.dir.path().join("kubeconfig")
-    }
-
-    fn reports(&self) -> PathBuf {
-        self.dir.path().join("reports")
-    }
-
-    /// Runs `hybrid-e2e run --kubeconfig <this cluster> --report-dir <tmp> ARGS`.
-    async fn run(&self, args: &[&str]) -> Output {
-        let mut command = tokio::process::Command::new(BIN);
-        command
-            .arg("run")
-            .arg("--kubeconfig")
-            .arg(self.kubeconfig())
-            .arg("--report-dir")
-            .arg(self.reports())
-            .args(args)
-            .env_remove("KUBECONFIG");
-        tokio::time::timeout(Duration::from_secs(300), command.output())
-            .await
-            .expect("run finishes within 5 minutes")
-            .expect("binary runs")
-    }
-
-    /// Namespaces any run of the harness created that still exist.
-    async fn leftover_namespaces(&self) -> Vec<String> {
-        let api = Api::<Namespace>::all(
-            self.sim
-                .client()
-                .await
-                .expect("a client for the simulated cluster"),
-        );
-        let list = api
-            .list(&ListParams::default().labels("hybrid-e2e.io/run-id"))
-            .await
-            .expect("namespaces listed");
-        list.items
-            .into_iter()
-            .filter_map(|n| n.metadata.name)
-            .collect()
-    }
-}
-
-fn results(dir: &Path) -> Vec<Value> {
-    let text = std::fs::read_to_string(dir.join("results.json")).expect("results.json written");
-    let json: Value = serde_json::from_str(&text).expect("results.json is JSON");
-    json["tests"].as_array().expect("tests array").clone()
-}
+use crate::common::harness::{results, text, Cluster, BIN};
 
 fn names_with_outcome(results: &[Value], outcome: &str) -> Vec<String> {
     results
@@ -86,10 +17,6 @@ fn names_with_outcome(results: &[Value], outcome: &str) -> Vec<String> {
         .filter(|t| t["outcome"] == outcome)
         .map(|t| t["name"].as_str().unwrap_or_default().to_string())
         .collect()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -1,6 +1,5 @@
 //! No false passes: every kind of check the runner makes is shown failing, against the simulated
 //! cluster, with the message a user would read. Each test below is a suite written to fail
-
 //! (or a sim fault), run through the real binary.
 
 use std::time::{Duration, Instant};

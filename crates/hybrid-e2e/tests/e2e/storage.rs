@@ -1,6 +1,5 @@
 //! The storage suite against the simulated cluster, through the real binary: it passes on a
 //! behaving cluster, and each storage fault fails exactly the checks it should, with a message
-
 //! naming what was expected and what was found.
 
 use std::time::Duration;

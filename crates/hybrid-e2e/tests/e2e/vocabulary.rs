@@ -1,6 +1,5 @@
 //! Each step of the vocabulary beyond the first catalog, passing when the cluster behaves and
 //! failing (with its message) when it does not: waits on Deployments, Jobs and claims, negative
-
 //! waits, expect checks with `eventually`, events, patches, delete timing, run-time placeholders.
 
 use std::time::Duration;

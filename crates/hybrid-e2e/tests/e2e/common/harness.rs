@@ -1,25 +1,152 @@
-//! Runs the real `hybrid-e2e` binary against a fresh simulated cluster started in this process
-//! (over loopback, with a kubeconfig in a temp dir, exactly as a user would point it at a
-//! cluster), validates its JUnit file, and reads its `results.json`.
+//! Runs the real `hybrid-e2e` binary: without a cluster ([`hybrid_e2e`]), or against a fresh
+//! simulated cluster started in this process ([`Cluster`], [`run_against_sim`]) over loopback,
+//! with a kubeconfig in a temp dir, exactly as a user would point it at a cluster; validates
+//! its JUnit file and reads its `results.json`.
 
-use std::time::Duration;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::{Duration, Instant};
 
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::ListParams;
+use kube::Api;
 use serde_json::Value;
 
 use hybrid_sim::{SimCluster, SimConfig};
 
-const BIN: &str = env!("CARGO_BIN_EXE_hybrid-e2e");
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_hybrid-e2e");
+
+/// `hybrid-e2e ARGS` with no kubeconfig in the environment: exit code, stdout, stderr.
+pub fn hybrid_e2e(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = std::process::Command::new(BIN)
+        .args(args)
+        .env_remove("KUBECONFIG")
+        .output()
+        .expect("binary runs");
+    (out.status.code(), text(&out.stdout), text(&out.stderr))
+}
+
+/// Output bytes as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).to_string()
+}
+
+/// A simulated cluster started in this process, with its kubeconfig and a report folder in a
+/// temp dir.
+pub struct Cluster {
+    /// The cluster.
+    pub sim: SimCluster,
+    dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    /// Starts a simulated cluster shaped by `config` and writes its kubeconfig.
+    pub async fn start(config: SimConfig) -> Cluster {
+        let sim = SimCluster::start(config).await.expect("sim starts");
+        let dir = tempfile::tempdir().expect("temp dir");
+        sim.write_kubeconfig(&dir.path().join("kubeconfig"))
+            .expect("kubeconfig written");
+        Cluster { sim, dir }
+    }
+
+    /// The kubeconfig file pointing at this cluster.
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.dir.path().join("kubeconfig")
+    }
+
+    /// The `--report-dir` of [`Cluster::run`].
+    pub fn reports(&self) -> PathBuf {
+        self.dir.path().join("reports")
+    }
+
+    /// A `hybrid-e2e run --kubeconfig <this cluster> --report-dir <reports> ARGS` command.
+    pub fn run_command(&self, args: &[&str]) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new(BIN);
+        command
+            .arg("run")
+            .arg("--kubeconfig")
+            .arg(self.kubeconfig())
+            .arg("--report-dir")
+            .arg(self.reports())
+            .args(args)
+            .env_remove("KUBECONFIG");
+        command
+    }
+
+    /// Runs `hybrid-e2e run ... ARGS` to its end, at most `limit`.
+    pub async fn run_within(&self, args: &[&str], limit: Duration) -> Output {
+        tokio::time::timeout(limit, self.run_command(args).output())
+            .await
+            .expect("run ends in time")
+            .expect("binary runs")
+    }
+
+    /// Runs `hybrid-e2e run ... ARGS` to its end (at most 5 minutes).
+    pub async fn run(&self, args: &[&str]) -> Output {
+        self.run_within(args, Duration::from_secs(300)).await
+    }
+
+    /// Namespaces any run of the harness created that still exist.
+    pub async fn leftover_namespaces(&self) -> Vec<String> {
+        let client = self
+            .sim
+            .client()
+            .await
+            .expect("a client for the simulated cluster");
+        let list = Api::<Namespace>::all(client)
+            .list(&ListParams::default().labels("hybrid-e2e.io/run-id"))
+            .await
+            .expect("namespaces listed");
+        list.items
+            .into_iter()
+            .filter_map(|n| n.metadata.name)
+            .collect()
+    }
+}
+
+/// `results.json`'s `tests` in a report folder.
+pub fn results(dir: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(dir.join("results.json")).expect("results.json written");
+    let json: Value = serde_json::from_str(&text).expect("results.json is JSON");
+    json["tests"].as_array().expect("tests array").clone()
+}
 
 /// What one `hybrid-e2e run` produced.
 pub struct Run {
     /// `results.json`'s `tests`.
     pub tests: Vec<Value>,
+    /// The binary's stdout.
     pub stdout: String,
+    /// The binary's stderr.
     pub stderr: String,
+    /// Its exit code.
     pub code: Option<i32>,
+    /// How long the binary ran.
+    pub took: Duration,
 }
 
 impl Run {
+    /// The names of the tests with this outcome, as a set.
+    pub fn with_outcome(&self, outcome: &str) -> BTreeSet<String> {
+        self.named(outcome).into_iter().collect()
+    }
+
+    /// Names and messages of the failed tests, for assertion messages.
+    pub fn failures(&self) -> String {
+        self.tests
+            .iter()
+            .filter(|t| t["outcome"] == "failed")
+            .map(|t| format!("\n{}: {}", t["name"], t["message"]))
+            .collect()
+    }
+
+    /// One string field of a test's result ("" when absent).
+    pub fn field(&self, name: &str, field: &str) -> &str {
+        self.test(name)[field].as_str().unwrap_or_default()
+    }
+
     /// The names of the tests with this outcome (`passed`, `failed`, `skipped`), sorted.
     pub fn named(&self, outcome: &str) -> Vec<String> {
         let mut names: Vec<String> = self
@@ -49,40 +176,28 @@ impl Run {
 
     /// One test's failure message ("" when it has none).
     pub fn message(&self, name: &str) -> &str {
-        self.test(name)["message"].as_str().unwrap_or_default()
+        self.field(name, "message")
     }
 }
 
 /// `hybrid-e2e run --kubeconfig <sim> --report-dir <tmp> ARGS` against a new simulated cluster
 /// shaped by `config`; waits at most `limit`.
 pub async fn run_against_sim(config: SimConfig, args: &[&str], limit: Duration) -> Run {
-    let sim = SimCluster::start(config).await.expect("sim starts");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let kubeconfig = dir.path().join("kubeconfig");
-    sim.write_kubeconfig(&kubeconfig).expect("kubeconfig");
-    let reports = dir.path().join("reports");
-    let out = tokio::process::Command::new(BIN)
-        .arg("run")
-        .arg("--kubeconfig")
-        .arg(&kubeconfig)
-        .arg("--report-dir")
-        .arg(&reports)
-        .args(args)
-        .env_remove("KUBECONFIG")
-        .output();
-    let out = tokio::time::timeout(limit, out)
-        .await
-        .expect("run ends in time")
-        .expect("binary runs");
+    let cluster = Cluster::start(config).await;
+    let started = Instant::now();
+    let out = cluster.run_within(args, limit).await;
+    let took = started.elapsed();
+    let reports = cluster.reports();
     super::junit_schema::assert_valid_junit(&reports.join("junit.xml"));
-    let text = std::fs::read_to_string(reports.join("results.json")).expect("results.json");
-    let json: Value = serde_json::from_str(&text).expect("results.json is JSON");
-    Run {
-        tests: json["tests"].as_array().cloned().unwrap_or_default(),
-        stdout: String::from_utf8_lossy(&out.stdout).to_string(),
-        stderr: String::from_utf8_lossy(&out.stderr).to_string(),
+    let run = Run {
+        tests: results(&reports),
+        stdout: text(&out.stdout),
+        stderr: text(&out.stderr),
         code: out.status.code(),
-    }
+        took,
+    };
+    cluster.sim.shutdown().await;
+    run
 }
 
 /// Writes a suite file and extra fixtures into `dir` and returns the flags that use them
