@@ -45,7 +45,7 @@ cleanup() {
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
     # Give each one up to 10 s to exit, then SIGKILL.
     for _ in $(seq 100); do kill -0 "${pids[i]}" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "${pids[i]}" 2>/dev/null || true
+    if kill -KILL "${pids[i]}" 2>/dev/null; then say "${names[i]} ignored SIGTERM for 10 s: killed"; fi
     wait "${pids[i]}" 2>/dev/null || true
   done
   if [[ $failed != 0 ]]; then

@@ -107,7 +107,7 @@ async fn cross_os_network_breaks_only_cross_os_cells() {
     let run = run_with_fault(Fault::CrossOsNetwork, &broken).await;
     let m = run.message("networking/pod-to-pod[client=linux,server=windows]");
     assert_has(
-        &m,
+        m,
         &[
             "from pod \"client\" (linux, node linux-node-",
             "to pod \"server\" (windows, node windows-node-",
@@ -119,7 +119,7 @@ async fn cross_os_network_breaks_only_cross_os_cells() {
     );
     let m = run.message("networking/service-mixed-endpoints[client=windows]");
     assert_has(
-        &m,
+        m,
         &[
             "expected answers containing each of [\"backend-linux\", \"backend-windows\"]",
             "missing [\"backend-linux\"]",
@@ -135,7 +135,7 @@ async fn dns_fault_breaks_names_not_addresses() {
     let run = run_with_fault(Fault::Dns, &broken).await;
     let m = run.message("networking/dns[client=windows]");
     assert_has(
-        &m,
+        m,
         &[
             "from pod \"client\" (windows, node windows-node-",
             "nslookup kubernetes.default over udp to cluster DNS",
@@ -146,7 +146,7 @@ async fn dns_fault_breaks_names_not_addresses() {
     );
     let m = run.message("networking/service-by-name[client=linux,server=windows]");
     assert_has(
-        &m,
+        m,
         &[
             "to host web (service \"web\" at 10.96.",
             ") port 80 over http GET /hostname",
@@ -173,7 +173,7 @@ async fn no_endpoints_breaks_every_service_check() {
     let run = run_with_fault(Fault::NoEndpoints, &broken).await;
     let m = run.message("networking/service-by-ip[client=windows,server=linux]");
     assert_has(
-        &m,
+        m,
         &[
             "from pod \"client\" (windows, node windows-node-",
             "to service \"web\" at 10.96.",
@@ -182,7 +182,7 @@ async fn no_endpoints_breaks_every_service_check() {
         ],
     );
     let m = run.message("networking/nodeport-external[server=linux]");
-    assert_has(&m, &["from the harness to nodePort ", "EOF"]);
+    assert_has(m, &["from the harness to nodePort ", "EOF"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -194,7 +194,7 @@ async fn nodeport_closed_breaks_only_nodeports() {
     let run = run_with_fault(Fault::NodeportClosed, &broken).await;
     let m = run.message("networking/nodeport[client=linux,server=windows]");
     assert_has(
-        &m,
+        m,
         &[
             "from pod \"client\" (linux, node linux-node-",
             "of service \"web\" on node linux-node-1 (linux) at 10.240.0.10",
@@ -203,7 +203,7 @@ async fn nodeport_closed_breaks_only_nodeports() {
     );
     let m = run.message("networking/nodeport-external[server=windows]");
     assert_has(
-        &m,
+        m,
         &["from the harness to nodePort ", "at 127.", "saw: refused: "],
     );
 }
@@ -213,7 +213,7 @@ async fn snat_breaks_only_source_ip() {
     let run = run_with_fault(Fault::Snat, &cells("source-ip", PAIRS)).await;
     let m = run.message("networking/source-ip[client=windows,server=linux]");
     assert_has(
-        &m,
+        m,
         &[
             "from pod \"client\" (windows, node windows-node-",
             "GET /clientip",
@@ -234,14 +234,14 @@ async fn udp_drop_breaks_only_udp_checks() {
     let run = run_with_fault(Fault::UdpDrop, &broken).await;
     let m = run.message("networking/pod-to-pod-udp[client=linux,server=windows]");
     assert_has(
-        &m,
+        m,
         &[
             "port 8081 over udp request hostname",
             "saw: timeout: reading from ",
         ],
     );
     let m = run.message("networking/service-by-ip[client=linux,server=linux]");
-    assert_has(&m, &["to service \"web\" at 10.96.", "port 90 over udp"]);
+    assert_has(m, &["to service \"web\" at 10.96.", "port 90 over udp"]);
 }
 
 /// `probes-ignored` (readiness has no effect): the gated pod never leaves its Service.
@@ -250,7 +250,7 @@ async fn probes_ignored_breaks_readiness_gating() {
     let run = run_with_fault(Fault::ProbesIgnored, &cells("readiness-gating", PAIRS)).await;
     let m = run.message("networking/readiness-gating[client=windows,server=linux]");
     assert_has(
-        &m,
+        m,
         &[
             "wait for pod \"server\" to be not ready",
             "pod \"server\" (linux)",
