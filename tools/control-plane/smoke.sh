@@ -39,10 +39,10 @@ failed=1
 
 cleanup() {
   local i
+  # Newest first, one at a time: kube-apiserver's graceful shutdown still needs etcd
+  # (stopping both at once makes it hang until SIGKILL).
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
     kill -TERM "${pids[i]}" 2>/dev/null || true
-  done
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
     # Give each one up to 10 s to exit, then SIGKILL.
     for _ in $(seq 100); do kill -0 "${pids[i]}" 2>/dev/null || break; sleep 0.1; done
     if kill -KILL "${pids[i]}" 2>/dev/null; then say "${names[i]} ignored SIGTERM for 10 s: killed"; fi

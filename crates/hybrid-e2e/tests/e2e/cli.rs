@@ -135,3 +135,36 @@ fn help_explains_tags_reports_and_exit_codes() {
         assert!(stdout.contains(needle), "{needle} in help");
     }
 }
+
+/// `render | head -1` and `list | head -1`: a closed stdout ends the command with exit 0 and
+/// no panic message, as ripgrep does.
+#[test]
+fn a_closed_stdout_is_not_an_error() {
+    use std::io::{BufRead as _, BufReader, Read as _};
+    use std::process::{Command, Stdio};
+    for command in ["render", "list"] {
+        let mut child = Command::new(crate::common::harness::BIN)
+            .arg(command)
+            .env_remove("KUBECONFIG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("binary runs");
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut first)
+            .expect("one line");
+        // The reader is dropped here: the pipe is closed with most of the output unread.
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .expect("stderr")
+            .read_to_string(&mut stderr)
+            .expect("stderr read");
+        let status = child.wait().expect("binary ends");
+        assert!(!first.is_empty(), "{command} printed a first line");
+        assert_eq!(status.code(), Some(0), "{command}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{command}: {stderr}");
+    }
+}
