@@ -1,6 +1,6 @@
 //! hybrid-e2e's engine: conformance and end-to-end tests for Kubernetes clusters with Windows and
 //! Linux worker nodes, for any cluster a `kube::Client` reaches. The binary (`hybrid-e2e`) owns
-//! the command line, the exit codes and the simulated cluster; this crate knows neither.
+//! the command line and the exit codes; this crate knows clusters only through the client.
 //!
 //! The flow of one run: `catalog` (suites → test cases) → `cluster` (what the cluster offers,
 //! why a test skips) → `run` (trials, steps, waits, cleanup) → `report` (JUnit, JSON, summary).

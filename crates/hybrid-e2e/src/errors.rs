@@ -91,8 +91,31 @@ impl Error {
         match self {
             Error::TestsFailed(_) | Error::Interrupted => None,
             Error::Output(e) if e.kind() == io::ErrorKind::BrokenPipe => None,
-            other => Some(format!("error: {}", error_chain(other))),
+            other => Some(format!("error: {}", other.reason())),
         }
+    }
+
+    /// What happened, with its causes, on one line, and what to do where we know it (also the
+    /// reason the report of a run that could not start gives).
+    pub(crate) fn reason(&self) -> String {
+        match self {
+            Error::Connect(e) => match what_to_do(e) {
+                Some(hint) => format!("{} ({hint})", error_chain(e)),
+                None => error_chain(e),
+            },
+            other => error_chain(other),
+        }
+    }
+}
+
+/// What the user can do about a missing kubeconfig, in this binary's flags.
+fn what_to_do(error: &ConnectError) -> Option<&'static str> {
+    match error {
+        ConnectError::MissingKubeconfig(_) => {
+            Some("pass --kubeconfig PATH, set KUBECONFIG, or try --sim")
+        }
+        ConnectError::NoKubeconfig => Some("pass --kubeconfig PATH, or try --sim"),
+        _ => None,
     }
 }
 
@@ -118,6 +141,15 @@ mod tests {
         assert_eq!(
             Error::NamespacesLeft(vec!["a".into()]).exit_code(),
             exit::CLUSTER
+        );
+    }
+
+    #[test]
+    fn a_missing_kubeconfig_says_what_to_do() {
+        let error = Error::Connect(ConnectError::MissingKubeconfig("/x".into()));
+        assert_eq!(
+            error.message().as_deref(),
+            Some("error: kubeconfig /x does not exist (pass --kubeconfig PATH, set KUBECONFIG, or try --sim)")
         );
     }
 

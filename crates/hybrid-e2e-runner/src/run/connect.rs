@@ -28,11 +28,9 @@ pub struct Connection {
 /// unreachable server shows up later, at discovery.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
-    #[error(
-        "kubeconfig {0} does not exist (pass --kubeconfig PATH, set KUBECONFIG, or try --sim)"
-    )]
+    #[error("kubeconfig {0} does not exist")]
     MissingKubeconfig(PathBuf),
-    #[error("no kubeconfig found: neither KUBECONFIG nor ~/.kube/config exists (pass --kubeconfig PATH, or try --sim)")]
+    #[error("no kubeconfig found: neither KUBECONFIG nor ~/.kube/config exists")]
     NoKubeconfig,
     #[error("cannot use kubeconfig {path}")]
     Kubeconfig {
@@ -148,7 +146,7 @@ mod tests {
         };
         assert_eq!(
             error.to_string(),
-            "kubeconfig /nonexistent/kubeconfig does not exist (pass --kubeconfig PATH, set KUBECONFIG, or try --sim)"
+            "kubeconfig /nonexistent/kubeconfig does not exist"
         );
     }
 

@@ -1,8 +1,8 @@
 //! `hybrid-e2e run`: plan, connect (starting the simulated cluster for `--sim`), hand the runner
 //! a client, and turn its summary into an exit.
 
+use hybrid_e2e_runner::run as runner;
 use hybrid_e2e_runner::run::connect::{self, Connection};
-use hybrid_e2e_runner::run::{self as runner, error_chain};
 use hybrid_sim::SimCluster;
 
 use crate::cli::RunArgs;
@@ -19,7 +19,7 @@ pub(super) fn run(args: &RunArgs) -> Result<(), Error> {
         Ok(opened) => opened,
         Err(error) => {
             // Even a run that cannot start leaves a report saying why.
-            runner::report_aborted(&plan.config, &error_chain(&error));
+            runner::report_aborted(&plan.config, &error.reason());
             return Err(error);
         }
     };
