@@ -4,6 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::run::kube_error::api_message;
 use crate::run::placeholders::PlaceholderError;
 
 /// Why an `http` or `dns` step failed, or why it cannot be made from here ([`ProbeError::Skip`]).
@@ -14,7 +15,7 @@ pub enum ProbeError {
     #[error("{0}")]
     Placeholder(#[from] PlaceholderError),
     /// A pod the check names cannot be read.
-    #[error("cannot read pod \"{name}\": {source}")]
+    #[error("cannot read pod \"{name}\": {}", api_message(.source))]
     ReadPod {
         /// The pod's name.
         name: String,
@@ -23,7 +24,7 @@ pub enum ProbeError {
         source: kube::Error,
     },
     /// A Service the check names cannot be read.
-    #[error("cannot read service \"{name}\": {source}")]
+    #[error("cannot read service \"{name}\": {}", api_message(.source))]
     ReadService {
         /// The Service's name.
         name: String,
@@ -32,7 +33,7 @@ pub enum ProbeError {
         source: kube::Error,
     },
     /// The nodes cannot be listed.
-    #[error("cannot list nodes: {source}")]
+    #[error("cannot list nodes: {}", api_message(.source))]
     ListNodes {
         /// What the API server said.
         #[source]
@@ -178,6 +179,20 @@ mod tests {
             both.to_string(),
             "from the harness to host web port 80 over http GET /: expected an answer; saw: refused: no (2 attempts in 2.0s); \
              and to host web port 80 over http GET /: expected an answer; saw: refused: no (3 attempts in 2.0s)"
+        );
+    }
+
+    #[test]
+    fn api_errors_show_the_servers_message_not_a_debug_dump() {
+        let status =
+            kube::core::Status::failure("pods \"server\" not found", "NotFound").with_code(404);
+        let error = ProbeError::ReadPod {
+            name: "server".into(),
+            source: kube::Error::Api(status.boxed()),
+        };
+        assert_eq!(
+            error.to_string(),
+            "cannot read pod \"server\": pods \"server\" not found (NotFound, 404)"
         );
     }
 

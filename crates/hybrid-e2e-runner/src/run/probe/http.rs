@@ -8,6 +8,7 @@ use super::error::ProbeError;
 use super::lookup::{pod_view, resolve};
 use super::{excerpt, expand_http};
 use crate::catalog::{HttpExpect, Protocol, Target};
+use crate::run::kube_error::api_message;
 use crate::run::retry::{self, Retry, PROBE_RETRY_EVERY};
 use crate::run::scope::TestScope;
 
@@ -84,7 +85,7 @@ pub(crate) enum NoAnswer {
     #[error("{0}")]
     Request(#[from] ::http::Error),
     /// The API server's pod proxy failed (pod gone, netexec not listening, ...).
-    #[error("{0}")]
+    #[error("{}", api_message(.0))]
     Proxy(#[source] kube::Error),
     /// The answer is not netexec's JSON; the start of it.
     #[error("unexpected answer {0:?}")]
