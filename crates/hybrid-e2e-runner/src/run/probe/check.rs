@@ -266,16 +266,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::catalog::TargetKind;
-
-    fn target() -> Target {
-        Target {
-            kind: TargetKind::Pod("server".into()),
-            port: 8080,
-            path: "/hostname".into(),
-            protocol: Protocol::Http,
-        }
-    }
+    use crate::run::probe::test_target as target;
 
     fn endpoint() -> Endpoint {
         Endpoint {

@@ -107,16 +107,7 @@ async fn ask(scope: &TestScope<'_>, path: &str) -> Result<DialResponse, NoAnswer
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::TargetKind;
-
-    fn target() -> Target {
-        Target {
-            kind: TargetKind::Pod("server".into()),
-            port: 8080,
-            path: "/hostname".into(),
-            protocol: Protocol::Http,
-        }
-    }
+    use crate::run::probe::test_target as target;
 
     #[test]
     fn udp_requests_are_commands_not_paths() {

@@ -98,6 +98,17 @@ fn excerpt(text: &str) -> String {
     text.chars().take(200).collect()
 }
 
+/// The target of most unit tests: pod "server" port 8080, `GET /hostname`.
+#[cfg(test)]
+fn test_target() -> Target {
+    Target {
+        kind: TargetKind::Pod("server".into()),
+        port: 8080,
+        path: "/hostname".into(),
+        protocol: Protocol::Http,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
