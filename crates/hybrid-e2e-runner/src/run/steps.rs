@@ -59,6 +59,19 @@ pub enum StepError {
     /// the test is skipped with this reason, not failed.
     #[error("skipped: {0}")]
     Skip(String),
+    /// An `http` or `dns` step's network check failed.
+    #[error("{0}")]
+    Probe(#[source] probe::ProbeError),
+}
+
+/// A probe that cannot be made from here skips the test; any other probe error fails the step.
+impl From<probe::ProbeError> for StepError {
+    fn from(error: probe::ProbeError) -> Self {
+        match error {
+            probe::ProbeError::Skip(reason) => StepError::Skip(reason),
+            other => StepError::Probe(other),
+        }
+    }
 }
 
 fn api_err(what: impl Into<String>) -> impl FnOnce(kube::Error) -> StepError {
@@ -308,15 +321,17 @@ impl TestScope<'_> {
                     ))),
                 }
             }
-            Action::Http { from, to, expect } => {
-                probe::http(self, from, to, expect, deadline).await
-            }
+            Action::Http { from, to, expect } => probe::http(self, from, to, expect, deadline)
+                .await
+                .map_err(StepError::from),
             Action::HttpFromHarness { to, expect } => {
-                probe::from_harness(self, to, expect, deadline).await
+                probe::from_harness(self, to, expect, deadline)
+                    .await
+                    .map_err(StepError::from)
             }
-            Action::Dns { from, name, expect } => {
-                probe::dns(self, from, name, *expect, deadline).await
-            }
+            Action::Dns { from, name, expect } => probe::dns(self, from, name, *expect, deadline)
+                .await
+                .map_err(StepError::from),
             Action::Exec {
                 pod,
                 container,

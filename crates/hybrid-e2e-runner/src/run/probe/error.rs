@@ -1,0 +1,216 @@
+//! Why a probe failed or could not be made: [`ProbeError`], and [`CheckFailure`], what one
+//! address did instead of what was expected. The Display texts are the report's messages.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::run::kube_error::api_message;
+use crate::run::placeholders::PlaceholderError;
+
+/// Why an `http` or `dns` step failed, or why it cannot be made from here ([`ProbeError::Skip`]).
+/// (`pub`, not `pub(crate)`, only because the public `StepError` holds one.)
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    /// A run-time placeholder in the step has no value.
+    #[error("{0}")]
+    Placeholder(#[from] PlaceholderError),
+    /// A pod the check names cannot be read.
+    #[error("cannot read pod \"{name}\": {}", api_message(.source))]
+    ReadPod {
+        /// The pod's name.
+        name: String,
+        /// What the API server said.
+        #[source]
+        source: kube::Error,
+    },
+    /// A Service the check names cannot be read.
+    #[error("cannot read service \"{name}\": {}", api_message(.source))]
+    ReadService {
+        /// The Service's name.
+        name: String,
+        /// What the API server said.
+        #[source]
+        source: kube::Error,
+    },
+    /// The nodes cannot be listed.
+    #[error("cannot list nodes: {}", api_message(.source))]
+    ListNodes {
+        /// What the API server said.
+        #[source]
+        source: kube::Error,
+    },
+    /// The target pod has no IP yet.
+    #[error("target pod \"{0}\" has no IP yet")]
+    PodWithoutIp(String),
+    /// The target Service has no ClusterIP (yet, or it is headless).
+    #[error("service \"{0}\" has no ClusterIP")]
+    NoClusterIp(String),
+    /// The Service has no nodePort for the target's protocol and port.
+    #[error(
+        "service \"{service}\" (type {service_type}) has no {protocol} nodePort{}",
+        for_port(*port)
+    )]
+    NoNodePort {
+        /// The Service's name.
+        service: String,
+        /// Its `spec.type`.
+        service_type: String,
+        /// `TCP` or `UDP`.
+        protocol: &'static str,
+        /// The Service port the target names (0: any).
+        port: u16,
+    },
+    /// No node is Ready, so there is no nodePort to dial.
+    #[error("no Ready node to dial")]
+    NoReadyNode,
+    /// The target never got an address to dial before the deadline.
+    #[error("from {from}: {last} (still after {:.1}s)", took.as_secs_f64())]
+    Unresolved {
+        /// The source pod, described.
+        from: String,
+        /// Why the last attempt found no address.
+        #[source]
+        last: Box<ProbeError>,
+        /// How long it was asked for.
+        took: Duration,
+    },
+    /// Some addresses did not answer as expected before the deadline.
+    #[error("from {from} to {}", join(failures))]
+    Unanswered {
+        /// The source pod described, or `the harness`.
+        from: String,
+        /// What went wrong at each address that failed.
+        failures: Vec<CheckFailure>,
+    },
+    /// The harness dials only node ports and hosts.
+    #[error("the harness cannot reach {0} targets")]
+    HarnessCannotReach(String),
+    /// The command of a `dns` step could not be run in the pod.
+    #[error("{0}")]
+    Exec(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The name did not resolve as expected before the deadline.
+    #[error("from {from}: {failure}")]
+    Dns {
+        /// The pod that ran `nslookup`, described.
+        from: String,
+        /// What its lookups saw.
+        failure: CheckFailure,
+    },
+    /// The check cannot be made from here (no node address reachable from the harness): the
+    /// test is skipped with this reason, not failed.
+    #[error("skipped: {0}")]
+    Skip(String),
+}
+
+/// ` for port 80`, or nothing for port 0.
+fn for_port(port: u16) -> String {
+    if port == 0 {
+        String::new()
+    } else {
+        format!(" for port {port}")
+    }
+}
+
+fn join(failures: &[CheckFailure]) -> String {
+    failures
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; and to ")
+}
+
+/// What one check saw instead of what it expected:
+/// `<request>: expected <expected>; saw: <seen> (<n> attempts in <s>s)`.
+/// (`pub` only because [`ProbeError`] is.)
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckFailure {
+    /// What was asked of whom: `pod "server" (...) at 10.0.0.5 port 8080 over http GET /`.
+    pub(crate) request: String,
+    /// What should have happened, after `expected `.
+    pub(crate) expected: String,
+    /// The last distinct answers, newest first.
+    pub(crate) seen: String,
+    /// How many attempts were made.
+    pub(crate) attempts: usize,
+    /// How long they took.
+    pub(crate) took: Duration,
+}
+
+impl fmt::Display for CheckFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: expected {}; saw: {} ({} attempt{} in {:.1}s)",
+            self.request,
+            self.expected,
+            self.seen,
+            self.attempts,
+            if self.attempts == 1 { "" } else { "s" },
+            self.took.as_secs_f64()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(attempts: usize) -> CheckFailure {
+        CheckFailure {
+            request: "host web port 80 over http GET /".into(),
+            expected: "an answer".into(),
+            seen: "refused: no".into(),
+            attempts,
+            took: Duration::from_millis(2049),
+        }
+    }
+
+    #[test]
+    fn failures_read_as_one_sentence() {
+        assert_eq!(
+            failure(1).to_string(),
+            "host web port 80 over http GET /: expected an answer; saw: refused: no (1 attempt in 2.0s)"
+        );
+        let both = ProbeError::Unanswered {
+            from: "the harness".into(),
+            failures: vec![failure(2), failure(3)],
+        };
+        assert_eq!(
+            both.to_string(),
+            "from the harness to host web port 80 over http GET /: expected an answer; saw: refused: no (2 attempts in 2.0s); \
+             and to host web port 80 over http GET /: expected an answer; saw: refused: no (3 attempts in 2.0s)"
+        );
+    }
+
+    #[test]
+    fn api_errors_show_the_servers_message_not_a_debug_dump() {
+        let status =
+            kube::core::Status::failure("pods \"server\" not found", "NotFound").with_code(404);
+        let error = ProbeError::ReadPod {
+            name: "server".into(),
+            source: kube::Error::Api(status.boxed()),
+        };
+        assert_eq!(
+            error.to_string(),
+            "cannot read pod \"server\": pods \"server\" not found (NotFound, 404)"
+        );
+    }
+
+    #[test]
+    fn node_port_errors_name_the_port_only_when_given() {
+        let error = |port| ProbeError::NoNodePort {
+            service: "web".into(),
+            service_type: "ClusterIP".into(),
+            protocol: "TCP",
+            port,
+        };
+        assert_eq!(
+            error(0).to_string(),
+            "service \"web\" (type ClusterIP) has no TCP nodePort"
+        );
+        assert_eq!(
+            error(80).to_string(),
+            "service \"web\" (type ClusterIP) has no TCP nodePort for port 80"
+        );
+    }
+}
