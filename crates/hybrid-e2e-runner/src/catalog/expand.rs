@@ -4,11 +4,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::error::Diagnostic;
+use super::fixtures::FixtureSet;
 use super::model::{Action, Location, Os, Requirement, TestCase};
 use super::parse::{RawSuite, RawTest};
 use super::step::{read_step, Created};
 use super::vars::{self, NAMESPACE};
-use crate::fixture::FixtureSet;
 
 /// The tag every cell that mixes operating systems carries.
 pub const HYBRID: &str = "hybrid";

@@ -18,7 +18,6 @@ pub struct RawSuite {
     pub file: String,
     pub name: String,
     pub line: usize,
-    pub description: String,
     pub tests: Vec<RawTest>,
 }
 
@@ -81,10 +80,8 @@ fn read_suite(
             format!("invalid suite name \"{name}\": use lowercase letters, digits, '.', '_' and '-' (it is also a tag)"),
         ));
     }
-    let description = top
-        .opt_str("description")?
-        .map(|(s, _)| s)
-        .unwrap_or_default();
+    // A suite's description is for its readers: checked to be text, not kept.
+    top.opt_str("description")?;
     let tests_node = top.required("tests")?;
     let Node::Sequence(items) = tests_node else {
         return Err(top.err(
@@ -126,7 +123,6 @@ fn read_suite(
         file: file.to_string(),
         name,
         line: yaml::line_of(name_node),
-        description,
         tests,
     })
 }
