@@ -46,7 +46,9 @@
 //!
 //! Run-time placeholders in step strings, substituted just before the step runs:
 //! `${namespace}`, `${ip.POD}`, `${node-ip.POD}` (InternalIP of the pod's node), `${node-name.POD}`,
-//! `${cluster-ip.SERVICE}`, `${node-port.SERVICE}`.
+//! `${cluster-ip.SERVICE}`, `${node-port.SERVICE}` (one table: `vars::RUNTIME`). Anything else
+//! written `${...}` that reaches a step (a shell's `$${HOME}`: `$${` writes a literal `${`)
+//! is left as written.
 //!
 //! `http.to` takes one of `pod`, `service`, `host`, `node-port` (plus `port`, `path` (default `/`;
 //! for UDP the netexec command, e.g. `hostname`), `protocol: http|udp`); `node-port` needs no
@@ -105,6 +107,7 @@ pub use fixtures::FixtureSet;
 pub struct Catalog {
     /// In file order, then test order, then matrix order.
     pub tests: Vec<TestCase>,
+    /// Every fixture, embedded and from `--fixtures`.
     pub fixtures: FixtureSet,
 }
 

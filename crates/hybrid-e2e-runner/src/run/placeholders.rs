@@ -13,17 +13,25 @@ use crate::catalog::vars::{self, Piece, Runtime, RuntimeVar};
 
 /// Why a placeholder has no value (yet).
 #[derive(Debug, thiserror::Error)]
-pub enum PlaceholderError {
+pub(crate) enum PlaceholderError {
+    /// The object exists but lacks the value (a pod not yet scheduled has no node).
     #[error("${{{placeholder}}}: {what} has no {field} yet")]
     Missing {
+        /// The placeholder as written.
         placeholder: String,
+        /// The object (`pod "server"`).
         what: String,
+        /// What it lacks (`IP`).
         field: &'static str,
     },
+    /// The object could not be read.
     #[error("${{{placeholder}}}: cannot read {what}: {}", super::kube_error::api_message(.source))]
     Api {
+        /// The placeholder as written.
         placeholder: String,
+        /// The object (`pod "server"`).
         what: String,
+        /// The API error.
         #[source]
         source: kube::Error,
     },
@@ -53,7 +61,7 @@ fn parse(text: &str) -> Vec<Part<'_>> {
 }
 
 /// Substitutes every run-time placeholder in `text`.
-pub async fn expand(
+pub(crate) async fn expand(
     client: &Client,
     namespace: &str,
     text: &str,
@@ -71,7 +79,7 @@ pub async fn expand(
 }
 
 /// Substitutes placeholders in every string of a JSON tree.
-pub async fn expand_value(
+pub(crate) async fn expand_value(
     client: &Client,
     namespace: &str,
     value: &Value,
