@@ -396,6 +396,21 @@ mod tests {
         materialize(set, images, fixture, name, os, vars, IN_NS)
     }
 
+    /// The first object `fixture` makes, named `p`, with no vars and the default images.
+    fn first_object(set: &FixtureSet, fixture: &str, os: Os, placement: Placement<'_>) -> Value {
+        let objects = materialize(
+            set,
+            &Images::default(),
+            fixture,
+            "p",
+            os,
+            &BTreeMap::new(),
+            placement,
+        )
+        .expect("materialises");
+        objects[0].clone()
+    }
+
     const SHELL: &str = r#"
 fixture: shell
 description: runs a script
@@ -563,17 +578,7 @@ objects:
                 namespace,
                 storage_class: None,
             };
-            let objects = materialize(
-                &set,
-                &Images::default(),
-                "f",
-                "p",
-                Os::Linux,
-                &BTreeMap::new(),
-                placement,
-            )
-            .expect("materialises");
-            objects[0].clone()
+            first_object(&set, "f", Os::Linux, placement)
         };
         let pod = at("he2e-1-2");
         assert_eq!(pod["metadata"]["namespace"], "he2e-1-2");
@@ -614,17 +619,7 @@ objects:
                 namespace: "ns",
                 storage_class,
             };
-            materialize(
-                &set,
-                &Images::default(),
-                "pvc",
-                "c",
-                Os::Windows,
-                &BTreeMap::new(),
-                placement,
-            )
-            .expect("materialises")[0]
-                .clone()
+            first_object(&set, "pvc", Os::Windows, placement)
         };
         assert_eq!(make(Some("fast"))["spec"]["storageClassName"], "fast");
         assert!(make(None)["spec"].get("storageClassName").is_none());
