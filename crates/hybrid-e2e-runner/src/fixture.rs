@@ -1,7 +1,7 @@
 //! Fixture materialisation: the objects a parsed fixture (`catalog::fixtures`) makes for one
 //! OS and namespace, with `${var}` placeholders substituted on the parsed tree, the OS applied
 //! to every pod (node selector, `spec.os`, Windows tolerations), images taken from the one
-//! image catalogue, and a StorageClass for claims that name none. [`materialize`] is the one
+//! image catalogue, and a StorageClass for claims that name none. `materialize` is the one
 //! way objects are made: `render` shows them, the `create` step creates them.
 
 use std::collections::BTreeMap;

@@ -2,6 +2,10 @@
 //!
 //! A scalar that is exactly `${x}` is replaced by the value (which may be a list or a map);
 //! elsewhere the value is interpolated as text. `$${` writes a literal `${`.
+//!
+//! One scanner reads `${` two ways ([`Reading`]): suite and fixture text, strictly, here; and
+//! the substituted text the runner gets, leniently. The run-time placeholders the catalog
+//! leaves for the runner are one table, [`RUNTIME`].
 
 use marked_yaml::types::MarkedScalarNode;
 use marked_yaml::Node;
