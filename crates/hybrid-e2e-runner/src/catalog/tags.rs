@@ -501,4 +501,35 @@ mod tests {
         assert!(!is_valid_tag("Windows"));
         assert!(!is_valid_tag(""));
     }
+
+    /// A small exhaustive fuzz: every string of up to five characters from the language's
+    /// alphabet parses or fails without panicking, errors point inside the input (or just past
+    /// it), and what parses prints as an expression that parses back to itself.
+    #[test]
+    fn every_short_input_parses_or_fails_cleanly() {
+        let alphabet = ['a', 'b', '(', ')', '!', '&', '|', ' ', 'Z', ','];
+        let mut inputs = vec![String::new()];
+        for _ in 0..5 {
+            let longer: Vec<String> = inputs
+                .iter()
+                .filter(|s| s.len() == inputs.last().map_or(0, String::len))
+                .flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}")))
+                .collect();
+            inputs.extend(longer);
+        }
+        for input in &inputs {
+            match TagExpr::parse(input) {
+                Ok(expr) => {
+                    let printed = expr.to_string();
+                    let again = TagExpr::parse(&printed).expect("printed form parses");
+                    assert_eq!(again.to_string(), printed, "{input:?}");
+                }
+                Err(e) => assert!(
+                    (1..=input.chars().count() + 1).contains(&e.column),
+                    "{input:?}: column {}",
+                    e.column
+                ),
+            }
+        }
+    }
 }
