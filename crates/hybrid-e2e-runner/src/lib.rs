@@ -7,6 +7,7 @@
 
 pub mod catalog; // the suite language: YAML model, validation, tag expressions, OS matrix
 pub mod cluster; // what the cluster offers; why a test must be skipped
-pub mod fixture; // fixture templates → Kubernetes objects for one OS
+pub mod fixture; // fixture templates → Kubernetes objects for one OS and namespace
+pub mod render; // `render`: the objects selected cells would create, as YAML
 pub mod report; // results → JUnit, JSON, console summary
 pub mod run; // executing tests: trials, namespaces, steps, waits, cleanup

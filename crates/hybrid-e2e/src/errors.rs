@@ -3,8 +3,8 @@
 
 use std::io;
 
-use hybrid_e2e_runner::catalog::RenderError;
 use hybrid_e2e_runner::cluster::DiscoveryError;
+use hybrid_e2e_runner::render::RenderError;
 use hybrid_e2e_runner::run::connect::ConnectError;
 use hybrid_e2e_runner::run::{error_chain, RunError};
 use hybrid_sim::SimError;

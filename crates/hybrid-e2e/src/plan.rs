@@ -52,9 +52,11 @@ impl Selected {
     pub(crate) fn from_args(args: &SelectArgs) -> Result<Selected, PlanError> {
         let catalog = Catalog::load(args.suites.as_deref(), args.fixtures.as_deref())?;
         let tags = match &args.tags {
-            Some(expr) => {
-                Some(TagExpr::parse(expr, &catalog.known_tags()).map_err(PlanError::Tags)?)
-            }
+            Some(expr) => Some(
+                TagExpr::parse(expr)
+                    .and_then(|e| e.check(&catalog.known_tags()))
+                    .map_err(PlanError::Tags)?,
+            ),
             None => None,
         };
         let selection = Selection {

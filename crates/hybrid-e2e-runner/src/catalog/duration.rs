@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 /// Parses a duration such as `90s`, `2m`, `1m30s`, `500ms` or `1h`; `None` if malformed or zero.
-pub fn parse_duration(text: &str) -> Option<Duration> {
+pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();
     if text.is_empty() {
         return None;

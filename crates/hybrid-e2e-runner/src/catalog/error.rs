@@ -11,10 +11,12 @@ pub struct Diagnostic {
     pub line: usize,
     /// Field path inside the file, e.g. `tests[0].steps[2].wait.until`; empty for the whole file.
     pub field: String,
+    /// What is wrong.
     pub message: String,
 }
 
 impl Diagnostic {
+    /// A problem at `file:line` in `field`.
     pub fn new(
         file: impl Into<String>,
         line: usize,
@@ -47,14 +49,21 @@ impl fmt::Display for Diagnostic {
 /// Why the catalog could not be loaded. The Display text is the one line a user sees.
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
+    /// A suite or fixture file or directory could not be read.
     #[error("cannot read {path}: {source}")]
     Read {
+        /// The file or directory.
         path: String,
+        /// Why.
         #[source]
         source: std::io::Error,
     },
+    /// A `--suites` or `--fixtures` directory has no YAML files.
     #[error("{path}: no *.yaml files found")]
-    NoFiles { path: String },
+    NoFiles {
+        /// The directory.
+        path: String,
+    },
     /// One or more problems in the files; Display shows the first and counts the others.
     #[error("{}", summary(.0))]
     Invalid(Vec<Diagnostic>),

@@ -4,18 +4,18 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::error::Diagnostic;
+use super::fixtures::FixtureSet;
 use super::model::{Action, Location, Os, Requirement, TestCase};
 use super::parse::{RawSuite, RawTest};
 use super::step::{read_step, Created};
 use super::vars::{self, NAMESPACE};
-use crate::fixture::FixtureSet;
 
 /// The tag every cell that mixes operating systems carries.
-pub const HYBRID: &str = "hybrid";
+pub(crate) const HYBRID: &str = "hybrid";
 
 /// Expands every test of a suite; problems go to `diagnostics` (a cell with a problem is
 /// left out).
-pub fn expand_suite(
+pub(crate) fn expand_suite(
     suite: &RawSuite,
     fixtures: &FixtureSet,
     diagnostics: &mut Vec<Diagnostic>,
@@ -34,7 +34,7 @@ pub fn expand_suite(
 
 /// The cartesian product of the matrix, in declared order (the first key varies slowest).
 /// No matrix gives one empty cell.
-pub fn cells(matrix: &[(String, Vec<String>)]) -> Vec<Vec<(String, String)>> {
+pub(crate) fn cells(matrix: &[(String, Vec<String>)]) -> Vec<Vec<(String, String)>> {
     let mut cells: Vec<Vec<(String, String)>> = vec![Vec::new()];
     for (key, values) in matrix {
         cells = cells
@@ -52,7 +52,7 @@ pub fn cells(matrix: &[(String, Vec<String>)]) -> Vec<Vec<(String, String)>> {
 }
 
 /// `suite/test` or `suite/test[k=v,...]` with keys in declared order.
-pub fn case_name(suite: &str, test: &str, cell: &[(String, String)]) -> String {
+pub(crate) fn case_name(suite: &str, test: &str, cell: &[(String, String)]) -> String {
     if cell.is_empty() {
         return format!("{suite}/{test}");
     }

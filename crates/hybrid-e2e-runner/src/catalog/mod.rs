@@ -2,8 +2,8 @@
 //!
 //! `Catalog::load` reads the embedded (or `--suites`/`--fixtures`) files, validates them with
 //! `file:line: field: message` errors before anything touches a cluster, and expands each
-//! test's OS matrix into [`TestCase`]s. [`Selection`] picks cells by [`TagExpr`] and name;
-//! [`render`] shows the objects they would create.
+//! test's OS matrix into [`TestCase`]s. [`Selection`] picks cells by [`TagExpr`] and name.
+//! Pure: no cluster, no materialisation (that is `crate::fixture`).
 //!
 //! # Suite files (`suites/*.yaml`)
 //!
@@ -46,7 +46,9 @@
 //!
 //! Run-time placeholders in step strings, substituted just before the step runs:
 //! `${namespace}`, `${ip.POD}`, `${node-ip.POD}` (InternalIP of the pod's node), `${node-name.POD}`,
-//! `${cluster-ip.SERVICE}`, `${node-port.SERVICE}`.
+//! `${cluster-ip.SERVICE}`, `${node-port.SERVICE}` (one table: `vars::RUNTIME`). Anything else
+//! written `${...}` that reaches a step (a shell's `$${HOME}`: `$${` writes a literal `${`)
+//! is left as written.
 //!
 //! `http.to` takes one of `pod`, `service`, `host`, `node-port` (plus `port`, `path` (default `/`;
 //! for UDP the netexec command, e.g. `hostname`), `protocol: http|udp`); `node-port` needs no
@@ -72,40 +74,40 @@
 //!   - { apiVersion: v1, kind: Pod, metadata: { name: "${name}" }, spec: { ... "${shell}" ... } }
 //! ```
 //!
-//! Built-in variables: `name`, `os`, `image.<logical>` (see `fixture::Images`), `namespace`
+//! Built-in variables: `name`, `os`, `image.<logical>` (see `fixtures::IMAGES`), `namespace`
 //! (left as is). See `crate::fixture` for what instantiation adds for the OS.
 
-pub mod duration;
-pub mod error;
-pub mod expand;
-pub mod model;
-pub mod parse;
-pub mod render;
-pub mod select;
-pub mod source;
-pub mod step;
-pub mod suggest;
-pub mod tags;
-pub mod vars;
-pub mod yaml;
+pub(crate) mod duration;
+pub(crate) mod error;
+pub(crate) mod expand;
+pub(crate) mod fixtures;
+pub(crate) mod model;
+pub(crate) mod parse;
+pub(crate) mod select;
+pub(crate) mod source;
+pub(crate) mod step;
+pub(crate) mod suggest;
+pub(crate) mod tags;
+pub(crate) mod vars;
+pub(crate) mod yaml;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 pub use error::{CatalogError, Diagnostic};
 pub use model::*;
-pub use render::{render, RenderError};
 pub use select::Selection;
 pub use source::SourceFile;
 pub use tags::{TagExpr, TagExprError};
 
-use crate::fixture::FixtureSet;
+pub use fixtures::FixtureSet;
 
 /// Every test cell of every suite, and the fixtures they use.
 #[derive(Debug, Clone)]
 pub struct Catalog {
     /// In file order, then test order, then matrix order.
     pub tests: Vec<TestCase>,
+    /// Every fixture, embedded and from `--fixtures`.
     pub fixtures: FixtureSet,
 }
 

@@ -14,29 +14,28 @@ use super::yaml::{self, Map};
 
 /// A suite file, read but not expanded.
 #[derive(Debug, Clone)]
-pub struct RawSuite {
-    pub file: String,
-    pub name: String,
-    pub line: usize,
-    pub description: String,
-    pub tests: Vec<RawTest>,
+pub(crate) struct RawSuite {
+    pub(crate) file: String,
+    pub(crate) name: String,
+    pub(crate) line: usize,
+    pub(crate) tests: Vec<RawTest>,
 }
 
 /// One test as written: its matrix not yet expanded, its steps still YAML.
 #[derive(Debug, Clone)]
-pub struct RawTest {
+pub(crate) struct RawTest {
     /// Position in the suite's `tests` list (for field paths).
-    pub index: usize,
-    pub name: String,
-    pub line: usize,
-    pub description: String,
-    pub tags: Vec<String>,
+    pub(crate) index: usize,
+    pub(crate) name: String,
+    pub(crate) line: usize,
+    pub(crate) description: String,
+    pub(crate) tags: Vec<String>,
     /// Matrix keys with their values, in the order written.
-    pub matrix: Vec<(String, Vec<String>)>,
-    pub requires: BTreeSet<Requirement>,
+    pub(crate) matrix: Vec<(String, Vec<String>)>,
+    pub(crate) requires: BTreeSet<Requirement>,
     /// `linux-only: reason`: why the test has no Windows cell (shown by `list`).
-    pub linux_only: Option<String>,
-    pub steps: Vec<Node>,
+    pub(crate) linux_only: Option<String>,
+    pub(crate) steps: Vec<Node>,
 }
 
 const SUITE_KEYS: &[&str] = &["suite", "description", "tests"];
@@ -53,7 +52,7 @@ const REQUIREMENTS: &[&str] = &["default-storage-class", "load-balancer"];
 
 /// Reads a suite file. Tests with problems are left out and their problems returned; the
 /// suite is returned as long as its own header is readable.
-pub fn parse_suite(file: &str, text: &str) -> (Option<RawSuite>, Vec<Diagnostic>) {
+pub(crate) fn parse_suite(file: &str, text: &str) -> (Option<RawSuite>, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
     let suite = match read_suite(file, text, &mut diagnostics) {
         Ok(suite) => Some(suite),
@@ -81,10 +80,8 @@ fn read_suite(
             format!("invalid suite name \"{name}\": use lowercase letters, digits, '.', '_' and '-' (it is also a tag)"),
         ));
     }
-    let description = top
-        .opt_str("description")?
-        .map(|(s, _)| s)
-        .unwrap_or_default();
+    // A suite's description is for its readers: checked to be text, not kept.
+    top.opt_str("description")?;
     let tests_node = top.required("tests")?;
     let Node::Sequence(items) = tests_node else {
         return Err(top.err(
@@ -126,7 +123,6 @@ fn read_suite(
         file: file.to_string(),
         name,
         line: yaml::line_of(name_node),
-        description,
         tests,
     })
 }

@@ -7,10 +7,12 @@ use super::tags::TagExpr;
 /// What the command line selects.
 #[derive(Debug, Clone, Default)]
 pub struct Selection {
+    /// Only tests whose tags match (`--tags`); `None` selects every test.
     pub tags: Option<TagExpr>,
     /// A test is selected if its name contains any filter (equals one, with `exact`); no
     /// filters select every test.
     pub filters: Vec<String>,
+    /// Filters and skips match whole names (`--exact`).
     pub exact: bool,
     /// A test whose name contains any of these (equals one, with `exact`) is left out.
     pub skip: Vec<String>,

@@ -8,7 +8,9 @@ use super::error::CatalogError;
 /// One file's name (as shown in errors) and text.
 #[derive(Debug, Clone)]
 pub struct SourceFile {
+    /// The name errors show (`suites/networking.yaml`, or the path under `--suites`).
     pub name: String,
+    /// The file's text.
     pub text: String,
 }
 
@@ -68,17 +70,17 @@ fn embedded(files: &[(&str, &str)]) -> Vec<SourceFile> {
 }
 
 /// The suites built into the binary.
-pub fn embedded_suites() -> Vec<SourceFile> {
+pub(crate) fn embedded_suites() -> Vec<SourceFile> {
     embedded(SUITES)
 }
 
 /// The fixtures built into the binary.
-pub fn embedded_fixtures() -> Vec<SourceFile> {
+pub(crate) fn embedded_fixtures() -> Vec<SourceFile> {
     embedded(FIXTURES)
 }
 
 /// Every `*.yaml` / `*.yml` file in `dir`, sorted by name.
-pub fn read_dir(dir: &Path) -> Result<Vec<SourceFile>, CatalogError> {
+pub(crate) fn read_dir(dir: &Path) -> Result<Vec<SourceFile>, CatalogError> {
     let read_err = |source| CatalogError::Read {
         path: dir.display().to_string(),
         source,

@@ -7,13 +7,13 @@ use marked_yaml::Node;
 
 use super::duration::parse_duration;
 use super::error::Diagnostic;
+use super::fixtures::{Fixture, FixtureSet};
 use super::model::{
     Action, Check, DnsExpect, ExecExpect, HttpExpect, Location, ObjectRef, Os, Protocol, Step,
     Target, TargetKind, WaitUntil,
 };
 use super::suggest::hint;
 use super::yaml::{self, Map};
-use crate::fixture::{Fixture, FixtureSet};
 
 /// The step kinds, in the order the documentation lists them.
 pub const STEP_KINDS: &[&str] = &[

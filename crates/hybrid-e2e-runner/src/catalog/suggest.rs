@@ -1,7 +1,10 @@
 //! "Did you mean ...?": the closest known word to a misspelt one (edit distance).
 
 /// The candidate closest to `word`, if it is close enough to be a likely typo.
-pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     // Short words are too close to everything to guess from.
     let limit = word.chars().count() / 3;
     candidates
@@ -13,7 +16,7 @@ pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 }
 
 /// ` (did you mean "x"?)` or nothing.
-pub fn hint<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+pub(crate) fn hint<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
     closest(word, candidates)
         .map(|c| format!(" (did you mean \"{c}\"?)"))
         .unwrap_or_default()

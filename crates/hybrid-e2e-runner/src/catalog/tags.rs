@@ -1,23 +1,36 @@
 //! Tag expressions for `--tags`: `&&`, `||`, `!`, parentheses and tag names, parsed by
 //! recursive descent with ginkgo's precedence (`!` binds tighter than `&&`, `&&` than `||`).
+//! Two steps, like nextest-filtering's parse-then-compile: [`TagExpr::parse`] reads the text
+//! and knows no tags; [`TagExpr::check`] rejects tags the catalog does not know.
 
 use std::collections::BTreeSet;
 use std::fmt;
 
-/// A parsed tag expression.
+/// A parsed tag expression (`networking && !slow`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TagExpr {
-    Tag(String),
-    Not(Box<TagExpr>),
-    And(Box<TagExpr>, Box<TagExpr>),
-    Or(Box<TagExpr>, Box<TagExpr>),
+pub struct TagExpr {
+    /// The text it was parsed from, for errors.
+    input: String,
+    root: Expr,
+}
+
+/// The expression tree; each tag keeps its 1-based column for [`TagExpr::check`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Expr {
+    Tag { name: String, column: usize },
+    Not(Box<Expr>),
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
 }
 
 /// Why a tag expression was rejected, with the 1-based column it points at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TagExprError {
+    /// The expression as given.
     pub input: String,
+    /// The 1-based column (in characters) of the problem.
     pub column: usize,
+    /// What is wrong there.
     pub message: String,
 }
 
@@ -70,7 +83,7 @@ fn is_tag_char(c: char) -> bool {
 }
 
 /// Whether `tag` is a valid tag name: `[a-z0-9][a-z0-9._-]*`.
-pub fn is_valid_tag(tag: &str) -> bool {
+pub(crate) fn is_valid_tag(tag: &str) -> bool {
     let mut chars = tag.chars();
     matches!(chars.next(), Some(c) if is_tag_start(c)) && chars.all(is_tag_char)
 }
@@ -161,37 +174,37 @@ impl Parser<'_> {
         }
     }
 
-    fn or(&mut self) -> Result<TagExpr, TagExprError> {
+    fn or(&mut self) -> Result<Expr, TagExprError> {
         let mut left = self.and()?;
         while self.peek().0 == Token::Or {
             self.bump();
             let right = self.and()?;
-            left = TagExpr::Or(Box::new(left), Box::new(right));
+            left = Expr::Or(Box::new(left), Box::new(right));
         }
         Ok(left)
     }
 
-    fn and(&mut self) -> Result<TagExpr, TagExprError> {
+    fn and(&mut self) -> Result<Expr, TagExprError> {
         let mut left = self.not()?;
         while self.peek().0 == Token::And {
             self.bump();
             let right = self.not()?;
-            left = TagExpr::And(Box::new(left), Box::new(right));
+            left = Expr::And(Box::new(left), Box::new(right));
         }
         Ok(left)
     }
 
-    fn not(&mut self) -> Result<TagExpr, TagExprError> {
+    fn not(&mut self) -> Result<Expr, TagExprError> {
         if self.peek().0 == Token::Not {
             self.bump();
-            return Ok(TagExpr::Not(Box::new(self.not()?)));
+            return Ok(Expr::Not(Box::new(self.not()?)));
         }
         self.primary()
     }
 
-    fn primary(&mut self) -> Result<TagExpr, TagExprError> {
+    fn primary(&mut self) -> Result<Expr, TagExprError> {
         match self.bump() {
-            (Token::Tag(tag), _) => Ok(TagExpr::Tag(tag)),
+            (Token::Tag(name), column) => Ok(Expr::Tag { name, column }),
             (Token::Open, _) => {
                 let inner = self.or()?;
                 match self.bump() {
@@ -211,8 +224,8 @@ impl Parser<'_> {
 }
 
 impl TagExpr {
-    /// Parses an expression; every tag must be one of `known` (when `known` is not empty).
-    pub fn parse(input: &str, known: &BTreeSet<String>) -> Result<TagExpr, TagExprError> {
+    /// Parses an expression. Syntax only: any well-formed tag name goes; see [`TagExpr::check`].
+    pub fn parse(input: &str) -> Result<TagExpr, TagExprError> {
         let tokens = tokenize(input)?;
         if tokens.len() == 1 {
             return Err(TagExprError {
@@ -226,7 +239,7 @@ impl TagExpr {
             tokens,
             at: 0,
         };
-        let expr = parser.or()?;
+        let root = parser.or()?;
         let (rest, column) = parser.peek().clone();
         if rest != Token::End {
             let mut message = format!(
@@ -240,33 +253,60 @@ impl TagExpr {
             }
             return Err(parser.error(column, message));
         }
-        if !known.is_empty() {
-            for (token, column) in &parser.tokens {
-                if let Token::Tag(tag) = token {
-                    if !known.contains(tag) {
-                        let list: Vec<&str> = known.iter().map(String::as_str).collect();
-                        return Err(parser.error(
-                            *column,
-                            format!(
-                                "unknown tag \"{tag}\"{}; known tags: {}",
-                                super::suggest::hint(tag, list.iter().copied()),
-                                list.join(", ")
-                            ),
-                        ));
-                    }
-                }
-            }
+        Ok(TagExpr {
+            input: input.to_string(),
+            root,
+        })
+    }
+
+    /// The expression, if every tag in it is one of `known` (any tag goes when `known` is
+    /// empty); otherwise an error at the first unknown tag, listing the known ones.
+    pub fn check(self, known: &BTreeSet<String>) -> Result<TagExpr, TagExprError> {
+        if known.is_empty() {
+            return Ok(self);
         }
-        Ok(expr)
+        let mut tags = Vec::new();
+        self.root.tags(&mut tags);
+        if let Some((tag, column)) = tags.into_iter().find(|(tag, _)| !known.contains(*tag)) {
+            let list: Vec<&str> = known.iter().map(String::as_str).collect();
+            return Err(TagExprError {
+                input: self.input.clone(),
+                column,
+                message: format!(
+                    "unknown tag \"{tag}\"{}; known tags: {}",
+                    super::suggest::hint(tag, list.iter().copied()),
+                    list.join(", ")
+                ),
+            });
+        }
+        Ok(self)
     }
 
     /// Whether a test with these tags is selected.
     pub fn matches(&self, tags: &BTreeSet<String>) -> bool {
+        self.root.matches(tags)
+    }
+}
+
+impl Expr {
+    /// Its tags and their columns, in the order they are written.
+    fn tags<'a>(&'a self, out: &mut Vec<(&'a str, usize)>) {
         match self {
-            TagExpr::Tag(t) => tags.contains(t),
-            TagExpr::Not(e) => !e.matches(tags),
-            TagExpr::And(a, b) => a.matches(tags) && b.matches(tags),
-            TagExpr::Or(a, b) => a.matches(tags) || b.matches(tags),
+            Expr::Tag { name, column } => out.push((name, *column)),
+            Expr::Not(e) => e.tags(out),
+            Expr::And(a, b) | Expr::Or(a, b) => {
+                a.tags(out);
+                b.tags(out);
+            }
+        }
+    }
+
+    fn matches(&self, tags: &BTreeSet<String>) -> bool {
+        match self {
+            Expr::Tag { name, .. } => tags.contains(name),
+            Expr::Not(e) => !e.matches(tags),
+            Expr::And(a, b) => a.matches(tags) && b.matches(tags),
+            Expr::Or(a, b) => a.matches(tags) || b.matches(tags),
         }
     }
 }
@@ -274,11 +314,17 @@ impl TagExpr {
 impl fmt::Display for TagExpr {
     /// Fully parenthesised, so the precedence that was applied is visible.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.root.fmt(f)
+    }
+}
+
+impl fmt::Display for Expr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TagExpr::Tag(t) => f.write_str(t),
-            TagExpr::Not(e) => write!(f, "!{e}"),
-            TagExpr::And(a, b) => write!(f, "({a} && {b})"),
-            TagExpr::Or(a, b) => write!(f, "({a} || {b})"),
+            Expr::Tag { name, .. } => f.write_str(name),
+            Expr::Not(e) => write!(f, "!{e}"),
+            Expr::And(a, b) => write!(f, "({a} && {b})"),
+            Expr::Or(a, b) => write!(f, "({a} || {b})"),
         }
     }
 }
@@ -305,11 +351,15 @@ mod tests {
     }
 
     fn parse(s: &str) -> TagExpr {
-        TagExpr::parse(s, &known()).unwrap_or_else(|e| panic!("{s}: {e}"))
+        TagExpr::parse(s)
+            .and_then(|e| e.check(&known()))
+            .unwrap_or_else(|e| panic!("{s}: {e}"))
     }
 
     fn err(s: &str) -> TagExprError {
-        TagExpr::parse(s, &known()).expect_err(s)
+        TagExpr::parse(s)
+            .and_then(|e| e.check(&known()))
+            .expect_err(s)
     }
 
     fn tags(list: &[&str]) -> BTreeSet<String> {
@@ -386,7 +436,27 @@ mod tests {
             "unknown tag \"netwrking\" (did you mean \"networking\"?); known tags: conformance, hybrid, k8s.io_x, linux, networking, pod-network, slow, storage, windows"
         );
         // Without known tags, any tag goes.
-        assert!(TagExpr::parse("anything", &BTreeSet::new()).is_ok());
+        assert!(TagExpr::parse("anything")
+            .and_then(|e| e.check(&BTreeSet::new()))
+            .is_ok());
+        // The first unknown tag as written is the one reported.
+        assert_eq!(err("!(zzz || linux) && aaa").column, 3);
+    }
+
+    #[test]
+    fn parsing_knows_no_tags_and_checking_keeps_the_expression() {
+        let parsed = TagExpr::parse("nope && (linux || !other)").expect("well-formed");
+        assert_eq!(parsed.to_string(), "(nope && (linux || !other))");
+        let e = parsed.clone().check(&known()).expect_err("nope is unknown");
+        assert_eq!(
+            (e.column, e.input.as_str()),
+            (1, "nope && (linux || !other)")
+        );
+        let known: BTreeSet<String> = ["nope", "linux", "other"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(parsed.clone().check(&known), Ok(parsed));
     }
 
     #[test]
@@ -430,5 +500,36 @@ mod tests {
         assert!(!is_valid_tag("-x"));
         assert!(!is_valid_tag("Windows"));
         assert!(!is_valid_tag(""));
+    }
+
+    /// A small exhaustive fuzz: every string of up to five characters from the language's
+    /// alphabet parses or fails without panicking, errors point inside the input (or just past
+    /// it), and what parses prints as an expression that parses back to itself.
+    #[test]
+    fn every_short_input_parses_or_fails_cleanly() {
+        let alphabet = ['a', 'b', '(', ')', '!', '&', '|', ' ', 'Z', ','];
+        let mut inputs = vec![String::new()];
+        for _ in 0..5 {
+            let longer: Vec<String> = inputs
+                .iter()
+                .filter(|s| s.len() == inputs.last().map_or(0, String::len))
+                .flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}")))
+                .collect();
+            inputs.extend(longer);
+        }
+        for input in &inputs {
+            match TagExpr::parse(input) {
+                Ok(expr) => {
+                    let printed = expr.to_string();
+                    let again = TagExpr::parse(&printed).expect("printed form parses");
+                    assert_eq!(again.to_string(), printed, "{input:?}");
+                }
+                Err(e) => assert!(
+                    (1..=input.chars().count() + 1).contains(&e.column),
+                    "{input:?}: column {}",
+                    e.column
+                ),
+            }
+        }
     }
 }

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::error::Diagnostic;
 
 /// Parses one file whose top level must be a mapping.
-pub fn parse_file(file: &str, text: &str) -> Result<Node, Diagnostic> {
+pub(crate) fn parse_file(file: &str, text: &str) -> Result<Node, Diagnostic> {
     let options = LoaderOptions::default()
         .error_on_duplicate_keys(true)
         // Quoted scalars stay strings: `"3"` is text, `3` a number.
@@ -49,12 +49,12 @@ fn load_error(file: &str, error: LoadError) -> Diagnostic {
 }
 
 /// The 1-based line a node starts on (0 when unknown).
-pub fn line_of(node: &Node) -> usize {
+pub(crate) fn line_of(node: &Node) -> usize {
     node.span().start().map(|m| m.line()).unwrap_or(0)
 }
 
 /// A short name for a node's shape, for "expected a list, found a mapping".
-pub fn shape(node: &Node) -> &'static str {
+pub(crate) fn shape(node: &Node) -> &'static str {
     match node {
         Node::Scalar(_) => "a scalar",
         Node::Mapping(_) => "a mapping",
@@ -64,7 +64,7 @@ pub fn shape(node: &Node) -> &'static str {
 
 /// Converts a node to JSON. Plain (unquoted) scalars get YAML's core types: null, booleans,
 /// integers and floats; quoted scalars stay strings.
-pub fn to_json(node: &Node) -> Value {
+pub(crate) fn to_json(node: &Node) -> Value {
     match node {
         Node::Scalar(s) => scalar_to_json(s),
         Node::Sequence(items) => Value::Array(items.iter().map(to_json).collect()),
@@ -105,16 +105,16 @@ fn scalar_to_json(s: &MarkedScalarNode) -> Value {
 }
 
 /// A mapping being read strictly: known keys only, with its field path for errors.
-pub struct Map<'a> {
-    pub file: &'a str,
-    pub path: String,
-    pub node: &'a MarkedMappingNode,
-    pub line: usize,
+pub(crate) struct Map<'a> {
+    pub(crate) file: &'a str,
+    pub(crate) path: String,
+    pub(crate) node: &'a MarkedMappingNode,
+    pub(crate) line: usize,
 }
 
 impl<'a> Map<'a> {
     /// Reads `node` as a mapping at `path`.
-    pub fn new(
+    pub(crate) fn new(
         file: &'a str,
         path: impl Into<String>,
         node: &'a Node,
@@ -137,7 +137,7 @@ impl<'a> Map<'a> {
     }
 
     /// The path of a field of this mapping.
-    pub fn field(&self, key: &str) -> String {
+    pub(crate) fn field(&self, key: &str) -> String {
         if self.path.is_empty() {
             key.to_string()
         } else {
@@ -145,13 +145,18 @@ impl<'a> Map<'a> {
         }
     }
 
-    pub fn err(&self, node: Option<&Node>, key: &str, message: impl Into<String>) -> Diagnostic {
+    pub(crate) fn err(
+        &self,
+        node: Option<&Node>,
+        key: &str,
+        message: impl Into<String>,
+    ) -> Diagnostic {
         let line = node.map(line_of).unwrap_or(self.line);
         Diagnostic::new(self.file, line, self.field(key), message)
     }
 
     /// Rejects keys not in `allowed`, naming the expected ones.
-    pub fn only(&self, allowed: &[&str]) -> Result<(), Diagnostic> {
+    pub(crate) fn only(&self, allowed: &[&str]) -> Result<(), Diagnostic> {
         for key in self.node.keys() {
             if !allowed.contains(&key.as_str()) {
                 let line = key.span().start().map(|m| m.line()).unwrap_or(self.line);
@@ -170,17 +175,17 @@ impl<'a> Map<'a> {
         Ok(())
     }
 
-    pub fn get(&self, key: &str) -> Option<&'a Node> {
+    pub(crate) fn get(&self, key: &str) -> Option<&'a Node> {
         self.node.get_node(key)
     }
 
-    pub fn required(&self, key: &str) -> Result<&'a Node, Diagnostic> {
+    pub(crate) fn required(&self, key: &str) -> Result<&'a Node, Diagnostic> {
         self.get(key)
             .ok_or_else(|| self.err(None, key, "missing required field"))
     }
 
     /// A scalar as text (numbers and booleans as written).
-    pub fn opt_str(&self, key: &str) -> Result<Option<(String, &'a Node)>, Diagnostic> {
+    pub(crate) fn opt_str(&self, key: &str) -> Result<Option<(String, &'a Node)>, Diagnostic> {
         match self.get(key) {
             None => Ok(None),
             Some(node @ Node::Scalar(s)) => Ok(Some((s.as_str().to_string(), node))),
@@ -192,12 +197,12 @@ impl<'a> Map<'a> {
         }
     }
 
-    pub fn str(&self, key: &str) -> Result<(String, &'a Node), Diagnostic> {
+    pub(crate) fn str(&self, key: &str) -> Result<(String, &'a Node), Diagnostic> {
         self.opt_str(key)?
             .ok_or_else(|| self.err(None, key, "missing required field"))
     }
 
-    pub fn opt_bool(&self, key: &str) -> Result<Option<bool>, Diagnostic> {
+    pub(crate) fn opt_bool(&self, key: &str) -> Result<Option<bool>, Diagnostic> {
         match self.get(key) {
             None => Ok(None),
             Some(node @ Node::Scalar(s)) => match s.as_bool() {
@@ -217,7 +222,10 @@ impl<'a> Map<'a> {
     }
 
     /// A list of scalars as strings.
-    pub fn opt_str_list(&self, key: &str) -> Result<Option<Vec<(String, &'a Node)>>, Diagnostic> {
+    pub(crate) fn opt_str_list(
+        &self,
+        key: &str,
+    ) -> Result<Option<Vec<(String, &'a Node)>>, Diagnostic> {
         match self.get(key) {
             None => Ok(None),
             Some(Node::Sequence(items)) => {
@@ -246,7 +254,7 @@ impl<'a> Map<'a> {
     }
 
     /// Key/value pairs in written order, keys with their lines.
-    pub fn entries(&self) -> impl Iterator<Item = (&'a str, usize, &'a Node)> + 'a {
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (&'a str, usize, &'a Node)> + 'a {
         self.node.iter().map(|(k, v)| {
             (
                 k.as_str(),

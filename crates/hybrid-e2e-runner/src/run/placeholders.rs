@@ -1,60 +1,85 @@
-//! Run-time placeholders in step strings, substituted just before a step runs:
-//! `${namespace}`, `${ip.POD}`, `${node-ip.POD}` (InternalIP of the pod's node),
-//! `${cluster-ip.SERVICE}`, `${node-port.SERVICE}` (the Service's first nodePort) and
-//! `${node-name.POD}` (the node the pod runs on). Anything else is left as written.
+//! Run-time placeholders in step strings, substituted just before a step runs: the ones
+//! `catalog::vars::RUNTIME` lists (`${namespace}`, `${ip.POD}`, `${node-ip.POD}`,
+//! `${node-name.POD}`, `${cluster-ip.SERVICE}`, `${node-port.SERVICE}`), read from the cluster.
+//! Step strings come substituted by the catalog, so they are read as
+//! `vars::Reading::Substituted`: anything that is no run-time placeholder (a shell's
+//! `${HOME}`, written `$${HOME}` in a suite) is left as written.
 
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use kube::{Api, Client};
 use serde_json::Value;
 
+use crate::catalog::vars::{self, Piece, Runtime, RuntimeVar};
+
 /// Why a placeholder has no value (yet).
 #[derive(Debug, thiserror::Error)]
-pub enum PlaceholderError {
+pub(crate) enum PlaceholderError {
+    /// The object exists but lacks the value (a pod not yet scheduled has no node).
     #[error("${{{placeholder}}}: {what} has no {field} yet")]
     Missing {
+        /// The placeholder as written.
         placeholder: String,
+        /// The object (`pod "server"`).
         what: String,
+        /// What it lacks (`IP`).
         field: &'static str,
     },
+    /// The object could not be read.
     #[error("${{{placeholder}}}: cannot read {what}: {}", super::kube_error::api_message(.source))]
     Api {
+        /// The placeholder as written.
         placeholder: String,
+        /// The object (`pod "server"`).
         what: String,
+        /// The API error.
         #[source]
         source: kube::Error,
     },
-    #[error("unknown run-time placeholder ${{{0}}}")]
-    Unknown(String),
+}
+
+/// A piece of a step string: text to keep, or a run-time placeholder to fill in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part<'a> {
+    /// Kept as written (a `${...}` that is no run-time placeholder is text too).
+    Text(Piece<'a>),
+    /// A run-time placeholder and its name as written.
+    Placeholder(RuntimeVar<'a>, &'a str),
+}
+
+/// Splits a step string into text and run-time placeholders.
+fn parse(text: &str) -> Vec<Part<'_>> {
+    vars::substituted_pieces(text)
+        .into_iter()
+        .map(|piece| match piece {
+            Piece::Var(name) => match vars::runtime(name) {
+                Some(var) => Part::Placeholder(var, name),
+                None => Part::Text(piece),
+            },
+            Piece::Text(_) => Part::Text(piece),
+        })
+        .collect()
 }
 
 /// Substitutes every run-time placeholder in `text`.
-pub async fn expand(
+pub(crate) async fn expand(
     client: &Client,
     namespace: &str,
     text: &str,
 ) -> Result<String, PlaceholderError> {
     let mut out = String::new();
-    let mut rest = text;
-    while let Some(at) = rest.find("${") {
-        let Some(len) = rest[at + 2..].find('}') else {
-            break;
-        };
-        out.push_str(&rest[..at]);
-        let name = &rest[at + 2..at + 2 + len];
-        match value_of(client, namespace, name).await {
-            Ok(value) => out.push_str(&value),
-            // Not ours (e.g. a shell variable written as `$${HOME}` in a suite): keep it.
-            Err(PlaceholderError::Unknown(_)) => out.push_str(&rest[at..at + 3 + len]),
-            Err(e) => return Err(e),
+    for part in parse(text) {
+        match part {
+            Part::Text(piece) => piece.push_as_written(&mut out),
+            Part::Placeholder(var, written) => {
+                out.push_str(&value_of(client, namespace, var, written).await?)
+            }
         }
-        rest = &rest[at + 3 + len..];
     }
-    out.push_str(rest);
     Ok(out)
 }
 
 /// Substitutes placeholders in every string of a JSON tree.
-pub async fn expand_value(
+pub(crate) async fn expand_value(
     client: &Client,
     namespace: &str,
     value: &Value,
@@ -82,17 +107,14 @@ pub async fn expand_value(
     })
 }
 
+/// The value of run-time placeholder `var` (written `${placeholder}`) in `namespace`.
 async fn value_of(
     client: &Client,
     namespace: &str,
+    var: RuntimeVar<'_>,
     placeholder: &str,
 ) -> Result<String, PlaceholderError> {
-    if placeholder == "namespace" {
-        return Ok(namespace.to_string());
-    }
-    let (kind, name) = placeholder
-        .split_once('.')
-        .ok_or_else(|| PlaceholderError::Unknown(placeholder.to_string()))?;
+    let name = var.object;
     let api = |what: String| {
         let placeholder = placeholder.to_string();
         move |source| PlaceholderError::Api {
@@ -108,22 +130,23 @@ async fn value_of(
     };
     let pods = Api::<Pod>::namespaced(client.clone(), namespace);
     let services = Api::<Service>::namespaced(client.clone(), namespace);
-    match kind {
-        "ip" => {
+    match var.what {
+        Runtime::Namespace => Ok(namespace.to_string()),
+        Runtime::PodIp => {
             let what = format!("pod \"{name}\"");
             let pod = pods.get(name).await.map_err(api(what.clone()))?;
             pod.status
                 .and_then(|s| s.pod_ip)
                 .ok_or_else(|| missing(what, "IP"))
         }
-        "node-name" => {
+        Runtime::NodeName => {
             let what = format!("pod \"{name}\"");
             let pod = pods.get(name).await.map_err(api(what.clone()))?;
             pod.spec
                 .and_then(|s| s.node_name)
                 .ok_or_else(|| missing(what, "node"))
         }
-        "node-ip" => {
+        Runtime::NodeIp => {
             let what = format!("pod \"{name}\"");
             let pod = pods.get(name).await.map_err(api(what.clone()))?;
             let node_name = pod
@@ -143,7 +166,7 @@ async fn value_of(
                 .map(|a| a.address)
                 .ok_or_else(|| missing(what, "InternalIP"))
         }
-        "cluster-ip" => {
+        Runtime::ClusterIp => {
             let what = format!("service \"{name}\"");
             let svc = services.get(name).await.map_err(api(what.clone()))?;
             svc.spec
@@ -151,7 +174,7 @@ async fn value_of(
                 .filter(|ip| !ip.is_empty() && ip != "None")
                 .ok_or_else(|| missing(what, "ClusterIP"))
         }
-        "node-port" => {
+        Runtime::NodePort => {
             let what = format!("service \"{name}\"");
             let svc = services.get(name).await.map_err(api(what.clone()))?;
             svc.spec
@@ -162,6 +185,67 @@ async fn value_of(
                 .map(|p| p.to_string())
                 .ok_or_else(|| missing(what, "nodePort"))
         }
-        _ => Err(PlaceholderError::Unknown(placeholder.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn var(what: Runtime, object: &str) -> RuntimeVar<'_> {
+        RuntimeVar { what, object }
+    }
+
+    #[test]
+    fn every_run_time_placeholder_is_found() {
+        let text =
+            "${namespace}/${ip.a} ${node-ip.a} ${node-name.b.c} ${cluster-ip.web}:${node-port.web}";
+        let found: Vec<(RuntimeVar<'_>, &str)> = parse(text)
+            .into_iter()
+            .filter_map(|p| match p {
+                Part::Placeholder(v, written) => Some((v, written)),
+                Part::Text(_) => None,
+            })
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                (var(Runtime::Namespace, ""), "namespace"),
+                (var(Runtime::PodIp, "a"), "ip.a"),
+                (var(Runtime::NodeIp, "a"), "node-ip.a"),
+                (var(Runtime::NodeName, "b.c"), "node-name.b.c"),
+                (var(Runtime::ClusterIp, "web"), "cluster-ip.web"),
+                (var(Runtime::NodePort, "web"), "node-port.web"),
+            ]
+        );
+    }
+
+    /// The string with every placeholder written `<name>`, the rest as written.
+    fn shown(text: &str) -> String {
+        let mut out = String::new();
+        for part in parse(text) {
+            match part {
+                Part::Text(piece) => piece.push_as_written(&mut out),
+                Part::Placeholder(_, written) => out.push_str(&format!("<{written}>")),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn anything_else_is_left_as_written() {
+        let cases = [
+            ("plain text", "plain text"),
+            ("${HOME} ${os} ${ip.}", "${HOME} ${os} ${ip.}"),
+            ("${HOME:-/root}", "${HOME:-/root}"),
+            ("echo $${ip.a}", "echo $<ip.a>"),
+            ("unterminated ${ip.a", "unterminated ${ip.a"),
+            ("${a b ${namespace}", "${a b <namespace>"),
+            ("${ipx.a}${node-ip.x}", "${ipx.a}<node-ip.x>"),
+            ("$${}", "$${}"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(shown(text), want, "{text:?}");
+        }
     }
 }

@@ -477,20 +477,25 @@ impl TestScope<'_> {
         for (key, value) in vars {
             expanded.insert(key.clone(), self.expand_value(value).await?);
         }
-        let objects = self
-            .env
-            .fixtures
-            .instantiate(fixture, name, os, &expanded, &self.env.images)
-            .map_err(|e| StepError::Fixture {
-                fixture: fixture.to_string(),
-                message: e.to_string(),
-            })?;
+        let placement = crate::fixture::Placement {
+            namespace: &self.namespace,
+            storage_class: self.env.storage_classes.get(&os).map(String::as_str),
+        };
+        let objects = crate::fixture::materialize(
+            &self.env.fixtures,
+            &self.env.images,
+            fixture,
+            name,
+            os,
+            &expanded,
+            placement,
+        )
+        .map_err(|e| StepError::Fixture {
+            fixture: fixture.to_string(),
+            message: e.to_string(),
+        })?;
         self.os_of.insert(name.to_string(), os);
-        for mut object in objects {
-            crate::fixture::place_in_namespace(&mut object, &self.namespace);
-            if let Some(class) = self.env.storage_classes.get(&os) {
-                choose_storage_class(&mut object, class);
-            }
+        for object in objects {
             let object: DynamicObject =
                 serde_json::from_value(object).map_err(|e| StepError::Fixture {
                     fixture: fixture.to_string(),
@@ -759,15 +764,6 @@ impl TestScope<'_> {
     }
 }
 
-/// Gives a PersistentVolumeClaim that names no StorageClass the chosen one.
-fn choose_storage_class(object: &mut Value, class: &str) {
-    if object["kind"] == "PersistentVolumeClaim" && object["spec"]["storageClassName"].is_null() {
-        if let Some(spec) = object.get_mut("spec").and_then(Value::as_object_mut) {
-            spec.insert("storageClassName".into(), Value::String(class.to_string()));
-        }
-    }
-}
-
 /// The API resource for an `apiVersion` and `kind` (plural guessed as kube does).
 fn api_resource(api_version: &str, kind: &str) -> ApiResource {
     let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
@@ -871,20 +867,6 @@ mod tests {
             (deploy.group.as_str(), deploy.plural.as_str()),
             ("apps", "deployments")
         );
-    }
-
-    #[test]
-    fn a_chosen_storage_class_goes_to_claims_that_name_none() {
-        let mut claim = json!({"kind": "PersistentVolumeClaim", "spec": {"resources": {}}});
-        choose_storage_class(&mut claim, "fast");
-        assert_eq!(claim["spec"]["storageClassName"], "fast");
-        let mut named =
-            json!({"kind": "PersistentVolumeClaim", "spec": {"storageClassName": "own"}});
-        choose_storage_class(&mut named, "fast");
-        assert_eq!(named["spec"]["storageClassName"], "own");
-        let mut pod = json!({"kind": "Pod", "spec": {}});
-        choose_storage_class(&mut pod, "fast");
-        assert!(pod["spec"]["storageClassName"].is_null());
     }
 
     #[test]
