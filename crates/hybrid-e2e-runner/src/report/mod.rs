@@ -1,7 +1,10 @@
-//! Results → reports: JUnit XML, results.json, and a Markdown summary. Never talks to a cluster.
+//! Results → reports: JUnit XML, results.json, and a Markdown summary; the console view of a
+//! run; the `doctor` text. Never talks to a cluster.
 //!
 //! [`write_all`] writes the three files of a run; the modules render each one on its own.
 
+pub mod console;
+pub mod doctor;
 pub mod json;
 pub mod junit;
 pub mod model;
@@ -11,6 +14,8 @@ pub mod summary;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use console::{ConsoleFormat, ConsoleReporter};
+pub use doctor::render_doctor;
 pub use json::{render_results_json, write_results_json};
 pub use junit::{render_junit, write_junit};
 pub use model::*;
