@@ -17,16 +17,20 @@ const OS_LABEL: &str = "kubernetes.io/os";
 /// One node as the harness sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeFacts {
+    /// The node's name.
     pub name: String,
     /// `kubernetes.io/os` label (falls back to `status.nodeInfo.operatingSystem`).
     pub os: Option<Os>,
+    /// `node.kubernetes.io/windows-build` label, e.g. `10.0.20348`.
     pub windows_build: Option<String>,
+    /// The `Ready` condition is `True`.
     pub ready: bool,
     /// Not cordoned (`spec.unschedulable` unset).
     pub schedulable: bool,
 }
 
 impl NodeFacts {
+    /// Ready and not cordoned: tests may be scheduled here.
     pub fn usable(&self) -> bool {
         self.ready && self.schedulable
     }
@@ -35,8 +39,11 @@ impl NodeFacts {
 /// What the cluster offers to tests.
 #[derive(Debug, Clone, Default)]
 pub struct ClusterFacts {
+    /// The API server's `gitVersion`.
     pub version: Option<String>,
+    /// Every node, usable or not.
     pub nodes: Vec<NodeFacts>,
+    /// The StorageClass annotated as the default one.
     pub default_storage_class: Option<String>,
     /// Every StorageClass by name.
     pub storage_classes: Vec<String>,
@@ -45,18 +52,27 @@ pub struct ClusterFacts {
 /// Why the cluster could not be inspected.
 #[derive(Debug, thiserror::Error)]
 pub enum DiscoveryError {
+    /// No answer from the API server.
     #[error("the cluster's API server did not answer")]
     Unreachable(#[source] kube::Error),
+    /// The credentials are not allowed to do what a run needs.
     #[error("the credentials may not {verb} {resource}: {message}")]
     Forbidden {
+        /// What was tried (`list`, `create`, ...).
         verb: &'static str,
+        /// On what.
         resource: &'static str,
+        /// The API server's message.
         message: String,
     },
+    /// The API server refused otherwise.
     #[error("cannot {verb} {resource}")]
     Api {
+        /// What was tried.
         verb: &'static str,
+        /// On what.
         resource: &'static str,
+        /// The API server's answer.
         #[source]
         source: kube::Error,
     },

@@ -324,3 +324,137 @@ fn kept_line(kept: &[String], err: &mut dyn Write) {
 fn json_string(s: &str) -> String {
     serde_json::Value::from(s).to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::tests::case;
+    use std::time::Duration;
+
+    fn reporter(format: ConsoleFormat) -> ConsoleReporter {
+        ConsoleReporter {
+            format,
+            color: false,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    fn result(name: &str, outcome: Outcome) -> TestResult {
+        let mut c = case(&[]);
+        c.name = name.into();
+        let mut r = crate::run::test::result(&c, outcome);
+        match outcome {
+            Outcome::Failed => r.message = Some("step 1 failed".into()),
+            Outcome::Skipped => r.skip_reason = Some("no Ready node".into()),
+            Outcome::Passed => {}
+        }
+        r
+    }
+
+    /// Renders a run of three tests (passed, failed, skipped) and returns (stdout, stderr).
+    fn render_run(format: ConsoleFormat, threads: usize) -> (String, String) {
+        let console = reporter(format);
+        let results = [
+            result("s/a", Outcome::Passed),
+            result("s/long-name", Outcome::Failed),
+            result("s/c", Outcome::Skipped),
+        ];
+        let cases: Vec<_> = results
+            .iter()
+            .map(|r| {
+                let mut c = case(&[]);
+                c.name = r.name.clone();
+                c
+            })
+            .collect();
+        let nodes = vec!["linux=2".to_string()];
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let mut send = |event| console.render(event, &mut out, &mut err);
+        send(RunEvent::Started {
+            server: "https://c",
+            version: Some("v1.33.1"),
+            nodes: &nodes,
+            cases: &cases,
+            to_run: 2,
+            skipped: 1,
+            threads,
+            run_id: "r1",
+        });
+        for r in &results {
+            if r.outcome != Outcome::Skipped {
+                send(RunEvent::TestStarted { name: &r.name });
+            }
+            send(RunEvent::TestFinished(r));
+        }
+        send(RunEvent::TestsFinished {
+            elapsed: Duration::from_millis(1234),
+        });
+        send(RunEvent::Sweeping { interrupted: true });
+        let kept = vec!["he2e-r1-2".to_string()];
+        send(RunEvent::Swept {
+            left: &["he2e-r1-1".to_string()],
+            kept: &kept,
+            run_id: "r1",
+        });
+        (
+            String::from_utf8(out).expect("utf-8"),
+            String::from_utf8(err).expect("utf-8"),
+        )
+    }
+
+    #[test]
+    fn pretty_is_one_padded_line_per_test_then_failures_and_the_result() {
+        for threads in [1, 4] {
+            let (out, _) = render_run(ConsoleFormat::Pretty, threads);
+            assert_eq!(
+                out,
+                "\nrunning 3 tests\n\
+                 test s/a         ... ok\n\
+                 test s/long-name ... FAILED\n\
+                 test s/c         ... ignored (no Ready node)\n\
+                 \nfailures:\n\n---- s/long-name ----\nstep 1 failed\n\n\
+                 \nfailures:\n    s/long-name\n\
+                 \ntest result: FAILED. 1 passed; 1 failed; 1 ignored; 0 measured; 0 filtered out; finished in 1.23s\n\n",
+                "threads {threads}"
+            );
+        }
+    }
+
+    #[test]
+    fn terse_is_one_character_per_test() {
+        let (out, _) = render_run(ConsoleFormat::Terse, 4);
+        assert!(
+            out.starts_with("\nrunning 3 tests\n.Fi\nfailures:"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn json_is_one_object_per_line() {
+        let (out, _) = render_run(ConsoleFormat::Json, 4);
+        let events: Vec<serde_json::Value> = out
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON object per line"))
+            .collect();
+        assert_eq!(events.len(), 8, "{out}");
+        assert_eq!(events[0]["test_count"], 3);
+        assert_eq!(events[3]["name"], "s/long-name");
+        assert_eq!(events[4]["event"], "failed");
+        assert_eq!(events[4]["stdout"], "Error: \"step 1 failed\"\n");
+        assert_eq!(events[6]["event"], "ignored");
+        assert_eq!(events[7]["event"], "failed");
+        assert_eq!(events[7]["passed"], 1);
+    }
+
+    #[test]
+    fn stderr_has_the_banner_and_the_cleanup_lines() {
+        let (_, err) = render_run(ConsoleFormat::Pretty, 4);
+        assert_eq!(
+            err,
+            "Cluster https://c (v1.33.1), nodes: linux=2. Running 2 test(s), 1 skipped, 4 at a time; run id r1.\n\
+             Deleting this run's namespaces...\n\
+             warning: namespaces still terminating: he2e-r1-1; `kubectl delete namespace -l hybrid-e2e.io/run-id=r1` removes them\n\
+             Kept namespaces of failed tests: he2e-r1-2\n"
+        );
+    }
+}

@@ -24,21 +24,30 @@ pub use summary::{counts, render_summary, Counts};
 /// A report file that could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
+    /// A report's folder could not be created.
     #[error("cannot create folder {}", path.display())]
     CreateDir {
+        /// The folder.
         path: PathBuf,
+        /// Why not.
         #[source]
         source: std::io::Error,
     },
+    /// A report file could not be written.
     #[error("cannot write {}", path.display())]
     Write {
+        /// The file.
         path: PathBuf,
+        /// Why not.
         #[source]
         source: std::io::Error,
     },
+    /// The results could not be serialised as JSON.
     #[error("cannot serialise the results for {}", path.display())]
     Json {
+        /// The file they were for.
         path: PathBuf,
+        /// Why not.
         #[source]
         source: serde_json::Error,
     },
@@ -47,8 +56,11 @@ pub enum ReportError {
 /// Where [`write_all`] wrote a run's reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportPaths {
+    /// The JUnit XML file.
     pub junit: PathBuf,
+    /// `results.json`.
     pub json: PathBuf,
+    /// `summary.md`.
     pub summary: PathBuf,
 }
 

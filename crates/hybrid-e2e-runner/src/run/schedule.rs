@@ -95,3 +95,69 @@ fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    use tokio_util::sync::CancellationToken;
+
+    use crate::cluster::tests::case;
+    use crate::run::namespace::LiveNamespaces;
+    use crate::run::scope::TestEnv;
+
+    fn env() -> Arc<RunEnv> {
+        let config = kube::Config::new("http://127.0.0.1:1".parse().expect("a URL"));
+        Arc::new(RunEnv {
+            test: TestEnv {
+                client: kube::Client::try_from(config).expect("a client"),
+                fixtures: Default::default(),
+                images: Default::default(),
+                timeout_scale: 1.0,
+                storage_classes: Default::default(),
+            },
+            run_id: "r1".into(),
+            keep_namespaces: false,
+            report_dir: "reports".into(),
+            live: LiveNamespaces::default(),
+            kept: LiveNamespaces::default(),
+            cancel: CancellationToken::new(),
+        })
+    }
+
+    #[tokio::test]
+    async fn skips_keep_catalog_order_and_nothing_starts_after_an_interrupt() {
+        let env = env();
+        env.cancel.cancel();
+        let cases: Vec<TestCase> = ["s/a", "s/b", "s/c"]
+            .into_iter()
+            .map(|name| TestCase {
+                name: name.into(),
+                ..case(&[])
+            })
+            .collect();
+        let seen = Mutex::new(Vec::new());
+        let reporter = |event: RunEvent<'_>| {
+            let line = match event {
+                RunEvent::TestStarted { name } => format!("started {name}"),
+                RunEvent::TestFinished(r) => format!("finished {}", r.name),
+                RunEvent::TestsFinished { .. } => "done".to_string(),
+                other => format!("{other:?}"),
+            };
+            seen.lock().expect("not poisoned").push(line);
+        };
+        let skips = vec![Some("no Ready node".to_string()), None, None];
+        let results = run_all(&env, &cases, skips, 2, &reporter).await;
+        let reasons: Vec<_> = results.iter().map(|r| r.skip_reason.as_deref()).collect();
+        assert_eq!(
+            reasons,
+            [Some("no Ready node"), Some(NOT_STARTED), Some(NOT_STARTED)]
+        );
+        assert!(results.iter().all(|r| r.outcome == Outcome::Skipped));
+        assert_eq!(
+            seen.into_inner().expect("not poisoned"),
+            ["finished s/a", "finished s/b", "finished s/c", "done"]
+        );
+    }
+}
