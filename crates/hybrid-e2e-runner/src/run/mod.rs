@@ -16,7 +16,7 @@ pub mod retry;
 mod schedule;
 pub mod scope;
 pub mod steps;
-pub mod test;
+pub(crate) mod test;
 pub mod wait;
 
 use std::collections::BTreeMap;
@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 use crate::catalog::{Os, TestCase};
 use crate::cluster::DiscoveryError;
 use crate::fixture::{FixtureSet, Images};
-use crate::report::{self, Outcome, RunInfo, RunReport};
+use crate::report::{self, RunInfo, RunReport};
 use connect::Connection;
 pub use events::{Reporter, RunEvent};
 pub use kube_error::error_chain;
@@ -112,8 +112,7 @@ pub fn execute(
     let clock = Instant::now();
     let mut info = run_info(plan);
 
-    let client = connection.client.clone();
-    let facts = match runtime.block_on(crate::cluster::discover(&client)) {
+    let facts = match runtime.block_on(crate::cluster::discover(&connection.client)) {
         Ok(facts) => facts,
         Err(source) => {
             let error = RunError::Discovery {
@@ -144,7 +143,7 @@ pub fn execute(
 
     let env = Arc::new(RunEnv {
         test: TestEnv {
-            client: client.clone(),
+            client: connection.client.clone(),
             fixtures,
             images,
             timeout_scale: plan.timeout_scale,
@@ -161,29 +160,7 @@ pub fn execute(
     let work = async {
         let results = schedule::run_all(&env, &cases, skips, plan.test_threads, reporter).await;
         let interrupted = env.cancel.is_cancelled();
-        reporter.report(RunEvent::Sweeping { interrupted });
-        let kept = env.kept.names();
-        let swept = namespace::sweep(
-            &client,
-            &namespace::run_selector(Some(&plan.run_id)),
-            &kept,
-            SWEEP_TIMEOUT.mul_f64(plan.timeout_scale),
-        )
-        .await;
-        let run_id = &plan.run_id;
-        match &swept {
-            Ok(left) => reporter.report(RunEvent::Swept {
-                left,
-                kept: &kept,
-                run_id,
-            }),
-            Err(error) => reporter.report(RunEvent::SweepFailed {
-                error,
-                kept: &kept,
-                run_id,
-            }),
-        }
-
+        sweep(&env, plan, interrupted, reporter).await;
         info.duration = clock.elapsed();
         let report = RunReport {
             info,
@@ -191,21 +168,14 @@ pub fn execute(
             aborted: interrupted
                 .then(|| "interrupted by Ctrl-C; tests not started were skipped".to_string()),
         };
-        let count = |outcome| {
-            report
-                .results
-                .iter()
-                .filter(|r| r.outcome == outcome)
-                .count()
-        };
-        let summary = RunSummary {
-            passed: count(Outcome::Passed),
-            failed: count(Outcome::Failed),
-            skipped: count(Outcome::Skipped),
-            interrupted,
-        };
+        let counts = report::counts(&report);
         write_reports(plan, report, reporter);
-        summary
+        RunSummary {
+            passed: counts.passed,
+            failed: counts.failed,
+            skipped: counts.skipped,
+            interrupted,
+        }
     };
     let summary = runtime.block_on(async {
         tokio::select! {
@@ -214,6 +184,33 @@ pub fn execute(
         }
     });
     Ok(summary)
+}
+
+/// Deletes what is left of the run's namespaces (except those kept for inspection), waiting
+/// for them to go, and reports what stayed.
+async fn sweep(env: &RunEnv, plan: &RunConfig, interrupted: bool, reporter: &dyn Reporter) {
+    reporter.report(RunEvent::Sweeping { interrupted });
+    let kept = env.kept.names();
+    let swept = namespace::sweep(
+        &env.test.client,
+        &namespace::run_selector(Some(&plan.run_id)),
+        &kept,
+        SWEEP_TIMEOUT.mul_f64(plan.timeout_scale),
+    )
+    .await;
+    let run_id = &plan.run_id;
+    match &swept {
+        Ok(left) => reporter.report(RunEvent::Swept {
+            left,
+            kept: &kept,
+            run_id,
+        }),
+        Err(error) => reporter.report(RunEvent::SweepFailed {
+            error,
+            kept: &kept,
+            run_id,
+        }),
+    }
 }
 
 /// The report header of a run that is starting now.
