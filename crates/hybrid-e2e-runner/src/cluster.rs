@@ -135,13 +135,11 @@ pub async fn discover(client: &Client) -> Result<ClusterFacts, DiscoveryError> {
 
 /// Every test needs its own namespace: ask the API server, with a dry run that creates nothing,
 /// whether these credentials may create one, so a forbidden run stops before any test starts.
+/// The server picks the name (`generateName`), so no existing namespace can be in the way.
 async fn check_can_create_namespaces(client: &Client) -> Result<(), DiscoveryError> {
     let probe = Namespace {
         metadata: ObjectMeta {
-            name: Some(format!(
-                "he2e-preflight-{}",
-                crate::run::namespace::random_suffix(5)
-            )),
+            generate_name: Some("he2e-preflight-".to_string()),
             ..Default::default()
         },
         ..Default::default()
