@@ -17,16 +17,20 @@ const OS_LABEL: &str = "kubernetes.io/os";
 /// One node as the harness sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeFacts {
+    /// The node's name.
     pub name: String,
     /// `kubernetes.io/os` label (falls back to `status.nodeInfo.operatingSystem`).
     pub os: Option<Os>,
+    /// `node.kubernetes.io/windows-build` label, e.g. `10.0.20348`.
     pub windows_build: Option<String>,
+    /// The `Ready` condition is `True`.
     pub ready: bool,
     /// Not cordoned (`spec.unschedulable` unset).
     pub schedulable: bool,
 }
 
 impl NodeFacts {
+    /// Ready and not cordoned: tests may be scheduled here.
     pub fn usable(&self) -> bool {
         self.ready && self.schedulable
     }
@@ -35,31 +39,40 @@ impl NodeFacts {
 /// What the cluster offers to tests.
 #[derive(Debug, Clone, Default)]
 pub struct ClusterFacts {
+    /// The API server's `gitVersion`.
     pub version: Option<String>,
+    /// Every node, usable or not.
     pub nodes: Vec<NodeFacts>,
+    /// The StorageClass annotated as the default one.
     pub default_storage_class: Option<String>,
     /// Every StorageClass by name.
     pub storage_classes: Vec<String>,
-    /// StorageClasses chosen per OS (`--storage-class`, `--storage-class-windows`) instead of
-    /// the default one; set by the runner from the plan.
-    pub chosen_storage_classes: BTreeMap<Os, String>,
 }
 
 /// Why the cluster could not be inspected.
 #[derive(Debug, thiserror::Error)]
 pub enum DiscoveryError {
+    /// No answer from the API server.
     #[error("the cluster's API server did not answer")]
     Unreachable(#[source] kube::Error),
+    /// The credentials are not allowed to do what a run needs.
     #[error("the credentials may not {verb} {resource}: {message}")]
     Forbidden {
+        /// What was tried (`list`, `create`, ...).
         verb: &'static str,
+        /// On what.
         resource: &'static str,
+        /// The API server's message.
         message: String,
     },
+    /// The API server refused otherwise.
     #[error("cannot {verb} {resource}")]
     Api {
+        /// What was tried.
         verb: &'static str,
+        /// On what.
         resource: &'static str,
+        /// The API server's answer.
         #[source]
         source: kube::Error,
     },
@@ -117,19 +130,16 @@ pub async fn discover(client: &Client) -> Result<ClusterFacts, DiscoveryError> {
             .iter()
             .filter_map(|c| c.metadata.name.clone())
             .collect(),
-        chosen_storage_classes: BTreeMap::new(),
     })
 }
 
 /// Every test needs its own namespace: ask the API server, with a dry run that creates nothing,
 /// whether these credentials may create one, so a forbidden run stops before any test starts.
+/// The server picks the name (`generateName`), so no existing namespace can be in the way.
 async fn check_can_create_namespaces(client: &Client) -> Result<(), DiscoveryError> {
     let probe = Namespace {
         metadata: ObjectMeta {
-            name: Some(format!(
-                "he2e-preflight-{}",
-                crate::run::namespace::random_suffix(5)
-            )),
+            generate_name: Some("he2e-preflight-".to_string()),
             ..Default::default()
         },
         ..Default::default()
@@ -176,23 +186,29 @@ fn node_facts(node: &Node) -> NodeFacts {
 }
 
 impl ClusterFacts {
-    /// Why this test cell cannot run on this cluster, if it cannot.
-    pub fn skip_reason(&self, case: &TestCase) -> Option<String> {
+    /// Why this test cell cannot run on this cluster, if it cannot. `chosen_storage_classes`
+    /// are the StorageClasses chosen per OS (`--storage-class`, `--storage-class-windows`)
+    /// instead of the default one.
+    pub fn skip_reason(
+        &self,
+        case: &TestCase,
+        chosen_storage_classes: &BTreeMap<Os, String>,
+    ) -> Option<String> {
         let mut reasons: Vec<String> = case
             .requires
             .iter()
-            .filter_map(|r| self.unmet(r, case))
+            .filter_map(|r| self.unmet(r, case, chosen_storage_classes))
             .collect();
         reasons.dedup();
         (!reasons.is_empty()).then(|| reasons.join("; "))
     }
 
-    /// The StorageClass claims of pods on `os` get: the chosen one, else the default (None).
-    pub fn storage_class_for(&self, os: Os) -> Option<&str> {
-        self.chosen_storage_classes.get(&os).map(String::as_str)
-    }
-
-    fn unmet(&self, requirement: &Requirement, case: &TestCase) -> Option<String> {
+    fn unmet(
+        &self,
+        requirement: &Requirement,
+        case: &TestCase,
+        chosen_storage_classes: &BTreeMap<Os, String>,
+    ) -> Option<String> {
         match requirement {
             Requirement::Nodes(os) => (!self.nodes.iter().any(|n| n.os == Some(*os) && n.usable()))
                 .then(|| format!("no Ready node with {OS_LABEL}={os}")),
@@ -204,7 +220,7 @@ impl ClusterFacts {
                 };
                 let problems: Vec<String> = oses
                     .iter()
-                    .filter_map(|os| match self.chosen_storage_classes.get(os) {
+                    .filter_map(|os| match chosen_storage_classes.get(os) {
                         Some(class) if !self.storage_classes.contains(class) => Some(format!(
                             "StorageClass \"{class}\" chosen for {os} does not exist (classes: {})",
                             if self.storage_classes.is_empty() { "none".to_string() } else { self.storage_classes.join(", ") }
@@ -239,70 +255,13 @@ impl ClusterFacts {
     }
 }
 
-/// The `doctor` report: the cluster, its nodes, and what would run or skip (and why).
-pub fn describe(facts: &ClusterFacts, server: &str, cases: &[TestCase]) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "Cluster   {server} ({})",
-        facts.version.as_deref().unwrap_or("unknown version")
-    );
-    let _ = writeln!(
-        out,
-        "Nodes     {}",
-        if facts.nodes.is_empty() { "none" } else { "" }
-    );
-    for node in &facts.nodes {
-        let os = node
-            .os
-            .map(|o| o.to_string())
-            .unwrap_or_else(|| "unknown OS".to_string());
-        let build = node
-            .windows_build
-            .as_deref()
-            .map(|b| format!(" {b}"))
-            .unwrap_or_default();
-        let state = match (node.ready, node.schedulable) {
-            (true, true) => "Ready",
-            (true, false) => "Ready, cordoned",
-            (false, _) => "NotReady",
-        };
-        let _ = writeln!(out, "  {:30} {os}{build:12} {state}", node.name);
-    }
-    let _ = writeln!(
-        out,
-        "Storage   default StorageClass: {}",
-        facts.default_storage_class.as_deref().unwrap_or("none")
-    );
-    let mut skips: BTreeMap<String, Vec<&str>> = BTreeMap::new();
-    for case in cases {
-        if let Some(reason) = facts.skip_reason(case) {
-            skips.entry(reason).or_default().push(&case.name);
-        }
-    }
-    let skipped: usize = skips.values().map(Vec::len).sum();
-    let _ = writeln!(
-        out,
-        "Tests     {} would run, {skipped} would skip",
-        cases.len() - skipped
-    );
-    for (reason, names) in &skips {
-        let _ = writeln!(out, "  skip ({}): {reason}", names.len());
-        for name in names {
-            let _ = writeln!(out, "    {name}");
-        }
-    }
-    out
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::catalog::{Location, TestCase};
     use std::collections::{BTreeMap, BTreeSet};
 
-    fn node(name: &str, os: Os, ready: bool) -> NodeFacts {
+    pub(crate) fn node(name: &str, os: Os, ready: bool) -> NodeFacts {
         NodeFacts {
             name: name.into(),
             os: Some(os),
@@ -312,7 +271,12 @@ mod tests {
         }
     }
 
-    fn case(requires: &[Requirement]) -> TestCase {
+    /// No StorageClass chosen for any OS.
+    pub(crate) fn none() -> BTreeMap<Os, String> {
+        BTreeMap::new()
+    }
+
+    pub(crate) fn case(requires: &[Requirement]) -> TestCase {
         TestCase {
             name: "s/t".into(),
             suite: "s".into(),
@@ -337,16 +301,19 @@ mod tests {
             nodes: vec![node("l1", Os::Linux, true), node("w1", Os::Windows, false)],
             ..Default::default()
         };
-        let reason = facts.skip_reason(&case(&[
-            Requirement::Nodes(Os::Linux),
-            Requirement::Nodes(Os::Windows),
-        ]));
+        let reason = facts.skip_reason(
+            &case(&[
+                Requirement::Nodes(Os::Linux),
+                Requirement::Nodes(Os::Windows),
+            ]),
+            &none(),
+        );
         assert_eq!(
             reason.as_deref(),
             Some("no Ready node with kubernetes.io/os=windows")
         );
         assert_eq!(
-            facts.skip_reason(&case(&[Requirement::Nodes(Os::Linux)])),
+            facts.skip_reason(&case(&[Requirement::Nodes(Os::Linux)]), &none()),
             None
         );
     }
@@ -360,7 +327,7 @@ mod tests {
             ..Default::default()
         };
         assert!(facts
-            .skip_reason(&case(&[Requirement::Nodes(Os::Windows)]))
+            .skip_reason(&case(&[Requirement::Nodes(Os::Windows)]), &none())
             .is_some());
     }
 
@@ -368,39 +335,30 @@ mod tests {
     fn storage_requirement_needs_a_default_class() {
         let mut facts = ClusterFacts::default();
         assert!(facts
-            .skip_reason(&case(&[Requirement::DefaultStorageClass]))
+            .skip_reason(&case(&[Requirement::DefaultStorageClass]), &none())
             .unwrap()
             .contains("no default StorageClass"));
         facts.default_storage_class = Some("standard".into());
         assert_eq!(
-            facts.skip_reason(&case(&[Requirement::DefaultStorageClass])),
+            facts.skip_reason(&case(&[Requirement::DefaultStorageClass]), &none()),
             None
         );
     }
 
     #[test]
-    fn doctor_groups_skips_by_reason() {
+    fn a_chosen_storage_class_replaces_the_default_and_must_exist() {
         let facts = ClusterFacts {
-            version: Some("v1.33.1".into()),
-            nodes: vec![node("l1", Os::Linux, true)],
-            default_storage_class: None,
+            storage_classes: vec!["standard".into(), "ntfs".into()],
             ..Default::default()
         };
-        let mut windows = case(&[Requirement::Nodes(Os::Windows)]);
-        windows.name = "s/t[os=windows]".into();
-        let text = describe(
-            &facts,
-            "https://c",
-            &[case(&[Requirement::Nodes(Os::Linux)]), windows],
+        let claims = case(&[Requirement::DefaultStorageClass]);
+        let chosen = BTreeMap::from([(Os::Linux, "standard".to_string())]);
+        assert_eq!(facts.skip_reason(&claims, &chosen), None);
+        let missing = BTreeMap::from([(Os::Linux, "fast".to_string())]);
+        assert_eq!(
+            facts.skip_reason(&claims, &missing).as_deref(),
+            Some("StorageClass \"fast\" chosen for linux does not exist (classes: standard, ntfs)")
         );
-        assert!(text.contains("1 would run, 1 would skip"), "{text}");
-        assert!(
-            text.contains(
-                "skip (1): no Ready node with kubernetes.io/os=windows\n    s/t[os=windows]"
-            ),
-            "{text}"
-        );
-        assert!(text.contains("l1"), "{text}");
     }
 
     #[test]

@@ -1,14 +1,22 @@
 //! JUnit XML for CI, valid against Jenkins xUnit's `junit-10.xsd`.
 //!
 //! One `<testsuite>` per suite (first-seen order) with the run's `<properties>`, one `<testcase>`
-//! per test. Every string is cleaned and bounded by [`super::sanitize`] and then escaped; no CDATA
-//! is ever written, so `]]>` in a log is just text. Passed tests carry no body; failures carry
-//! their message and (bounded) details; skips their reason. An aborted run adds a suite
-//! `hybrid-e2e` with one erroring test case `hybrid-e2e/run`.
+//! per test. Every string is cleaned and bounded by [`super::sanitize`] and then written through
+//! `quick_xml::Writer`, which escapes it; no CDATA is ever written, so `]]>` in a log is just
+//! text. Passed tests carry no body; failures carry their message and (bounded) details; skips
+//! their reason. An aborted run adds a suite `hybrid-e2e` with one erroring test case
+//! `hybrid-e2e/run`. The mapping is our own: quick-junit writes attributes the schema rejects.
 
-use std::fmt::Write as _;
+use std::borrow::Cow;
+use std::io;
 use std::path::Path;
 use std::time::Duration;
+
+use quick_xml::escape::{escape, partial_escape};
+use quick_xml::events::attributes::Attribute;
+use quick_xml::events::{BytesDecl, BytesText, Event};
+use quick_xml::name::QName;
+use quick_xml::Writer;
 
 use super::model::{Outcome, RunReport, TestResult};
 use super::sanitize;
@@ -26,8 +34,21 @@ pub fn write_junit(report: &RunReport, path: &Path) -> Result<(), ReportError> {
 
 /// Renders `report` as a JUnit XML document.
 pub fn render_junit(report: &RunReport) -> String {
+    let mut writer = Writer::new_with_indent(Vec::new(), b' ', 2);
+    // Writing into memory cannot fail; an error here would only cut the document short.
+    let _ = write_document(&mut writer, report);
+    let mut out = String::from_utf8_lossy(&writer.into_inner()).into_owned();
+    out.push('\n');
+    out
+}
+
+fn write_document(w: &mut Writer<Vec<u8>>, report: &RunReport) -> io::Result<()> {
     let suites = group_by_suite(&report.results);
-    let hostname = hostname();
+    let hostname = hostname::get()
+        .ok()
+        .map(|h| h.to_string_lossy().trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_string());
     let timestamp = report.info.started.format("%Y-%m-%dT%H:%M:%S").to_string();
     let properties = properties(report);
 
@@ -40,63 +61,65 @@ pub fn render_junit(report: &RunReport) -> String {
         .count();
     let body_max = sanitize::body_share(failures);
 
-    let mut out = String::with_capacity(1024 + report.results.len() * 256);
-    out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(
-        out,
-        "<testsuites name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{aborted_case}\" time=\"{}\">",
-        RUN_SUITE,
-        time(report.info.duration),
-    );
-
-    if let Some(reason) = &report.aborted {
-        let header = SuiteHeader {
-            name: RUN_SUITE,
-            tests: 1,
-            failures: 0,
-            errors: 1,
-            skipped: 0,
-            time: Duration::ZERO,
-            timestamp: &timestamp,
-            hostname: &hostname,
-        };
-        open_suite(&mut out, &header, &properties);
-        let _ = writeln!(
-            out,
-            "    <testcase name=\"{}\" classname=\"{}\" time=\"{}\">",
-            RUN_CASE,
-            RUN_SUITE,
-            time(Duration::ZERO)
-        );
-        let _ = writeln!(
-            out,
-            "      <error message=\"{}\" type=\"RunAborted\">{}</error>",
-            attr(&sanitize::message(reason)),
-            text(&sanitize::body(reason, None)),
-        );
-        out.push_str("    </testcase>\n  </testsuite>\n");
-    }
-
-    for (name, results) in &suites {
-        let count = |o: Outcome| results.iter().filter(|r| r.outcome == o).count();
-        let header = SuiteHeader {
-            name,
-            tests: results.len(),
-            failures: count(Outcome::Failed),
-            errors: 0,
-            skipped: count(Outcome::Skipped),
-            time: results.iter().map(|r| r.duration).sum(),
-            timestamp: &timestamp,
-            hostname: &hostname,
-        };
-        open_suite(&mut out, &header, &properties);
-        for result in results {
-            write_case(&mut out, result, body_max);
-        }
-        out.push_str("  </testsuite>\n");
-    }
-    out.push_str("</testsuites>\n");
-    out
+    w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
+    w.create_element("testsuites")
+        .with_attributes([
+            attr("name", RUN_SUITE),
+            attr("tests", &tests.to_string()),
+            attr("failures", &failures.to_string()),
+            attr("errors", &aborted_case.to_string()),
+            attr("time", &time(report.info.duration)),
+        ])
+        .write_inner_content(|w| {
+            if let Some(reason) = &report.aborted {
+                let header = SuiteHeader {
+                    name: RUN_SUITE,
+                    tests: 1,
+                    failures: 0,
+                    errors: 1,
+                    skipped: 0,
+                    time: Duration::ZERO,
+                    timestamp: &timestamp,
+                    hostname: &hostname,
+                };
+                write_suite(w, &header, &properties, |w| {
+                    w.create_element("testcase")
+                        .with_attributes([
+                            attr("name", RUN_CASE),
+                            attr("classname", RUN_SUITE),
+                            attr("time", &time(Duration::ZERO)),
+                        ])
+                        .write_inner_content(|w| {
+                            w.create_element("error")
+                                .with_attributes([
+                                    attr("message", &sanitize::message(reason)),
+                                    attr("type", "RunAborted"),
+                                ])
+                                .write_text_content(text(&sanitize::body(reason, None)))?;
+                            Ok(())
+                        })?;
+                    Ok(())
+                })?;
+            }
+            for (name, results) in &suites {
+                let count = |o: Outcome| results.iter().filter(|r| r.outcome == o).count();
+                let header = SuiteHeader {
+                    name,
+                    tests: results.len(),
+                    failures: count(Outcome::Failed),
+                    errors: 0,
+                    skipped: count(Outcome::Skipped),
+                    time: results.iter().map(|r| r.duration).sum(),
+                    timestamp: &timestamp,
+                    hostname: &hostname,
+                };
+                write_suite(w, &header, &properties, |w| {
+                    results.iter().try_for_each(|r| write_case(w, r, body_max))
+                })?;
+            }
+            Ok(())
+        })?;
+    Ok(())
 }
 
 /// Results grouped by suite, suites in first-seen order.
@@ -140,48 +163,59 @@ struct SuiteHeader<'a> {
     hostname: &'a str,
 }
 
-fn open_suite(out: &mut String, h: &SuiteHeader<'_>, properties: &[(&str, String)]) {
-    let _ = writeln!(
-        out,
-        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{}\" timestamp=\"{}\" hostname=\"{}\">",
-        attr(&sanitize::message(h.name)),
-        h.tests,
-        h.failures,
-        h.errors,
-        h.skipped,
-        time(h.time),
-        attr(h.timestamp),
-        attr(&sanitize::message(h.hostname)),
-    );
-    out.push_str("    <properties>\n");
-    for (name, value) in properties {
-        let _ = writeln!(
-            out,
-            "      <property name=\"{}\" value=\"{}\"/>",
-            attr(name),
-            attr(&sanitize::message(value)),
-        );
-    }
-    out.push_str("    </properties>\n");
+/// One `<testsuite>`: its header, the run's `<properties>`, then what `cases` writes.
+fn write_suite(
+    w: &mut Writer<Vec<u8>>,
+    h: &SuiteHeader<'_>,
+    properties: &[(&str, String)],
+    cases: impl FnOnce(&mut Writer<Vec<u8>>) -> io::Result<()>,
+) -> io::Result<()> {
+    w.create_element("testsuite")
+        .with_attributes([
+            attr("name", &sanitize::message(h.name)),
+            attr("tests", &h.tests.to_string()),
+            attr("failures", &h.failures.to_string()),
+            attr("errors", &h.errors.to_string()),
+            attr("skipped", &h.skipped.to_string()),
+            attr("time", &time(h.time)),
+            attr("timestamp", h.timestamp),
+            attr("hostname", &sanitize::message(h.hostname)),
+        ])
+        .write_inner_content(|w| {
+            w.create_element("properties").write_inner_content(|w| {
+                for (name, value) in properties {
+                    w.create_element("property")
+                        .with_attributes([
+                            attr("name", name),
+                            attr("value", &sanitize::message(value)),
+                        ])
+                        .write_empty()?;
+                }
+                Ok(())
+            })?;
+            cases(w)
+        })?;
+    Ok(())
 }
 
-fn write_case(out: &mut String, r: &TestResult, body_max: usize) {
-    let _ = write!(
-        out,
-        "    <testcase name=\"{}\" classname=\"{}\" time=\"{}\"",
-        attr(&sanitize::message(&r.name)),
-        attr(&sanitize::message(&r.suite)),
-        time(r.duration),
-    );
+fn write_case(w: &mut Writer<Vec<u8>>, r: &TestResult, body_max: usize) -> io::Result<()> {
+    let case = w.create_element("testcase").with_attributes([
+        attr("name", &sanitize::message(&r.name)),
+        attr("classname", &sanitize::message(&r.suite)),
+        attr("time", &time(r.duration)),
+    ]);
     match r.outcome {
-        Outcome::Passed => out.push_str("/>\n"),
+        Outcome::Passed => {
+            case.write_empty()?;
+        }
         Outcome::Skipped => {
             let reason = r.skip_reason.as_deref().unwrap_or("skipped");
-            let _ = writeln!(
-                out,
-                ">\n      <skipped message=\"{}\"/>\n    </testcase>",
-                attr(&sanitize::message(reason)),
-            );
+            case.write_inner_content(|w| {
+                w.create_element("skipped")
+                    .with_attribute(attr("message", &sanitize::message(reason)))
+                    .write_empty()?;
+                Ok(())
+            })?;
         }
         Outcome::Failed => {
             let message = match r.message.as_deref() {
@@ -192,18 +226,19 @@ fn write_case(out: &mut String, r: &TestResult, body_max: usize) {
                     .find(|l| !l.trim().is_empty())
                     .unwrap_or("failed"),
             };
-            let _ = writeln!(
-                out,
-                ">\n      <failure message=\"{}\" type=\"StepFailed\">{}</failure>\n    </testcase>",
-                attr(&sanitize::message(message)),
-                text(&sanitize::body_within(
-                    &r.details,
-                    body_max,
-                    r.artifacts.as_deref()
-                )),
-            );
+            let body = sanitize::body_within(&r.details, body_max, r.artifacts.as_deref());
+            case.write_inner_content(|w| {
+                w.create_element("failure")
+                    .with_attributes([
+                        attr("message", &sanitize::message(message)),
+                        attr("type", "StepFailed"),
+                    ])
+                    .write_text_content(text(&body))?;
+                Ok(())
+            })?;
         }
     }
+    Ok(())
 }
 
 /// Seconds with millisecond precision, matching the schema's `SUREFIRE_TIME` (`12.345`).
@@ -211,51 +246,28 @@ fn time(d: Duration) -> String {
     format!("{:.3}", d.as_secs_f64())
 }
 
-/// Escapes cleaned text for element content. `>` is escaped too, so `]]>` cannot appear.
-fn text(s: &str) -> String {
-    escape(s, false)
+/// Cleaned text as element content: `<`, `>` and `&` escaped (so `]]>` cannot appear), and
+/// carriage returns as character references so parsers keep them.
+fn text(s: &str) -> BytesText<'static> {
+    BytesText::from_escaped(partial_escape(s).replace('\r', "&#13;"))
 }
 
-/// Escapes cleaned text for a double-quoted attribute; tabs and line breaks become character
-/// references so parsers keep them instead of normalising them to spaces.
-fn attr(s: &str) -> String {
-    escape(s, true)
-}
-
-fn escape(s: &str, attribute: bool) -> String {
-    let mut out = String::with_capacity(s.len() + s.len() / 8);
-    for c in s.chars() {
+/// A double-quoted attribute holding cleaned text: the XML specials escaped, and tabs and line
+/// breaks as character references so parsers keep them instead of normalising them to spaces.
+fn attr<'a>(key: &'a str, value: &str) -> Attribute<'a> {
+    let mut escaped = String::with_capacity(value.len());
+    for c in escape(value).chars() {
         match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' if attribute => out.push_str("&quot;"),
-            '\'' if attribute => out.push_str("&apos;"),
-            '\n' if attribute => out.push_str("&#10;"),
-            '\t' if attribute => out.push_str("&#9;"),
-            '\r' => out.push_str("&#13;"),
-            c => out.push(c),
+            '\n' => escaped.push_str("&#10;"),
+            '\t' => escaped.push_str("&#9;"),
+            '\r' => escaped.push_str("&#13;"),
+            c => escaped.push(c),
         }
     }
-    out
-}
-
-/// This machine's name, for the `hostname` attribute; `localhost` when it cannot be found.
-fn hostname() -> String {
-    let from_env = ["HOSTNAME", "COMPUTERNAME"]
-        .iter()
-        .filter_map(|k| std::env::var(k).ok())
-        .find(|v| !v.trim().is_empty());
-    let from_file = || {
-        ["/proc/sys/kernel/hostname", "/etc/hostname"]
-            .iter()
-            .filter_map(|p| std::fs::read_to_string(p).ok())
-            .find(|v| !v.trim().is_empty())
-    };
-    from_env
-        .or_else(from_file)
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|| "localhost".to_string())
+    Attribute {
+        key: QName(key.as_bytes()),
+        value: Cow::Owned(escaped.into_bytes()),
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,10 @@
-//! Results → reports: JUnit XML, results.json, and a Markdown summary. Never talks to a cluster.
+//! Results → reports: JUnit XML, results.json, and a Markdown summary; the console view of a
+//! run; the `doctor` text. Never talks to a cluster.
 //!
 //! [`write_all`] writes the three files of a run; the modules render each one on its own.
 
+pub mod console;
+pub mod doctor;
 pub mod json;
 pub mod junit;
 pub mod model;
@@ -11,6 +14,8 @@ pub mod summary;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use console::{ConsoleFormat, ConsoleReporter};
+pub use doctor::render_doctor;
 pub use json::{render_results_json, write_results_json};
 pub use junit::{render_junit, write_junit};
 pub use model::*;
@@ -19,21 +24,30 @@ pub use summary::{counts, render_summary, Counts};
 /// A report file that could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
+    /// A report's folder could not be created.
     #[error("cannot create folder {}", path.display())]
     CreateDir {
+        /// The folder.
         path: PathBuf,
+        /// Why not.
         #[source]
         source: std::io::Error,
     },
+    /// A report file could not be written.
     #[error("cannot write {}", path.display())]
     Write {
+        /// The file.
         path: PathBuf,
+        /// Why not.
         #[source]
         source: std::io::Error,
     },
+    /// The results could not be serialised as JSON.
     #[error("cannot serialise the results for {}", path.display())]
     Json {
+        /// The file they were for.
         path: PathBuf,
+        /// Why not.
         #[source]
         source: serde_json::Error,
     },
@@ -42,8 +56,11 @@ pub enum ReportError {
 /// Where [`write_all`] wrote a run's reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportPaths {
+    /// The JUnit XML file.
     pub junit: PathBuf,
+    /// `results.json`.
     pub json: PathBuf,
+    /// `summary.md`.
     pub summary: PathBuf,
 }
 

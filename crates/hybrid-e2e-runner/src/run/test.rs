@@ -16,19 +16,25 @@ use crate::catalog::TestCase;
 use crate::report::{Outcome, TestResult};
 
 /// What all tests of a run share, beyond `TestEnv`.
-pub struct RunEnv {
-    pub test: TestEnv,
-    pub run_id: String,
-    pub keep_namespaces: bool,
-    pub report_dir: PathBuf,
-    pub live: LiveNamespaces,
+pub(crate) struct RunEnv {
+    /// What the steps of every test share.
+    pub(crate) test: TestEnv,
+    /// Labels every namespace of the run.
+    pub(crate) run_id: String,
+    /// Keep the namespace of a failed test (`--keep-namespaces`).
+    pub(crate) keep_namespaces: bool,
+    /// Where artifacts of failed tests go (`<report_dir>/artifacts/<test>`).
+    pub(crate) report_dir: PathBuf,
+    /// Namespaces created and not yet deleted (named by a second Ctrl-C).
+    pub(crate) live: LiveNamespaces,
     /// Namespaces of failed tests kept for inspection; the end-of-run sweep leaves them.
-    pub kept: LiveNamespaces,
-    pub cancel: CancellationToken,
+    pub(crate) kept: LiveNamespaces,
+    /// Cancelled by the first Ctrl-C: running steps stop, no test starts.
+    pub(crate) cancel: CancellationToken,
 }
 
 /// A result for this test with `outcome` and nothing else filled in yet.
-pub fn result(case: &TestCase, outcome: Outcome) -> TestResult {
+pub(crate) fn result(case: &TestCase, outcome: Outcome) -> TestResult {
     TestResult {
         name: case.name.clone(),
         suite: case.suite.clone(),
@@ -43,7 +49,7 @@ pub fn result(case: &TestCase, outcome: Outcome) -> TestResult {
 }
 
 /// A result for a test that did not run, and why.
-pub fn skipped(case: &TestCase, reason: &str) -> TestResult {
+pub(crate) fn skipped(case: &TestCase, reason: &str) -> TestResult {
     TestResult {
         skip_reason: Some(reason.to_string()),
         ..result(case, Outcome::Skipped)
@@ -64,7 +70,7 @@ fn artifact_folder(name: &str) -> String {
 }
 
 /// Runs one test cell to its end.
-pub async fn run_test(env: &RunEnv, case: &TestCase, index: usize) -> TestResult {
+pub(crate) async fn run_test(env: &RunEnv, case: &TestCase, index: usize) -> TestResult {
     let started = Instant::now();
     let mut result = result(case, Outcome::Passed);
     let mut log = String::new();

@@ -16,7 +16,7 @@ pub(super) fn doctor(args: &DoctorArgs) -> Result<(), Error> {
                 source,
             })?;
         let text =
-            hybrid_e2e_runner::cluster::describe(&facts, &connection.server, &selected.cases);
+            hybrid_e2e_runner::report::render_doctor(&facts, &connection.server, &selected.cases);
         let mut out = std::io::stdout().lock();
         out.write_all(text.as_bytes())
             .and_then(|()| out.flush())

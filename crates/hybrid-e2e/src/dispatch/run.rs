@@ -1,6 +1,7 @@
 //! `hybrid-e2e run`: plan, connect (starting the simulated cluster for `--sim`), hand the runner
-//! a client, and turn its summary into an exit.
+//! a client and the console reporter, and turn its summary into an exit.
 
+use hybrid_e2e_runner::report::ConsoleReporter;
 use hybrid_e2e_runner::run as runner;
 use hybrid_e2e_runner::run::connect::{self, Connection};
 use hybrid_sim::SimCluster;
@@ -14,12 +15,13 @@ pub(super) fn run(args: &RunArgs) -> Result<(), Error> {
     if plan.selected.cases.is_empty() {
         eprintln!("warning: no test matches the selection; `hybrid-e2e list` shows what exists");
     }
+    let reporter = ConsoleReporter::new(plan.config.format);
     let runtime = super::runtime()?;
     let (connection, sim) = match runtime.block_on(open(&plan.target)) {
         Ok(opened) => opened,
         Err(error) => {
             // Even a run that cannot start leaves a report saying why.
-            runner::report_aborted(&plan.config, &error.reason());
+            runner::report_aborted(&plan.config, &error.reason(), &reporter);
             return Err(error);
         }
     };
@@ -30,6 +32,7 @@ pub(super) fn run(args: &RunArgs) -> Result<(), Error> {
         plan.selected.fixtures.clone(),
         plan.selected.images.clone(),
         plan.selected.cases.clone(),
+        &reporter,
     );
     if let Some(sim) = sim {
         runtime.block_on(sim.shutdown());

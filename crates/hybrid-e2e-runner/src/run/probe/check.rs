@@ -2,10 +2,10 @@
 //! the deadline passes, judge every answer (reached? the right body?), and say what was seen.
 //! Negative checks pass after [`UNREACHABLE_ATTEMPTS`] failed attempts in a row.
 
-use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::fmt::Display;
 use std::future::Future;
+use std::sync::Mutex;
 use std::time::Instant;
 
 use serde::Deserialize;
@@ -74,13 +74,17 @@ where
     Fut: Future<Output = Result<DialResponse, E>>,
     E: Display,
 {
-    let progress = RefCell::new(Progress::new());
+    let progress = Mutex::new(Progress::new());
     let shared = &progress;
     let outcome = retry::until(deadline, PROBE_RETRY_EVERY, move || {
         let answer = attempt();
         async move {
             let answer = answer.await;
-            if shared.borrow_mut().record(&answer, expect) {
+            if shared
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .record(&answer, expect)
+            {
                 Ok(())
             } else {
                 Err(Retry::Again(()))
@@ -91,7 +95,9 @@ where
     if outcome.is_ok() {
         return Ok(());
     }
-    let progress = progress.into_inner();
+    let progress = progress
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let expected = if expect.unreachable {
         format!("it to become unreachable ({UNREACHABLE_ATTEMPTS} failed attempts in a row), but it answered")
     } else if !expect.bodies.is_empty() {

@@ -1,7 +1,7 @@
 //! The `dns` step: `nslookup NAME` in a pod, retried until it resolves (or does not exist, as
 //! expected), and the reading of `nslookup`'s output on Linux and Windows.
 
-use std::cell::RefCell;
+use std::sync::Mutex;
 use std::time::Instant;
 
 use super::check::Attempts;
@@ -22,7 +22,7 @@ pub(crate) async fn dns(
 ) -> Result<(), ProbeError> {
     let name = expand(scope, name).await?;
     let command = vec!["nslookup".to_string(), name.clone()];
-    let attempts = RefCell::new(Attempts::new());
+    let attempts = Mutex::new(Attempts::new());
     let outcome = retry::until(deadline, PROBE_RETRY_EVERY, || async {
         let (code, stdout, stderr) = scope
             .exec(from, None, &command)
@@ -34,7 +34,8 @@ pub(crate) async fn dns(
             (Lookup::Resolved(_), DnsExpect::Resolves) | (Lookup::NxDomain, DnsExpect::Nxdomain)
         );
         attempts
-            .borrow_mut()
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
             .saw(answer.describe(code, &stdout, &stderr));
         if ok {
             Ok(())
@@ -51,10 +52,13 @@ pub(crate) async fn dns(
                 DnsExpect::Resolves => "it to resolve to an address",
                 DnsExpect::Nxdomain => "NXDOMAIN (the name does not exist)",
             };
-            let failure = attempts.borrow().failure(
-                format!("nslookup {name} over udp to cluster DNS"),
-                expected.to_string(),
-            );
+            let failure = attempts
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .failure(
+                    format!("nslookup {name} over udp to cluster DNS"),
+                    expected.to_string(),
+                );
             let source = pod_view(scope, from).await?;
             Err(ProbeError::Dns {
                 from: source.describe(),

@@ -1,0 +1,460 @@
+//! The console view of a run: renders [`RunEvent`]s as they come. Per-test lines go to stdout
+//! in libtest's shapes ([`ConsoleFormat`]: one line per test, one character per test, or one
+//! JSON object per line), with libtest's "failures:" section and "test result:" line at the
+//! end; everything about the cluster, the cleanup and the reports goes to stderr as prose.
+//! Write errors are ignored: a closed pipe must not stop a run.
+
+use std::io::{IsTerminal as _, Write};
+use std::sync::{Mutex, MutexGuard};
+
+use crate::run::events::{Reporter, RunEvent};
+use crate::run::kube_error::error_chain;
+use crate::run::namespace::RUN_ID_LABEL;
+
+use super::model::{Outcome, TestResult};
+
+/// Console output style.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsoleFormat {
+    /// One line per test.
+    Pretty,
+    /// One character per test.
+    Terse,
+    /// JSON events, one per line.
+    Json,
+}
+
+/// Renders a run's events to stdout and stderr.
+#[derive(Debug)]
+pub struct ConsoleReporter {
+    format: ConsoleFormat,
+    color: bool,
+    state: Mutex<State>,
+}
+
+/// What the per-test output needs to remember between events.
+#[derive(Debug, Default)]
+struct State {
+    /// Test names are padded to the longest one.
+    name_width: usize,
+    /// With one test at a time, a test's line opens when it starts (as libtest does).
+    one_at_a_time: bool,
+    /// The test whose line is open (its name printed, its outcome not yet).
+    open: Option<String>,
+    passed: usize,
+    failed: usize,
+    ignored: usize,
+    /// Failed tests and what to show for them, in the order they failed.
+    failures: Vec<(String, String)>,
+}
+
+impl ConsoleReporter {
+    /// A reporter writing `format`, colouring outcomes when stdout is a terminal and
+    /// `NO_COLOR` is not set.
+    pub fn new(format: ConsoleFormat) -> ConsoleReporter {
+        let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        ConsoleReporter {
+            format,
+            color,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Renders `event`: per-test text into `out`, prose into `err`.
+    fn render(&self, event: RunEvent<'_>, out: &mut dyn Write, err: &mut dyn Write) {
+        match event {
+            RunEvent::Started {
+                server,
+                version,
+                nodes,
+                cases,
+                to_run,
+                skipped,
+                threads,
+                run_id,
+            } => {
+                let _ = writeln!(
+                    err,
+                    "Cluster {server} ({}), nodes: {}. Running {to_run} test(s), {skipped} skipped, {threads} at a time; run id {run_id}.",
+                    version.unwrap_or("unknown version"),
+                    if nodes.is_empty() { "none Ready".to_string() } else { nodes.join(", ") },
+                );
+                let mut state = self.state();
+                *state = State {
+                    name_width: cases
+                        .iter()
+                        .map(|c| c.name.chars().count())
+                        .max()
+                        .unwrap_or(0),
+                    one_at_a_time: threads == 1,
+                    ..State::default()
+                };
+                match self.format {
+                    ConsoleFormat::Pretty | ConsoleFormat::Terse => {
+                        let s = if cases.len() == 1 { "" } else { "s" };
+                        let _ = writeln!(out, "\nrunning {} test{s}", cases.len());
+                    }
+                    ConsoleFormat::Json => {
+                        let _ = writeln!(
+                            out,
+                            r#"{{ "type": "suite", "event": "started", "test_count": {} }}"#,
+                            cases.len()
+                        );
+                    }
+                }
+            }
+            RunEvent::TestStarted { name } => {
+                let mut state = self.state();
+                if state.one_at_a_time {
+                    self.open_line(&mut state, name, out);
+                }
+            }
+            RunEvent::TestFinished(result) => {
+                let mut state = self.state();
+                if state.open.as_deref() != Some(result.name.as_str()) {
+                    self.open_line(&mut state, &result.name, out);
+                }
+                state.open = None;
+                self.close_line(&mut state, result, out);
+            }
+            RunEvent::TestsFinished { elapsed } => {
+                let state = self.state();
+                if !state.failures.is_empty() && self.format != ConsoleFormat::Json {
+                    let _ = write!(out, "\nfailures:\n\n");
+                    for (name, shown) in &state.failures {
+                        let _ = write!(out, "---- {name} ----\n{shown}\n\n");
+                    }
+                    let _ = write!(out, "\nfailures:\n");
+                    for (name, _) in &state.failures {
+                        let _ = writeln!(out, "    {name}");
+                    }
+                }
+                let (p, f, i) = (state.passed, state.failed, state.ignored);
+                match self.format {
+                    ConsoleFormat::Pretty | ConsoleFormat::Terse => {
+                        let verdict = if f > 0 {
+                            self.paint(RED, "FAILED")
+                        } else {
+                            self.paint(GREEN, "ok")
+                        };
+                        let _ = write!(
+                            out,
+                            "\ntest result: {verdict}. {p} passed; {f} failed; {i} ignored; 0 measured; 0 filtered out; finished in {:.2}s\n\n",
+                            elapsed.as_secs_f64()
+                        );
+                    }
+                    ConsoleFormat::Json => {
+                        let _ = writeln!(
+                            out,
+                            r#"{{ "type": "suite", "event": "{}", "passed": {p}, "failed": {f}, "ignored": {i}, "measured": 0, "filtered_out": 0, "exec_time": {} }}"#,
+                            if f > 0 { "failed" } else { "ok" },
+                            elapsed.as_secs_f64()
+                        );
+                    }
+                }
+            }
+            RunEvent::Interrupted => {
+                let _ = writeln!(
+                    err,
+                    "\nInterrupted: starting no more tests, stopping running ones and deleting their namespaces. Press Ctrl-C again to exit at once."
+                );
+            }
+            RunEvent::InterruptedHard { left, run_id } => {
+                let _ = writeln!(
+                    err,
+                    "Exiting at once. Namespaces possibly left behind: {}. Delete them with: kubectl delete namespace -l {RUN_ID_LABEL}={run_id}",
+                    if left.is_empty() { "none known".to_string() } else { left.join(", ") },
+                );
+            }
+            RunEvent::Sweeping { interrupted } => {
+                if interrupted {
+                    let _ = writeln!(err, "Deleting this run's namespaces...");
+                }
+            }
+            RunEvent::Swept { left, kept, run_id } => {
+                if !left.is_empty() {
+                    let _ = writeln!(
+                        err,
+                        "warning: namespaces still terminating: {}; `kubectl delete namespace -l {RUN_ID_LABEL}={run_id}` removes them",
+                        left.join(", "),
+                    );
+                }
+                kept_line(kept, err);
+            }
+            RunEvent::SweepFailed {
+                error,
+                kept,
+                run_id,
+            } => {
+                let _ = writeln!(
+                    err,
+                    "warning: cannot clean up namespaces: {}; run `kubectl delete namespace -l {RUN_ID_LABEL}={run_id}`",
+                    error_chain(error),
+                );
+                kept_line(kept, err);
+            }
+            RunEvent::ReportsWritten(paths) => {
+                let _ = writeln!(err, "Reports: {paths}");
+            }
+            RunEvent::ReportsFailed(error) => {
+                let _ = writeln!(err, "error: cannot write reports: {}", error_chain(error));
+            }
+        }
+        let _ = out.flush();
+    }
+
+    /// Prints the start of a test's line (Pretty: `test <name> ... `; Json: its "started").
+    fn open_line(&self, state: &mut State, name: &str, out: &mut dyn Write) {
+        match self.format {
+            ConsoleFormat::Pretty => {
+                let _ = write!(out, "test {name:<0$} ... ", state.name_width);
+            }
+            ConsoleFormat::Terse => {}
+            ConsoleFormat::Json => {
+                let _ = writeln!(
+                    out,
+                    r#"{{ "type": "test", "event": "started", "name": {} }}"#,
+                    json_string(name)
+                );
+            }
+        }
+        state.open = Some(name.to_string());
+    }
+
+    /// Prints how a test ended and counts it.
+    fn close_line(&self, state: &mut State, result: &TestResult, out: &mut dyn Write) {
+        let shown = match result.outcome {
+            Outcome::Passed => {
+                state.passed += 1;
+                None
+            }
+            Outcome::Skipped => {
+                state.ignored += 1;
+                None
+            }
+            Outcome::Failed => {
+                state.failed += 1;
+                let shown = if result.details.is_empty() {
+                    result.message.clone().unwrap_or_default()
+                } else {
+                    result.details.clone()
+                };
+                state.failures.push((result.name.clone(), shown.clone()));
+                Some(shown)
+            }
+        };
+        match self.format {
+            ConsoleFormat::Pretty => {
+                let text = match (result.outcome, &result.skip_reason) {
+                    (Outcome::Passed, _) => self.paint(GREEN, "ok"),
+                    (Outcome::Failed, _) => self.paint(RED, "FAILED"),
+                    (Outcome::Skipped, Some(reason)) => {
+                        self.paint(YELLOW, &format!("ignored ({reason})"))
+                    }
+                    (Outcome::Skipped, None) => self.paint(YELLOW, "ignored"),
+                };
+                let _ = writeln!(out, "{text}");
+            }
+            ConsoleFormat::Terse => {
+                let text = match result.outcome {
+                    Outcome::Passed => self.paint(GREEN, "."),
+                    Outcome::Failed => self.paint(RED, "F"),
+                    Outcome::Skipped => self.paint(YELLOW, "i"),
+                };
+                let _ = write!(out, "{text}");
+            }
+            ConsoleFormat::Json => {
+                let event = match result.outcome {
+                    Outcome::Passed => "ok",
+                    Outcome::Failed => "failed",
+                    Outcome::Skipped => "ignored",
+                };
+                let stdout = shown
+                    .map(|s| {
+                        format!(
+                            r#", "stdout": {}"#,
+                            json_string(&format!("Error: \"{s}\"\n"))
+                        )
+                    })
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    r#"{{ "type": "test", "name": {}, "event": "{event}"{stdout} }}"#,
+                    json_string(&result.name)
+                );
+            }
+        }
+    }
+
+    /// `text` in `color` when colouring, else as it is.
+    fn paint(&self, color: &str, text: &str) -> String {
+        if self.color {
+            format!("{color}{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+}
+
+impl Reporter for ConsoleReporter {
+    fn report(&self, event: RunEvent<'_>) {
+        self.render(
+            event,
+            &mut std::io::stdout().lock(),
+            &mut std::io::stderr().lock(),
+        );
+    }
+}
+
+const GREEN: &str = "\x1b[32m";
+const RED: &str = "\x1b[31m";
+const YELLOW: &str = "\x1b[33m";
+
+fn kept_line(kept: &[String], err: &mut dyn Write) {
+    if !kept.is_empty() {
+        let _ = writeln!(err, "Kept namespaces of failed tests: {}", kept.join(", "));
+    }
+}
+
+/// `s` as a JSON string literal, quotes included.
+fn json_string(s: &str) -> String {
+    serde_json::Value::from(s).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::tests::case;
+    use std::time::Duration;
+
+    fn reporter(format: ConsoleFormat) -> ConsoleReporter {
+        ConsoleReporter {
+            format,
+            color: false,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    fn result(name: &str, outcome: Outcome) -> TestResult {
+        let mut c = case(&[]);
+        c.name = name.into();
+        let mut r = crate::run::test::result(&c, outcome);
+        match outcome {
+            Outcome::Failed => r.message = Some("step 1 failed".into()),
+            Outcome::Skipped => r.skip_reason = Some("no Ready node".into()),
+            Outcome::Passed => {}
+        }
+        r
+    }
+
+    /// Renders a run of three tests (passed, failed, skipped) and returns (stdout, stderr).
+    fn render_run(format: ConsoleFormat, threads: usize) -> (String, String) {
+        let console = reporter(format);
+        let results = [
+            result("s/a", Outcome::Passed),
+            result("s/long-name", Outcome::Failed),
+            result("s/c", Outcome::Skipped),
+        ];
+        let cases: Vec<_> = results
+            .iter()
+            .map(|r| {
+                let mut c = case(&[]);
+                c.name = r.name.clone();
+                c
+            })
+            .collect();
+        let nodes = vec!["linux=2".to_string()];
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let mut send = |event| console.render(event, &mut out, &mut err);
+        send(RunEvent::Started {
+            server: "https://c",
+            version: Some("v1.33.1"),
+            nodes: &nodes,
+            cases: &cases,
+            to_run: 2,
+            skipped: 1,
+            threads,
+            run_id: "r1",
+        });
+        for r in &results {
+            if r.outcome != Outcome::Skipped {
+                send(RunEvent::TestStarted { name: &r.name });
+            }
+            send(RunEvent::TestFinished(r));
+        }
+        send(RunEvent::TestsFinished {
+            elapsed: Duration::from_millis(1234),
+        });
+        send(RunEvent::Sweeping { interrupted: true });
+        let kept = vec!["he2e-r1-2".to_string()];
+        send(RunEvent::Swept {
+            left: &["he2e-r1-1".to_string()],
+            kept: &kept,
+            run_id: "r1",
+        });
+        (
+            String::from_utf8(out).expect("utf-8"),
+            String::from_utf8(err).expect("utf-8"),
+        )
+    }
+
+    #[test]
+    fn pretty_is_one_padded_line_per_test_then_failures_and_the_result() {
+        for threads in [1, 4] {
+            let (out, _) = render_run(ConsoleFormat::Pretty, threads);
+            assert_eq!(
+                out,
+                "\nrunning 3 tests\n\
+                 test s/a         ... ok\n\
+                 test s/long-name ... FAILED\n\
+                 test s/c         ... ignored (no Ready node)\n\
+                 \nfailures:\n\n---- s/long-name ----\nstep 1 failed\n\n\
+                 \nfailures:\n    s/long-name\n\
+                 \ntest result: FAILED. 1 passed; 1 failed; 1 ignored; 0 measured; 0 filtered out; finished in 1.23s\n\n",
+                "threads {threads}"
+            );
+        }
+    }
+
+    #[test]
+    fn terse_is_one_character_per_test() {
+        let (out, _) = render_run(ConsoleFormat::Terse, 4);
+        assert!(
+            out.starts_with("\nrunning 3 tests\n.Fi\nfailures:"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn json_is_one_object_per_line() {
+        let (out, _) = render_run(ConsoleFormat::Json, 4);
+        let events: Vec<serde_json::Value> = out
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON object per line"))
+            .collect();
+        assert_eq!(events.len(), 8, "{out}");
+        assert_eq!(events[0]["test_count"], 3);
+        assert_eq!(events[3]["name"], "s/long-name");
+        assert_eq!(events[4]["event"], "failed");
+        assert_eq!(events[4]["stdout"], "Error: \"step 1 failed\"\n");
+        assert_eq!(events[6]["event"], "ignored");
+        assert_eq!(events[7]["event"], "failed");
+        assert_eq!(events[7]["passed"], 1);
+    }
+
+    #[test]
+    fn stderr_has_the_banner_and_the_cleanup_lines() {
+        let (_, err) = render_run(ConsoleFormat::Pretty, 4);
+        assert_eq!(
+            err,
+            "Cluster https://c (v1.33.1), nodes: linux=2. Running 2 test(s), 1 skipped, 4 at a time; run id r1.\n\
+             Deleting this run's namespaces...\n\
+             warning: namespaces still terminating: he2e-r1-1; `kubectl delete namespace -l hybrid-e2e.io/run-id=r1` removes them\n\
+             Kept namespaces of failed tests: he2e-r1-2\n"
+        );
+    }
+}

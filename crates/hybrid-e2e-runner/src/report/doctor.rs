@@ -1,0 +1,97 @@
+//! The `doctor` report: what the cluster offers (version, nodes and their state, the default
+//! StorageClass) and which of the selected tests would run or skip there, skips grouped by
+//! reason. Plain text for stdout; the cluster was read already.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use crate::catalog::TestCase;
+use crate::cluster::ClusterFacts;
+
+/// The `doctor` report: the cluster, its nodes, and what would run or skip (and why).
+pub fn render_doctor(facts: &ClusterFacts, server: &str, cases: &[TestCase]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Cluster   {server} ({})",
+        facts.version.as_deref().unwrap_or("unknown version")
+    );
+    let _ = writeln!(
+        out,
+        "Nodes     {}",
+        if facts.nodes.is_empty() { "none" } else { "" }
+    );
+    for node in &facts.nodes {
+        let os = node
+            .os
+            .map(|o| o.to_string())
+            .unwrap_or_else(|| "unknown OS".to_string());
+        let build = node
+            .windows_build
+            .as_deref()
+            .map(|b| format!(" {b}"))
+            .unwrap_or_default();
+        let state = match (node.ready, node.schedulable) {
+            (true, true) => "Ready",
+            (true, false) => "Ready, cordoned",
+            (false, _) => "NotReady",
+        };
+        let _ = writeln!(out, "  {:30} {os}{build:12} {state}", node.name);
+    }
+    let _ = writeln!(
+        out,
+        "Storage   default StorageClass: {}",
+        facts.default_storage_class.as_deref().unwrap_or("none")
+    );
+    let mut skips: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for case in cases {
+        if let Some(reason) = facts.skip_reason(case, &BTreeMap::new()) {
+            skips.entry(reason).or_default().push(&case.name);
+        }
+    }
+    let skipped: usize = skips.values().map(Vec::len).sum();
+    let _ = writeln!(
+        out,
+        "Tests     {} would run, {skipped} would skip",
+        cases.len() - skipped
+    );
+    for (reason, names) in &skips {
+        let _ = writeln!(out, "  skip ({}): {reason}", names.len());
+        for name in names {
+            let _ = writeln!(out, "    {name}");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{Os, Requirement};
+    use crate::cluster::tests::{case, node};
+
+    #[test]
+    fn doctor_groups_skips_by_reason() {
+        let facts = ClusterFacts {
+            version: Some("v1.33.1".into()),
+            nodes: vec![node("l1", Os::Linux, true)],
+            default_storage_class: None,
+            ..Default::default()
+        };
+        let mut windows = case(&[Requirement::Nodes(Os::Windows)]);
+        windows.name = "s/t[os=windows]".into();
+        let text = render_doctor(
+            &facts,
+            "https://c",
+            &[case(&[Requirement::Nodes(Os::Linux)]), windows],
+        );
+        assert!(text.contains("1 would run, 1 would skip"), "{text}");
+        assert!(
+            text.contains(
+                "skip (1): no Ready node with kubernetes.io/os=windows\n    s/t[os=windows]"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("l1"), "{text}");
+    }
+}
