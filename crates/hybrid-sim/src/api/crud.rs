@@ -12,7 +12,7 @@ use super::{defaults, protobuf, table, validation, ApiState};
 use crate::store::metadata_mut;
 
 /// `GET` on a collection: a `<Kind>List` with the store's `resourceVersion`.
-pub fn list(
+pub(crate) fn list(
     state: &ApiState,
     target: &Target,
     query: &Query,
@@ -37,7 +37,11 @@ pub fn list(
 }
 
 /// `GET` on an object (or its `status`).
-pub fn get(state: &ApiState, target: &Target, headers: &HeaderMap) -> Result<Response, ApiError> {
+pub(crate) fn get(
+    state: &ApiState,
+    target: &Target,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
     let object = current(state, target)?;
     if table::wanted(headers) && target.subresource.is_none() {
         let body = table::table(target.def, std::slice::from_ref(&object), None);
@@ -47,7 +51,7 @@ pub fn get(state: &ApiState, target: &Target, headers: &HeaderMap) -> Result<Res
 }
 
 /// The stored object the target names, or 404.
-pub fn current(state: &ApiState, target: &Target) -> Result<Value, ApiError> {
+pub(crate) fn current(state: &ApiState, target: &Target) -> Result<Value, ApiError> {
     let name = target.name.as_deref().unwrap_or_default();
     state
         .store
@@ -60,7 +64,7 @@ pub fn current(state: &ApiState, target: &Target) -> Result<Value, ApiError> {
 
 /// Reads an object body: JSON, or the protobuf kubectl's typed clients send for the few kinds
 /// `protobuf.rs` knows. Other media types (YAML, CBOR, other protobuf kinds) answer 415.
-pub fn read_object(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
+pub(crate) fn read_object(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
     let media = content_type(headers)
         .split(';')
         .next()
@@ -85,7 +89,7 @@ pub fn read_object(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> 
 }
 
 /// Parses a JSON object body; 400 otherwise.
-pub fn parse_object(body: &[u8]) -> Result<Value, ApiError> {
+pub(crate) fn parse_object(body: &[u8]) -> Result<Value, ApiError> {
     let value: Value = serde_json::from_slice(body).map_err(|e| {
         ApiError::BadRequest(format!(
             "the object provided is unrecognized (json parse error: {e})"
@@ -149,7 +153,7 @@ fn check_namespace_open(state: &ApiState, target: &Target, name: &str) -> Result
 }
 
 /// `POST` on a collection.
-pub fn create(
+pub(crate) fn create(
     state: &ApiState,
     target: &Target,
     query: &Query,
@@ -209,7 +213,7 @@ pub fn create(
 }
 
 /// `PUT` on an object, or on its `status` (`status_only`).
-pub fn update(
+pub(crate) fn update(
     state: &ApiState,
     target: &Target,
     headers: &HeaderMap,
@@ -231,7 +235,7 @@ pub fn update(
 }
 
 /// `PATCH` on an object, or on its `status`.
-pub fn patch(
+pub(crate) fn patch(
     state: &ApiState,
     target: &Target,
     headers: &HeaderMap,

@@ -18,7 +18,7 @@ const PROTECTED_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public"]
 
 /// What a deletion did.
 #[derive(Debug)]
-pub enum Deleted {
+pub(crate) enum Deleted {
     /// Removed from the store (the last state).
     Gone(Value),
     /// Marked for deletion; something else removes it later (kubelet, namespace controller,
@@ -27,7 +27,7 @@ pub enum Deleted {
 }
 
 /// `DELETE` on an object.
-pub fn delete(
+pub(crate) fn delete(
     state: &ApiState,
     target: &Target,
     query: &Query,
@@ -57,7 +57,7 @@ pub fn delete(
 }
 
 /// `DELETE` on a collection: deletes every object matching the selectors.
-pub fn delete_collection(
+pub(crate) fn delete_collection(
     state: &ApiState,
     target: &Target,
     query: &Query,
@@ -102,7 +102,7 @@ fn grace_period(query: &Query, body: &[u8]) -> Result<Option<i64>, ApiError> {
 
 /// Deletes one object with the semantics of its kind (also used by namespace termination and
 /// the garbage collector).
-pub fn delete_object(
+pub(crate) fn delete_object(
     state: &ApiState,
     def: &ResourceDef,
     namespace: &str,
@@ -188,7 +188,7 @@ fn mark(
 }
 
 /// Removes an object whose deletion waited for finalizers once the last one is gone.
-pub fn finish_if_finalized(state: &ApiState, def: &ResourceDef, object: &Value) {
+pub(crate) fn finish_if_finalized(state: &ApiState, def: &ResourceDef, object: &Value) {
     if matches!(def.plural, "pods" | "namespaces") {
         return;
     }

@@ -17,7 +17,7 @@ use crate::store::ChangeKind;
 const PERIOD: Duration = Duration::from_millis(500);
 
 /// Spawns the cleanup task; it runs until the cluster shuts down.
-pub fn spawn(state: ApiState) -> JoinHandle<()> {
+pub(crate) fn spawn(state: ApiState) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut changes = state.store.subscribe();
         let mut ticker = tokio::time::interval(PERIOD);
@@ -39,7 +39,7 @@ pub fn spawn(state: ApiState) -> JoinHandle<()> {
 }
 
 /// One pass: terminate namespaces, then collect orphans.
-pub fn sweep(state: &ApiState) {
+pub(crate) fn sweep(state: &ApiState) {
     terminate_namespaces(state);
     collect_garbage(state);
 }

@@ -9,14 +9,14 @@ use super::status::ApiError;
 
 /// The patch formats the server understands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PatchKind {
+pub(crate) enum PatchKind {
     Merge,
     Strategic,
 }
 
 impl PatchKind {
     /// The patch kind for a request's `Content-Type`, or 415.
-    pub fn from_content_type(content_type: &str) -> Result<Self, ApiError> {
+    pub(crate) fn from_content_type(content_type: &str) -> Result<Self, ApiError> {
         let media = content_type
             .split(';')
             .next()
@@ -41,7 +41,7 @@ impl PatchKind {
 }
 
 /// Applies `patch` to `target`.
-pub fn apply(kind: PatchKind, target: &Value, patch: &Value) -> Value {
+pub(crate) fn apply(kind: PatchKind, target: &Value, patch: &Value) -> Value {
     match kind {
         PatchKind::Merge => merge(target, patch),
         PatchKind::Strategic => strategic(target, patch),
@@ -49,7 +49,7 @@ pub fn apply(kind: PatchKind, target: &Value, patch: &Value) -> Value {
 }
 
 /// RFC 7386: objects merge recursively, `null` removes, anything else replaces.
-pub fn merge(target: &Value, patch: &Value) -> Value {
+pub(crate) fn merge(target: &Value, patch: &Value) -> Value {
     let Value::Object(patch_map) = patch else {
         return patch.clone();
     };

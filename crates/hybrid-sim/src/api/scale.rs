@@ -39,7 +39,7 @@ fn scale_of(object: &Value) -> Value {
 }
 
 /// `GET .../scale`.
-pub fn get(state: &ApiState, target: &Target) -> Result<Response, ApiError> {
+pub(crate) fn get(state: &ApiState, target: &Target) -> Result<Response, ApiError> {
     Ok(json_response(
         StatusCode::OK,
         &scale_of(&current(state, target)?),
@@ -47,7 +47,7 @@ pub fn get(state: &ApiState, target: &Target) -> Result<Response, ApiError> {
 }
 
 /// `PUT` or `PATCH .../scale`: sets `spec.replicas` of the object.
-pub fn update(
+pub(crate) fn update(
     state: &ApiState,
     target: &Target,
     method: &Method,

@@ -9,17 +9,17 @@ use crate::store::StoreError;
 
 /// One invalid field, as `details.causes[]` of a 422 Invalid Status reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cause {
+pub(crate) struct Cause {
     /// `FieldValueRequired`, `FieldValueInvalid`, `FieldValueDuplicate`, ...
-    pub reason: &'static str,
+    pub(crate) reason: &'static str,
     /// The message after the field path, e.g. `Required value`.
-    pub message: String,
+    pub(crate) message: String,
     /// The field path, e.g. `spec.containers[0].image`.
-    pub field: String,
+    pub(crate) field: String,
 }
 
 impl Cause {
-    pub fn required(field: impl Into<String>) -> Self {
+    pub(crate) fn required(field: impl Into<String>) -> Self {
         Self {
             reason: "FieldValueRequired",
             message: "Required value".to_string(),
@@ -27,7 +27,7 @@ impl Cause {
         }
     }
 
-    pub fn invalid(field: impl Into<String>, value: &str, why: &str) -> Self {
+    pub(crate) fn invalid(field: impl Into<String>, value: &str, why: &str) -> Self {
         Self {
             reason: "FieldValueInvalid",
             message: format!("Invalid value: {value:?}: {why}"),
@@ -35,7 +35,7 @@ impl Cause {
         }
     }
 
-    pub fn duplicate(field: impl Into<String>, value: &str) -> Self {
+    pub(crate) fn duplicate(field: impl Into<String>, value: &str) -> Self {
         Self {
             reason: "FieldValueDuplicate",
             message: format!("Duplicate value: {value:?}"),
@@ -46,7 +46,7 @@ impl Cause {
 
 /// Why an API request failed. Every variant answers with a `Status` body.
 #[derive(Debug, Clone, thiserror::Error)]
-pub enum ApiError {
+pub(crate) enum ApiError {
     #[error("{resource} \"{name}\" not found")]
     NotFound { resource: String, name: String },
     #[error("the server could not find the requested resource")]
@@ -96,7 +96,7 @@ fn join_causes(causes: &[Cause]) -> String {
 }
 
 impl ApiError {
-    pub fn code(&self) -> StatusCode {
+    pub(crate) fn code(&self) -> StatusCode {
         match self {
             ApiError::NotFound { .. } | ApiError::UnknownPath => StatusCode::NOT_FOUND,
             ApiError::AlreadyExists { .. } | ApiError::Conflict { .. } => StatusCode::CONFLICT,
@@ -111,7 +111,7 @@ impl ApiError {
         }
     }
 
-    pub fn reason(&self) -> &'static str {
+    pub(crate) fn reason(&self) -> &'static str {
         match self {
             ApiError::NotFound { .. } | ApiError::UnknownPath => "NotFound",
             ApiError::AlreadyExists { .. } => "AlreadyExists",
@@ -128,7 +128,7 @@ impl ApiError {
     }
 
     /// The `Status` object (`kind: Status`, `status: Failure`) for this error.
-    pub fn to_status(&self) -> Value {
+    pub(crate) fn to_status(&self) -> Value {
         let details = match self {
             ApiError::NotFound { resource, name }
             | ApiError::AlreadyExists { resource, name }
@@ -181,7 +181,7 @@ fn resource_details(resource: &str, name: &str) -> Value {
 }
 
 /// A `Status` of success (`DELETE` of objects that are gone at once), as Kubernetes sends it.
-pub fn success_status(resource: &str, name: &str, uid: Option<&str>) -> Value {
+pub(crate) fn success_status(resource: &str, name: &str, uid: Option<&str>) -> Value {
     let mut details = resource_details(resource, name);
     if let Some(uid) = uid {
         details["uid"] = json!(uid);
@@ -196,7 +196,7 @@ pub fn success_status(resource: &str, name: &str, uid: Option<&str>) -> Value {
 }
 
 /// A JSON response with `code`.
-pub fn json_response(code: StatusCode, body: &Value) -> Response {
+pub(crate) fn json_response(code: StatusCode, body: &Value) -> Response {
     (
         code,
         [(header::CONTENT_TYPE, "application/json")],
@@ -213,7 +213,7 @@ impl IntoResponse for ApiError {
 
 impl ApiError {
     /// Maps a store refusal for `resource` (plural, group-qualified) to the API's answer.
-    pub fn from_store(resource: &str, err: StoreError) -> Self {
+    pub(crate) fn from_store(resource: &str, err: StoreError) -> Self {
         match err {
             StoreError::NotFound { name, .. } => ApiError::NotFound {
                 resource: resource.to_string(),

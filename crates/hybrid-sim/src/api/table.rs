@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use super::registry::ResourceDef;
 
 /// Whether the client asked for a Table.
-pub fn wanted(headers: &HeaderMap) -> bool {
+pub(crate) fn wanted(headers: &HeaderMap) -> bool {
     headers
         .get_all(header::ACCEPT)
         .iter()
@@ -18,7 +18,7 @@ pub fn wanted(headers: &HeaderMap) -> bool {
 }
 
 /// A Table of `objects`.
-pub fn table(def: &ResourceDef, objects: &[Value], resource_version: Option<u64>) -> Value {
+pub(crate) fn table(def: &ResourceDef, objects: &[Value], resource_version: Option<u64>) -> Value {
     let columns: Vec<Value> = columns(def.plural)
         .iter()
         .map(|(name, ty, priority)| {

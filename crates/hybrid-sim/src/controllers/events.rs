@@ -9,14 +9,14 @@ use crate::store::{now_rfc3339, Store};
 
 /// Who reports an event (`source.component`, and the node for kubelets).
 #[derive(Debug, Clone, Copy)]
-pub enum Source<'a> {
+pub(crate) enum Source<'a> {
     Scheduler,
     Kubelet(&'a str),
     Controller(&'a str),
 }
 
 /// Records an event about `object` (any stored object with `kind` known by the caller).
-pub fn record(
+pub(crate) fn record(
     store: &Store,
     kind: &str,
     object: &Value,

@@ -2,14 +2,14 @@
 //! objects (`nodes`), scheduler, kubelet (one task per pod), Services and EndpointSlices,
 //! storage provisioner, Deployments and Jobs.
 
-pub mod events;
-pub mod kubelet;
-pub mod nodeports;
-pub mod nodes;
-pub mod scheduler;
-pub mod services;
-pub mod storage;
-pub mod workloads;
+pub(crate) mod events;
+pub(crate) mod kubelet;
+pub(crate) mod nodeports;
+pub(crate) mod nodes;
+pub(crate) mod scheduler;
+pub(crate) mod services;
+pub(crate) mod storage;
+pub(crate) mod workloads;
 
 use std::sync::Arc;
 
@@ -23,7 +23,11 @@ use super::store::{now_rfc3339, Store};
 /// Creates the cluster's fixed objects (nodes, the `default` and `kubernetes` namespaces' content,
 /// StorageClass) synchronously, then spawns the controllers. Must be called inside a tokio runtime.
 /// The returned tasks are aborted when the cluster shuts down.
-pub fn start(store: Arc<Store>, runtime: Arc<Runtime>, config: &SimConfig) -> Vec<JoinHandle<()>> {
+pub(crate) fn start(
+    store: Arc<Store>,
+    runtime: Arc<Runtime>,
+    config: &SimConfig,
+) -> Vec<JoinHandle<()>> {
     nodes::create_fixed(&store, config);
     vec![
         tokio::spawn(scheduler::run(store.clone())),
@@ -35,7 +39,7 @@ pub fn start(store: Arc<Store>, runtime: Arc<Runtime>, config: &SimConfig) -> Ve
 }
 
 /// A Kubernetes quantity in base units (`100m` → 0.1, `64Mi` → 67108864, `1e3` → 1000).
-pub fn quantity(q: &str) -> Option<f64> {
+pub(crate) fn quantity(q: &str) -> Option<f64> {
     let q = q.trim();
     let split = q
         .find(|c: char| c.is_ascii_alphabetic() && c != 'e' && c != 'E')
@@ -62,7 +66,7 @@ pub fn quantity(q: &str) -> Option<f64> {
 
 /// The value at `keys`, turning every step that is not an object into one, so controllers can
 /// write into objects users shaped oddly without panicking.
-pub fn field<'a>(value: &'a mut Value, keys: &[&str]) -> &'a mut Value {
+pub(crate) fn field<'a>(value: &'a mut Value, keys: &[&str]) -> &'a mut Value {
     let mut cur = value;
     for key in keys {
         if !cur.is_object() {
@@ -78,7 +82,7 @@ pub fn field<'a>(value: &'a mut Value, keys: &[&str]) -> &'a mut Value {
 
 /// Sets a condition in `status.conditions`, keeping `lastTransitionTime` when the status does
 /// not change.
-pub fn set_condition(
+pub(crate) fn set_condition(
     obj: &mut Value,
     kind: &str,
     status: &str,

@@ -27,7 +27,7 @@ fn taint_reason(t: &Taint) -> String {
 
 const AFFINITY: &str = "node(s) didn't match Pod's node affinity/selector";
 
-pub fn tolerates(tol: &Toleration, taint: &Taint) -> bool {
+pub(crate) fn tolerates(tol: &Toleration, taint: &Taint) -> bool {
     if let Some(effect) = tol.effect.as_deref() {
         if !effect.is_empty() && effect != taint.effect {
             return false;
@@ -69,7 +69,7 @@ fn requirement_matches(req: &NodeSelectorRequirement, labels: &BTreeMap<String, 
 }
 
 /// `nodeSelector` and required node affinity.
-pub fn matches_node(pod: &Pod, node: &Node) -> bool {
+pub(crate) fn matches_node(pod: &Pod, node: &Node) -> bool {
     let empty = BTreeMap::new();
     let labels = node.metadata.labels.as_ref().unwrap_or(&empty);
     let Some(spec) = pod.spec.as_ref() else {
@@ -109,7 +109,7 @@ pub fn matches_node(pod: &Pod, node: &Node) -> bool {
 }
 
 /// The first taint (NoSchedule/NoExecute) the pod does not tolerate.
-pub fn untolerated_taint<'a>(pod: &Pod, node: &'a Node) -> Option<&'a Taint> {
+pub(crate) fn untolerated_taint<'a>(pod: &Pod, node: &'a Node) -> Option<&'a Taint> {
     let tolerations = pod
         .spec
         .as_ref()
@@ -125,7 +125,7 @@ pub fn untolerated_taint<'a>(pod: &Pod, node: &'a Node) -> Option<&'a Taint> {
 }
 
 /// CPU (cores) and memory (bytes) a pod requests: app containers summed, init containers' max.
-pub fn pod_requests(pod: &Pod) -> (f64, f64) {
+pub(crate) fn pod_requests(pod: &Pod) -> (f64, f64) {
     let Some(spec) = pod.spec.as_ref() else {
         return (0.0, 0.0);
     };
@@ -160,14 +160,14 @@ fn allocatable(node: &Node, r: &str) -> f64 {
 
 /// What bound, unfinished pods use on a node.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct Usage {
-    pub cpu: f64,
-    pub memory: f64,
-    pub pods: usize,
+pub(crate) struct Usage {
+    pub(crate) cpu: f64,
+    pub(crate) memory: f64,
+    pub(crate) pods: usize,
 }
 
 /// Why the pod cannot go to this node, or `None` if it can.
-pub fn filter(pod: &Pod, node: &Node, used: Usage) -> Option<String> {
+pub(crate) fn filter(pod: &Pod, node: &Node, used: Usage) -> Option<String> {
     if node.spec.as_ref().and_then(|s| s.unschedulable) == Some(true) {
         return Some("node(s) were unschedulable".into());
     }
@@ -191,7 +191,7 @@ pub fn filter(pod: &Pod, node: &Node, used: Usage) -> Option<String> {
 }
 
 /// The real scheduler's message for a pod no node accepts.
-pub fn unschedulable_message(total: usize, reasons: &[String]) -> String {
+pub(crate) fn unschedulable_message(total: usize, reasons: &[String]) -> String {
     if total == 0 {
         return "no nodes available to schedule pods".into();
     }
@@ -238,7 +238,7 @@ fn is_finished(pod: &Value) -> bool {
 }
 
 /// One scheduling pass over every pending pod.
-pub fn schedule_pending(store: &Store) {
+pub(crate) fn schedule_pending(store: &Store) {
     let (nodes_raw, _) = store.list("nodes", None);
     let nodes: Vec<Node> = nodes_raw
         .into_iter()
@@ -408,7 +408,7 @@ fn mark_unschedulable(store: &Store, raw: &Value, ns: &str, name: &str, message:
 }
 
 /// Runs scheduling passes when pods, nodes or claims change, and every second.
-pub async fn run(store: Arc<Store>) {
+pub(crate) async fn run(store: Arc<Store>) {
     let mut feed = store.subscribe();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     schedule_pending(&store);

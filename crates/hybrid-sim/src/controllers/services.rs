@@ -38,7 +38,7 @@ fn used_node_ports(services: &[Value]) -> HashSet<u64> {
 }
 
 /// Gives Services without addresses their ClusterIP and NodePorts.
-pub fn allocate(store: &Store) {
+pub(crate) fn allocate(store: &Store) {
     let (services, _) = store.list("services", None);
     let mut ips = used_cluster_ips(&services);
     let mut ports = used_node_ports(&services);
@@ -151,7 +151,7 @@ fn target_port(svc_port: &Value, pod: &Value) -> Option<u64> {
 }
 
 /// Rebuilds Endpoints and EndpointSlices of every Service with a selector.
-pub fn reconcile_endpoints(store: &Store, config: &SimConfig) {
+pub(crate) fn reconcile_endpoints(store: &Store, config: &SimConfig) {
     // Fault `no-endpoints`: no pod ever backs a Service.
     let no_endpoints = config.has(crate::faults::Fault::NoEndpoints);
     let (services, _) = store.list("services", None);
@@ -317,7 +317,7 @@ fn upsert(
 }
 
 /// Allocates addresses and rebuilds endpoints when Services or pods change.
-pub async fn run(rt: Arc<Runtime>) {
+pub(crate) async fn run(rt: Arc<Runtime>) {
     let store = rt.store.clone();
     let mut feed = store.subscribe();
     let mut tick = tokio::time::interval(Duration::from_secs(1));

@@ -32,7 +32,7 @@ fn default_class(store: &Store) -> Option<String> {
 
 /// The DefaultStorageClass admission plugin: a new claim that names no class (not even `""`)
 /// gets the default one, if there is one.
-pub fn admit_claim(store: &Store, claim: &mut Value) {
+pub(crate) fn admit_claim(store: &Store, claim: &mut Value) {
     if claim["spec"]["storageClassName"].is_null() && claim["spec"].is_object() {
         if let Some(class) = default_class(store) {
             claim["spec"]["storageClassName"] = json!(class);
@@ -41,7 +41,7 @@ pub fn admit_claim(store: &Store, claim: &mut Value) {
 }
 
 /// One provisioning pass over unbound claims. `warned` keeps claims already told why not.
-pub async fn provision(rt: &Runtime, warned: &mut HashSet<String>) {
+pub(crate) async fn provision(rt: &Runtime, warned: &mut HashSet<String>) {
     let (claims, _) = rt.store.list("persistentvolumeclaims", None);
     for pvc in claims {
         if pvc["status"]["phase"] == "Bound" || pvc["metadata"].get("deletionTimestamp").is_some() {
@@ -218,7 +218,7 @@ fn release(rt: &Runtime, claim: &Value) {
     }
 }
 
-pub async fn run(rt: Arc<Runtime>) {
+pub(crate) async fn run(rt: Arc<Runtime>) {
     let mut feed = rt.store.subscribe();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut warned = HashSet::new();

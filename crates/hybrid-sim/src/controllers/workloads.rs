@@ -152,7 +152,7 @@ fn replicas(o: &Value) -> usize {
 }
 
 /// One pass of the ReplicaSet controller.
-pub fn reconcile_replicasets(store: &Store) {
+pub(crate) fn reconcile_replicasets(store: &Store) {
     let (sets, _) = store.list("replicasets", None);
     let (pods, _) = store.list("pods", None);
     for rs in &sets {
@@ -231,7 +231,7 @@ pub fn reconcile_replicasets(store: &Store) {
 }
 
 /// One pass of the Deployment controller.
-pub fn reconcile_deployments(store: &Store) {
+pub(crate) fn reconcile_deployments(store: &Store) {
     let (deployments, _) = store.list("deployments", None);
     let (sets, _) = store.list("replicasets", None);
     let (pods, _) = store.list("pods", None);
@@ -396,7 +396,7 @@ pub fn reconcile_deployments(store: &Store) {
 }
 
 /// One pass of the Job controller.
-pub fn reconcile_jobs(store: &Store) {
+pub(crate) fn reconcile_jobs(store: &Store) {
     let (jobs, _) = store.list("jobs", None);
     let (pods, _) = store.list("pods", None);
     for job in &jobs {
@@ -514,7 +514,7 @@ pub fn reconcile_jobs(store: &Store) {
 }
 
 /// Runs the workload controllers when their objects or pods change, and every second.
-pub async fn run(store: Arc<Store>) {
+pub(crate) async fn run(store: Arc<Store>) {
     let mut feed = store.subscribe();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {

@@ -6,8 +6,8 @@
 //! `preStop`, stops containers within the grace period and removes the pod. Faults:
 //! `no-restarts`, `probes-ignored`, `prestop-skipped`, `grace-ignored`, `logs-lost`.
 
-pub mod probes;
-pub mod volumes;
+pub(crate) mod probes;
+pub(crate) mod volumes;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -38,7 +38,7 @@ const REFRESH_TICKS: u32 = 20;
 const PROBE_KILL_GRACE: Duration = Duration::from_secs(2);
 
 /// Watches pods and runs a worker for each pod bound to a simulated node.
-pub async fn run(rt: Arc<Runtime>) {
+pub(crate) async fn run(rt: Arc<Runtime>) {
     let mut feed = rt.store.subscribe();
     let mut workers: HashMap<String, JoinHandle<()>> = HashMap::new();
     let mut tick = tokio::time::interval(Duration::from_millis(500));
@@ -317,7 +317,6 @@ async fn run_pod(rt: Arc<Runtime>, raw: Value, node: Value) {
         namespace: ns.clone(),
         name: name.clone(),
         uid: uid.clone(),
-        node: node_name.clone(),
         windows,
         ip,
         host_ip,
