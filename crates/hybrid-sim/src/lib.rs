@@ -10,6 +10,7 @@ mod api;
 mod config;
 mod controllers;
 mod faults;
+mod meta;
 mod network;
 mod runtime;
 mod store;

@@ -13,6 +13,7 @@ use super::config::SimConfig;
 use super::faults::Fault;
 use super::store::Store;
 use super::workload::shell::Dns;
+use crate::meta;
 
 /// ClusterIP of the `kubernetes` Service.
 pub(crate) const KUBERNETES_SERVICE_IP: &str = "10.96.0.1";
@@ -234,8 +235,8 @@ pub(crate) fn service_backend(
         if cluster_ip != ip && config.has(Fault::NodeportClosed) {
             return Some(Err(DialFailure::Refused));
         }
-        let ns = svc["metadata"]["namespace"].as_str().unwrap_or_default();
-        let name = svc["metadata"]["name"].as_str().unwrap_or_default();
+        let ns = meta::namespace(svc);
+        let name = meta::name(svc);
         let port_name = sp["name"].as_str().unwrap_or_default();
         let backends = ready_backends(store, ns, name, port_name, protocol);
         if backends.is_empty() {

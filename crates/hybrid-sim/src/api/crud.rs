@@ -9,6 +9,7 @@ use super::query::Query;
 use super::route::{content_type, Target};
 use super::status::{json_response, ApiError, Cause};
 use super::{defaults, protobuf, table, validation, ApiState};
+use crate::meta;
 use crate::store::metadata_mut;
 
 /// `GET` on a collection: a `<Kind>List` with the store's `resourceVersion`.
@@ -137,9 +138,7 @@ fn check_namespace_open(state: &ApiState, target: &Target, name: &str) -> Result
             name: ns.to_string(),
         });
     };
-    if namespace["metadata"].get("deletionTimestamp").is_some()
-        || namespace["status"]["phase"] == "Terminating"
-    {
+    if meta::is_terminating(&namespace) || namespace["status"]["phase"] == "Terminating" {
         return Err(ApiError::Forbidden {
             resource: target.def.qualified(),
             name: name.to_string(),
@@ -168,7 +167,7 @@ pub(crate) fn create(
     }
     let mut object = read_object(headers, body)?;
     check_body(target, &object)?;
-    let name = object["metadata"]["name"].as_str().unwrap_or_default();
+    let name = meta::name(&object);
     let generate = object["metadata"]["generateName"]
         .as_str()
         .unwrap_or_default();

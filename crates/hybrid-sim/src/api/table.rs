@@ -7,6 +7,7 @@ use axum::http::{header, HeaderMap};
 use serde_json::{json, Value};
 
 use super::registry::ResourceDef;
+use crate::meta;
 
 /// Whether the client asked for a Table.
 pub(crate) fn wanted(headers: &HeaderMap) -> bool {
@@ -409,7 +410,7 @@ fn pod_status(pod: &Value) -> String {
             }
         }
     }
-    if pod["metadata"].get("deletionTimestamp").is_some() {
+    if meta::is_terminating(pod) {
         reason = "Terminating".to_string();
     }
     reason

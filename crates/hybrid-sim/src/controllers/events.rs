@@ -5,6 +5,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 
 use serde_json::{json, Value};
 
+use crate::meta;
 use crate::store::{now_rfc3339, Store};
 
 /// Who reports an event (`source.component`, and the node for kubelets).
@@ -25,10 +26,11 @@ pub(crate) fn record(
     reason: &str,
     message: &str,
 ) {
-    let meta = &object["metadata"];
-    let name = meta["name"].as_str().unwrap_or_default();
-    let namespace = meta["namespace"].as_str().unwrap_or("default");
-    let uid = meta["uid"].as_str().unwrap_or_default();
+    let name = meta::name(object);
+    let namespace = object["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or("default");
+    let uid = meta::uid(object);
     let mut h = DefaultHasher::new();
     (uid, reason, message).hash(&mut h);
     let event_name = format!("{name}.{:016x}", h.finish());
@@ -62,7 +64,7 @@ pub(crate) fn record(
             "name": name,
             "namespace": namespace,
             "uid": uid,
-            "resourceVersion": meta["resourceVersion"].clone(),
+            "resourceVersion": object["metadata"]["resourceVersion"].clone(),
         },
         "reason": reason,
         "message": message,

@@ -14,6 +14,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::events::{self, Source};
 use super::{quantity, set_condition};
+use crate::meta;
 use crate::store::Store;
 
 /// Why a node cannot take a pod (the wording of the real scheduler).
@@ -253,7 +254,7 @@ pub(crate) fn schedule_pending(store: &Store) {
             .unwrap_or_default()
             .to_string();
         if node.is_empty() {
-            if raw["metadata"].get("deletionTimestamp").is_none() && !is_finished(&raw) {
+            if !meta::is_terminating(&raw) && !is_finished(&raw) {
                 pending.push(raw);
             }
             continue;
@@ -275,14 +276,8 @@ pub(crate) fn schedule_pending(store: &Store) {
             .cmp(&b["metadata"]["creationTimestamp"].as_str())
     });
     for raw in pending {
-        let ns = raw["metadata"]["namespace"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        let name = raw["metadata"]["name"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        let ns = meta::namespace(&raw).to_string();
+        let name = meta::name(&raw).to_string();
         let pod: Pod = match serde_json::from_value(raw.clone()) {
             Ok(p) => p,
             Err(e) => {
@@ -335,7 +330,7 @@ fn bind(store: &Store, raw: &Value, ns: &str, name: &str, node: &str) -> bool {
     let uid = raw["metadata"]["uid"].clone();
     let result = store.modify("pods", ns, name, |pod| {
         if pod["metadata"]["uid"] != uid
-            || pod["metadata"].get("deletionTimestamp").is_some()
+            || meta::is_terminating(pod)
             || pod["spec"]["nodeName"]
                 .as_str()
                 .is_some_and(|n| !n.is_empty())

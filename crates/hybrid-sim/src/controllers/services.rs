@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::config::SimConfig;
+use crate::meta;
 use crate::network::NODE_PORT_RANGE;
 use crate::runtime::Runtime;
 use crate::store::Store;
@@ -80,8 +81,8 @@ pub(crate) fn allocate(store: &Store) {
         if let Some(ip) = &ip {
             ips.insert(ip.clone());
         }
-        let ns = svc["metadata"]["namespace"].as_str().unwrap_or_default();
-        let name = svc["metadata"]["name"].as_str().unwrap_or_default();
+        let ns = meta::namespace(svc);
+        let name = meta::name(svc);
         let mut new_ports = Vec::new();
         for p in svc["spec"]["ports"].as_array().into_iter().flatten() {
             let mut p = p.clone();
@@ -161,8 +162,8 @@ pub(crate) fn reconcile_endpoints(store: &Store, config: &SimConfig) {
         if selector.is_empty() {
             continue;
         }
-        let ns = svc["metadata"]["namespace"].as_str().unwrap_or_default();
-        let name = svc["metadata"]["name"].as_str().unwrap_or_default();
+        let ns = meta::namespace(svc);
+        let name = meta::name(svc);
         let members: Vec<&Value> = pods
             .iter()
             .filter(|p| p["metadata"]["namespace"] == ns)
@@ -204,7 +205,7 @@ pub(crate) fn reconcile_endpoints(store: &Store, config: &SimConfig) {
                               "uid": p["metadata"]["uid"]},
             })
         };
-        let serving = |p: &Value| p["metadata"].get("deletionTimestamp").is_none();
+        let serving = |p: &Value| !meta::is_terminating(p);
         let ready: Vec<Value> = members
             .iter()
             .filter(|p| serving(p) && pod_is_ready(p))
@@ -289,7 +290,7 @@ pub(crate) fn reconcile_endpoints(store: &Store, config: &SimConfig) {
     for resource in ["endpoints", "endpointslices"] {
         let (objs, _) = store.list(resource, None);
         for o in objs {
-            let ns = o["metadata"]["namespace"].as_str().unwrap_or_default();
+            let ns = meta::namespace(&o);
             let svc = o["metadata"]["labels"]["kubernetes.io/service-name"].as_str();
             let Some(svc) = svc else { continue };
             if store.get("services", ns, svc).is_none() {

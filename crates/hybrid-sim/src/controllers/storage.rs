@@ -14,6 +14,7 @@ use tokio::sync::broadcast::error::RecvError;
 use super::events::{self, Source};
 use super::nodes::PROVISIONER;
 use crate::faults::Fault;
+use crate::meta;
 use crate::runtime::Runtime;
 use crate::store::{ChangeKind, Store};
 
@@ -44,21 +45,12 @@ pub(crate) fn admit_claim(store: &Store, claim: &mut Value) {
 pub(crate) async fn provision(rt: &Runtime, warned: &mut HashSet<String>) {
     let (claims, _) = rt.store.list("persistentvolumeclaims", None);
     for pvc in claims {
-        if pvc["status"]["phase"] == "Bound" || pvc["metadata"].get("deletionTimestamp").is_some() {
+        if pvc["status"]["phase"] == "Bound" || meta::is_terminating(&pvc) {
             continue;
         }
-        let ns = pvc["metadata"]["namespace"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        let name = pvc["metadata"]["name"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        let uid = pvc["metadata"]["uid"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        let ns = meta::namespace(&pvc).to_string();
+        let name = meta::name(&pvc).to_string();
+        let uid = meta::uid(&pvc).to_string();
         let class = match pvc["spec"]["storageClassName"].as_str() {
             Some(c) => Some(c.to_string()).filter(|c| !c.is_empty()),
             None => default_class(&rt.store),

@@ -12,21 +12,8 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::events::{self, Source};
 use crate::api;
+use crate::meta;
 use crate::store::{now_rfc3339, Store};
-
-fn name_of(o: &Value) -> String {
-    o["metadata"]["name"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
-}
-
-fn ns_of(o: &Value) -> String {
-    o["metadata"]["namespace"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
-}
 
 fn owned_by(o: &Value, uid: &Value) -> bool {
     o["metadata"]["ownerReferences"]
@@ -47,10 +34,6 @@ fn is_ready(pod: &Value) -> bool {
         .into_iter()
         .flatten()
         .any(|c| c["type"] == "Ready" && c["status"] == "True")
-}
-
-fn terminating(o: &Value) -> bool {
-    o["metadata"].get("deletionTimestamp").is_some()
 }
 
 fn phase(pod: &Value) -> &str {
@@ -105,10 +88,10 @@ fn create_pod(
 
 /// Deletes a pod as a controller does: gracefully if bound, at once otherwise.
 fn delete_pod(store: &Store, pod: &Value) {
-    let ns = ns_of(pod);
-    let name = name_of(pod);
+    let ns = meta::namespace(pod);
+    let name = meta::name(pod);
     if pod["spec"]["nodeName"].as_str().is_none_or(str::is_empty) {
-        let _ = store.remove("pods", &ns, &name);
+        let _ = store.remove("pods", ns, name);
         return;
     }
     let grace = pod["spec"]["terminationGracePeriodSeconds"]
@@ -116,8 +99,8 @@ fn delete_pod(store: &Store, pod: &Value) {
         .unwrap_or(30);
     let stamp = (chrono::Utc::now() + chrono::Duration::seconds(grace))
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let _ = store.modify("pods", &ns, &name, |p| {
-        if terminating(p) {
+    let _ = store.modify("pods", ns, name, |p| {
+        if meta::is_terminating(p) {
             return false;
         }
         *super::field(p, &["metadata", "deletionTimestamp"]) = json!(stamp);
@@ -128,7 +111,7 @@ fn delete_pod(store: &Store, pod: &Value) {
 
 fn write_status(store: &Store, resource: &str, obj: &Value, status: Value) {
     let uid = obj["metadata"]["uid"].clone();
-    let _ = store.modify(resource, &ns_of(obj), &name_of(obj), |o| {
+    let _ = store.modify(resource, meta::namespace(obj), meta::name(obj), |o| {
         if o["metadata"]["uid"] != uid {
             return false;
         }
@@ -156,14 +139,14 @@ pub(crate) fn reconcile_replicasets(store: &Store) {
     let (sets, _) = store.list("replicasets", None);
     let (pods, _) = store.list("pods", None);
     for rs in &sets {
-        if terminating(rs) {
+        if meta::is_terminating(rs) {
             continue;
         }
-        let ns = ns_of(rs);
+        let ns = meta::namespace(rs);
         let uid = &rs["metadata"]["uid"];
         let mine: Vec<&Value> = pods
             .iter()
-            .filter(|p| ns_of(p) == ns && owned_by(p, uid) && !terminating(p))
+            .filter(|p| meta::namespace(p) == ns && owned_by(p, uid) && !meta::is_terminating(p))
             .filter(|p| !matches!(phase(p), "Succeeded" | "Failed"))
             .collect();
         let want = replicas(rs);
@@ -172,8 +155,8 @@ pub(crate) fn reconcile_replicasets(store: &Store) {
                 let owner = owner_ref(rs, "apps/v1", "ReplicaSet");
                 if let Some(p) = create_pod(
                     store,
-                    &ns,
-                    &format!("{}-", name_of(rs)),
+                    ns,
+                    &format!("{}-", meta::name(rs)),
                     &rs["spec"]["template"],
                     owner,
                     &json!({}),
@@ -185,7 +168,7 @@ pub(crate) fn reconcile_replicasets(store: &Store) {
                         Source::Controller("replicaset-controller"),
                         false,
                         "SuccessfulCreate",
-                        &format!("Created pod: {}", name_of(&p)),
+                        &format!("Created pod: {}", meta::name(&p)),
                     );
                 }
             }
@@ -212,7 +195,7 @@ pub(crate) fn reconcile_replicasets(store: &Store) {
                     Source::Controller("replicaset-controller"),
                     false,
                     "SuccessfulDelete",
-                    &format!("Deleted pod: {}", name_of(p)),
+                    &format!("Deleted pod: {}", meta::name(p)),
                 );
             }
         }
@@ -236,21 +219,21 @@ pub(crate) fn reconcile_deployments(store: &Store) {
     let (sets, _) = store.list("replicasets", None);
     let (pods, _) = store.list("pods", None);
     for d in &deployments {
-        if terminating(d) {
+        if meta::is_terminating(d) {
             continue;
         }
-        let ns = ns_of(d);
-        let name = name_of(d);
+        let ns = meta::namespace(d);
+        let name = meta::name(d);
         let want = replicas(d);
         let template = &d["spec"]["template"];
         let hash = template_hash(template);
         let rs_name = format!("{name}-{hash}");
         let owned: Vec<&Value> = sets
             .iter()
-            .filter(|s| ns_of(s) == ns && owned_by(s, &d["metadata"]["uid"]))
+            .filter(|s| meta::namespace(s) == ns && owned_by(s, &d["metadata"]["uid"]))
             .collect();
         let revision = owned.len() + 1;
-        match owned.iter().find(|s| name_of(s) == rs_name) {
+        match owned.iter().find(|s| meta::name(s) == rs_name) {
             None => {
                 let mut tpl = template.clone();
                 *super::field(&mut tpl, &["metadata", "labels", "pod-template-hash"]) = json!(hash);
@@ -270,7 +253,7 @@ pub(crate) fn reconcile_deployments(store: &Store) {
                     "spec": {"replicas": want, "selector": selector, "template": tpl},
                     "status": {"replicas": 0},
                 });
-                if store.create("replicasets", &ns, rs).is_ok() {
+                if store.create("replicasets", ns, rs).is_ok() {
                     events::record(
                         store,
                         "Deployment",
@@ -284,7 +267,7 @@ pub(crate) fn reconcile_deployments(store: &Store) {
             }
             Some(rs) if replicas(rs) != want => {
                 let from = replicas(rs);
-                let _ = store.modify("replicasets", &ns, &rs_name, |r| {
+                let _ = store.modify("replicasets", ns, &rs_name, |r| {
                     *super::field(r, &["spec", "replicas"]) = json!(want);
                     true
                 });
@@ -303,10 +286,10 @@ pub(crate) fn reconcile_deployments(store: &Store) {
         }
         for old in owned
             .iter()
-            .filter(|s| name_of(s) != rs_name && replicas(s) > 0)
+            .filter(|s| meta::name(s) != rs_name && replicas(s) > 0)
         {
             let from = replicas(old);
-            let _ = store.modify("replicasets", &ns, &name_of(old), |r| {
+            let _ = store.modify("replicasets", ns, meta::name(old), |r| {
                 *super::field(r, &["spec", "replicas"]) = json!(0);
                 true
             });
@@ -317,20 +300,23 @@ pub(crate) fn reconcile_deployments(store: &Store) {
                 Source::Controller("deployment-controller"),
                 false,
                 "ScalingReplicaSet",
-                &format!("Scaled down replica set {} from {from} to 0", name_of(old)),
+                &format!(
+                    "Scaled down replica set {} from {from} to 0",
+                    meta::name(old)
+                ),
             );
         }
         let live: Vec<&Value> = pods
             .iter()
             .filter(|p| {
-                ns_of(p) == ns
-                    && !terminating(p)
+                meta::namespace(p) == ns
+                    && !meta::is_terminating(p)
                     && owned.iter().any(|s| owned_by(p, &s["metadata"]["uid"]))
             })
             .collect();
         let new_uid = owned
             .iter()
-            .find(|s| name_of(s) == rs_name)
+            .find(|s| meta::name(s) == rs_name)
             .map(|s| s["metadata"]["uid"].clone());
         let updated = live
             .iter()
@@ -400,21 +386,21 @@ pub(crate) fn reconcile_jobs(store: &Store) {
     let (jobs, _) = store.list("jobs", None);
     let (pods, _) = store.list("pods", None);
     for job in &jobs {
-        if terminating(job) {
+        if meta::is_terminating(job) {
             continue;
         }
-        let ns = ns_of(job);
-        let name = name_of(job);
+        let ns = meta::namespace(job);
+        let name = meta::name(job);
         let uid = &job["metadata"]["uid"];
         let mine: Vec<&Value> = pods
             .iter()
-            .filter(|p| ns_of(p) == ns && owned_by(p, uid))
+            .filter(|p| meta::namespace(p) == ns && owned_by(p, uid))
             .collect();
         let succeeded = mine.iter().filter(|p| phase(p) == "Succeeded").count();
         let failed = mine.iter().filter(|p| phase(p) == "Failed").count();
         let active: Vec<&&Value> = mine
             .iter()
-            .filter(|p| !matches!(phase(p), "Succeeded" | "Failed") && !terminating(p))
+            .filter(|p| !matches!(phase(p), "Succeeded" | "Failed") && !meta::is_terminating(p))
             .collect();
         let completions = job["spec"]["completions"].as_u64().unwrap_or(1) as usize;
         let parallelism = job["spec"]["parallelism"].as_u64().unwrap_or(1) as usize;
@@ -490,7 +476,7 @@ pub(crate) fn reconcile_jobs(store: &Store) {
                                         "batch.kubernetes.io/controller-uid": uid, "controller-uid": uid});
                     if let Some(p) = create_pod(
                         store,
-                        &ns,
+                        ns,
                         &format!("{name}-"),
                         &job["spec"]["template"],
                         owner_ref(job, "batch/v1", "Job"),
@@ -503,7 +489,7 @@ pub(crate) fn reconcile_jobs(store: &Store) {
                             Source::Controller("job-controller"),
                             false,
                             "SuccessfulCreate",
-                            &format!("Created pod: {}", name_of(&p)),
+                            &format!("Created pod: {}", meta::name(&p)),
                         );
                     }
                 }

@@ -22,6 +22,7 @@ use tokio::task::JoinHandle;
 use super::events::{self, Source};
 use super::set_condition;
 use crate::faults::Fault;
+use crate::meta;
 use crate::network::ClusterDns;
 use crate::runtime::{PodRt, Running, Runtime};
 use crate::store::now_rfc3339;
@@ -62,10 +63,7 @@ fn sync(rt: &Arc<Runtime>, workers: &mut HashMap<String, JoinHandle<()>>) {
     let (pods, _) = rt.store.list("pods", None);
     for pod in pods {
         let node = pod["spec"]["nodeName"].as_str().unwrap_or_default();
-        let uid = pod["metadata"]["uid"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        let uid = meta::uid(&pod).to_string();
         if node.is_empty() || uid.is_empty() || workers.contains_key(&uid) {
             continue;
         }
@@ -234,22 +232,10 @@ fn restart_policy(pod: &Pod) -> String {
 }
 
 async fn run_pod(rt: Arc<Runtime>, raw: Value, node: Value) {
-    let ns = raw["metadata"]["namespace"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let name = raw["metadata"]["name"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let uid = raw["metadata"]["uid"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let node_name = node["metadata"]["name"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let ns = meta::namespace(&raw).to_string();
+    let name = meta::name(&raw).to_string();
+    let uid = meta::uid(&raw).to_string();
+    let node_name = meta::name(&node).to_string();
     let pod: Pod = match serde_json::from_value(raw.clone()) {
         Ok(p) => p,
         Err(e) => {
@@ -347,8 +333,8 @@ async fn run_pod(rt: Arc<Runtime>, raw: Value, node: Value) {
 /// Kubelet admission refusing a pod: phase Failed with a reason, and a warning event.
 fn reject(rt: &Runtime, raw: &Value, node: &str, reason: &str, message: &str) {
     let uid = raw["metadata"]["uid"].clone();
-    let ns = raw["metadata"]["namespace"].as_str().unwrap_or_default();
-    let name = raw["metadata"]["name"].as_str().unwrap_or_default();
+    let ns = meta::namespace(raw);
+    let name = meta::name(raw);
     let _ = rt.store.modify("pods", ns, name, |p| {
         if p["metadata"]["uid"] != uid || p["status"]["phase"] == "Failed" {
             return false;
@@ -372,12 +358,12 @@ fn reject(rt: &Runtime, raw: &Value, node: &str, reason: &str, message: &str) {
 /// A pod that never ran: wait for its deletion, then remove it.
 async fn linger(rt: &Runtime, raw: &Value) {
     let uid = raw["metadata"]["uid"].clone();
-    let ns = raw["metadata"]["namespace"].as_str().unwrap_or_default();
-    let name = raw["metadata"]["name"].as_str().unwrap_or_default();
+    let ns = meta::namespace(raw);
+    let name = meta::name(raw);
     loop {
         match rt.store.get("pods", ns, name) {
             Some(p) if p["metadata"]["uid"] == uid => {
-                if p["metadata"].get("deletionTimestamp").is_some() {
+                if meta::is_terminating(&p) {
                     let _ = rt.store.remove("pods", ns, name);
                     return;
                 }
@@ -414,7 +400,7 @@ impl Worker {
     fn look(&mut self) -> Seen {
         match self.rt.store.get("pods", &self.ns, &self.name) {
             Some(p) if p["metadata"]["uid"] == self.uid.as_str() => {
-                let deleting = p["metadata"].get("deletionTimestamp").is_some();
+                let deleting = meta::is_terminating(&p);
                 self.raw = p;
                 if deleting {
                     Seen::Deleting

@@ -13,6 +13,7 @@ use k8s_openapi::api::core::v1::{Container, Pod, Volume};
 use serde_json::Value;
 
 use crate::faults::Fault;
+use crate::meta;
 use crate::runtime::Runtime;
 use crate::workload::fs::{self, ContainerFs, FileTree, Mount, SharedTree};
 
@@ -366,9 +367,7 @@ pub(crate) fn environment(
     container: &Container,
     pod_raw: &Value,
 ) -> BTreeMap<String, String> {
-    let ns = pod_raw["metadata"]["namespace"]
-        .as_str()
-        .unwrap_or_default();
+    let ns = meta::namespace(pod_raw);
     let mut env = BTreeMap::new();
     let hostname = pod_raw["spec"]["hostname"]
         .as_str()
