@@ -242,23 +242,20 @@ pub(crate) fn patch(
     status_only: bool,
 ) -> Result<Response, ApiError> {
     let kind = PatchKind::from_content_type(content_type(headers))?;
-    let patch_doc: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::BadRequest(format!("the patch is not valid JSON: {e}")))?;
     let current = current(state, target)?;
-    let patched = patch::apply(kind, &current, &patch_doc);
-    if !patched.is_object() {
+    let patched = patch::apply(kind, &current, body)?;
+    if !patched.object.is_object() {
         return Err(ApiError::BadRequest(
             "the patch does not result in an object".to_string(),
         ));
     }
-    let explicit_version = patch_doc["metadata"].get("resourceVersion").is_some();
     store_update(
         state,
         target,
         &current,
-        patched,
+        patched.object,
         status_only,
-        explicit_version,
+        patched.sets_version,
     )
 }
 

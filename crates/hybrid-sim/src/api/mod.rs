@@ -5,14 +5,14 @@
 //! Modeled: discovery (`/version`, `/api`, `/apis`, group documents, `all` category), a minimal
 //! OpenAPI v3 (enough for `kubectl apply` validation), list/get/create/update/patch/delete/
 //! deletecollection/watch with label and field selectors, server-side Tables (`kubectl get`),
-//! JSON bodies plus the protobuf kubectl's typed `create namespace|configmap|secret` send, merge
-//! and strategic merge patches (the latter approximated: named lists merge by `name`), `dryRun`
+//! JSON bodies plus the protobuf kubectl's typed `create namespace|configmap|secret` send, JSON Patch,
+//! merge and strategic merge patches (the latter approximated: named lists merge by `name`), `dryRun`
 //! on create, graceful pod deletion, Terminating namespaces, finalizers, background garbage
 //! collection by `ownerReferences`, watch bookmarks, 410 as an ERROR event, streaming-list
 //! watches, `pods/log` (with `follow`), `pods/proxy` (GET), `pods/exec` (WebSocket v5/v4),
 //! `deployments|replicasets/scale`, and the `api-errors` and `watch-drop` faults.
 //!
-//! Not modeled (clear Status errors): JSON Patch and server-side apply (415), other protobuf
+//! Not modeled (clear Status errors): server-side apply (415), other protobuf
 //! kinds and CBOR/YAML bodies (415), SPDY exec, port-forward, attach, eviction, RBAC, admission,
 //! CRDs, `events.k8s.io`, pagination (`limit` is ignored: lists are complete).
 

@@ -57,9 +57,7 @@ pub(crate) fn update(
     let object = current(state, target)?;
     let desired = if *method == Method::PATCH {
         let kind = PatchKind::from_content_type(content_type(headers))?;
-        let doc: Value = serde_json::from_slice(body)
-            .map_err(|e| ApiError::BadRequest(format!("the patch is not valid JSON: {e}")))?;
-        patch::apply(kind, &scale_of(&object), &doc)
+        patch::apply(kind, &scale_of(&object), body)?.object
     } else {
         read_object(headers, body)?
     };

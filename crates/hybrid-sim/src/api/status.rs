@@ -71,6 +71,9 @@ pub(crate) enum ApiError {
         /// `details.causes[0].reason`, e.g. `NamespaceTerminating`.
         cause: Option<&'static str>,
     },
+    /// 422 without field causes (a JSON Patch operation that cannot be applied).
+    #[error("{0}")]
+    Unprocessable(String),
     #[error("{0}")]
     MethodNotAllowed(String),
     #[error("{0}")]
@@ -100,7 +103,9 @@ impl ApiError {
         match self {
             ApiError::NotFound { .. } | ApiError::UnknownPath => StatusCode::NOT_FOUND,
             ApiError::AlreadyExists { .. } | ApiError::Conflict { .. } => StatusCode::CONFLICT,
-            ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Invalid { .. } | ApiError::Unprocessable(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
@@ -116,7 +121,7 @@ impl ApiError {
             ApiError::NotFound { .. } | ApiError::UnknownPath => "NotFound",
             ApiError::AlreadyExists { .. } => "AlreadyExists",
             ApiError::Conflict { .. } => "Conflict",
-            ApiError::Invalid { .. } => "Invalid",
+            ApiError::Invalid { .. } | ApiError::Unprocessable(_) => "Invalid",
             ApiError::BadRequest(_) => "BadRequest",
             ApiError::Forbidden { .. } => "Forbidden",
             ApiError::MethodNotAllowed(_) => "MethodNotAllowed",

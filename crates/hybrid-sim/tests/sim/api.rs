@@ -1,6 +1,6 @@
 //! The simulated cluster's API server, driven with `kube::Client` over loopback: CRUD, Status
-//! errors, patches, selectors, watch semantics, graceful deletion, namespace termination,
-//! garbage collection and the API-level faults. None of these tests needs the kubelet: pods are
+//! errors, patches (merge, strategic, JSON Patch), selectors, watch semantics, graceful
+//! deletion, namespace termination, garbage collection and the API-level faults. None of these tests needs the kubelet: pods are
 //! either unbound (Pending) or bound by hand to a node no kubelet serves.
 
 use std::collections::BTreeSet;
@@ -157,17 +157,52 @@ async fn configmap_crud_conflicts_and_patches() {
         .unwrap();
     assert_eq!(strategic.data.unwrap().len(), 2);
 
-    let json_patch = http::Request::patch("/api/v1/namespaces/default/configmaps/a")
-        .header("content-type", "application/json-patch+json")
-        .body(br#"[{"op": "add", "path": "/data/x", "value": "1"}]"#.to_vec())
+    let json_patch = |content_type: &str, body: &[u8]| {
+        http::Request::patch("/api/v1/namespaces/default/configmaps/a")
+            .header("content-type", content_type)
+            .body(body.to_vec())
+            .unwrap()
+    };
+    let added: ConfigMap = client
+        .request(json_patch(
+            "application/json-patch+json",
+            br#"[{"op": "test", "path": "/data/s", "value": "2"},
+                 {"op": "add", "path": "/data/x", "value": "1"},
+                 {"op": "remove", "path": "/data/n"}]"#,
+        ))
+        .await
         .unwrap();
+    assert_eq!(
+        added.data,
+        Some(
+            [("s", "2"), ("x", "1")]
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .into()
+        )
+    );
+    let failed_test = client
+        .request::<serde_json::Value>(json_patch(
+            "application/json-patch+json",
+            br#"[{"op": "test", "path": "/data/s", "value": "3"},
+                 {"op": "add", "path": "/data/y", "value": "1"}]"#,
+        ))
+        .await
+        .unwrap_err();
+    let (code, reason, message) = api_error(failed_test);
+    assert_eq!((code, reason.as_str()), (422, "Invalid"));
+    assert!(message.contains("value did not match"), "{message}");
+    assert_eq!(
+        api.get("a").await.unwrap().data.unwrap().len(),
+        2,
+        "a failed JSON Patch changes nothing"
+    );
     let err = client
-        .request::<serde_json::Value>(json_patch)
+        .request::<serde_json::Value>(json_patch("application/apply-patch+yaml", b"data: {}"))
         .await
         .unwrap_err();
     let (code, reason, message) = api_error(err);
     assert_eq!((code, reason.as_str()), (415, "UnsupportedMediaType"));
-    assert!(message.contains("merge-patch"), "{message}");
+    assert!(message.contains("json-patch+json"), "{message}");
 
     let generated = api
         .create(
