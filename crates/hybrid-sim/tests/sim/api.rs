@@ -1,7 +1,8 @@
 //! The simulated cluster's API server, driven with `kube::Client` over loopback: CRUD, Status
 //! errors, patches (merge, strategic, JSON Patch), selectors, watch semantics, graceful
-//! deletion, namespace termination, garbage collection and the API-level faults. None of these tests needs the kubelet: pods are
-//! either unbound (Pending) or bound by hand to a node no kubelet serves.
+//! deletion, namespace termination, garbage collection and the API-level faults. None of these
+//! tests needs the kubelet: pods are either unbound (Pending) or bound by hand to a node no
+//! kubelet serves.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
