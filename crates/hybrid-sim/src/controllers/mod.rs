@@ -12,8 +12,10 @@ pub(crate) mod storage;
 pub(crate) mod workloads;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::{json, Value};
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::task::JoinHandle;
 
 use super::config::SimConfig;
@@ -36,6 +38,28 @@ pub(crate) fn start(
         tokio::spawn(storage::run(runtime.clone())),
         tokio::spawn(workloads::run(store.clone())),
     ]
+}
+
+/// Runs `pass` every second and shortly after each change to one of `resources` (a burst of
+/// changes coalesced into one pass, a lagging feed counted as a change), until the store closes.
+pub(crate) async fn on_changes(store: &Store, resources: &[&str], mut pass: impl FnMut()) {
+    let mut feed = store.subscribe();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            change = feed.recv() => match change {
+                Ok(c) if resources.contains(&c.key.resource.as_str()) => {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    while let Ok(_) | Err(TryRecvError::Lagged(_)) = feed.try_recv() {}
+                }
+                Ok(_) => continue,
+                Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return,
+            },
+            _ = tick.tick() => {}
+        }
+        pass();
+    }
 }
 
 /// A Kubernetes quantity in base units (`100m` → 0.1, `64Mi` → 67108864, `1e3` → 1000).

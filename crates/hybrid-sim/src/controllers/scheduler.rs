@@ -6,11 +6,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Node, NodeSelectorRequirement, Pod, Taint, Toleration};
 use serde_json::{json, Value};
-use tokio::sync::broadcast::error::RecvError;
 
 use super::events::{self, Source};
 use super::{quantity, set_condition};
@@ -404,25 +402,9 @@ fn mark_unschedulable(store: &Store, raw: &Value, ns: &str, name: &str, message:
 
 /// Runs scheduling passes when pods, nodes or claims change, and every second.
 pub(crate) async fn run(store: Arc<Store>) {
-    let mut feed = store.subscribe();
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
     schedule_pending(&store);
-    loop {
-        tokio::select! {
-            change = feed.recv() => match change {
-                Ok(c) if matches!(c.key.resource.as_str(), "pods" | "nodes" | "persistentvolumeclaims") => {
-                    // Coalesce a burst of changes into one pass.
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                    while let Ok(_) | Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) = feed.try_recv() {}
-                    schedule_pending(&store);
-                }
-                Ok(_) => {}
-                Err(RecvError::Lagged(_)) => schedule_pending(&store),
-                Err(RecvError::Closed) => return,
-            },
-            _ = tick.tick() => schedule_pending(&store),
-        }
-    }
+    let watched = ["pods", "nodes", "persistentvolumeclaims"];
+    super::on_changes(&store, &watched, || schedule_pending(&store)).await;
 }
 
 #[cfg(test)]

@@ -4,10 +4,8 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::{json, Value};
-use tokio::sync::broadcast::error::RecvError;
 
 use crate::config::SimConfig;
 use crate::meta;
@@ -319,26 +317,12 @@ fn upsert(
 
 /// Allocates addresses and rebuilds endpoints when Services or pods change.
 pub(crate) async fn run(rt: Arc<Runtime>) {
-    let store = rt.store.clone();
-    let mut feed = store.subscribe();
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
     let _listeners = super::nodeports::spawn(rt.clone());
-    loop {
-        tokio::select! {
-            change = feed.recv() => match change {
-                Ok(c) if matches!(c.key.resource.as_str(), "pods" | "services") => {
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                    while let Ok(_) | Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) = feed.try_recv() {}
-                }
-                Ok(_) => continue,
-                Err(RecvError::Lagged(_)) => {}
-                Err(RecvError::Closed) => return,
-            },
-            _ = tick.tick() => {}
-        }
-        allocate(&store);
-        reconcile_endpoints(&store, &rt.config);
-    }
+    super::on_changes(&rt.store, &["pods", "services"], || {
+        allocate(&rt.store);
+        reconcile_endpoints(&rt.store, &rt.config);
+    })
+    .await;
 }
 
 #[cfg(test)]

@@ -5,10 +5,8 @@
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::{json, Value};
-use tokio::sync::broadcast::error::RecvError;
 
 use super::events::{self, Source};
 use crate::api;
@@ -23,9 +21,69 @@ fn owned_by(o: &Value, uid: &Value) -> bool {
         .any(|r| &r["uid"] == uid && r["controller"] == true)
 }
 
-fn owner_ref(owner: &Value, api_version: &str, kind: &str) -> Value {
-    json!([{"apiVersion": api_version, "kind": kind, "name": owner["metadata"]["name"],
-            "uid": owner["metadata"]["uid"], "controller": true, "blockOwnerDeletion": true}])
+/// The pods of `pods` that `owner` controls (same namespace, a controller ownerReference).
+fn pods_of<'a>(pods: &'a [Value], owner: &'a Value) -> impl Iterator<Item = &'a Value> {
+    let ns = meta::namespace(owner);
+    let uid = &owner["metadata"]["uid"];
+    pods.iter()
+        .filter(move |p| meta::namespace(p) == ns && owned_by(p, uid))
+}
+
+/// One workload controller: the kind of object it reconciles and the name its events carry.
+struct Controller {
+    kind: &'static str,
+    api_version: &'static str,
+    source: &'static str,
+}
+
+const REPLICA_SETS: Controller = Controller {
+    kind: "ReplicaSet",
+    api_version: "apps/v1",
+    source: "replicaset-controller",
+};
+
+const DEPLOYMENTS: Controller = Controller {
+    kind: "Deployment",
+    api_version: "apps/v1",
+    source: "deployment-controller",
+};
+
+const JOBS: Controller = Controller {
+    kind: "Job",
+    api_version: "batch/v1",
+    source: "job-controller",
+};
+
+impl Controller {
+    /// `ownerReferences` making `owner` the controller of what it creates.
+    fn owner_ref(&self, owner: &Value) -> Value {
+        json!([{"apiVersion": self.api_version, "kind": self.kind, "name": owner["metadata"]["name"],
+                "uid": owner["metadata"]["uid"], "controller": true, "blockOwnerDeletion": true}])
+    }
+
+    /// Records an event about `object` from this controller.
+    fn event(&self, store: &Store, object: &Value, warning: bool, reason: &str, message: &str) {
+        let source = Source::Controller(self.source);
+        events::record(store, self.kind, object, source, warning, reason, message);
+    }
+
+    /// Creates `count` pods from `owner`'s `spec.template` (named `<owner>-<suffix>`, with
+    /// `extra_labels`), each with a SuccessfulCreate event.
+    fn create_pods(&self, store: &Store, owner: &Value, count: usize, extra_labels: &Value) {
+        for _ in 0..count {
+            if let Some(p) = create_pod(
+                store,
+                meta::namespace(owner),
+                &format!("{}-", meta::name(owner)),
+                &owner["spec"]["template"],
+                self.owner_ref(owner),
+                extra_labels,
+            ) {
+                let message = format!("Created pod: {}", meta::name(&p));
+                self.event(store, owner, false, "SuccessfulCreate", &message);
+            }
+        }
+    }
 }
 
 fn is_ready(pod: &Value) -> bool {
@@ -142,36 +200,12 @@ pub(crate) fn reconcile_replicasets(store: &Store) {
         if meta::is_terminating(rs) {
             continue;
         }
-        let ns = meta::namespace(rs);
-        let uid = &rs["metadata"]["uid"];
-        let mine: Vec<&Value> = pods
-            .iter()
-            .filter(|p| meta::namespace(p) == ns && owned_by(p, uid) && !meta::is_terminating(p))
-            .filter(|p| !matches!(phase(p), "Succeeded" | "Failed"))
+        let mine: Vec<&Value> = pods_of(&pods, rs)
+            .filter(|p| !meta::is_terminating(p) && !matches!(phase(p), "Succeeded" | "Failed"))
             .collect();
         let want = replicas(rs);
         if mine.len() < want {
-            for _ in mine.len()..want {
-                let owner = owner_ref(rs, "apps/v1", "ReplicaSet");
-                if let Some(p) = create_pod(
-                    store,
-                    ns,
-                    &format!("{}-", meta::name(rs)),
-                    &rs["spec"]["template"],
-                    owner,
-                    &json!({}),
-                ) {
-                    events::record(
-                        store,
-                        "ReplicaSet",
-                        rs,
-                        Source::Controller("replicaset-controller"),
-                        false,
-                        "SuccessfulCreate",
-                        &format!("Created pod: {}", meta::name(&p)),
-                    );
-                }
-            }
+            REPLICA_SETS.create_pods(store, rs, want - mine.len(), &json!({}));
         } else if mine.len() > want {
             // Not-ready and newest pods go first.
             let mut victims = mine.clone();
@@ -188,15 +222,8 @@ pub(crate) fn reconcile_replicasets(store: &Store) {
             });
             for p in victims.iter().take(mine.len() - want) {
                 delete_pod(store, p);
-                events::record(
-                    store,
-                    "ReplicaSet",
-                    rs,
-                    Source::Controller("replicaset-controller"),
-                    false,
-                    "SuccessfulDelete",
-                    &format!("Deleted pod: {}", meta::name(p)),
-                );
+                let message = format!("Deleted pod: {}", meta::name(p));
+                REPLICA_SETS.event(store, rs, false, "SuccessfulDelete", &message);
             }
         }
         let count = mine.len();
@@ -249,20 +276,13 @@ pub(crate) fn reconcile_deployments(store: &Store) {
                     "metadata": {"name": rs_name, "labels": labels,
                                  "annotations": {"deployment.kubernetes.io/revision": revision.to_string(),
                                                  "deployment.kubernetes.io/desired-replicas": want.to_string()},
-                                 "ownerReferences": owner_ref(d, "apps/v1", "Deployment")},
+                                 "ownerReferences": DEPLOYMENTS.owner_ref(d)},
                     "spec": {"replicas": want, "selector": selector, "template": tpl},
                     "status": {"replicas": 0},
                 });
                 if store.create("replicasets", ns, rs).is_ok() {
-                    events::record(
-                        store,
-                        "Deployment",
-                        d,
-                        Source::Controller("deployment-controller"),
-                        false,
-                        "ScalingReplicaSet",
-                        &format!("Scaled up replica set {rs_name} from 0 to {want}"),
-                    );
+                    let message = format!("Scaled up replica set {rs_name} from 0 to {want}");
+                    DEPLOYMENTS.event(store, d, false, "ScalingReplicaSet", &message);
                 }
             }
             Some(rs) if replicas(rs) != want => {
@@ -272,15 +292,8 @@ pub(crate) fn reconcile_deployments(store: &Store) {
                     true
                 });
                 let verb = if want > from { "up" } else { "down" };
-                events::record(
-                    store,
-                    "Deployment",
-                    d,
-                    Source::Controller("deployment-controller"),
-                    false,
-                    "ScalingReplicaSet",
-                    &format!("Scaled {verb} replica set {rs_name} from {from} to {want}"),
-                );
+                let message = format!("Scaled {verb} replica set {rs_name} from {from} to {want}");
+                DEPLOYMENTS.event(store, d, false, "ScalingReplicaSet", &message);
             }
             Some(_) => {}
         }
@@ -293,18 +306,11 @@ pub(crate) fn reconcile_deployments(store: &Store) {
                 *super::field(r, &["spec", "replicas"]) = json!(0);
                 true
             });
-            events::record(
-                store,
-                "Deployment",
-                d,
-                Source::Controller("deployment-controller"),
-                false,
-                "ScalingReplicaSet",
-                &format!(
-                    "Scaled down replica set {} from {from} to 0",
-                    meta::name(old)
-                ),
+            let message = format!(
+                "Scaled down replica set {} from {from} to 0",
+                meta::name(old)
             );
+            DEPLOYMENTS.event(store, d, false, "ScalingReplicaSet", &message);
         }
         let live: Vec<&Value> = pods
             .iter()
@@ -389,13 +395,9 @@ pub(crate) fn reconcile_jobs(store: &Store) {
         if meta::is_terminating(job) {
             continue;
         }
-        let ns = meta::namespace(job);
         let name = meta::name(job);
         let uid = &job["metadata"]["uid"];
-        let mine: Vec<&Value> = pods
-            .iter()
-            .filter(|p| meta::namespace(p) == ns && owned_by(p, uid))
-            .collect();
+        let mine: Vec<&Value> = pods_of(&pods, job).collect();
         let succeeded = mine.iter().filter(|p| phase(p) == "Succeeded").count();
         let failed = mine.iter().filter(|p| phase(p) == "Failed").count();
         let active: Vec<&&Value> = mine
@@ -435,15 +437,7 @@ pub(crate) fn reconcile_jobs(store: &Store) {
                     )
                 ]);
                 status["completionTime"] = json!(now);
-                events::record(
-                    store,
-                    "Job",
-                    job,
-                    Source::Controller("job-controller"),
-                    false,
-                    "Completed",
-                    "Job completed",
-                );
+                JOBS.event(store, job, false, "Completed", "Job completed");
             } else if failed > backoff_limit {
                 for p in &active {
                     delete_pod(store, p);
@@ -460,39 +454,18 @@ pub(crate) fn reconcile_jobs(store: &Store) {
                         "Job has reached the specified backoff limit"
                     )
                 ]);
-                events::record(
+                JOBS.event(
                     store,
-                    "Job",
                     job,
-                    Source::Controller("job-controller"),
                     true,
                     "BackoffLimitExceeded",
                     "Job has reached the specified backoff limit",
                 );
             } else {
                 let want = parallelism.min(completions - succeeded);
-                for _ in active.len()..want {
-                    let labels = json!({"batch.kubernetes.io/job-name": name, "job-name": name,
-                                        "batch.kubernetes.io/controller-uid": uid, "controller-uid": uid});
-                    if let Some(p) = create_pod(
-                        store,
-                        ns,
-                        &format!("{name}-"),
-                        &job["spec"]["template"],
-                        owner_ref(job, "batch/v1", "Job"),
-                        &labels,
-                    ) {
-                        events::record(
-                            store,
-                            "Job",
-                            job,
-                            Source::Controller("job-controller"),
-                            false,
-                            "SuccessfulCreate",
-                            &format!("Created pod: {}", meta::name(&p)),
-                        );
-                    }
-                }
+                let labels = json!({"batch.kubernetes.io/job-name": name, "job-name": name,
+                                    "batch.kubernetes.io/controller-uid": uid, "controller-uid": uid});
+                JOBS.create_pods(store, job, want.saturating_sub(active.len()), &labels);
             }
         }
         write_status(store, "jobs", job, status);
@@ -501,23 +474,11 @@ pub(crate) fn reconcile_jobs(store: &Store) {
 
 /// Runs the workload controllers when their objects or pods change, and every second.
 pub(crate) async fn run(store: Arc<Store>) {
-    let mut feed = store.subscribe();
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    loop {
-        tokio::select! {
-            change = feed.recv() => match change {
-                Ok(c) if matches!(c.key.resource.as_str(), "pods" | "deployments" | "replicasets" | "jobs") => {
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                    while let Ok(_) | Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) = feed.try_recv() {}
-                }
-                Ok(_) => continue,
-                Err(RecvError::Lagged(_)) => {}
-                Err(RecvError::Closed) => return,
-            },
-            _ = tick.tick() => {}
-        }
+    let watched = ["pods", "deployments", "replicasets", "jobs"];
+    super::on_changes(&store, &watched, || {
         reconcile_deployments(&store);
         reconcile_replicasets(&store);
         reconcile_jobs(&store);
-    }
+    })
+    .await;
 }
