@@ -32,6 +32,14 @@ impl ObjectKey {
             name: name.to_string(),
         }
     }
+
+    /// The error for an object that is not there.
+    fn not_found(&self) -> StoreError {
+        StoreError::NotFound {
+            resource: self.resource.clone(),
+            name: self.name.clone(),
+        }
+    }
 }
 
 /// What happened to an object, as a watch reports it.
@@ -204,12 +212,7 @@ impl Store {
     ) -> Result<Value, StoreError> {
         let mut state = self.lock();
         let key = ObjectKey::new(resource, namespace, name);
-        let Some(current) = state.objects.get(&key) else {
-            return Err(StoreError::NotFound {
-                resource: resource.to_string(),
-                name: name.to_string(),
-            });
-        };
+        let current = state.objects.get(&key).ok_or_else(|| key.not_found())?;
         if let Some(rv) = meta_str(&object, "resourceVersion") {
             if !rv.is_empty()
                 && Some(rv.as_str()) != meta_str(current, "resourceVersion").as_deref()
@@ -239,12 +242,7 @@ impl Store {
     ) -> Result<Value, StoreError> {
         let mut state = self.lock();
         let key = ObjectKey::new(resource, namespace, name);
-        let Some(current) = state.objects.get(&key) else {
-            return Err(StoreError::NotFound {
-                resource: resource.to_string(),
-                name: name.to_string(),
-            });
-        };
+        let current = state.objects.get(&key).ok_or_else(|| key.not_found())?;
         let mut object = current.clone();
         if !edit(&mut object) {
             return Ok(object);
@@ -262,12 +260,7 @@ impl Store {
     ) -> Result<Value, StoreError> {
         let mut state = self.lock();
         let key = ObjectKey::new(resource, namespace, name);
-        let Some(mut object) = state.objects.remove(&key) else {
-            return Err(StoreError::NotFound {
-                resource: resource.to_string(),
-                name: name.to_string(),
-            });
-        };
+        let mut object = state.objects.remove(&key).ok_or_else(|| key.not_found())?;
         state.resource_version += 1;
         let rv = state.resource_version;
         metadata_mut(&mut object).insert("resourceVersion".into(), json!(rv.to_string()));

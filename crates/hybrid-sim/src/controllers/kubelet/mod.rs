@@ -239,15 +239,8 @@ async fn run_pod(rt: Arc<Runtime>, raw: Value, node: Value) {
     let pod: Pod = match serde_json::from_value(raw.clone()) {
         Ok(p) => p,
         Err(e) => {
-            events::record(
-                &rt.store,
-                "Pod",
-                &raw,
-                Source::Kubelet(&node_name),
-                true,
-                "Failed",
-                &format!("Error: the pod cannot be read: {e}"),
-            );
+            let message = format!("Error: the pod cannot be read: {e}");
+            warn(&rt, &raw, &node_name, "Failed", &message);
             return linger(&rt, &raw).await;
         }
     };
@@ -268,12 +261,10 @@ async fn run_pod(rt: Arc<Runtime>, raw: Value, node: Value) {
     let cidr = node["spec"]["podCIDR"].as_str().unwrap_or("10.244.0.0/24");
     let host_ip = crate::network::node_internal_ip(&node).unwrap_or_default();
     let Some(ip) = rt.net().allocate_pod_ip(cidr) else {
-        events::record(
-            &rt.store,
-            "Pod",
+        warn(
+            &rt,
             &raw,
-            Source::Kubelet(&node_name),
-            true,
+            &node_name,
             "FailedCreatePodSandBox",
             &format!("Failed to create pod sandbox: plugin type=\"sim\" failed (add): failed to allocate for range 0: no IP addresses available in range set: {cidr}"),
         );
@@ -344,6 +335,11 @@ fn reject(rt: &Runtime, raw: &Value, node: &str, reason: &str, message: &str) {
         *super::field(p, &["status", "message"]) = json!(message);
         true
     });
+    warn(rt, raw, node, reason, message);
+}
+
+/// A Warning event about pod `raw` from the kubelet of `node`.
+fn warn(rt: &Runtime, raw: &Value, node: &str, reason: &str, message: &str) {
     events::record(
         &rt.store,
         "Pod",
@@ -382,11 +378,12 @@ enum Seen {
 
 impl Worker {
     fn event(&self, warning: bool, reason: &str, message: &str) {
+        let source = Source::Kubelet(&self.node);
         events::record(
             &self.rt.store,
             "Pod",
             &self.raw,
-            Source::Kubelet(&self.node),
+            source,
             warning,
             reason,
             message,
