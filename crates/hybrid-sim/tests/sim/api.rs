@@ -862,34 +862,45 @@ where
         .expect("stream open")
 }
 
-/// Needs the controllers: a running agnhost netexec pod on a Linux node.
-#[tokio::test]
-async fn exec_logs_and_proxy_reach_running_containers() {
-    use kube::api::{AttachParams, LogParams};
-    use tokio::io::AsyncReadExt;
-
+/// A full simulated cluster (nodes and controllers) with pod `name` of `containers` running on
+/// a Linux node in `default`.
+async fn running_linux_pod(
+    name: &str,
+    containers: serde_json::Value,
+) -> (SimCluster, Client, Api<Pod>) {
     let sim = SimCluster::start(SimConfig::default()).await.unwrap();
     let client = sim
         .client()
         .await
         .expect("a client for the simulated cluster");
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
-    let web: Pod = serde_json::from_value(json!({
-        "metadata": {"name": "web"},
-        "spec": {
-            "nodeSelector": {"kubernetes.io/os": "linux"},
-            "containers": [{"name": "netexec",
-                "image": "registry.k8s.io/e2e-test-images/agnhost:2.53",
-                "args": ["netexec", "--http-port=8080"],
-                "ports": [{"name": "http", "containerPort": 8080}]}],
-        },
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "spec": {"nodeSelector": {"kubernetes.io/os": "linux"}, "containers": containers},
     }))
     .unwrap();
-    pods.create(&PostParams::default(), &web).await.unwrap();
+    pods.create(&PostParams::default(), &pod).await.unwrap();
     wait_until(|| async {
-        let pod = pods.get("web").await.unwrap();
+        let pod = pods.get(name).await.unwrap();
         pod.status.and_then(|s| s.phase).as_deref() == Some("Running")
     })
+    .await;
+    (sim, client, pods)
+}
+
+/// Needs the controllers: a running agnhost netexec pod on a Linux node.
+#[tokio::test]
+async fn exec_logs_and_proxy_reach_running_containers() {
+    use kube::api::{AttachParams, LogParams};
+    use tokio::io::AsyncReadExt;
+
+    let (_sim, client, pods) = running_linux_pod(
+        "web",
+        json!([{"name": "netexec",
+            "image": "registry.k8s.io/e2e-test-images/agnhost:2.53",
+            "args": ["netexec", "--http-port=8080"],
+            "ports": [{"name": "http", "containerPort": 8080}]}]),
+    )
     .await;
 
     async fn run(pods: &Api<Pod>, script: &str) -> (String, String, serde_json::Value) {
@@ -990,26 +1001,11 @@ async fn followed_logs_stream_until_the_pod_is_gone() {
     use futures::AsyncBufReadExt;
     use kube::api::LogParams;
 
-    let sim = SimCluster::start(SimConfig::default()).await.unwrap();
-    let client = sim
-        .client()
-        .await
-        .expect("a client for the simulated cluster");
-    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
-    let ticker: Pod = serde_json::from_value(json!({
-        "metadata": {"name": "ticker"},
-        "spec": {
-            "nodeSelector": {"kubernetes.io/os": "linux"},
-            "containers": [{"name": "sh", "image": "busybox:1.36",
-                "command": ["sh", "-c", "echo one; sleep 1; echo two; sleep infinity"]}],
-        },
-    }))
-    .unwrap();
-    pods.create(&PostParams::default(), &ticker).await.unwrap();
-    wait_until(|| async {
-        let pod = pods.get("ticker").await.unwrap();
-        pod.status.and_then(|s| s.phase).as_deref() == Some("Running")
-    })
+    let (_sim, _client, pods) = running_linux_pod(
+        "ticker",
+        json!([{"name": "sh", "image": "busybox:1.36",
+            "command": ["sh", "-c", "echo one; sleep 1; echo two; sleep infinity"]}]),
+    )
     .await;
     let params = LogParams {
         follow: true,
