@@ -1,8 +1,11 @@
 //! The simulated hybrid cluster: a real Kubernetes API server on loopback (axum) with Linux and
 //! Windows nodes, and controllers as tokio tasks (scheduler, kubelets, services, storage).
 //! A test double with KWOK's fidelity, not a Kubernetes: it exists so every path of the harness,
-//! including every failure path, runs end to end. Nothing outside this module knows it exists
-//! except the code that starts it.
+//! including every failure path, runs end to end. Only the binary that starts it knows it exists.
+//!
+//! The public surface is [`SimCluster`] (start, connect, shut down), [`SimConfig`], [`Fault`] and
+//! [`SimError`]. Features: `clap` derives `clap::ValueEnum` on `Fault`; `testing` adds
+//! `SimCluster::store()`, a look beneath the API for this crate's own tests.
 
 #![warn(missing_docs, unreachable_pub)]
 
@@ -33,15 +36,6 @@ pub enum SimError {
         /// The port asked for (0: any free one).
         port: u16,
         /// Why binding failed.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The API server could not serve on its bound port.
-    #[error("cannot serve the API on 127.0.0.1:{port}")]
-    Serve {
-        /// The port the server listens on.
-        port: u16,
-        /// Why serving failed.
         #[source]
         source: std::io::Error,
     },

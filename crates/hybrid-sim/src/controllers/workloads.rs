@@ -482,3 +482,81 @@ pub(crate) async fn run(store: Arc<Store>) {
     })
     .await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn template() -> Value {
+        json!({"metadata": {"labels": {"app": "w"}},
+               "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]}})
+    }
+
+    fn reasons(store: &Store) -> Vec<String> {
+        let (events, _) = store.list("events", Some("ns"));
+        events
+            .iter()
+            .map(|e| {
+                let (kind, from) = (&e["involvedObject"]["kind"], &e["source"]["component"]);
+                format!("{kind} {} {from}", e["reason"])
+            })
+            .map(|s| s.replace('"', ""))
+            .collect()
+    }
+
+    #[test]
+    fn a_replica_set_creates_its_pods_once_and_scales_down_to_its_count() {
+        let store = Store::new();
+        let rs = json!({"metadata": {"name": "web-1"},
+                        "spec": {"replicas": 2, "template": template()}});
+        let rs = store.create("replicasets", "ns", rs).unwrap();
+        reconcile_replicasets(&store);
+        reconcile_replicasets(&store);
+        let (pods, _) = store.list("pods", Some("ns"));
+        assert_eq!(pods_of(&pods, &rs).count(), 2);
+        assert!(pods.iter().all(|p| meta::name(p).starts_with("web-1-")));
+        assert_eq!(
+            pods[0]["metadata"]["ownerReferences"][0]["kind"],
+            "ReplicaSet"
+        );
+        assert_eq!(
+            reasons(&store),
+            ["ReplicaSet SuccessfulCreate replicaset-controller"; 2]
+        );
+
+        store
+            .modify("replicasets", "ns", "web-1", |r| {
+                r["spec"]["replicas"] = json!(1);
+                true
+            })
+            .unwrap();
+        reconcile_replicasets(&store);
+        let (pods, _) = store.list("pods", Some("ns"));
+        assert_eq!(pods.len(), 1, "an unbound pod is removed at once");
+        assert!(reasons(&store)
+            .contains(&"ReplicaSet SuccessfulDelete replicaset-controller".to_string()));
+    }
+
+    #[test]
+    fn a_job_creates_up_to_parallelism_pods_labelled_with_its_name() {
+        let store = Store::new();
+        let job = json!({"metadata": {"name": "once"},
+                         "spec": {"completions": 3, "parallelism": 2, "template": template()}});
+        let job = store.create("jobs", "ns", job).unwrap();
+        reconcile_jobs(&store);
+        reconcile_jobs(&store);
+        let (pods, _) = store.list("pods", Some("ns"));
+        assert_eq!(pods_of(&pods, &job).count(), 2);
+        for pod in &pods {
+            assert_eq!(pod["metadata"]["labels"]["job-name"], "once");
+            assert_eq!(pod["metadata"]["labels"]["app"], "w");
+            assert_eq!(
+                pod["metadata"]["ownerReferences"][0]["apiVersion"],
+                "batch/v1"
+            );
+        }
+        assert_eq!(reasons(&store), ["Job SuccessfulCreate job-controller"; 2]);
+        let (jobs, _) = store.list("jobs", Some("ns"));
+        assert_eq!(jobs[0]["status"]["active"], 2);
+    }
+}
