@@ -10,7 +10,9 @@ use super::faults::Fault;
 pub struct SimConfig {
     /// Port on 127.0.0.1; 0 picks a free one.
     pub port: u16,
+    /// How many Linux nodes (`linux-node-1`, ...).
     pub linux_nodes: usize,
+    /// How many Windows nodes (`windows-node-1`, ...).
     pub windows_nodes: usize,
     /// `node.kubernetes.io/windows-build` of the Windows nodes (10.0.20348: Windows Server 2022).
     pub windows_build: String,
@@ -18,11 +20,13 @@ pub struct SimConfig {
     pub windows_taint: bool,
     /// Create the default StorageClass `standard` and its provisioner.
     pub storage_class: bool,
+    /// The faults to inject (none by default).
     pub faults: BTreeSet<Fault>,
     /// Base latency of simulated work (image pull, container start). Scaled ×10 by `Fault::Slow`.
     pub latency: Duration,
     /// First CrashLoopBackOff delay (real kubelet: 10 s), doubled per restart up to `backoff_max`.
     pub backoff_initial: Duration,
+    /// The longest CrashLoopBackOff delay (real kubelet: 5 min).
     pub backoff_max: Duration,
 }
 
@@ -44,12 +48,13 @@ impl Default for SimConfig {
 }
 
 impl SimConfig {
+    /// Whether `fault` is injected.
     pub fn has(&self, fault: Fault) -> bool {
         self.faults.contains(&fault)
     }
 
     /// A simulated delay: `base` × 10 under `Fault::Slow`.
-    pub fn delay(&self, base: Duration) -> Duration {
+    pub(crate) fn delay(&self, base: Duration) -> Duration {
         if self.has(Fault::Slow) {
             base * 10
         } else {

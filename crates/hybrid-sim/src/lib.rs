@@ -1,17 +1,23 @@
 //! The simulated hybrid cluster: a real Kubernetes API server on loopback (axum) with Linux and
 //! Windows nodes, and controllers as tokio tasks (scheduler, kubelets, services, storage).
 //! A test double with KWOK's fidelity, not a Kubernetes: it exists so every path of the harness,
-//! including every failure path, runs end to end. Nothing outside this module knows it exists
-//! except the code that starts it.
+//! including every failure path, runs end to end. Only the binary that starts it knows it exists.
+//!
+//! The public surface is [`SimCluster`] (start, connect, shut down), [`SimConfig`], [`Fault`] and
+//! [`SimError`]. Features: `clap` derives `clap::ValueEnum` on `Fault`; `testing` adds
+//! `SimCluster::store()`, a look beneath the API for this crate's own tests.
 
-pub mod api;
-pub mod config;
-pub mod controllers;
-pub mod faults;
-pub mod network;
-pub mod runtime;
-pub mod store;
-pub mod workload;
+#![warn(missing_docs, unreachable_pub)]
+
+mod api;
+mod config;
+mod controllers;
+mod faults;
+mod meta;
+mod network;
+mod runtime;
+mod store;
+mod workload;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,32 +30,53 @@ pub use faults::Fault;
 /// Why the simulated cluster could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
+    /// The API server's port could not be bound (in use, or not allowed).
     #[error("cannot listen on 127.0.0.1:{port}")]
     Bind {
+        /// The port asked for (0: any free one).
         port: u16,
+        /// Why binding failed.
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot serve the API on 127.0.0.1:{port}")]
-    Serve {
-        port: u16,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The kubeconfig the cluster writes for itself could not be read back.
     #[error("cannot read the simulated cluster's own kubeconfig")]
     ClientConfig(#[source] kube::config::KubeconfigError),
+    /// No `kube::Client` could be made from that kubeconfig.
     #[error("cannot create a client for the simulated cluster")]
     Client(#[source] kube::Error),
+    /// The kubeconfig could not be written where asked.
     #[error("cannot write the kubeconfig to {path}")]
     Kubeconfig {
+        /// Where the kubeconfig was to go.
         path: std::path::PathBuf,
+        /// Why writing failed.
         #[source]
         source: std::io::Error,
     },
 }
 
+/// What the simulated cluster's own tests may do beneath the API: read the store's
+/// `resourceVersion` and compact its watch history (feature `testing`).
+#[cfg(feature = "testing")]
+pub struct StoreAccess<'a>(&'a store::Store);
+
+#[cfg(feature = "testing")]
+impl StoreAccess<'_> {
+    /// The newest `resourceVersion` the store handed out (what a list reports).
+    pub fn resource_version(&self) -> u64 {
+        self.0.resource_version()
+    }
+
+    /// Forgets the change history up to now, as etcd compaction does: a watch that resumes
+    /// from an older `resourceVersion` then gets 410 Gone.
+    pub fn compact(&self) {
+        self.0.compact();
+    }
+}
+
 /// The name of the cluster, user and context in the kubeconfig the simulated cluster writes.
-pub const CONTEXT: &str = "hybrid-e2e-sim";
+const CONTEXT: &str = "hybrid-e2e-sim";
 
 /// Namespaces every cluster has from the start.
 const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
@@ -116,8 +143,8 @@ impl SimCluster {
     /// The object store behind the API (for the simulated cluster's own tests, which look
     /// beneath the API, e.g. to compact the watch history).
     #[cfg(feature = "testing")]
-    pub fn store(&self) -> &Arc<store::Store> {
-        &self.state.store
+    pub fn store(&self) -> StoreAccess<'_> {
+        StoreAccess(&self.state.store)
     }
 
     /// A kubeconfig pointing at this cluster, context `hybrid-e2e-sim`, as JSON (which is YAML

@@ -13,37 +13,38 @@ use super::config::SimConfig;
 use super::faults::Fault;
 use super::store::Store;
 use super::workload::shell::Dns;
+use crate::meta;
 
 /// ClusterIP of the `kubernetes` Service.
-pub const KUBERNETES_SERVICE_IP: &str = "10.96.0.1";
+pub(crate) const KUBERNETES_SERVICE_IP: &str = "10.96.0.1";
 /// ClusterIP of cluster DNS (`kube-dns` in `kube-system`).
-pub const DNS_SERVICE_IP: &str = "10.96.0.10";
-pub const CLUSTER_DOMAIN: &str = "cluster.local";
+pub(crate) const DNS_SERVICE_IP: &str = "10.96.0.10";
+pub(crate) const CLUSTER_DOMAIN: &str = "cluster.local";
 /// Address API-server proxy requests come from (the control plane).
-pub const CONTROL_PLANE_IP: &str = "10.240.0.2";
-pub const NODE_PORT_RANGE: std::ops::RangeInclusive<u16> = 30000..=32767;
+pub(crate) const CONTROL_PLANE_IP: &str = "10.240.0.2";
+pub(crate) const NODE_PORT_RANGE: std::ops::RangeInclusive<u16> = 30000..=32767;
 
 /// InternalIP of the node with index `i` (0-based, Linux nodes first).
-pub fn node_ip(i: usize) -> String {
+pub(crate) fn node_ip(i: usize) -> String {
     format!("10.240.0.{}", 10 + i)
 }
 
 /// ExternalIP of the node with index `i`: a loopback address unique to the simulated cluster
 /// serving its API on `api_port` (`127.<hi>.<lo>.<10+i>`), where its NodePorts really listen,
 /// so the harness machine reaches them (Linux routes all of 127/8 to loopback).
-pub fn node_external_ip(api_port: u16, i: usize) -> String {
+pub(crate) fn node_external_ip(api_port: u16, i: usize) -> String {
     let [hi, lo] = api_port.to_be_bytes();
     format!("127.{hi}.{lo}.{}", 10 + i)
 }
 
 /// Pod CIDR of the node with index `i`.
-pub fn pod_cidr(i: usize) -> String {
+pub(crate) fn pod_cidr(i: usize) -> String {
     format!("10.244.{i}.0/24")
 }
 
 /// Why a connection failed, worded by the caller in agnhost's style.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DialFailure {
+pub(crate) enum DialFailure {
     /// Nothing answers (dropped packets, unknown address): `i/o timeout`.
     Timeout,
     /// Nothing listens on the port, or a Service has no endpoints: `connection refused`.
@@ -54,7 +55,7 @@ pub enum DialFailure {
 
 /// Mutable network bookkeeping (pod IPs in use, round-robin positions, source ports).
 #[derive(Debug, Default)]
-pub struct NetState {
+pub(crate) struct NetState {
     next_host: HashMap<String, u32>,
     in_use: HashSet<String>,
     round_robin: HashMap<String, usize>,
@@ -63,7 +64,7 @@ pub struct NetState {
 
 impl NetState {
     /// A free pod IP from a node's `spec.podCIDR` (`10.244.N.0/24`).
-    pub fn allocate_pod_ip(&mut self, pod_cidr: &str) -> Option<String> {
+    pub(crate) fn allocate_pod_ip(&mut self, pod_cidr: &str) -> Option<String> {
         let base: Ipv4Addr = pod_cidr.split('/').next()?.parse().ok()?;
         let base = u32::from(base);
         let next = self.next_host.entry(pod_cidr.to_string()).or_insert(2);
@@ -78,12 +79,12 @@ impl NetState {
         None
     }
 
-    pub fn release_pod_ip(&mut self, ip: &str) {
+    pub(crate) fn release_pod_ip(&mut self, ip: &str) {
         self.in_use.remove(ip);
     }
 
     /// The next of `n` endpoints for a Service (round robin).
-    pub fn pick(&mut self, service: &str, n: usize) -> usize {
+    pub(crate) fn pick(&mut self, service: &str, n: usize) -> usize {
         let i = self.round_robin.entry(service.to_string()).or_default();
         let pick = *i % n.max(1);
         *i = i.wrapping_add(1);
@@ -91,7 +92,7 @@ impl NetState {
     }
 
     /// A source port for an outgoing connection.
-    pub fn source_port(&mut self) -> u16 {
+    pub(crate) fn source_port(&mut self) -> u16 {
         self.ephemeral = if self.ephemeral < 40000 || self.ephemeral >= 60999 {
             40000
         } else {
@@ -102,14 +103,14 @@ impl NetState {
 }
 
 /// Cluster DNS for pods of one namespace.
-pub struct ClusterDns {
-    pub store: Arc<Store>,
-    pub namespace: String,
-    pub broken: bool,
+pub(crate) struct ClusterDns {
+    pub(crate) store: Arc<Store>,
+    pub(crate) namespace: String,
+    pub(crate) broken: bool,
 }
 
 impl ClusterDns {
-    pub fn new(store: Arc<Store>, config: &SimConfig, namespace: &str) -> Self {
+    pub(crate) fn new(store: Arc<Store>, config: &SimConfig, namespace: &str) -> Self {
         Self {
             store,
             namespace: namespace.to_string(),
@@ -133,7 +134,7 @@ impl Dns for ClusterDns {
 
 /// Resolves `name` as a pod in `namespace` would (search path `<ns>.svc.cluster.local`,
 /// `svc.cluster.local`, `cluster.local`): `(fqdn, ClusterIP)`.
-pub fn resolve(store: &Store, namespace: &str, name: &str) -> Option<(String, String)> {
+pub(crate) fn resolve(store: &Store, namespace: &str, name: &str) -> Option<(String, String)> {
     let name = name.trim_end_matches('.').to_ascii_lowercase();
     if name.is_empty() {
         return None;
@@ -172,18 +173,18 @@ pub fn resolve(store: &Store, namespace: &str, name: &str) -> Option<(String, St
 }
 
 /// Whether traffic between pods on these nodes' operating systems is dropped.
-pub fn drops(config: &SimConfig, src_windows: bool, dst_windows: bool) -> bool {
+pub(crate) fn drops(config: &SimConfig, src_windows: bool, dst_windows: bool) -> bool {
     config.has(Fault::CrossOsNetwork) && src_windows != dst_windows
 }
 
 /// Whether a UDP datagram between pods is lost.
-pub fn drops_udp(config: &SimConfig) -> bool {
+pub(crate) fn drops_udp(config: &SimConfig) -> bool {
     config.has(Fault::UdpDrop)
 }
 
 /// The source address a destination sees for traffic from a pod: the pod's IP, or its node's
 /// IP under the `snat` fault.
-pub fn source_ip<'a>(config: &SimConfig, pod_ip: &'a str, node_ip: &'a str) -> &'a str {
+pub(crate) fn source_ip<'a>(config: &SimConfig, pod_ip: &'a str, node_ip: &'a str) -> &'a str {
     if config.has(Fault::Snat) {
         node_ip
     } else {
@@ -193,15 +194,15 @@ pub fn source_ip<'a>(config: &SimConfig, pod_ip: &'a str, node_ip: &'a str) -> &
 
 /// A backend a dial reaches after Service translation.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Backend {
-    pub namespace: String,
-    pub pod: String,
-    pub port: u16,
+pub(crate) struct Backend {
+    pub(crate) namespace: String,
+    pub(crate) pod: String,
+    pub(crate) port: u16,
 }
 
 /// Where `ip:port` leads when it is a Service's ClusterIP or a node's `InternalIP:nodePort`.
 /// `None`: not a Service address (maybe a pod IP). `Some(Err)`: a Service address that refuses.
-pub fn service_backend(
+pub(crate) fn service_backend(
     store: &Store,
     config: &SimConfig,
     net: &mut NetState,
@@ -234,8 +235,8 @@ pub fn service_backend(
         if cluster_ip != ip && config.has(Fault::NodeportClosed) {
             return Some(Err(DialFailure::Refused));
         }
-        let ns = svc["metadata"]["namespace"].as_str().unwrap_or_default();
-        let name = svc["metadata"]["name"].as_str().unwrap_or_default();
+        let ns = meta::namespace(svc);
+        let name = meta::name(svc);
         let port_name = sp["name"].as_str().unwrap_or_default();
         let backends = ready_backends(store, ns, name, port_name, protocol);
         if backends.is_empty() {
@@ -287,7 +288,7 @@ fn ready_backends(
     out
 }
 
-pub fn node_internal_ip(node: &Value) -> Option<String> {
+pub(crate) fn node_internal_ip(node: &Value) -> Option<String> {
     node["status"]["addresses"]
         .as_array()?
         .iter()

@@ -20,23 +20,23 @@ use super::workload::{self, netexec, Program, SharedLog, Signal};
 
 /// The answer of an HTTP request proxied to a port of a pod.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProxyResponse {
-    pub status: u16,
-    pub content_type: String,
-    pub body: Vec<u8>,
+pub(crate) struct ProxyResponse {
+    pub(crate) status: u16,
+    pub(crate) content_type: String,
+    pub(crate) body: Vec<u8>,
 }
 
 /// The result of a command run in a container.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ExecOutput {
-    pub stdout: Vec<u8>,
-    pub stderr: Vec<u8>,
-    pub exit_code: i32,
+pub(crate) struct ExecOutput {
+    pub(crate) stdout: Vec<u8>,
+    pub(crate) stderr: Vec<u8>,
+    pub(crate) exit_code: i32,
 }
 
 /// Why a runtime request could not be served (mapped to a Status by the API layer).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RuntimeError {
+pub(crate) enum RuntimeError {
     #[error("pods \"{0}\" not found")]
     PodNotFound(String),
     #[error("container {container} is not valid for pod {pod}")]
@@ -53,50 +53,49 @@ pub enum RuntimeError {
 
 /// A running container instance, as requests reach it.
 #[derive(Clone)]
-pub struct Running {
-    pub program: Program,
-    pub sandbox: Sandbox,
-    pub signals: mpsc::UnboundedSender<Signal>,
-    pub started: Instant,
+pub(crate) struct Running {
+    pub(crate) program: Program,
+    pub(crate) sandbox: Sandbox,
+    pub(crate) signals: mpsc::UnboundedSender<Signal>,
+    pub(crate) started: Instant,
 }
 
 /// One container of a pod: its running instance (if any) and its logs.
 #[derive(Default)]
-pub struct ContainerRt {
-    pub running: Option<Running>,
-    pub log: SharedLog,
+pub(crate) struct ContainerRt {
+    pub(crate) running: Option<Running>,
+    pub(crate) log: SharedLog,
     /// The log of the previous instance (`previous=true`).
-    pub previous_log: Option<String>,
+    pub(crate) previous_log: Option<String>,
 }
 
 /// A pod the kubelet runs: identity, addresses and containers (init and app, by name).
-pub struct PodRt {
-    pub namespace: String,
-    pub name: String,
-    pub uid: String,
-    pub node: String,
-    pub windows: bool,
-    pub ip: String,
-    pub host_ip: String,
+pub(crate) struct PodRt {
+    pub(crate) namespace: String,
+    pub(crate) name: String,
+    pub(crate) uid: String,
+    pub(crate) windows: bool,
+    pub(crate) ip: String,
+    pub(crate) host_ip: String,
     /// App container names in spec order (to pick the default container).
-    pub app_containers: Vec<String>,
-    pub containers: Mutex<BTreeMap<String, ContainerRt>>,
+    pub(crate) app_containers: Vec<String>,
+    pub(crate) containers: Mutex<BTreeMap<String, ContainerRt>>,
 }
 
 impl PodRt {
-    pub fn containers(&self) -> MutexGuard<'_, BTreeMap<String, ContainerRt>> {
+    pub(crate) fn containers(&self) -> MutexGuard<'_, BTreeMap<String, ContainerRt>> {
         self.containers.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The running instance listening on `port`.
-    pub fn listener(&self, port: u16, udp: bool) -> Option<Running> {
+    pub(crate) fn listener(&self, port: u16, udp: bool) -> Option<Running> {
         self.containers()
             .values()
             .filter_map(|c| c.running.clone())
             .find(|r| r.program.ports().contains(&(port, udp)))
     }
 
-    pub fn dialect(&self) -> Dialect {
+    pub(crate) fn dialect(&self) -> Dialect {
         if self.windows {
             Dialect::Cmd
         } else {
@@ -106,9 +105,9 @@ impl PodRt {
 }
 
 /// Handle the API server holds to reach running containers; shared with the controllers.
-pub struct Runtime {
-    pub store: Arc<Store>,
-    pub config: SimConfig,
+pub(crate) struct Runtime {
+    pub(crate) store: Arc<Store>,
+    pub(crate) config: SimConfig,
     pods: Mutex<HashMap<(String, String), Arc<PodRt>>>,
     /// Contents of each PersistentVolume, by PV name; they outlive pods.
     volumes: Mutex<HashMap<String, SharedTree>>,
@@ -122,7 +121,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Runtime {
-    pub fn new(store: Arc<Store>, config: SimConfig) -> Self {
+    pub(crate) fn new(store: Arc<Store>, config: SimConfig) -> Self {
         Self {
             store,
             config,
@@ -132,12 +131,12 @@ impl Runtime {
         }
     }
 
-    pub fn net(&self) -> MutexGuard<'_, NetState> {
+    pub(crate) fn net(&self) -> MutexGuard<'_, NetState> {
         lock(&self.net)
     }
 
     /// The contents of a PersistentVolume (created empty on first use).
-    pub fn volume(&self, pv: &str) -> SharedTree {
+    pub(crate) fn volume(&self, pv: &str) -> SharedTree {
         lock(&self.volumes)
             .entry(pv.to_string())
             .or_default()
@@ -145,16 +144,16 @@ impl Runtime {
     }
 
     /// Drops a PersistentVolume's contents (fault `volume-data-loss`, or the PV is deleted).
-    pub fn wipe_volume(&self, pv: &str) {
+    pub(crate) fn wipe_volume(&self, pv: &str) {
         lock(&self.volumes).remove(pv);
     }
 
-    pub fn register(&self, pod: Arc<PodRt>) {
+    pub(crate) fn register(&self, pod: Arc<PodRt>) {
         lock(&self.pods).insert((pod.namespace.clone(), pod.name.clone()), pod);
     }
 
     /// Forgets a pod (only the instance with this uid) and frees its IP.
-    pub fn unregister(&self, namespace: &str, name: &str, uid: &str) {
+    pub(crate) fn unregister(&self, namespace: &str, name: &str, uid: &str) {
         let mut pods = lock(&self.pods);
         let key = (namespace.to_string(), name.to_string());
         if pods.get(&key).is_some_and(|p| p.uid == uid) {
@@ -164,18 +163,18 @@ impl Runtime {
         }
     }
 
-    pub fn pod(&self, namespace: &str, name: &str) -> Option<Arc<PodRt>> {
+    pub(crate) fn pod(&self, namespace: &str, name: &str) -> Option<Arc<PodRt>> {
         lock(&self.pods)
             .get(&(namespace.to_string(), name.to_string()))
             .cloned()
     }
 
-    pub fn pod_by_ip(&self, ip: &str) -> Option<Arc<PodRt>> {
+    pub(crate) fn pod_by_ip(&self, ip: &str) -> Option<Arc<PodRt>> {
         lock(&self.pods).values().find(|p| p.ip == ip).cloned()
     }
 
     /// An HTTP request to `port` of a pod, from `client` (`ip:port`).
-    pub fn http_to<'a>(
+    pub(crate) fn http_to<'a>(
         &'a self,
         pod: &'a Arc<PodRt>,
         port: u16,
@@ -238,7 +237,7 @@ impl Runtime {
     }
 
     /// netexec's HTTP dial from `src`: the body, or agnhost's error text.
-    pub async fn dial_http(
+    pub(crate) async fn dial_http(
         &self,
         src: &PodRt,
         host: &str,
@@ -271,7 +270,7 @@ impl Runtime {
     }
 
     /// netexec's UDP dial from `src`: the answer, or agnhost's error text.
-    pub async fn dial_udp(
+    pub(crate) async fn dial_udp(
         &self,
         src: &PodRt,
         host: &str,
@@ -310,7 +309,7 @@ impl Runtime {
     }
 
     /// Sends `GET path_and_query` to `port` of the pod (`pods/{pod}:{port}/proxy/...`).
-    pub async fn proxy(
+    pub(crate) async fn proxy(
         &self,
         namespace: &str,
         pod: &str,
@@ -372,7 +371,7 @@ impl Runtime {
     }
 
     /// Runs `command` in a container of the pod (`pods/{pod}/exec`).
-    pub async fn exec(
+    pub(crate) async fn exec(
         &self,
         namespace: &str,
         pod: &str,
@@ -407,7 +406,7 @@ impl Runtime {
     }
 
     /// The log of a container (`pods/{pod}/log`), of its previous instance with `previous`.
-    pub fn logs(
+    pub(crate) fn logs(
         &self,
         namespace: &str,
         pod: &str,

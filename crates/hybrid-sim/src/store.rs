@@ -18,25 +18,33 @@ const HISTORY_LEN: usize = 20_000;
 /// Identifies one object: resource plural (e.g. `pods`, `deployments`), namespace (`""` for
 /// cluster-scoped objects) and name.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ObjectKey {
-    pub resource: String,
-    pub namespace: String,
-    pub name: String,
+pub(crate) struct ObjectKey {
+    pub(crate) resource: String,
+    pub(crate) namespace: String,
+    pub(crate) name: String,
 }
 
 impl ObjectKey {
-    pub fn new(resource: &str, namespace: &str, name: &str) -> Self {
+    pub(crate) fn new(resource: &str, namespace: &str, name: &str) -> Self {
         Self {
             resource: resource.to_string(),
             namespace: namespace.to_string(),
             name: name.to_string(),
         }
     }
+
+    /// The error for an object that is not there.
+    fn not_found(&self) -> StoreError {
+        StoreError::NotFound {
+            resource: self.resource.clone(),
+            name: self.name.clone(),
+        }
+    }
 }
 
 /// What happened to an object, as a watch reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChangeKind {
+pub(crate) enum ChangeKind {
     Added,
     Modified,
     Deleted,
@@ -44,7 +52,7 @@ pub enum ChangeKind {
 
 impl ChangeKind {
     /// The watch event `type` for this change.
-    pub fn as_watch_type(self) -> &'static str {
+    pub(crate) fn as_watch_type(self) -> &'static str {
         match self {
             ChangeKind::Added => "ADDED",
             ChangeKind::Modified => "MODIFIED",
@@ -55,17 +63,17 @@ impl ChangeKind {
 
 /// One change to the store, in `resourceVersion` order.
 #[derive(Debug, Clone)]
-pub struct Change {
-    pub kind: ChangeKind,
-    pub key: ObjectKey,
-    pub resource_version: u64,
+pub(crate) struct Change {
+    pub(crate) kind: ChangeKind,
+    pub(crate) key: ObjectKey,
+    pub(crate) resource_version: u64,
     /// The object after the change (for `Deleted`, the last state, with the deletion's version).
-    pub object: Arc<Value>,
+    pub(crate) object: Arc<Value>,
 }
 
 /// Why a store operation was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StoreError {
+pub(crate) enum StoreError {
     #[error("{resource} \"{name}\" not found")]
     NotFound { resource: String, name: String },
     #[error("{resource} \"{name}\" already exists")]
@@ -88,7 +96,7 @@ struct State {
 }
 
 /// The object store. Cheap to share behind an `Arc`.
-pub struct Store {
+pub(crate) struct Store {
     state: Mutex<State>,
     feed: broadcast::Sender<Change>,
 }
@@ -100,7 +108,7 @@ impl Default for Store {
 }
 
 impl Store {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let (feed, _) = broadcast::channel(HISTORY_LEN);
         Self {
             state: Mutex::new(State::default()),
@@ -114,13 +122,13 @@ impl Store {
     }
 
     /// The newest `resourceVersion` handed out (what a list reports).
-    pub fn resource_version(&self) -> u64 {
+    pub(crate) fn resource_version(&self) -> u64 {
         self.lock().resource_version
     }
 
     /// Creates an object. Fills `metadata.name` from `generateName`, `namespace`, `uid`,
     /// `creationTimestamp`, `resourceVersion` and `generation`.
-    pub fn create(
+    pub(crate) fn create(
         &self,
         resource: &str,
         namespace: &str,
@@ -173,7 +181,7 @@ impl Store {
     }
 
     /// Reads one object.
-    pub fn get(&self, resource: &str, namespace: &str, name: &str) -> Option<Value> {
+    pub(crate) fn get(&self, resource: &str, namespace: &str, name: &str) -> Option<Value> {
         self.lock()
             .objects
             .get(&ObjectKey::new(resource, namespace, name))
@@ -182,7 +190,7 @@ impl Store {
 
     /// Lists objects of a resource, in one namespace or (with `None`) in all, with the store's
     /// `resourceVersion` at the time of the list.
-    pub fn list(&self, resource: &str, namespace: Option<&str>) -> (Vec<Value>, u64) {
+    pub(crate) fn list(&self, resource: &str, namespace: Option<&str>) -> (Vec<Value>, u64) {
         let state = self.lock();
         let items = state
             .objects
@@ -195,7 +203,7 @@ impl Store {
 
     /// Replaces an object. If the new object carries a `resourceVersion`, it must be the current
     /// one (optimistic concurrency), else `Conflict`. Immutable metadata is carried over.
-    pub fn update(
+    pub(crate) fn update(
         &self,
         resource: &str,
         namespace: &str,
@@ -204,12 +212,7 @@ impl Store {
     ) -> Result<Value, StoreError> {
         let mut state = self.lock();
         let key = ObjectKey::new(resource, namespace, name);
-        let Some(current) = state.objects.get(&key) else {
-            return Err(StoreError::NotFound {
-                resource: resource.to_string(),
-                name: name.to_string(),
-            });
-        };
+        let current = state.objects.get(&key).ok_or_else(|| key.not_found())?;
         if let Some(rv) = meta_str(&object, "resourceVersion") {
             if !rv.is_empty()
                 && Some(rv.as_str()) != meta_str(current, "resourceVersion").as_deref()
@@ -230,7 +233,7 @@ impl Store {
 
     /// Changes an object in place under the store's lock (for controllers and the API's
     /// subresources). `edit` returns `false` to leave the object untouched (no new version).
-    pub fn modify(
+    pub(crate) fn modify(
         &self,
         resource: &str,
         namespace: &str,
@@ -239,12 +242,7 @@ impl Store {
     ) -> Result<Value, StoreError> {
         let mut state = self.lock();
         let key = ObjectKey::new(resource, namespace, name);
-        let Some(current) = state.objects.get(&key) else {
-            return Err(StoreError::NotFound {
-                resource: resource.to_string(),
-                name: name.to_string(),
-            });
-        };
+        let current = state.objects.get(&key).ok_or_else(|| key.not_found())?;
         let mut object = current.clone();
         if !edit(&mut object) {
             return Ok(object);
@@ -254,15 +252,15 @@ impl Store {
     }
 
     /// Removes an object for good and reports `Deleted` to watchers.
-    pub fn remove(&self, resource: &str, namespace: &str, name: &str) -> Result<Value, StoreError> {
+    pub(crate) fn remove(
+        &self,
+        resource: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Value, StoreError> {
         let mut state = self.lock();
         let key = ObjectKey::new(resource, namespace, name);
-        let Some(mut object) = state.objects.remove(&key) else {
-            return Err(StoreError::NotFound {
-                resource: resource.to_string(),
-                name: name.to_string(),
-            });
-        };
+        let mut object = state.objects.remove(&key).ok_or_else(|| key.not_found())?;
         state.resource_version += 1;
         let rv = state.resource_version;
         metadata_mut(&mut object).insert("resourceVersion".into(), json!(rv.to_string()));
@@ -273,7 +271,7 @@ impl Store {
     /// The changes after `resource_version` (for a watch that resumes), and a receiver for what
     /// comes next, taken atomically so nothing is missed or seen twice. `Gone` when the history
     /// no longer reaches back that far.
-    pub fn watch_from(
+    pub(crate) fn watch_from(
         &self,
         resource_version: u64,
     ) -> Result<(Vec<Change>, broadcast::Receiver<Change>), StoreError> {
@@ -294,15 +292,16 @@ impl Store {
     }
 
     /// Forgets the change history up to now, as etcd compaction does: a watch that resumes from
-    /// an older `resourceVersion` then gets 410 Gone (for tests and the `watch-drop` fault).
-    pub fn compact(&self) {
+    /// an older `resourceVersion` then gets 410 Gone (for the simulated cluster's tests).
+    #[cfg(any(test, feature = "testing"))]
+    pub(crate) fn compact(&self) {
         let mut state = self.lock();
         state.history.clear();
         state.compacted_through = state.resource_version;
     }
 
     /// A receiver for every change from now on (controllers use this).
-    pub fn subscribe(&self) -> broadcast::Receiver<Change> {
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<Change> {
         self.feed.subscribe()
     }
 
@@ -342,7 +341,7 @@ fn meta_str(object: &Value, field: &str) -> Option<String> {
 }
 
 /// The object's `metadata` map, created if missing or not a map.
-pub fn metadata_mut(object: &mut Value) -> &mut serde_json::Map<String, Value> {
+pub(crate) fn metadata_mut(object: &mut Value) -> &mut serde_json::Map<String, Value> {
     if !object.is_object() {
         *object = json!({});
     }
@@ -384,7 +383,7 @@ fn carry_immutable_metadata(current: &Value, object: &mut Value) {
 }
 
 /// Current time as Kubernetes writes it (RFC 3339, seconds, `Z`).
-pub fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
@@ -401,7 +400,7 @@ fn new_uid() -> String {
 }
 
 /// Five lowercase alphanumerics, as the API server appends to `generateName`.
-pub fn random_suffix() -> String {
+pub(crate) fn random_suffix() -> String {
     const CHARS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     (0..5)
         .map(|_| CHARS[rand::random_range(0..CHARS.len())] as char)

@@ -9,10 +9,11 @@ use super::query::Query;
 use super::route::{content_type, Target};
 use super::status::{json_response, ApiError, Cause};
 use super::{defaults, protobuf, table, validation, ApiState};
+use crate::meta;
 use crate::store::metadata_mut;
 
 /// `GET` on a collection: a `<Kind>List` with the store's `resourceVersion`.
-pub fn list(
+pub(crate) fn list(
     state: &ApiState,
     target: &Target,
     query: &Query,
@@ -37,7 +38,11 @@ pub fn list(
 }
 
 /// `GET` on an object (or its `status`).
-pub fn get(state: &ApiState, target: &Target, headers: &HeaderMap) -> Result<Response, ApiError> {
+pub(crate) fn get(
+    state: &ApiState,
+    target: &Target,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
     let object = current(state, target)?;
     if table::wanted(headers) && target.subresource.is_none() {
         let body = table::table(target.def, std::slice::from_ref(&object), None);
@@ -47,7 +52,7 @@ pub fn get(state: &ApiState, target: &Target, headers: &HeaderMap) -> Result<Res
 }
 
 /// The stored object the target names, or 404.
-pub fn current(state: &ApiState, target: &Target) -> Result<Value, ApiError> {
+pub(crate) fn current(state: &ApiState, target: &Target) -> Result<Value, ApiError> {
     let name = target.name.as_deref().unwrap_or_default();
     state
         .store
@@ -60,7 +65,7 @@ pub fn current(state: &ApiState, target: &Target) -> Result<Value, ApiError> {
 
 /// Reads an object body: JSON, or the protobuf kubectl's typed clients send for the few kinds
 /// `protobuf.rs` knows. Other media types (YAML, CBOR, other protobuf kinds) answer 415.
-pub fn read_object(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
+pub(crate) fn read_object(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
     let media = content_type(headers)
         .split(';')
         .next()
@@ -85,7 +90,7 @@ pub fn read_object(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> 
 }
 
 /// Parses a JSON object body; 400 otherwise.
-pub fn parse_object(body: &[u8]) -> Result<Value, ApiError> {
+pub(crate) fn parse_object(body: &[u8]) -> Result<Value, ApiError> {
     let value: Value = serde_json::from_slice(body).map_err(|e| {
         ApiError::BadRequest(format!(
             "the object provided is unrecognized (json parse error: {e})"
@@ -133,9 +138,7 @@ fn check_namespace_open(state: &ApiState, target: &Target, name: &str) -> Result
             name: ns.to_string(),
         });
     };
-    if namespace["metadata"].get("deletionTimestamp").is_some()
-        || namespace["status"]["phase"] == "Terminating"
-    {
+    if meta::is_terminating(&namespace) || namespace["status"]["phase"] == "Terminating" {
         return Err(ApiError::Forbidden {
             resource: target.def.qualified(),
             name: name.to_string(),
@@ -149,7 +152,7 @@ fn check_namespace_open(state: &ApiState, target: &Target, name: &str) -> Result
 }
 
 /// `POST` on a collection.
-pub fn create(
+pub(crate) fn create(
     state: &ApiState,
     target: &Target,
     query: &Query,
@@ -164,7 +167,7 @@ pub fn create(
     }
     let mut object = read_object(headers, body)?;
     check_body(target, &object)?;
-    let name = object["metadata"]["name"].as_str().unwrap_or_default();
+    let name = meta::name(&object);
     let generate = object["metadata"]["generateName"]
         .as_str()
         .unwrap_or_default();
@@ -209,7 +212,7 @@ pub fn create(
 }
 
 /// `PUT` on an object, or on its `status` (`status_only`).
-pub fn update(
+pub(crate) fn update(
     state: &ApiState,
     target: &Target,
     headers: &HeaderMap,
@@ -231,7 +234,7 @@ pub fn update(
 }
 
 /// `PATCH` on an object, or on its `status`.
-pub fn patch(
+pub(crate) fn patch(
     state: &ApiState,
     target: &Target,
     headers: &HeaderMap,
@@ -239,23 +242,20 @@ pub fn patch(
     status_only: bool,
 ) -> Result<Response, ApiError> {
     let kind = PatchKind::from_content_type(content_type(headers))?;
-    let patch_doc: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::BadRequest(format!("the patch is not valid JSON: {e}")))?;
     let current = current(state, target)?;
-    let patched = patch::apply(kind, &current, &patch_doc);
-    if !patched.is_object() {
+    let patched = patch::apply(kind, &current, body)?;
+    if !patched.object.is_object() {
         return Err(ApiError::BadRequest(
             "the patch does not result in an object".to_string(),
         ));
     }
-    let explicit_version = patch_doc["metadata"].get("resourceVersion").is_some();
     store_update(
         state,
         target,
         &current,
-        patched,
+        patched.object,
         status_only,
-        explicit_version,
+        patched.sets_version,
     )
 }
 

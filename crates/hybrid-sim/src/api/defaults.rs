@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use super::registry::ResourceDef;
 
 /// Prepares a new object of `def` for the store.
-pub fn on_create(def: &ResourceDef, object: &mut Value) {
+pub(crate) fn on_create(def: &ResourceDef, object: &mut Value) {
     set_type(def, object);
     if def.has_status() {
         let status = match def.plural {
@@ -29,7 +29,7 @@ pub fn on_create(def: &ResourceDef, object: &mut Value) {
 }
 
 /// Sets `apiVersion` and `kind` (stored objects always carry them).
-pub fn set_type(def: &ResourceDef, object: &mut Value) {
+pub(crate) fn set_type(def: &ResourceDef, object: &mut Value) {
     if let Value::Object(map) = object {
         map.insert("apiVersion".into(), json!(def.api_version()));
         map.insert("kind".into(), json!(def.kind));

@@ -11,6 +11,7 @@ use super::registry::ResourceDef;
 use super::route::Target;
 use super::status::{json_response, success_status, ApiError};
 use super::ApiState;
+use crate::meta;
 use crate::store::metadata_mut;
 
 /// Namespaces a real API server refuses to delete.
@@ -18,7 +19,7 @@ const PROTECTED_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public"]
 
 /// What a deletion did.
 #[derive(Debug)]
-pub enum Deleted {
+pub(crate) enum Deleted {
     /// Removed from the store (the last state).
     Gone(Value),
     /// Marked for deletion; something else removes it later (kubelet, namespace controller,
@@ -27,7 +28,7 @@ pub enum Deleted {
 }
 
 /// `DELETE` on an object.
-pub fn delete(
+pub(crate) fn delete(
     state: &ApiState,
     target: &Target,
     query: &Query,
@@ -57,7 +58,7 @@ pub fn delete(
 }
 
 /// `DELETE` on a collection: deletes every object matching the selectors.
-pub fn delete_collection(
+pub(crate) fn delete_collection(
     state: &ApiState,
     target: &Target,
     query: &Query,
@@ -69,8 +70,8 @@ pub fn delete_collection(
         .list(target.def.store_key(), target.namespace.as_deref());
     let mut deleted = Vec::new();
     for item in items.into_iter().filter(|o| options.matches(o)) {
-        let ns = item["metadata"]["namespace"].as_str().unwrap_or_default();
-        let name = item["metadata"]["name"].as_str().unwrap_or_default();
+        let ns = meta::namespace(&item);
+        let name = meta::name(&item);
         match delete_object(state, target.def, ns, name, grace) {
             Ok(Deleted::Gone(o) | Deleted::Pending(o)) => deleted.push(o),
             Err(ApiError::NotFound { .. }) => {}
@@ -102,7 +103,7 @@ fn grace_period(query: &Query, body: &[u8]) -> Result<Option<i64>, ApiError> {
 
 /// Deletes one object with the semantics of its kind (also used by namespace termination and
 /// the garbage collector).
-pub fn delete_object(
+pub(crate) fn delete_object(
     state: &ApiState,
     def: &ResourceDef,
     namespace: &str,
@@ -116,7 +117,7 @@ pub fn delete_object(
         name: name.to_string(),
     };
     let current = store.get(key, namespace, name).ok_or_else(not_found)?;
-    let terminating = current["metadata"].get("deletionTimestamp").is_some();
+    let terminating = meta::is_terminating(&current);
     let remove = || {
         store
             .remove(key, namespace, name)
@@ -188,17 +189,18 @@ fn mark(
 }
 
 /// Removes an object whose deletion waited for finalizers once the last one is gone.
-pub fn finish_if_finalized(state: &ApiState, def: &ResourceDef, object: &Value) {
+pub(crate) fn finish_if_finalized(state: &ApiState, def: &ResourceDef, object: &Value) {
     if matches!(def.plural, "pods" | "namespaces") {
         return;
     }
-    let meta = &object["metadata"];
-    let finalizers_left = meta["finalizers"].as_array().is_some_and(|f| !f.is_empty());
-    if meta.get("deletionTimestamp").is_some() && !finalizers_left {
-        let ns = meta["namespace"].as_str().unwrap_or_default();
-        let name = meta["name"].as_str().unwrap_or_default();
+    let finalizers_left = object["metadata"]["finalizers"]
+        .as_array()
+        .is_some_and(|f| !f.is_empty());
+    if meta::is_terminating(object) && !finalizers_left {
         // Someone else may have removed it meanwhile; either way it is gone.
-        let _ = state.store.remove(def.store_key(), ns, name);
+        let _ = state
+            .store
+            .remove(def.store_key(), meta::namespace(object), meta::name(object));
         state.lifecycle.notify_one();
     }
 }

@@ -7,9 +7,9 @@ use serde_json::{json, Value};
 use super::registry::{self, ResourceDef};
 
 /// The Kubernetes version the simulated cluster reports.
-pub const GIT_VERSION: &str = "v1.33.1";
+pub(crate) const GIT_VERSION: &str = "v1.33.1";
 
-pub fn version() -> Value {
+pub(crate) fn version() -> Value {
     json!({
         "major": "1",
         "minor": "33",
@@ -27,7 +27,7 @@ pub fn version() -> Value {
 const ALL_CATEGORY: &[&str] = &["pods", "services", "deployments", "replicasets", "jobs"];
 
 /// `/api`: the core group's versions.
-pub fn core_versions() -> Value {
+pub(crate) fn core_versions() -> Value {
     json!({
         "kind": "APIVersions",
         "versions": ["v1"],
@@ -36,7 +36,7 @@ pub fn core_versions() -> Value {
 }
 
 /// `/apis`: the named groups.
-pub fn group_list() -> Value {
+pub(crate) fn group_list() -> Value {
     let groups: Vec<Value> = registry::groups()
         .into_iter()
         .map(|g| {
@@ -48,7 +48,7 @@ pub fn group_list() -> Value {
 }
 
 /// `/api/v1` or `/apis/<group>/<version>`; `None` when the group/version is not served.
-pub fn resource_list(group: &str, version: &str) -> Option<Value> {
+pub(crate) fn resource_list(group: &str, version: &str) -> Option<Value> {
     let defs = registry::in_group_version(group, version);
     if defs.is_empty() {
         return None;

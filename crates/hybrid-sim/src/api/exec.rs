@@ -17,7 +17,7 @@ use super::ApiState;
 use crate::runtime::ExecOutput;
 
 /// The channel subprotocols served, preferred first.
-pub const PROTOCOLS: [&str; 2] = ["v5.channel.k8s.io", "v4.channel.k8s.io"];
+pub(crate) const PROTOCOLS: [&str; 2] = ["v5.channel.k8s.io", "v4.channel.k8s.io"];
 
 const STDOUT: u8 = 1;
 const STDERR: u8 = 2;
@@ -25,7 +25,7 @@ const STATUS: u8 = 3;
 
 /// Handles an exec request. Errors that come before the command runs (no pod, no container,
 /// not running, no WebSocket) are plain HTTP Status answers, as from a real API server.
-pub async fn handle(
+pub(crate) async fn handle(
     state: &ApiState,
     target: &Target,
     query: &Query,
@@ -124,7 +124,7 @@ fn frame(channel: u8, data: &[u8]) -> Message {
 }
 
 /// The Status sent on channel 3: Success, or NonZeroExitCode with the code as a cause.
-pub fn exit_status(command: &[String], code: i32) -> Value {
+pub(crate) fn exit_status(command: &[String], code: i32) -> Value {
     if code == 0 {
         return json!({"metadata": {}, "status": "Success"});
     }

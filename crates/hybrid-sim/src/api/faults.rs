@@ -15,7 +15,11 @@ const ERROR_RATE: f64 = 0.2;
 
 /// Middleware: injects the configured API faults before the request reaches its handler, so a
 /// failed request changes nothing.
-pub async fn inject(State(state): State<ApiState>, request: Request, next: Next) -> Response {
+pub(crate) async fn inject(
+    State(state): State<ApiState>,
+    request: Request,
+    next: Next,
+) -> Response {
     if state.config.has(Fault::ApiErrors) && !is_watch(&request) && rand::random_bool(ERROR_RATE) {
         tracing::debug!(uri = %request.uri(), "sim api: injected fault api-errors");
         return ApiError::Internal("injected by fault api-errors".to_string()).into_response();

@@ -5,19 +5,19 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use serde_json::Value;
 use tokio::task::JoinHandle;
 
 use super::delete::delete_object;
 use super::registry::{ResourceDef, RESOURCES};
 use super::ApiState;
+use crate::meta;
 use crate::store::ChangeKind;
 
 /// How often the task looks even when nothing woke it (pods the kubelet is still terminating).
 const PERIOD: Duration = Duration::from_millis(500);
 
 /// Spawns the cleanup task; it runs until the cluster shuts down.
-pub fn spawn(state: ApiState) -> JoinHandle<()> {
+pub(crate) fn spawn(state: ApiState) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut changes = state.store.subscribe();
         let mut ticker = tokio::time::interval(PERIOD);
@@ -39,17 +39,9 @@ pub fn spawn(state: ApiState) -> JoinHandle<()> {
 }
 
 /// One pass: terminate namespaces, then collect orphans.
-pub fn sweep(state: &ApiState) {
+pub(crate) fn sweep(state: &ApiState) {
     terminate_namespaces(state);
     collect_garbage(state);
-}
-
-fn name_of(object: &Value) -> (&str, &str) {
-    let meta = &object["metadata"];
-    (
-        meta["namespace"].as_str().unwrap_or_default(),
-        meta["name"].as_str().unwrap_or_default(),
-    )
 }
 
 fn namespaced() -> impl Iterator<Item = &'static ResourceDef> {
@@ -59,15 +51,15 @@ fn namespaced() -> impl Iterator<Item = &'static ResourceDef> {
 fn terminate_namespaces(state: &ApiState) {
     let (namespaces, _) = state.store.list("namespaces", None);
     for ns in namespaces {
-        if ns["metadata"].get("deletionTimestamp").is_none() {
+        if !meta::is_terminating(&ns) {
             continue;
         }
-        let (_, ns_name) = name_of(&ns);
+        let ns_name = meta::name(&ns);
         let mut remaining = 0;
         for def in namespaced() {
             let (items, _) = state.store.list(def.store_key(), Some(ns_name));
             for item in items {
-                let (_, name) = name_of(&item);
+                let name = meta::name(&item);
                 if def.plural != "pods" {
                     // Finalizers do not hold up a namespace in the simulated cluster.
                     let _ = state.store.modify(def.store_key(), ns_name, name, |o| {
@@ -111,8 +103,8 @@ fn collect_garbage(state: &ApiState) {
             && owners
                 .iter()
                 .all(|o| o["uid"].as_str().is_none_or(|uid| !uids.contains(uid)));
-        if orphaned && item["metadata"].get("deletionTimestamp").is_none() {
-            let (ns, name) = name_of(&item);
+        if orphaned && !meta::is_terminating(&item) {
+            let (ns, name) = (meta::namespace(&item), meta::name(&item));
             tracing::debug!(
                 resource = def.plural,
                 ns,

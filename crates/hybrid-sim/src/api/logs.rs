@@ -21,7 +21,7 @@ use super::ApiState;
 const FOLLOW_POLL: Duration = Duration::from_millis(200);
 
 /// `GET pods/{name}/log`.
-pub fn log(state: &ApiState, target: &Target, query: &Query) -> Result<Response, ApiError> {
+pub(crate) fn log(state: &ApiState, target: &Target, query: &Query) -> Result<Response, ApiError> {
     current(state, target)?;
     let name = target.name.as_deref().unwrap_or_default();
     let text = state.runtime.logs(

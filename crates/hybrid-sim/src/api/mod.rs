@@ -5,38 +5,38 @@
 //! Modeled: discovery (`/version`, `/api`, `/apis`, group documents, `all` category), a minimal
 //! OpenAPI v3 (enough for `kubectl apply` validation), list/get/create/update/patch/delete/
 //! deletecollection/watch with label and field selectors, server-side Tables (`kubectl get`),
-//! JSON bodies plus the protobuf kubectl's typed `create namespace|configmap|secret` send, merge
-//! and strategic merge patches (the latter approximated: named lists merge by `name`), `dryRun`
+//! JSON bodies plus the protobuf kubectl's typed `create namespace|configmap|secret` send, JSON Patch,
+//! merge and strategic merge patches (the latter approximated: named lists merge by `name`), `dryRun`
 //! on create, graceful pod deletion, Terminating namespaces, finalizers, background garbage
 //! collection by `ownerReferences`, watch bookmarks, 410 as an ERROR event, streaming-list
 //! watches, `pods/log` (with `follow`), `pods/proxy` (GET), `pods/exec` (WebSocket v5/v4),
 //! `deployments|replicasets/scale`, and the `api-errors` and `watch-drop` faults.
 //!
-//! Not modeled (clear Status errors): JSON Patch and server-side apply (415), other protobuf
+//! Not modeled (clear Status errors): server-side apply (415), other protobuf
 //! kinds and CBOR/YAML bodies (415), SPDY exec, port-forward, attach, eviction, RBAC, admission,
 //! CRDs, `events.k8s.io`, pagination (`limit` is ignored: lists are complete).
 
-pub mod crud;
-pub mod defaults;
-pub mod delete;
-pub mod discovery;
-pub mod exec;
-pub mod faults;
-pub mod lifecycle;
-pub mod logs;
-pub mod openapi;
-pub mod patch;
-pub mod protobuf;
-pub mod query;
-pub mod registry;
-pub mod route;
-pub mod scale;
-pub mod selectors;
-pub mod status;
-pub mod subresources;
-pub mod table;
-pub mod validation;
-pub mod watch;
+pub(crate) mod crud;
+pub(crate) mod defaults;
+pub(crate) mod delete;
+pub(crate) mod discovery;
+pub(crate) mod exec;
+pub(crate) mod faults;
+pub(crate) mod lifecycle;
+pub(crate) mod logs;
+pub(crate) mod openapi;
+pub(crate) mod patch;
+pub(crate) mod protobuf;
+pub(crate) mod query;
+pub(crate) mod registry;
+pub(crate) mod route;
+pub(crate) mod scale;
+pub(crate) mod selectors;
+pub(crate) mod status;
+pub(crate) mod subresources;
+pub(crate) mod table;
+pub(crate) mod validation;
+pub(crate) mod watch;
 
 use std::sync::Arc;
 
@@ -53,18 +53,18 @@ use super::store::Store;
 
 /// What every handler shares.
 #[derive(Clone)]
-pub struct ApiState {
-    pub store: Arc<Store>,
-    pub runtime: Arc<Runtime>,
-    pub config: Arc<SimConfig>,
+pub(crate) struct ApiState {
+    pub(crate) store: Arc<Store>,
+    pub(crate) runtime: Arc<Runtime>,
+    pub(crate) config: Arc<SimConfig>,
     /// Cancelled when the cluster shuts down (ends watches).
-    pub shutdown: CancellationToken,
+    pub(crate) shutdown: CancellationToken,
     /// Wakes the namespace-termination and garbage-collection task.
-    pub lifecycle: Arc<Notify>,
+    pub(crate) lifecycle: Arc<Notify>,
 }
 
 impl ApiState {
-    pub fn new(store: Arc<Store>, runtime: Arc<Runtime>, config: SimConfig) -> Self {
+    pub(crate) fn new(store: Arc<Store>, runtime: Arc<Runtime>, config: SimConfig) -> Self {
         Self {
             store,
             runtime,
@@ -77,7 +77,7 @@ impl ApiState {
 
 /// The API server's router: every path goes through `route::dispatch`, behind request logging
 /// and fault injection.
-pub fn router(state: ApiState) -> Router {
+pub(crate) fn router(state: ApiState) -> Router {
     Router::new()
         .fallback(route::dispatch)
         .layer(middleware::from_fn_with_state(

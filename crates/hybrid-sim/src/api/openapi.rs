@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 use super::registry::{self, ResourceDef};
 
 /// The discovery root: where each group/version's document lives.
-pub fn root() -> Value {
+pub(crate) fn root() -> Value {
     let mut paths = Map::new();
     for gv in group_versions() {
         paths.insert(
@@ -32,7 +32,7 @@ fn group_versions() -> Vec<String> {
 }
 
 /// The document of one group/version (`api/v1`, `apis/apps/v1`); `None` if not served.
-pub fn document(group_version: &str) -> Option<Value> {
+pub(crate) fn document(group_version: &str) -> Option<Value> {
     let (group, version) = match group_version.split('/').collect::<Vec<_>>().as_slice() {
         ["api", version] => ("", *version),
         ["apis", group, version] => (*group, *version),

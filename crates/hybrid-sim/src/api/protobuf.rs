@@ -7,11 +7,11 @@ use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
 /// The media type of Kubernetes protobuf bodies.
-pub const MEDIA_TYPE: &str = "application/vnd.kubernetes.protobuf";
+pub(crate) const MEDIA_TYPE: &str = "application/vnd.kubernetes.protobuf";
 
 /// Why a protobuf body could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ProtobufError {
+pub(crate) enum ProtobufError {
     #[error("not a Kubernetes protobuf body (no k8s\\0 prefix)")]
     NoMagic,
     #[error("truncated or malformed protobuf")]
@@ -145,7 +145,7 @@ fn object_meta(data: &[u8]) -> Result<Value, ProtobufError> {
 }
 
 /// Decodes a protobuf body into the JSON object it stands for.
-pub fn decode(body: &[u8]) -> Result<Value, ProtobufError> {
+pub(crate) fn decode(body: &[u8]) -> Result<Value, ProtobufError> {
     let envelope = body.strip_prefix(b"k8s\0").ok_or(ProtobufError::NoMagic)?;
     let (mut api_version, mut kind, mut raw) = (String::new(), String::new(), &[][..]);
     for (n, f) in fields(envelope)? {

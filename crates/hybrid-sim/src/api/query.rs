@@ -6,10 +6,10 @@ use super::status::ApiError;
 
 /// A request's query string, decoded, keys in order (repeats kept).
 #[derive(Debug, Clone, Default)]
-pub struct Query(Vec<(String, String)>);
+pub(crate) struct Query(Vec<(String, String)>);
 
 impl Query {
-    pub fn parse(raw: Option<&str>) -> Self {
+    pub(crate) fn parse(raw: Option<&str>) -> Self {
         Self(
             form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -18,7 +18,7 @@ impl Query {
     }
 
     /// The first value of `key`.
-    pub fn get(&self, key: &str) -> Option<&str> {
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(k, _)| k == key)
@@ -26,7 +26,7 @@ impl Query {
     }
 
     /// Every value of `key`, in order.
-    pub fn all(&self, key: &str) -> Vec<String> {
+    pub(crate) fn all(&self, key: &str) -> Vec<String> {
         self.0
             .iter()
             .filter(|(k, _)| k == key)
@@ -35,12 +35,12 @@ impl Query {
     }
 
     /// `true` for `key=true`, `key=1` (and a bare `key`).
-    pub fn flag(&self, key: &str) -> bool {
+    pub(crate) fn flag(&self, key: &str) -> bool {
         matches!(self.get(key), Some("true" | "1" | ""))
     }
 
     /// An integer parameter; 400 when present but not a number.
-    pub fn int(&self, key: &str) -> Result<Option<i64>, ApiError> {
+    pub(crate) fn int(&self, key: &str) -> Result<Option<i64>, ApiError> {
         match self.get(key) {
             None | Some("") => Ok(None),
             Some(v) => v
@@ -51,7 +51,7 @@ impl Query {
     }
 
     /// The list/watch options.
-    pub fn list_options(&self) -> Result<ListOptions, ApiError> {
+    pub(crate) fn list_options(&self) -> Result<ListOptions, ApiError> {
         let bad = |e: super::selectors::SelectorError| ApiError::BadRequest(e.to_string());
         Ok(ListOptions {
             labels: LabelSelector::parse(self.get("labelSelector").unwrap_or_default())
@@ -70,20 +70,20 @@ impl Query {
 
 /// Options of a list or watch.
 #[derive(Debug, Clone, Default)]
-pub struct ListOptions {
-    pub labels: LabelSelector,
-    pub fields: FieldSelector,
-    pub resource_version: Option<String>,
-    pub timeout_seconds: Option<i64>,
-    pub bookmarks: bool,
+pub(crate) struct ListOptions {
+    pub(crate) labels: LabelSelector,
+    pub(crate) fields: FieldSelector,
+    pub(crate) resource_version: Option<String>,
+    pub(crate) timeout_seconds: Option<i64>,
+    pub(crate) bookmarks: bool,
 }
 
 impl ListOptions {
-    pub fn matches(&self, object: &serde_json::Value) -> bool {
+    pub(crate) fn matches(&self, object: &serde_json::Value) -> bool {
         self.labels.matches(object) && self.fields.matches(object)
     }
 
-    pub fn has_selectors(&self) -> bool {
+    pub(crate) fn has_selectors(&self) -> bool {
         !self.labels.is_empty() || !self.fields.is_empty()
     }
 }

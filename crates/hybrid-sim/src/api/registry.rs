@@ -3,22 +3,22 @@
 
 /// One served resource.
 #[derive(Debug)]
-pub struct ResourceDef {
+pub(crate) struct ResourceDef {
     /// `""` for the core group.
-    pub group: &'static str,
-    pub version: &'static str,
-    pub plural: &'static str,
-    pub singular: &'static str,
-    pub kind: &'static str,
-    pub namespaced: bool,
-    pub short_names: &'static [&'static str],
+    pub(crate) group: &'static str,
+    pub(crate) version: &'static str,
+    pub(crate) plural: &'static str,
+    pub(crate) singular: &'static str,
+    pub(crate) kind: &'static str,
+    pub(crate) namespaced: bool,
+    pub(crate) short_names: &'static [&'static str],
     /// Subresources beyond the object itself (`status`, `log`, `proxy`, `exec`).
-    pub subresources: &'static [&'static str],
+    pub(crate) subresources: &'static [&'static str],
 }
 
 impl ResourceDef {
     /// `v1` or `apps/v1`.
-    pub fn api_version(&self) -> String {
+    pub(crate) fn api_version(&self) -> String {
         if self.group.is_empty() {
             self.version.to_string()
         } else {
@@ -27,12 +27,12 @@ impl ResourceDef {
     }
 
     /// The key under which the store keeps these objects (the plural; unique in this registry).
-    pub fn store_key(&self) -> &'static str {
+    pub(crate) fn store_key(&self) -> &'static str {
         self.plural
     }
 
     /// `pods` or `deployments.apps`, as error messages name the resource.
-    pub fn qualified(&self) -> String {
+    pub(crate) fn qualified(&self) -> String {
         if self.group.is_empty() {
             self.plural.to_string()
         } else {
@@ -40,7 +40,7 @@ impl ResourceDef {
         }
     }
 
-    pub fn has_status(&self) -> bool {
+    pub(crate) fn has_status(&self) -> bool {
         self.subresources.contains(&"status")
     }
 }
@@ -57,7 +57,7 @@ const VERBS: &[&str] = &[
 ];
 
 /// The verbs of every resource here (all of them are fully served).
-pub fn verbs() -> &'static [&'static str] {
+pub(crate) fn verbs() -> &'static [&'static str] {
     VERBS
 }
 
@@ -77,7 +77,7 @@ macro_rules! res {
 }
 
 /// Every served resource.
-pub static RESOURCES: &[ResourceDef] = &[
+pub(crate) static RESOURCES: &[ResourceDef] = &[
     res!(
         "",
         "namespaces",
@@ -177,7 +177,7 @@ pub static RESOURCES: &[ResourceDef] = &[
 ];
 
 /// The named groups, in discovery order (each served at `v1` only).
-pub fn groups() -> Vec<&'static str> {
+pub(crate) fn groups() -> Vec<&'static str> {
     let mut groups: Vec<&'static str> = Vec::new();
     for r in RESOURCES {
         if !r.group.is_empty() && !groups.contains(&r.group) {
@@ -188,19 +188,14 @@ pub fn groups() -> Vec<&'static str> {
 }
 
 /// The resource `plural` of `group`/`version`, if served.
-pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static ResourceDef> {
+pub(crate) fn find(group: &str, version: &str, plural: &str) -> Option<&'static ResourceDef> {
     RESOURCES
         .iter()
         .find(|r| r.group == group && r.version == version && r.plural == plural)
 }
 
-/// The resource stored under `store_key` (for the garbage collector and namespace cleanup).
-pub fn by_store_key(key: &str) -> Option<&'static ResourceDef> {
-    RESOURCES.iter().find(|r| r.store_key() == key)
-}
-
 /// The resources of one group/version.
-pub fn in_group_version(group: &str, version: &str) -> Vec<&'static ResourceDef> {
+pub(crate) fn in_group_version(group: &str, version: &str) -> Vec<&'static ResourceDef> {
     RESOURCES
         .iter()
         .filter(|r| r.group == group && r.version == version)

@@ -18,7 +18,7 @@ const MAX_BODY: usize = 16 * 1024 * 1024;
 
 /// What a path names.
 #[derive(Debug)]
-pub enum Route {
+pub(crate) enum Route {
     Version,
     CoreVersions,
     Groups,
@@ -35,26 +35,26 @@ pub enum Route {
 
 /// A resource path: the resource, its namespace, object name and subresource.
 #[derive(Debug)]
-pub struct Target {
-    pub def: &'static ResourceDef,
-    pub namespace: Option<String>,
-    pub name: Option<String>,
-    pub subresource: Option<String>,
+pub(crate) struct Target {
+    pub(crate) def: &'static ResourceDef,
+    pub(crate) namespace: Option<String>,
+    pub(crate) name: Option<String>,
+    pub(crate) subresource: Option<String>,
     /// For `pods/{name}:{port}/proxy`, the port.
-    pub port: Option<String>,
+    pub(crate) port: Option<String>,
     /// For `proxy`, the path after the subresource, starting with `/`.
-    pub rest: String,
+    pub(crate) rest: String,
 }
 
 impl Target {
     /// The namespace for store access (`""` for cluster-scoped resources).
-    pub fn ns(&self) -> &str {
+    pub(crate) fn ns(&self) -> &str {
         self.namespace.as_deref().unwrap_or_default()
     }
 }
 
 /// Parses a request path.
-pub fn parse(path: &str) -> Result<Route, ApiError> {
+pub(crate) fn parse(path: &str) -> Result<Route, ApiError> {
     let trimmed = path.trim_end_matches('/');
     match trimmed {
         "/version" => return Ok(Route::Version),
@@ -136,7 +136,7 @@ pub fn parse(path: &str) -> Result<Route, ApiError> {
 }
 
 /// The one handler behind the router: parses the path and calls the verb's handler.
-pub async fn dispatch(State(state): State<ApiState>, request: Request) -> Response {
+pub(crate) async fn dispatch(State(state): State<ApiState>, request: Request) -> Response {
     match handle(state, request).await {
         Ok(response) => response,
         Err(err) => err.into_response(),
@@ -209,7 +209,7 @@ async fn read_body(body: Body) -> Result<Bytes, ApiError> {
 }
 
 /// The request's `Content-Type`, or `""`.
-pub fn content_type(headers: &HeaderMap) -> &str {
+pub(crate) fn content_type(headers: &HeaderMap) -> &str {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -39,7 +39,7 @@ fn scale_of(object: &Value) -> Value {
 }
 
 /// `GET .../scale`.
-pub fn get(state: &ApiState, target: &Target) -> Result<Response, ApiError> {
+pub(crate) fn get(state: &ApiState, target: &Target) -> Result<Response, ApiError> {
     Ok(json_response(
         StatusCode::OK,
         &scale_of(&current(state, target)?),
@@ -47,7 +47,7 @@ pub fn get(state: &ApiState, target: &Target) -> Result<Response, ApiError> {
 }
 
 /// `PUT` or `PATCH .../scale`: sets `spec.replicas` of the object.
-pub fn update(
+pub(crate) fn update(
     state: &ApiState,
     target: &Target,
     method: &Method,
@@ -57,9 +57,7 @@ pub fn update(
     let object = current(state, target)?;
     let desired = if *method == Method::PATCH {
         let kind = PatchKind::from_content_type(content_type(headers))?;
-        let doc: Value = serde_json::from_slice(body)
-            .map_err(|e| ApiError::BadRequest(format!("the patch is not valid JSON: {e}")))?;
-        patch::apply(kind, &scale_of(&object), &doc)
+        patch::apply(kind, &scale_of(&object), body)?.object
     } else {
         read_object(headers, body)?
     };

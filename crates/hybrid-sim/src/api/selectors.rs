@@ -6,7 +6,7 @@ use serde_json::Value;
 /// Why a selector could not be parsed (answered with 400 BadRequest).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unable to parse requirement: {0}")]
-pub struct SelectorError(String);
+pub(crate) struct SelectorError(String);
 
 /// One label requirement.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,10 +21,10 @@ enum LabelReq {
 
 /// A parsed `labelSelector`; the empty selector matches everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LabelSelector(Vec<LabelReq>);
+pub(crate) struct LabelSelector(Vec<LabelReq>);
 
 impl LabelSelector {
-    pub fn parse(text: &str) -> Result<Self, SelectorError> {
+    pub(crate) fn parse(text: &str) -> Result<Self, SelectorError> {
         let mut reqs = Vec::new();
         for term in split_top_level(text) {
             let term = term.trim();
@@ -36,12 +36,12 @@ impl LabelSelector {
         Ok(Self(reqs))
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
     /// Whether `object`'s `metadata.labels` satisfy every requirement.
-    pub fn matches(&self, object: &Value) -> bool {
+    pub(crate) fn matches(&self, object: &Value) -> bool {
         let labels = &object["metadata"]["labels"];
         let get = |k: &str| labels.get(k).and_then(Value::as_str);
         self.0.iter().all(|req| match req {
@@ -124,10 +124,10 @@ fn valid_key(key: &str) -> Option<String> {
 /// Any dotted field path is accepted; a missing field compares as the empty string, so
 /// `spec.nodeName=` selects unbound pods as on a real server.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FieldSelector(Vec<(String, bool, String)>);
+pub(crate) struct FieldSelector(Vec<(String, bool, String)>);
 
 impl FieldSelector {
-    pub fn parse(text: &str) -> Result<Self, SelectorError> {
+    pub(crate) fn parse(text: &str) -> Result<Self, SelectorError> {
         let mut reqs = Vec::new();
         for term in text.split(',') {
             let term = term.trim();
@@ -152,11 +152,11 @@ impl FieldSelector {
         Ok(Self(reqs))
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
-    pub fn matches(&self, object: &Value) -> bool {
+    pub(crate) fn matches(&self, object: &Value) -> bool {
         self.0.iter().all(|(path, equal, value)| {
             let actual = field_value(object, path);
             (actual == *value) == *equal

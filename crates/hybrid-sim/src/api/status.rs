@@ -9,17 +9,17 @@ use crate::store::StoreError;
 
 /// One invalid field, as `details.causes[]` of a 422 Invalid Status reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cause {
+pub(crate) struct Cause {
     /// `FieldValueRequired`, `FieldValueInvalid`, `FieldValueDuplicate`, ...
-    pub reason: &'static str,
+    pub(crate) reason: &'static str,
     /// The message after the field path, e.g. `Required value`.
-    pub message: String,
+    pub(crate) message: String,
     /// The field path, e.g. `spec.containers[0].image`.
-    pub field: String,
+    pub(crate) field: String,
 }
 
 impl Cause {
-    pub fn required(field: impl Into<String>) -> Self {
+    pub(crate) fn required(field: impl Into<String>) -> Self {
         Self {
             reason: "FieldValueRequired",
             message: "Required value".to_string(),
@@ -27,7 +27,7 @@ impl Cause {
         }
     }
 
-    pub fn invalid(field: impl Into<String>, value: &str, why: &str) -> Self {
+    pub(crate) fn invalid(field: impl Into<String>, value: &str, why: &str) -> Self {
         Self {
             reason: "FieldValueInvalid",
             message: format!("Invalid value: {value:?}: {why}"),
@@ -35,7 +35,7 @@ impl Cause {
         }
     }
 
-    pub fn duplicate(field: impl Into<String>, value: &str) -> Self {
+    pub(crate) fn duplicate(field: impl Into<String>, value: &str) -> Self {
         Self {
             reason: "FieldValueDuplicate",
             message: format!("Duplicate value: {value:?}"),
@@ -46,7 +46,7 @@ impl Cause {
 
 /// Why an API request failed. Every variant answers with a `Status` body.
 #[derive(Debug, Clone, thiserror::Error)]
-pub enum ApiError {
+pub(crate) enum ApiError {
     #[error("{resource} \"{name}\" not found")]
     NotFound { resource: String, name: String },
     #[error("the server could not find the requested resource")]
@@ -71,6 +71,9 @@ pub enum ApiError {
         /// `details.causes[0].reason`, e.g. `NamespaceTerminating`.
         cause: Option<&'static str>,
     },
+    /// 422 without field causes (a JSON Patch operation that cannot be applied).
+    #[error("{0}")]
+    Unprocessable(String),
     #[error("{0}")]
     MethodNotAllowed(String),
     #[error("{0}")]
@@ -96,11 +99,13 @@ fn join_causes(causes: &[Cause]) -> String {
 }
 
 impl ApiError {
-    pub fn code(&self) -> StatusCode {
+    pub(crate) fn code(&self) -> StatusCode {
         match self {
             ApiError::NotFound { .. } | ApiError::UnknownPath => StatusCode::NOT_FOUND,
             ApiError::AlreadyExists { .. } | ApiError::Conflict { .. } => StatusCode::CONFLICT,
-            ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Invalid { .. } | ApiError::Unprocessable(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
@@ -111,12 +116,12 @@ impl ApiError {
         }
     }
 
-    pub fn reason(&self) -> &'static str {
+    pub(crate) fn reason(&self) -> &'static str {
         match self {
             ApiError::NotFound { .. } | ApiError::UnknownPath => "NotFound",
             ApiError::AlreadyExists { .. } => "AlreadyExists",
             ApiError::Conflict { .. } => "Conflict",
-            ApiError::Invalid { .. } => "Invalid",
+            ApiError::Invalid { .. } | ApiError::Unprocessable(_) => "Invalid",
             ApiError::BadRequest(_) => "BadRequest",
             ApiError::Forbidden { .. } => "Forbidden",
             ApiError::MethodNotAllowed(_) => "MethodNotAllowed",
@@ -128,7 +133,7 @@ impl ApiError {
     }
 
     /// The `Status` object (`kind: Status`, `status: Failure`) for this error.
-    pub fn to_status(&self) -> Value {
+    pub(crate) fn to_status(&self) -> Value {
         let details = match self {
             ApiError::NotFound { resource, name }
             | ApiError::AlreadyExists { resource, name }
@@ -181,7 +186,7 @@ fn resource_details(resource: &str, name: &str) -> Value {
 }
 
 /// A `Status` of success (`DELETE` of objects that are gone at once), as Kubernetes sends it.
-pub fn success_status(resource: &str, name: &str, uid: Option<&str>) -> Value {
+pub(crate) fn success_status(resource: &str, name: &str, uid: Option<&str>) -> Value {
     let mut details = resource_details(resource, name);
     if let Some(uid) = uid {
         details["uid"] = json!(uid);
@@ -196,7 +201,7 @@ pub fn success_status(resource: &str, name: &str, uid: Option<&str>) -> Value {
 }
 
 /// A JSON response with `code`.
-pub fn json_response(code: StatusCode, body: &Value) -> Response {
+pub(crate) fn json_response(code: StatusCode, body: &Value) -> Response {
     (
         code,
         [(header::CONTENT_TYPE, "application/json")],
@@ -213,7 +218,7 @@ impl IntoResponse for ApiError {
 
 impl ApiError {
     /// Maps a store refusal for `resource` (plural, group-qualified) to the API's answer.
-    pub fn from_store(resource: &str, err: StoreError) -> Self {
+    pub(crate) fn from_store(resource: &str, err: StoreError) -> Self {
         match err {
             StoreError::NotFound { name, .. } => ApiError::NotFound {
                 resource: resource.to_string(),

@@ -11,7 +11,7 @@ use super::status::ApiError;
 use super::ApiState;
 
 /// `GET pods/{name}[:{port}]/proxy/{path}`: forwards path and query to the pod's port.
-pub async fn proxy(
+pub(crate) async fn proxy(
     state: &ApiState,
     target: &Target,
     raw_query: Option<&str>,

@@ -7,9 +7,10 @@ use axum::http::{header, HeaderMap};
 use serde_json::{json, Value};
 
 use super::registry::ResourceDef;
+use crate::meta;
 
 /// Whether the client asked for a Table.
-pub fn wanted(headers: &HeaderMap) -> bool {
+pub(crate) fn wanted(headers: &HeaderMap) -> bool {
     headers
         .get_all(header::ACCEPT)
         .iter()
@@ -18,7 +19,7 @@ pub fn wanted(headers: &HeaderMap) -> bool {
 }
 
 /// A Table of `objects`.
-pub fn table(def: &ResourceDef, objects: &[Value], resource_version: Option<u64>) -> Value {
+pub(crate) fn table(def: &ResourceDef, objects: &[Value], resource_version: Option<u64>) -> Value {
     let columns: Vec<Value> = columns(def.plural)
         .iter()
         .map(|(name, ty, priority)| {
@@ -409,7 +410,7 @@ fn pod_status(pod: &Value) -> String {
             }
         }
     }
-    if pod["metadata"].get("deletionTimestamp").is_some() {
+    if meta::is_terminating(pod) {
         reason = "Terminating".to_string();
     }
     reason

@@ -20,7 +20,7 @@ const LABEL_1035_MSG: &str = "a DNS-1035 label must consist of lower case alphan
     '[a-z]([-a-z0-9]*[a-z0-9])?')";
 
 /// RFC 1123 label: at most 63 characters of `[a-z0-9-]`, alphanumeric at both ends.
-pub fn is_dns1123_label(s: &str) -> bool {
+pub(crate) fn is_dns1123_label(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
         && s.bytes()
@@ -30,7 +30,7 @@ pub fn is_dns1123_label(s: &str) -> bool {
 }
 
 /// RFC 1123 subdomain: at most 253 characters, dot-separated labels.
-pub fn is_dns1123_subdomain(s: &str) -> bool {
+pub(crate) fn is_dns1123_subdomain(s: &str) -> bool {
     !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns1123_label)
 }
 
@@ -39,7 +39,7 @@ fn is_dns1035_label(s: &str) -> bool {
 }
 
 /// Validates `object` for `def`. `name` is the object's final name (after `generateName`).
-pub fn validate(def: &ResourceDef, name: &str, object: &Value) -> Result<(), ApiError> {
+pub(crate) fn validate(def: &ResourceDef, name: &str, object: &Value) -> Result<(), ApiError> {
     let mut causes = Vec::new();
     check_name(def, name, &mut causes);
     match def.plural {

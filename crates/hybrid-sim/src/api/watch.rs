@@ -26,7 +26,7 @@ use crate::store::{Change, ChangeKind, ObjectKey, StoreError};
 const BOOKMARK_EVERY: Duration = Duration::from_secs(1);
 
 /// Starts a watch; the events stream until timeout, shutdown, or the client leaves.
-pub fn watch(
+pub(crate) fn watch(
     state: &ApiState,
     target: &Target,
     query: &Query,

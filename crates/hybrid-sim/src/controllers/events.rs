@@ -5,18 +5,19 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 
 use serde_json::{json, Value};
 
+use crate::meta;
 use crate::store::{now_rfc3339, Store};
 
 /// Who reports an event (`source.component`, and the node for kubelets).
 #[derive(Debug, Clone, Copy)]
-pub enum Source<'a> {
+pub(crate) enum Source<'a> {
     Scheduler,
     Kubelet(&'a str),
     Controller(&'a str),
 }
 
 /// Records an event about `object` (any stored object with `kind` known by the caller).
-pub fn record(
+pub(crate) fn record(
     store: &Store,
     kind: &str,
     object: &Value,
@@ -25,10 +26,11 @@ pub fn record(
     reason: &str,
     message: &str,
 ) {
-    let meta = &object["metadata"];
-    let name = meta["name"].as_str().unwrap_or_default();
-    let namespace = meta["namespace"].as_str().unwrap_or("default");
-    let uid = meta["uid"].as_str().unwrap_or_default();
+    let name = meta::name(object);
+    let namespace = object["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or("default");
+    let uid = meta::uid(object);
     let mut h = DefaultHasher::new();
     (uid, reason, message).hash(&mut h);
     let event_name = format!("{name}.{:016x}", h.finish());
@@ -62,7 +64,7 @@ pub fn record(
             "name": name,
             "namespace": namespace,
             "uid": uid,
-            "resourceVersion": meta["resourceVersion"].clone(),
+            "resourceVersion": object["metadata"]["resourceVersion"].clone(),
         },
         "reason": reason,
         "message": message,

@@ -2,18 +2,20 @@
 //! objects (`nodes`), scheduler, kubelet (one task per pod), Services and EndpointSlices,
 //! storage provisioner, Deployments and Jobs.
 
-pub mod events;
-pub mod kubelet;
-pub mod nodeports;
-pub mod nodes;
-pub mod scheduler;
-pub mod services;
-pub mod storage;
-pub mod workloads;
+pub(crate) mod events;
+pub(crate) mod kubelet;
+pub(crate) mod nodeports;
+pub(crate) mod nodes;
+pub(crate) mod scheduler;
+pub(crate) mod services;
+pub(crate) mod storage;
+pub(crate) mod workloads;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::{json, Value};
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::task::JoinHandle;
 
 use super::config::SimConfig;
@@ -23,7 +25,11 @@ use super::store::{now_rfc3339, Store};
 /// Creates the cluster's fixed objects (nodes, the `default` and `kubernetes` namespaces' content,
 /// StorageClass) synchronously, then spawns the controllers. Must be called inside a tokio runtime.
 /// The returned tasks are aborted when the cluster shuts down.
-pub fn start(store: Arc<Store>, runtime: Arc<Runtime>, config: &SimConfig) -> Vec<JoinHandle<()>> {
+pub(crate) fn start(
+    store: Arc<Store>,
+    runtime: Arc<Runtime>,
+    config: &SimConfig,
+) -> Vec<JoinHandle<()>> {
     nodes::create_fixed(&store, config);
     vec![
         tokio::spawn(scheduler::run(store.clone())),
@@ -34,8 +40,30 @@ pub fn start(store: Arc<Store>, runtime: Arc<Runtime>, config: &SimConfig) -> Ve
     ]
 }
 
+/// Runs `pass` every second and shortly after each change to one of `resources` (a burst of
+/// changes coalesced into one pass, a lagging feed counted as a change), until the store closes.
+pub(crate) async fn on_changes(store: &Store, resources: &[&str], mut pass: impl FnMut()) {
+    let mut feed = store.subscribe();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            change = feed.recv() => match change {
+                Ok(c) if resources.contains(&c.key.resource.as_str()) => {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    while let Ok(_) | Err(TryRecvError::Lagged(_)) = feed.try_recv() {}
+                }
+                Ok(_) => continue,
+                Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return,
+            },
+            _ = tick.tick() => {}
+        }
+        pass();
+    }
+}
+
 /// A Kubernetes quantity in base units (`100m` → 0.1, `64Mi` → 67108864, `1e3` → 1000).
-pub fn quantity(q: &str) -> Option<f64> {
+pub(crate) fn quantity(q: &str) -> Option<f64> {
     let q = q.trim();
     let split = q
         .find(|c: char| c.is_ascii_alphabetic() && c != 'e' && c != 'E')
@@ -62,7 +90,7 @@ pub fn quantity(q: &str) -> Option<f64> {
 
 /// The value at `keys`, turning every step that is not an object into one, so controllers can
 /// write into objects users shaped oddly without panicking.
-pub fn field<'a>(value: &'a mut Value, keys: &[&str]) -> &'a mut Value {
+pub(crate) fn field<'a>(value: &'a mut Value, keys: &[&str]) -> &'a mut Value {
     let mut cur = value;
     for key in keys {
         if !cur.is_object() {
@@ -78,7 +106,7 @@ pub fn field<'a>(value: &'a mut Value, keys: &[&str]) -> &'a mut Value {
 
 /// Sets a condition in `status.conditions`, keeping `lastTransitionTime` when the status does
 /// not change.
-pub fn set_condition(
+pub(crate) fn set_condition(
     obj: &mut Value,
     kind: &str,
     status: &str,

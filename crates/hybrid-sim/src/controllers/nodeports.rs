@@ -16,7 +16,7 @@ use crate::runtime::{ProxyResponse, Runtime};
 
 /// Keeps the listeners in step with Services and nodes in a task of its own (so binding never
 /// delays ClusterIP allocation or endpoints); the task and its listeners stop when dropped.
-pub struct Guard(JoinHandle<()>);
+pub(crate) struct Guard(JoinHandle<()>);
 
 impl Drop for Guard {
     fn drop(&mut self) {
@@ -24,7 +24,7 @@ impl Drop for Guard {
     }
 }
 
-pub fn spawn(rt: Arc<Runtime>) -> Guard {
+pub(crate) fn spawn(rt: Arc<Runtime>) -> Guard {
     Guard(tokio::spawn(async move {
         let mut feed = rt.store.subscribe();
         let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -49,7 +49,7 @@ const MAX_HEAD: usize = 16 * 1024;
 
 /// Listening tasks by (ExternalIP, nodePort); aborted when dropped.
 #[derive(Default)]
-pub struct Listeners {
+pub(crate) struct Listeners {
     tasks: HashMap<(String, u16), JoinHandle<()>>,
 }
 
@@ -63,7 +63,7 @@ impl Drop for Listeners {
 
 impl Listeners {
     /// Listens on every (node ExternalIP, TCP nodePort) pair that exists, stops the others.
-    pub async fn sync(&mut self, rt: &Arc<Runtime>) {
+    pub(crate) async fn sync(&mut self, rt: &Arc<Runtime>) {
         let wanted = if rt.config.has(Fault::NodeportClosed) {
             BTreeSet::new()
         } else {

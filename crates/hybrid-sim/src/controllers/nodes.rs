@@ -8,19 +8,19 @@ use crate::network;
 use crate::store::{now_rfc3339, Store};
 
 /// Provisioner name of the simulated StorageClass.
-pub const PROVISIONER: &str = "disk.csi.sim.hybrid-e2e.io";
-pub const KUBELET_VERSION: &str = "v1.33.5";
+pub(crate) const PROVISIONER: &str = "disk.csi.sim.hybrid-e2e.io";
+pub(crate) const KUBELET_VERSION: &str = "v1.33.5";
 
 /// A simulated node: name, OS and index (which gives its addresses and pod CIDR).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NodeSpec {
-    pub name: String,
-    pub windows: bool,
-    pub index: usize,
+pub(crate) struct NodeSpec {
+    pub(crate) name: String,
+    pub(crate) windows: bool,
+    pub(crate) index: usize,
 }
 
 /// The nodes of a configuration, Linux first: `linux-node-1`, ..., `windows-node-1`, ...
-pub fn node_specs(config: &SimConfig) -> Vec<NodeSpec> {
+pub(crate) fn node_specs(config: &SimConfig) -> Vec<NodeSpec> {
     let linux = (1..=config.linux_nodes).map(|i| (format!("linux-node-{i}"), false));
     let windows = (1..=config.windows_nodes).map(|i| (format!("windows-node-{i}"), true));
     linux
@@ -34,7 +34,7 @@ pub fn node_specs(config: &SimConfig) -> Vec<NodeSpec> {
         .collect()
 }
 
-pub fn node_object(spec: &NodeSpec, config: &SimConfig) -> Value {
+pub(crate) fn node_object(spec: &NodeSpec, config: &SimConfig) -> Value {
     let os = if spec.windows { "windows" } else { "linux" };
     let now = now_rfc3339();
     let mut labels = json!({
@@ -115,7 +115,7 @@ pub fn node_object(spec: &NodeSpec, config: &SimConfig) -> Value {
 
 /// Creates nodes, namespaces, the `kubernetes`/`kube-dns` Services and the StorageClass.
 /// Objects that already exist are left alone.
-pub fn create_fixed(store: &Store, config: &SimConfig) {
+pub(crate) fn create_fixed(store: &Store, config: &SimConfig) {
     for spec in node_specs(config) {
         let _ = store.create("nodes", "", node_object(&spec, config));
     }

@@ -6,14 +6,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Node, NodeSelectorRequirement, Pod, Taint, Toleration};
 use serde_json::{json, Value};
-use tokio::sync::broadcast::error::RecvError;
 
 use super::events::{self, Source};
 use super::{quantity, set_condition};
+use crate::meta;
 use crate::store::Store;
 
 /// Why a node cannot take a pod (the wording of the real scheduler).
@@ -27,7 +26,7 @@ fn taint_reason(t: &Taint) -> String {
 
 const AFFINITY: &str = "node(s) didn't match Pod's node affinity/selector";
 
-pub fn tolerates(tol: &Toleration, taint: &Taint) -> bool {
+pub(crate) fn tolerates(tol: &Toleration, taint: &Taint) -> bool {
     if let Some(effect) = tol.effect.as_deref() {
         if !effect.is_empty() && effect != taint.effect {
             return false;
@@ -69,7 +68,7 @@ fn requirement_matches(req: &NodeSelectorRequirement, labels: &BTreeMap<String, 
 }
 
 /// `nodeSelector` and required node affinity.
-pub fn matches_node(pod: &Pod, node: &Node) -> bool {
+pub(crate) fn matches_node(pod: &Pod, node: &Node) -> bool {
     let empty = BTreeMap::new();
     let labels = node.metadata.labels.as_ref().unwrap_or(&empty);
     let Some(spec) = pod.spec.as_ref() else {
@@ -109,7 +108,7 @@ pub fn matches_node(pod: &Pod, node: &Node) -> bool {
 }
 
 /// The first taint (NoSchedule/NoExecute) the pod does not tolerate.
-pub fn untolerated_taint<'a>(pod: &Pod, node: &'a Node) -> Option<&'a Taint> {
+pub(crate) fn untolerated_taint<'a>(pod: &Pod, node: &'a Node) -> Option<&'a Taint> {
     let tolerations = pod
         .spec
         .as_ref()
@@ -125,7 +124,7 @@ pub fn untolerated_taint<'a>(pod: &Pod, node: &'a Node) -> Option<&'a Taint> {
 }
 
 /// CPU (cores) and memory (bytes) a pod requests: app containers summed, init containers' max.
-pub fn pod_requests(pod: &Pod) -> (f64, f64) {
+pub(crate) fn pod_requests(pod: &Pod) -> (f64, f64) {
     let Some(spec) = pod.spec.as_ref() else {
         return (0.0, 0.0);
     };
@@ -160,14 +159,14 @@ fn allocatable(node: &Node, r: &str) -> f64 {
 
 /// What bound, unfinished pods use on a node.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct Usage {
-    pub cpu: f64,
-    pub memory: f64,
-    pub pods: usize,
+pub(crate) struct Usage {
+    pub(crate) cpu: f64,
+    pub(crate) memory: f64,
+    pub(crate) pods: usize,
 }
 
 /// Why the pod cannot go to this node, or `None` if it can.
-pub fn filter(pod: &Pod, node: &Node, used: Usage) -> Option<String> {
+pub(crate) fn filter(pod: &Pod, node: &Node, used: Usage) -> Option<String> {
     if node.spec.as_ref().and_then(|s| s.unschedulable) == Some(true) {
         return Some("node(s) were unschedulable".into());
     }
@@ -191,7 +190,7 @@ pub fn filter(pod: &Pod, node: &Node, used: Usage) -> Option<String> {
 }
 
 /// The real scheduler's message for a pod no node accepts.
-pub fn unschedulable_message(total: usize, reasons: &[String]) -> String {
+pub(crate) fn unschedulable_message(total: usize, reasons: &[String]) -> String {
     if total == 0 {
         return "no nodes available to schedule pods".into();
     }
@@ -238,7 +237,7 @@ fn is_finished(pod: &Value) -> bool {
 }
 
 /// One scheduling pass over every pending pod.
-pub fn schedule_pending(store: &Store) {
+pub(crate) fn schedule_pending(store: &Store) {
     let (nodes_raw, _) = store.list("nodes", None);
     let nodes: Vec<Node> = nodes_raw
         .into_iter()
@@ -253,7 +252,7 @@ pub fn schedule_pending(store: &Store) {
             .unwrap_or_default()
             .to_string();
         if node.is_empty() {
-            if raw["metadata"].get("deletionTimestamp").is_none() && !is_finished(&raw) {
+            if !meta::is_terminating(&raw) && !is_finished(&raw) {
                 pending.push(raw);
             }
             continue;
@@ -275,14 +274,8 @@ pub fn schedule_pending(store: &Store) {
             .cmp(&b["metadata"]["creationTimestamp"].as_str())
     });
     for raw in pending {
-        let ns = raw["metadata"]["namespace"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        let name = raw["metadata"]["name"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        let ns = meta::namespace(&raw).to_string();
+        let name = meta::name(&raw).to_string();
         let pod: Pod = match serde_json::from_value(raw.clone()) {
             Ok(p) => p,
             Err(e) => {
@@ -335,7 +328,7 @@ fn bind(store: &Store, raw: &Value, ns: &str, name: &str, node: &str) -> bool {
     let uid = raw["metadata"]["uid"].clone();
     let result = store.modify("pods", ns, name, |pod| {
         if pod["metadata"]["uid"] != uid
-            || pod["metadata"].get("deletionTimestamp").is_some()
+            || meta::is_terminating(pod)
             || pod["spec"]["nodeName"]
                 .as_str()
                 .is_some_and(|n| !n.is_empty())
@@ -408,26 +401,10 @@ fn mark_unschedulable(store: &Store, raw: &Value, ns: &str, name: &str, message:
 }
 
 /// Runs scheduling passes when pods, nodes or claims change, and every second.
-pub async fn run(store: Arc<Store>) {
-    let mut feed = store.subscribe();
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
+pub(crate) async fn run(store: Arc<Store>) {
     schedule_pending(&store);
-    loop {
-        tokio::select! {
-            change = feed.recv() => match change {
-                Ok(c) if matches!(c.key.resource.as_str(), "pods" | "nodes" | "persistentvolumeclaims") => {
-                    // Coalesce a burst of changes into one pass.
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                    while let Ok(_) | Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) = feed.try_recv() {}
-                    schedule_pending(&store);
-                }
-                Ok(_) => {}
-                Err(RecvError::Lagged(_)) => schedule_pending(&store),
-                Err(RecvError::Closed) => return,
-            },
-            _ = tick.tick() => schedule_pending(&store),
-        }
-    }
+    let watched = ["pods", "nodes", "persistentvolumeclaims"];
+    super::on_changes(&store, &watched, || schedule_pending(&store)).await;
 }
 
 #[cfg(test)]

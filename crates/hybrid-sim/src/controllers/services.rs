@@ -4,12 +4,11 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::{json, Value};
-use tokio::sync::broadcast::error::RecvError;
 
 use crate::config::SimConfig;
+use crate::meta;
 use crate::network::NODE_PORT_RANGE;
 use crate::runtime::Runtime;
 use crate::store::Store;
@@ -38,7 +37,7 @@ fn used_node_ports(services: &[Value]) -> HashSet<u64> {
 }
 
 /// Gives Services without addresses their ClusterIP and NodePorts.
-pub fn allocate(store: &Store) {
+pub(crate) fn allocate(store: &Store) {
     let (services, _) = store.list("services", None);
     let mut ips = used_cluster_ips(&services);
     let mut ports = used_node_ports(&services);
@@ -80,8 +79,8 @@ pub fn allocate(store: &Store) {
         if let Some(ip) = &ip {
             ips.insert(ip.clone());
         }
-        let ns = svc["metadata"]["namespace"].as_str().unwrap_or_default();
-        let name = svc["metadata"]["name"].as_str().unwrap_or_default();
+        let ns = meta::namespace(svc);
+        let name = meta::name(svc);
         let mut new_ports = Vec::new();
         for p in svc["spec"]["ports"].as_array().into_iter().flatten() {
             let mut p = p.clone();
@@ -151,7 +150,7 @@ fn target_port(svc_port: &Value, pod: &Value) -> Option<u64> {
 }
 
 /// Rebuilds Endpoints and EndpointSlices of every Service with a selector.
-pub fn reconcile_endpoints(store: &Store, config: &SimConfig) {
+pub(crate) fn reconcile_endpoints(store: &Store, config: &SimConfig) {
     // Fault `no-endpoints`: no pod ever backs a Service.
     let no_endpoints = config.has(crate::faults::Fault::NoEndpoints);
     let (services, _) = store.list("services", None);
@@ -161,8 +160,8 @@ pub fn reconcile_endpoints(store: &Store, config: &SimConfig) {
         if selector.is_empty() {
             continue;
         }
-        let ns = svc["metadata"]["namespace"].as_str().unwrap_or_default();
-        let name = svc["metadata"]["name"].as_str().unwrap_or_default();
+        let ns = meta::namespace(svc);
+        let name = meta::name(svc);
         let members: Vec<&Value> = pods
             .iter()
             .filter(|p| p["metadata"]["namespace"] == ns)
@@ -204,7 +203,7 @@ pub fn reconcile_endpoints(store: &Store, config: &SimConfig) {
                               "uid": p["metadata"]["uid"]},
             })
         };
-        let serving = |p: &Value| p["metadata"].get("deletionTimestamp").is_none();
+        let serving = |p: &Value| !meta::is_terminating(p);
         let ready: Vec<Value> = members
             .iter()
             .filter(|p| serving(p) && pod_is_ready(p))
@@ -289,7 +288,7 @@ pub fn reconcile_endpoints(store: &Store, config: &SimConfig) {
     for resource in ["endpoints", "endpointslices"] {
         let (objs, _) = store.list(resource, None);
         for o in objs {
-            let ns = o["metadata"]["namespace"].as_str().unwrap_or_default();
+            let ns = meta::namespace(&o);
             let svc = o["metadata"]["labels"]["kubernetes.io/service-name"].as_str();
             let Some(svc) = svc else { continue };
             if store.get("services", ns, svc).is_none() {
@@ -317,27 +316,13 @@ fn upsert(
 }
 
 /// Allocates addresses and rebuilds endpoints when Services or pods change.
-pub async fn run(rt: Arc<Runtime>) {
-    let store = rt.store.clone();
-    let mut feed = store.subscribe();
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
+pub(crate) async fn run(rt: Arc<Runtime>) {
     let _listeners = super::nodeports::spawn(rt.clone());
-    loop {
-        tokio::select! {
-            change = feed.recv() => match change {
-                Ok(c) if matches!(c.key.resource.as_str(), "pods" | "services") => {
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                    while let Ok(_) | Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) = feed.try_recv() {}
-                }
-                Ok(_) => continue,
-                Err(RecvError::Lagged(_)) => {}
-                Err(RecvError::Closed) => return,
-            },
-            _ = tick.tick() => {}
-        }
-        allocate(&store);
-        reconcile_endpoints(&store, &rt.config);
-    }
+    super::on_changes(&rt.store, &["pods", "services"], || {
+        allocate(&rt.store);
+        reconcile_endpoints(&rt.store, &rt.config);
+    })
+    .await;
 }
 
 #[cfg(test)]

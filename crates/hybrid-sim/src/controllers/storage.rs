@@ -14,6 +14,7 @@ use tokio::sync::broadcast::error::RecvError;
 use super::events::{self, Source};
 use super::nodes::PROVISIONER;
 use crate::faults::Fault;
+use crate::meta;
 use crate::runtime::Runtime;
 use crate::store::{ChangeKind, Store};
 
@@ -32,7 +33,7 @@ fn default_class(store: &Store) -> Option<String> {
 
 /// The DefaultStorageClass admission plugin: a new claim that names no class (not even `""`)
 /// gets the default one, if there is one.
-pub fn admit_claim(store: &Store, claim: &mut Value) {
+pub(crate) fn admit_claim(store: &Store, claim: &mut Value) {
     if claim["spec"]["storageClassName"].is_null() && claim["spec"].is_object() {
         if let Some(class) = default_class(store) {
             claim["spec"]["storageClassName"] = json!(class);
@@ -41,24 +42,15 @@ pub fn admit_claim(store: &Store, claim: &mut Value) {
 }
 
 /// One provisioning pass over unbound claims. `warned` keeps claims already told why not.
-pub async fn provision(rt: &Runtime, warned: &mut HashSet<String>) {
+pub(crate) async fn provision(rt: &Runtime, warned: &mut HashSet<String>) {
     let (claims, _) = rt.store.list("persistentvolumeclaims", None);
     for pvc in claims {
-        if pvc["status"]["phase"] == "Bound" || pvc["metadata"].get("deletionTimestamp").is_some() {
+        if pvc["status"]["phase"] == "Bound" || meta::is_terminating(&pvc) {
             continue;
         }
-        let ns = pvc["metadata"]["namespace"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        let name = pvc["metadata"]["name"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        let uid = pvc["metadata"]["uid"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        let ns = meta::namespace(&pvc).to_string();
+        let name = meta::name(&pvc).to_string();
+        let uid = meta::uid(&pvc).to_string();
         let class = match pvc["spec"]["storageClassName"].as_str() {
             Some(c) => Some(c.to_string()).filter(|c| !c.is_empty()),
             None => default_class(&rt.store),
@@ -218,7 +210,7 @@ fn release(rt: &Runtime, claim: &Value) {
     }
 }
 
-pub async fn run(rt: Arc<Runtime>) {
+pub(crate) async fn run(rt: Arc<Runtime>) {
     let mut feed = rt.store.subscribe();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut warned = HashSet::new();

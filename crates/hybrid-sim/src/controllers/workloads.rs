@@ -5,28 +5,13 @@
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::{json, Value};
-use tokio::sync::broadcast::error::RecvError;
 
 use super::events::{self, Source};
 use crate::api;
+use crate::meta;
 use crate::store::{now_rfc3339, Store};
-
-fn name_of(o: &Value) -> String {
-    o["metadata"]["name"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
-}
-
-fn ns_of(o: &Value) -> String {
-    o["metadata"]["namespace"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
-}
 
 fn owned_by(o: &Value, uid: &Value) -> bool {
     o["metadata"]["ownerReferences"]
@@ -36,9 +21,69 @@ fn owned_by(o: &Value, uid: &Value) -> bool {
         .any(|r| &r["uid"] == uid && r["controller"] == true)
 }
 
-fn owner_ref(owner: &Value, api_version: &str, kind: &str) -> Value {
-    json!([{"apiVersion": api_version, "kind": kind, "name": owner["metadata"]["name"],
-            "uid": owner["metadata"]["uid"], "controller": true, "blockOwnerDeletion": true}])
+/// The pods of `pods` that `owner` controls (same namespace, a controller ownerReference).
+fn pods_of<'a>(pods: &'a [Value], owner: &'a Value) -> impl Iterator<Item = &'a Value> {
+    let ns = meta::namespace(owner);
+    let uid = &owner["metadata"]["uid"];
+    pods.iter()
+        .filter(move |p| meta::namespace(p) == ns && owned_by(p, uid))
+}
+
+/// One workload controller: the kind of object it reconciles and the name its events carry.
+struct Controller {
+    kind: &'static str,
+    api_version: &'static str,
+    source: &'static str,
+}
+
+const REPLICA_SETS: Controller = Controller {
+    kind: "ReplicaSet",
+    api_version: "apps/v1",
+    source: "replicaset-controller",
+};
+
+const DEPLOYMENTS: Controller = Controller {
+    kind: "Deployment",
+    api_version: "apps/v1",
+    source: "deployment-controller",
+};
+
+const JOBS: Controller = Controller {
+    kind: "Job",
+    api_version: "batch/v1",
+    source: "job-controller",
+};
+
+impl Controller {
+    /// `ownerReferences` making `owner` the controller of what it creates.
+    fn owner_ref(&self, owner: &Value) -> Value {
+        json!([{"apiVersion": self.api_version, "kind": self.kind, "name": owner["metadata"]["name"],
+                "uid": owner["metadata"]["uid"], "controller": true, "blockOwnerDeletion": true}])
+    }
+
+    /// Records an event about `object` from this controller.
+    fn event(&self, store: &Store, object: &Value, warning: bool, reason: &str, message: &str) {
+        let source = Source::Controller(self.source);
+        events::record(store, self.kind, object, source, warning, reason, message);
+    }
+
+    /// Creates `count` pods from `owner`'s `spec.template` (named `<owner>-<suffix>`, with
+    /// `extra_labels`), each with a SuccessfulCreate event.
+    fn create_pods(&self, store: &Store, owner: &Value, count: usize, extra_labels: &Value) {
+        for _ in 0..count {
+            if let Some(p) = create_pod(
+                store,
+                meta::namespace(owner),
+                &format!("{}-", meta::name(owner)),
+                &owner["spec"]["template"],
+                self.owner_ref(owner),
+                extra_labels,
+            ) {
+                let message = format!("Created pod: {}", meta::name(&p));
+                self.event(store, owner, false, "SuccessfulCreate", &message);
+            }
+        }
+    }
 }
 
 fn is_ready(pod: &Value) -> bool {
@@ -47,10 +92,6 @@ fn is_ready(pod: &Value) -> bool {
         .into_iter()
         .flatten()
         .any(|c| c["type"] == "Ready" && c["status"] == "True")
-}
-
-fn terminating(o: &Value) -> bool {
-    o["metadata"].get("deletionTimestamp").is_some()
 }
 
 fn phase(pod: &Value) -> &str {
@@ -105,10 +146,10 @@ fn create_pod(
 
 /// Deletes a pod as a controller does: gracefully if bound, at once otherwise.
 fn delete_pod(store: &Store, pod: &Value) {
-    let ns = ns_of(pod);
-    let name = name_of(pod);
+    let ns = meta::namespace(pod);
+    let name = meta::name(pod);
     if pod["spec"]["nodeName"].as_str().is_none_or(str::is_empty) {
-        let _ = store.remove("pods", &ns, &name);
+        let _ = store.remove("pods", ns, name);
         return;
     }
     let grace = pod["spec"]["terminationGracePeriodSeconds"]
@@ -116,8 +157,8 @@ fn delete_pod(store: &Store, pod: &Value) {
         .unwrap_or(30);
     let stamp = (chrono::Utc::now() + chrono::Duration::seconds(grace))
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let _ = store.modify("pods", &ns, &name, |p| {
-        if terminating(p) {
+    let _ = store.modify("pods", ns, name, |p| {
+        if meta::is_terminating(p) {
             return false;
         }
         *super::field(p, &["metadata", "deletionTimestamp"]) = json!(stamp);
@@ -128,7 +169,7 @@ fn delete_pod(store: &Store, pod: &Value) {
 
 fn write_status(store: &Store, resource: &str, obj: &Value, status: Value) {
     let uid = obj["metadata"]["uid"].clone();
-    let _ = store.modify(resource, &ns_of(obj), &name_of(obj), |o| {
+    let _ = store.modify(resource, meta::namespace(obj), meta::name(obj), |o| {
         if o["metadata"]["uid"] != uid {
             return false;
         }
@@ -152,43 +193,19 @@ fn replicas(o: &Value) -> usize {
 }
 
 /// One pass of the ReplicaSet controller.
-pub fn reconcile_replicasets(store: &Store) {
+pub(crate) fn reconcile_replicasets(store: &Store) {
     let (sets, _) = store.list("replicasets", None);
     let (pods, _) = store.list("pods", None);
     for rs in &sets {
-        if terminating(rs) {
+        if meta::is_terminating(rs) {
             continue;
         }
-        let ns = ns_of(rs);
-        let uid = &rs["metadata"]["uid"];
-        let mine: Vec<&Value> = pods
-            .iter()
-            .filter(|p| ns_of(p) == ns && owned_by(p, uid) && !terminating(p))
-            .filter(|p| !matches!(phase(p), "Succeeded" | "Failed"))
+        let mine: Vec<&Value> = pods_of(&pods, rs)
+            .filter(|p| !meta::is_terminating(p) && !matches!(phase(p), "Succeeded" | "Failed"))
             .collect();
         let want = replicas(rs);
         if mine.len() < want {
-            for _ in mine.len()..want {
-                let owner = owner_ref(rs, "apps/v1", "ReplicaSet");
-                if let Some(p) = create_pod(
-                    store,
-                    &ns,
-                    &format!("{}-", name_of(rs)),
-                    &rs["spec"]["template"],
-                    owner,
-                    &json!({}),
-                ) {
-                    events::record(
-                        store,
-                        "ReplicaSet",
-                        rs,
-                        Source::Controller("replicaset-controller"),
-                        false,
-                        "SuccessfulCreate",
-                        &format!("Created pod: {}", name_of(&p)),
-                    );
-                }
-            }
+            REPLICA_SETS.create_pods(store, rs, want - mine.len(), &json!({}));
         } else if mine.len() > want {
             // Not-ready and newest pods go first.
             let mut victims = mine.clone();
@@ -205,15 +222,8 @@ pub fn reconcile_replicasets(store: &Store) {
             });
             for p in victims.iter().take(mine.len() - want) {
                 delete_pod(store, p);
-                events::record(
-                    store,
-                    "ReplicaSet",
-                    rs,
-                    Source::Controller("replicaset-controller"),
-                    false,
-                    "SuccessfulDelete",
-                    &format!("Deleted pod: {}", name_of(p)),
-                );
+                let message = format!("Deleted pod: {}", meta::name(p));
+                REPLICA_SETS.event(store, rs, false, "SuccessfulDelete", &message);
             }
         }
         let count = mine.len();
@@ -231,26 +241,26 @@ pub fn reconcile_replicasets(store: &Store) {
 }
 
 /// One pass of the Deployment controller.
-pub fn reconcile_deployments(store: &Store) {
+pub(crate) fn reconcile_deployments(store: &Store) {
     let (deployments, _) = store.list("deployments", None);
     let (sets, _) = store.list("replicasets", None);
     let (pods, _) = store.list("pods", None);
     for d in &deployments {
-        if terminating(d) {
+        if meta::is_terminating(d) {
             continue;
         }
-        let ns = ns_of(d);
-        let name = name_of(d);
+        let ns = meta::namespace(d);
+        let name = meta::name(d);
         let want = replicas(d);
         let template = &d["spec"]["template"];
         let hash = template_hash(template);
         let rs_name = format!("{name}-{hash}");
         let owned: Vec<&Value> = sets
             .iter()
-            .filter(|s| ns_of(s) == ns && owned_by(s, &d["metadata"]["uid"]))
+            .filter(|s| meta::namespace(s) == ns && owned_by(s, &d["metadata"]["uid"]))
             .collect();
         let revision = owned.len() + 1;
-        match owned.iter().find(|s| name_of(s) == rs_name) {
+        match owned.iter().find(|s| meta::name(s) == rs_name) {
             None => {
                 let mut tpl = template.clone();
                 *super::field(&mut tpl, &["metadata", "labels", "pod-template-hash"]) = json!(hash);
@@ -266,71 +276,53 @@ pub fn reconcile_deployments(store: &Store) {
                     "metadata": {"name": rs_name, "labels": labels,
                                  "annotations": {"deployment.kubernetes.io/revision": revision.to_string(),
                                                  "deployment.kubernetes.io/desired-replicas": want.to_string()},
-                                 "ownerReferences": owner_ref(d, "apps/v1", "Deployment")},
+                                 "ownerReferences": DEPLOYMENTS.owner_ref(d)},
                     "spec": {"replicas": want, "selector": selector, "template": tpl},
                     "status": {"replicas": 0},
                 });
-                if store.create("replicasets", &ns, rs).is_ok() {
-                    events::record(
-                        store,
-                        "Deployment",
-                        d,
-                        Source::Controller("deployment-controller"),
-                        false,
-                        "ScalingReplicaSet",
-                        &format!("Scaled up replica set {rs_name} from 0 to {want}"),
-                    );
+                if store.create("replicasets", ns, rs).is_ok() {
+                    let message = format!("Scaled up replica set {rs_name} from 0 to {want}");
+                    DEPLOYMENTS.event(store, d, false, "ScalingReplicaSet", &message);
                 }
             }
             Some(rs) if replicas(rs) != want => {
                 let from = replicas(rs);
-                let _ = store.modify("replicasets", &ns, &rs_name, |r| {
+                let _ = store.modify("replicasets", ns, &rs_name, |r| {
                     *super::field(r, &["spec", "replicas"]) = json!(want);
                     true
                 });
                 let verb = if want > from { "up" } else { "down" };
-                events::record(
-                    store,
-                    "Deployment",
-                    d,
-                    Source::Controller("deployment-controller"),
-                    false,
-                    "ScalingReplicaSet",
-                    &format!("Scaled {verb} replica set {rs_name} from {from} to {want}"),
-                );
+                let message = format!("Scaled {verb} replica set {rs_name} from {from} to {want}");
+                DEPLOYMENTS.event(store, d, false, "ScalingReplicaSet", &message);
             }
             Some(_) => {}
         }
         for old in owned
             .iter()
-            .filter(|s| name_of(s) != rs_name && replicas(s) > 0)
+            .filter(|s| meta::name(s) != rs_name && replicas(s) > 0)
         {
             let from = replicas(old);
-            let _ = store.modify("replicasets", &ns, &name_of(old), |r| {
+            let _ = store.modify("replicasets", ns, meta::name(old), |r| {
                 *super::field(r, &["spec", "replicas"]) = json!(0);
                 true
             });
-            events::record(
-                store,
-                "Deployment",
-                d,
-                Source::Controller("deployment-controller"),
-                false,
-                "ScalingReplicaSet",
-                &format!("Scaled down replica set {} from {from} to 0", name_of(old)),
+            let message = format!(
+                "Scaled down replica set {} from {from} to 0",
+                meta::name(old)
             );
+            DEPLOYMENTS.event(store, d, false, "ScalingReplicaSet", &message);
         }
         let live: Vec<&Value> = pods
             .iter()
             .filter(|p| {
-                ns_of(p) == ns
-                    && !terminating(p)
+                meta::namespace(p) == ns
+                    && !meta::is_terminating(p)
                     && owned.iter().any(|s| owned_by(p, &s["metadata"]["uid"]))
             })
             .collect();
         let new_uid = owned
             .iter()
-            .find(|s| name_of(s) == rs_name)
+            .find(|s| meta::name(s) == rs_name)
             .map(|s| s["metadata"]["uid"].clone());
         let updated = live
             .iter()
@@ -396,25 +388,21 @@ pub fn reconcile_deployments(store: &Store) {
 }
 
 /// One pass of the Job controller.
-pub fn reconcile_jobs(store: &Store) {
+pub(crate) fn reconcile_jobs(store: &Store) {
     let (jobs, _) = store.list("jobs", None);
     let (pods, _) = store.list("pods", None);
     for job in &jobs {
-        if terminating(job) {
+        if meta::is_terminating(job) {
             continue;
         }
-        let ns = ns_of(job);
-        let name = name_of(job);
+        let name = meta::name(job);
         let uid = &job["metadata"]["uid"];
-        let mine: Vec<&Value> = pods
-            .iter()
-            .filter(|p| ns_of(p) == ns && owned_by(p, uid))
-            .collect();
+        let mine: Vec<&Value> = pods_of(&pods, job).collect();
         let succeeded = mine.iter().filter(|p| phase(p) == "Succeeded").count();
         let failed = mine.iter().filter(|p| phase(p) == "Failed").count();
         let active: Vec<&&Value> = mine
             .iter()
-            .filter(|p| !matches!(phase(p), "Succeeded" | "Failed") && !terminating(p))
+            .filter(|p| !matches!(phase(p), "Succeeded" | "Failed") && !meta::is_terminating(p))
             .collect();
         let completions = job["spec"]["completions"].as_u64().unwrap_or(1) as usize;
         let parallelism = job["spec"]["parallelism"].as_u64().unwrap_or(1) as usize;
@@ -449,15 +437,7 @@ pub fn reconcile_jobs(store: &Store) {
                     )
                 ]);
                 status["completionTime"] = json!(now);
-                events::record(
-                    store,
-                    "Job",
-                    job,
-                    Source::Controller("job-controller"),
-                    false,
-                    "Completed",
-                    "Job completed",
-                );
+                JOBS.event(store, job, false, "Completed", "Job completed");
             } else if failed > backoff_limit {
                 for p in &active {
                     delete_pod(store, p);
@@ -474,39 +454,18 @@ pub fn reconcile_jobs(store: &Store) {
                         "Job has reached the specified backoff limit"
                     )
                 ]);
-                events::record(
+                JOBS.event(
                     store,
-                    "Job",
                     job,
-                    Source::Controller("job-controller"),
                     true,
                     "BackoffLimitExceeded",
                     "Job has reached the specified backoff limit",
                 );
             } else {
                 let want = parallelism.min(completions - succeeded);
-                for _ in active.len()..want {
-                    let labels = json!({"batch.kubernetes.io/job-name": name, "job-name": name,
-                                        "batch.kubernetes.io/controller-uid": uid, "controller-uid": uid});
-                    if let Some(p) = create_pod(
-                        store,
-                        &ns,
-                        &format!("{name}-"),
-                        &job["spec"]["template"],
-                        owner_ref(job, "batch/v1", "Job"),
-                        &labels,
-                    ) {
-                        events::record(
-                            store,
-                            "Job",
-                            job,
-                            Source::Controller("job-controller"),
-                            false,
-                            "SuccessfulCreate",
-                            &format!("Created pod: {}", name_of(&p)),
-                        );
-                    }
-                }
+                let labels = json!({"batch.kubernetes.io/job-name": name, "job-name": name,
+                                    "batch.kubernetes.io/controller-uid": uid, "controller-uid": uid});
+                JOBS.create_pods(store, job, want.saturating_sub(active.len()), &labels);
             }
         }
         write_status(store, "jobs", job, status);
@@ -514,24 +473,90 @@ pub fn reconcile_jobs(store: &Store) {
 }
 
 /// Runs the workload controllers when their objects or pods change, and every second.
-pub async fn run(store: Arc<Store>) {
-    let mut feed = store.subscribe();
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    loop {
-        tokio::select! {
-            change = feed.recv() => match change {
-                Ok(c) if matches!(c.key.resource.as_str(), "pods" | "deployments" | "replicasets" | "jobs") => {
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                    while let Ok(_) | Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) = feed.try_recv() {}
-                }
-                Ok(_) => continue,
-                Err(RecvError::Lagged(_)) => {}
-                Err(RecvError::Closed) => return,
-            },
-            _ = tick.tick() => {}
-        }
+pub(crate) async fn run(store: Arc<Store>) {
+    let watched = ["pods", "deployments", "replicasets", "jobs"];
+    super::on_changes(&store, &watched, || {
         reconcile_deployments(&store);
         reconcile_replicasets(&store);
         reconcile_jobs(&store);
+    })
+    .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn template() -> Value {
+        json!({"metadata": {"labels": {"app": "w"}},
+               "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]}})
+    }
+
+    fn reasons(store: &Store) -> Vec<String> {
+        let (events, _) = store.list("events", Some("ns"));
+        events
+            .iter()
+            .map(|e| {
+                let (kind, from) = (&e["involvedObject"]["kind"], &e["source"]["component"]);
+                format!("{kind} {} {from}", e["reason"])
+            })
+            .map(|s| s.replace('"', ""))
+            .collect()
+    }
+
+    #[test]
+    fn a_replica_set_creates_its_pods_once_and_scales_down_to_its_count() {
+        let store = Store::new();
+        let rs = json!({"metadata": {"name": "web-1"},
+                        "spec": {"replicas": 2, "template": template()}});
+        let rs = store.create("replicasets", "ns", rs).unwrap();
+        reconcile_replicasets(&store);
+        reconcile_replicasets(&store);
+        let (pods, _) = store.list("pods", Some("ns"));
+        assert_eq!(pods_of(&pods, &rs).count(), 2);
+        assert!(pods.iter().all(|p| meta::name(p).starts_with("web-1-")));
+        assert_eq!(
+            pods[0]["metadata"]["ownerReferences"][0]["kind"],
+            "ReplicaSet"
+        );
+        assert_eq!(
+            reasons(&store),
+            ["ReplicaSet SuccessfulCreate replicaset-controller"; 2]
+        );
+
+        store
+            .modify("replicasets", "ns", "web-1", |r| {
+                r["spec"]["replicas"] = json!(1);
+                true
+            })
+            .unwrap();
+        reconcile_replicasets(&store);
+        let (pods, _) = store.list("pods", Some("ns"));
+        assert_eq!(pods.len(), 1, "an unbound pod is removed at once");
+        assert!(reasons(&store)
+            .contains(&"ReplicaSet SuccessfulDelete replicaset-controller".to_string()));
+    }
+
+    #[test]
+    fn a_job_creates_up_to_parallelism_pods_labelled_with_its_name() {
+        let store = Store::new();
+        let job = json!({"metadata": {"name": "once"},
+                         "spec": {"completions": 3, "parallelism": 2, "template": template()}});
+        let job = store.create("jobs", "ns", job).unwrap();
+        reconcile_jobs(&store);
+        reconcile_jobs(&store);
+        let (pods, _) = store.list("pods", Some("ns"));
+        assert_eq!(pods_of(&pods, &job).count(), 2);
+        for pod in &pods {
+            assert_eq!(pod["metadata"]["labels"]["job-name"], "once");
+            assert_eq!(pod["metadata"]["labels"]["app"], "w");
+            assert_eq!(
+                pod["metadata"]["ownerReferences"][0]["apiVersion"],
+                "batch/v1"
+            );
+        }
+        assert_eq!(reasons(&store), ["Job SuccessfulCreate job-controller"; 2]);
+        let (jobs, _) = store.list("jobs", Some("ns"));
+        assert_eq!(jobs[0]["status"]["active"], 2);
     }
 }

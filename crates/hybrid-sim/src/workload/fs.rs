@@ -7,12 +7,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 /// The contents of one volume (or of a container's own writable layer): files and folders by
 /// path relative to the volume's root, `/`-separated, without a leading `/`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FileTree {
-    pub files: BTreeMap<String, String>,
-    pub dirs: BTreeSet<String>,
+pub(crate) struct FileTree {
+    pub(crate) files: BTreeMap<String, String>,
+    pub(crate) dirs: BTreeSet<String>,
     /// Permission bits of files that do not have the default (0644 files, 0755 folders), as
     /// set by a volume's `defaultMode` or an item's `mode`.
-    pub modes: BTreeMap<String, u32>,
+    pub(crate) modes: BTreeMap<String, u32>,
 }
 
 impl FileTree {
@@ -28,15 +28,15 @@ impl FileTree {
 }
 
 /// A file tree shared between containers (emptyDir, PV contents) or owned by one instance.
-pub type SharedTree = Arc<Mutex<FileTree>>;
+pub(crate) type SharedTree = Arc<Mutex<FileTree>>;
 
-pub fn lock(tree: &SharedTree) -> MutexGuard<'_, FileTree> {
+pub(crate) fn lock(tree: &SharedTree) -> MutexGuard<'_, FileTree> {
     tree.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Why a file operation failed; the shell turns it into the OS's wording.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum FsError {
+pub(crate) enum FsError {
     #[error("No such file or directory")]
     NotFound,
     #[error("Is a directory")]
@@ -49,25 +49,25 @@ pub enum FsError {
 
 /// One volume mounted into a container.
 #[derive(Debug, Clone)]
-pub struct Mount {
+pub(crate) struct Mount {
     /// Normalised absolute mount path (`/data`).
-    pub path: String,
-    pub tree: SharedTree,
-    pub read_only: bool,
+    pub(crate) path: String,
+    pub(crate) tree: SharedTree,
+    pub(crate) read_only: bool,
     /// Folder of the volume mounted instead of its root (`subPath`), normalised, no leading `/`.
-    pub sub_path: String,
+    pub(crate) sub_path: String,
 }
 
 /// The file system of one container instance: its mounts over its own writable layer, in which
 /// any folder exists (the image's folders are not modeled).
 #[derive(Debug, Clone, Default)]
-pub struct ContainerFs {
-    pub mounts: Vec<Mount>,
-    pub root: SharedTree,
+pub(crate) struct ContainerFs {
+    pub(crate) mounts: Vec<Mount>,
+    pub(crate) root: SharedTree,
 }
 
 /// `C:\data\x`, `c:/data/x`, `/data//x/` → `/data/x`; `.` and `..` resolved.
-pub fn normalize(path: &str) -> String {
+pub(crate) fn normalize(path: &str) -> String {
     let mut p = path.replace('\\', "/");
     let b = p.as_bytes();
     if b.len() >= 2 && b[1] == b':' && b[0].is_ascii_alphabetic() {
@@ -130,7 +130,7 @@ impl ContainerFs {
         }
     }
 
-    pub fn read(&self, path: &str) -> Result<String, FsError> {
+    pub(crate) fn read(&self, path: &str) -> Result<String, FsError> {
         let r = self.resolve(path);
         let tree = lock(r.tree);
         match tree.files.get(&r.rel) {
@@ -141,7 +141,7 @@ impl ContainerFs {
     }
 
     /// Permission bits of a file or folder (`stat -c %a`).
-    pub fn mode(&self, path: &str) -> Result<u32, FsError> {
+    pub(crate) fn mode(&self, path: &str) -> Result<u32, FsError> {
         let (is_file, is_dir) = self.exists(path);
         let r = self.resolve(path);
         let tree = lock(r.tree);
@@ -153,7 +153,7 @@ impl ContainerFs {
         }
     }
 
-    pub fn exists(&self, path: &str) -> (bool, bool) {
+    pub(crate) fn exists(&self, path: &str) -> (bool, bool) {
         let r = self.resolve(path);
         let tree = lock(r.tree);
         let is_file = tree.files.contains_key(&r.rel);
@@ -162,7 +162,7 @@ impl ContainerFs {
     }
 
     /// Writes (or appends to) a file. In a volume the parent folder must exist.
-    pub fn write(&self, path: &str, content: &str, append: bool) -> Result<(), FsError> {
+    pub(crate) fn write(&self, path: &str, content: &str, append: bool) -> Result<(), FsError> {
         let r = self.resolve(path);
         if r.read_only {
             return Err(FsError::ReadOnly);
@@ -184,7 +184,7 @@ impl ContainerFs {
         Ok(())
     }
 
-    pub fn remove(&self, path: &str) -> Result<(), FsError> {
+    pub(crate) fn remove(&self, path: &str) -> Result<(), FsError> {
         let r = self.resolve(path);
         if r.read_only {
             return Err(FsError::ReadOnly);
@@ -199,7 +199,7 @@ impl ContainerFs {
         }
     }
 
-    pub fn mkdir(&self, path: &str, parents: bool) -> Result<(), FsError> {
+    pub(crate) fn mkdir(&self, path: &str, parents: bool) -> Result<(), FsError> {
         let r = self.resolve(path);
         if r.read_only {
             return Err(FsError::ReadOnly);
@@ -219,7 +219,7 @@ impl ContainerFs {
     }
 
     /// Names in a folder, sorted (folders and files alike).
-    pub fn list(&self, path: &str) -> Result<Vec<String>, FsError> {
+    pub(crate) fn list(&self, path: &str) -> Result<Vec<String>, FsError> {
         let r = self.resolve(path);
         let tree = lock(r.tree);
         if tree.files.contains_key(&r.rel) {

@@ -4,7 +4,7 @@
 
 /// What the simulated runtime knows an image to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     Agnhost,
     Busybox,
     Nginx,
@@ -17,14 +17,14 @@ pub enum Kind {
 
 /// Which operating systems an image's manifest offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Platforms {
+pub(crate) enum Platforms {
     All,
     LinuxOnly,
     NotFound,
 }
 
 /// The fully qualified reference containerd pulls (`busybox` → `docker.io/library/busybox:latest`).
-pub fn full_reference(image: &str) -> String {
+pub(crate) fn full_reference(image: &str) -> String {
     let (name, digest) = match image.split_once('@') {
         Some((n, d)) => (n, Some(d)),
         None => (image, None),
@@ -55,7 +55,7 @@ fn qualify(repo: &str) -> String {
 }
 
 /// The qualified repository without tag or digest.
-pub fn repository(image: &str) -> String {
+pub(crate) fn repository(image: &str) -> String {
     let full = full_reference(image);
     let name = full.split('@').next().unwrap_or_default();
     match name.rsplit_once(':') {
@@ -64,7 +64,7 @@ pub fn repository(image: &str) -> String {
     }
 }
 
-pub fn kind(repo: &str) -> Kind {
+pub(crate) fn kind(repo: &str) -> Kind {
     match repo {
         "registry.k8s.io/e2e-test-images/agnhost" => Kind::Agnhost,
         "registry.k8s.io/e2e-test-images/busybox" | "docker.io/library/busybox" => Kind::Busybox,
@@ -76,7 +76,7 @@ pub fn kind(repo: &str) -> Kind {
     }
 }
 
-pub fn platforms(image: &str) -> Platforms {
+pub(crate) fn platforms(image: &str) -> Platforms {
     let repo = repository(image);
     match repo.as_str() {
         "registry.k8s.io/e2e-test-images/agnhost"
@@ -93,7 +93,7 @@ pub fn platforms(image: &str) -> Platforms {
 }
 
 /// Pulls an image for a node OS: `Err(containerd's message)` when it cannot.
-pub fn pull(image: &str, windows: bool) -> Result<(), String> {
+pub(crate) fn pull(image: &str, windows: bool) -> Result<(), String> {
     let full = full_reference(image);
     match platforms(image) {
         Platforms::All => Ok(()),

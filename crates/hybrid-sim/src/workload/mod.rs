@@ -3,10 +3,10 @@
 //! `test-webserver`), web servers (nginx, httpd), scripts in the shell subset (`shell.rs`), and
 //! direct commands. Anything else exits 127 with "not modeled by the simulated cluster: ...".
 
-pub mod fs;
-pub mod images;
-pub mod netexec;
-pub mod shell;
+pub(crate) mod fs;
+pub(crate) mod images;
+pub(crate) mod netexec;
+pub(crate) mod shell;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -16,12 +16,12 @@ use tokio::sync::mpsc;
 use shell::{Dialect, Sandbox, Sink};
 
 /// A container instance's log (stdout and stderr interleaved, as `kubectl logs` shows them).
-pub type SharedLog = Arc<Mutex<String>>;
+pub(crate) type SharedLog = Arc<Mutex<String>>;
 
 /// Keep logs bounded: a chatty loop must not eat memory.
 const LOG_LIMIT: usize = 1 << 20;
 
-pub fn push_log(log: &SharedLog, text: &str) {
+pub(crate) fn push_log(log: &SharedLog, text: &str) {
     let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
     log.push_str(text);
     if log.len() > LOG_LIMIT {
@@ -33,13 +33,13 @@ pub fn push_log(log: &SharedLog, text: &str) {
     }
 }
 
-pub fn read_log(log: &SharedLog) -> String {
+pub(crate) fn read_log(log: &SharedLog) -> String {
     log.lock().unwrap_or_else(|p| p.into_inner()).clone()
 }
 
 /// What runs in a container.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Program {
+pub(crate) enum Program {
     /// agnhost netexec: HTTP server on `http_port`, UDP on `udp_port`.
     Netexec {
         http_port: u16,
@@ -68,7 +68,7 @@ pub enum Program {
 
 impl Program {
     /// Ports it listens on while running: `(port, is_udp)`.
-    pub fn ports(&self) -> Vec<(u16, bool)> {
+    pub(crate) fn ports(&self) -> Vec<(u16, bool)> {
         match self {
             Program::Netexec {
                 http_port,
@@ -102,7 +102,7 @@ fn base(word: &str) -> String {
 }
 
 /// `sh -c SCRIPT`, `cmd /c ...`, `powershell -Command ...` → the script and its dialect.
-pub fn script_of(argv: &[String]) -> Option<(Dialect, String)> {
+pub(crate) fn script_of(argv: &[String]) -> Option<(Dialect, String)> {
     let first = base(argv.first()?);
     match first.as_str() {
         "sh" | "bash" | "ash" => {
@@ -157,7 +157,12 @@ fn port_flag(args: &[String], name: &str, default: u16) -> Result<u16, String> {
 }
 
 /// The program a container runs, from its image repository (see `images`), command and args.
-pub fn program_for(image: &str, command: &[String], args: &[String], windows: bool) -> Program {
+pub(crate) fn program_for(
+    image: &str,
+    command: &[String],
+    args: &[String],
+    windows: bool,
+) -> Program {
     let dialect = if windows { Dialect::Cmd } else { Dialect::Sh };
     let repo = images::repository(image);
     let mut argv: Vec<String> = command.iter().chain(args.iter()).cloned().collect();
@@ -251,11 +256,11 @@ pub fn program_for(image: &str, command: &[String], args: &[String], windows: bo
 }
 
 /// Exit code of a process the kernel OOM-killed (the kubelet reports reason `OOMKilled`).
-pub const OOM_KILLED: i32 = 137;
+pub(crate) const OOM_KILLED: i32 = 137;
 
 /// A signal the kubelet or a request sends to a running instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Signal {
+pub(crate) enum Signal {
     /// SIGTERM (Windows: CTRL_SHUTDOWN): servers exit, scripts (PID 1) ignore it.
     Term,
     /// The process exits with this code on its own (netexec `/exit`, `/shutdown`).
@@ -264,7 +269,7 @@ pub enum Signal {
 
 /// Runs one container instance until it exits; returns the exit code. SIGKILL is aborting the
 /// task (the kubelet records 137).
-pub async fn run_instance(
+pub(crate) async fn run_instance(
     program: Program,
     sandbox: Sandbox,
     log: SharedLog,

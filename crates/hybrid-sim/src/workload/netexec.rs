@@ -11,7 +11,7 @@ use super::{Program, Signal};
 use crate::runtime::{PodRt, ProxyResponse, Running, Runtime};
 
 /// One simulated second of agnhost `liveness` (real: 10 s healthy) is 100 ms.
-pub const LIVENESS_HEALTHY: std::time::Duration = std::time::Duration::from_secs(1);
+pub(crate) const LIVENESS_HEALTHY: std::time::Duration = std::time::Duration::from_secs(1);
 
 fn text(status: u16, body: impl Into<String>) -> ProxyResponse {
     ProxyResponse {
@@ -49,7 +49,7 @@ fn log_line(pod: &PodRt, running: &Running, line: &str) {
 }
 
 /// Serves one HTTP request to a running instance.
-pub async fn http(
+pub(crate) async fn http(
     rt: &Runtime,
     pod: &Arc<PodRt>,
     running: &Running,
@@ -173,7 +173,7 @@ async fn dial(rt: &Runtime, pod: &PodRt, params: &[(String, String)]) -> ProxyRe
 }
 
 /// Answers one UDP datagram (netexec: `hostname`, `echo x`, `clientip`).
-pub fn udp(pod: &PodRt, running: &Running, message: &str, client: &str) -> String {
+pub(crate) fn udp(pod: &PodRt, running: &Running, message: &str, client: &str) -> String {
     let message = message.trim();
     match &running.program {
         Program::ServeHostname { .. } => pod.name.clone(),

@@ -20,22 +20,22 @@ use super::fs::{ContainerFs, FsError};
 use super::SharedLog;
 
 /// Exit code and stderr text of everything outside the model.
-pub const NOT_MODELED_CODE: i32 = 127;
+pub(crate) const NOT_MODELED_CODE: i32 = 127;
 
-pub fn not_modeled(what: &str) -> String {
+pub(crate) fn not_modeled(what: &str) -> String {
     format!("not modeled by the simulated cluster: {what}\n")
 }
 
 /// Which shell a script is written for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
+pub(crate) enum Dialect {
     Sh,
     Cmd,
     PowerShell,
 }
 
 /// Cluster DNS as a container sees it (implemented by `sim::network`).
-pub trait Dns: Send + Sync {
+pub(crate) trait Dns: Send + Sync {
     /// `(fully qualified name, IP)` or `None` when the name does not resolve.
     fn lookup(&self, name: &str) -> Option<(String, String)>;
     /// Whether the DNS server answers at all (`false`: queries time out, no NXDOMAIN).
@@ -46,23 +46,23 @@ pub trait Dns: Send + Sync {
 
 /// Everything a script can touch.
 #[derive(Clone)]
-pub struct Sandbox {
-    pub fs: ContainerFs,
-    pub hostname: String,
-    pub env: BTreeMap<String, String>,
-    pub dns: Arc<dyn Dns>,
+pub(crate) struct Sandbox {
+    pub(crate) fs: ContainerFs,
+    pub(crate) hostname: String,
+    pub(crate) env: BTreeMap<String, String>,
+    pub(crate) dns: Arc<dyn Dns>,
 }
 
 /// Where a script's output goes: collected, and copied into the container log when `log` is set.
 #[derive(Default)]
-pub struct Sink {
-    pub stdout: String,
-    pub stderr: String,
-    pub log: Option<SharedLog>,
+pub(crate) struct Sink {
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+    pub(crate) log: Option<SharedLog>,
 }
 
 impl Sink {
-    pub fn with_log(log: SharedLog) -> Self {
+    pub(crate) fn with_log(log: SharedLog) -> Self {
         Self {
             log: Some(log),
             ..Self::default()
@@ -96,14 +96,24 @@ enum Sep {
 }
 
 /// Runs a script; returns its exit code.
-pub async fn run_script(script: &str, dialect: Dialect, sb: &Sandbox, sink: &mut Sink) -> i32 {
+pub(crate) async fn run_script(
+    script: &str,
+    dialect: Dialect,
+    sb: &Sandbox,
+    sink: &mut Sink,
+) -> i32 {
     match run_block(script, dialect, sb, sink).await {
         Flow::Next(c) | Flow::Exit(c) => c,
     }
 }
 
 /// Runs one program given as argv (an `exec` or a container command without a shell).
-pub async fn run_argv(argv: &[String], dialect: Dialect, sb: &Sandbox, sink: &mut Sink) -> i32 {
+pub(crate) async fn run_argv(
+    argv: &[String],
+    dialect: Dialect,
+    sb: &Sandbox,
+    sink: &mut Sink,
+) -> i32 {
     let mut out = String::new();
     let mut err = String::new();
     let words: Vec<String> = argv.to_vec();

@@ -1,7 +1,8 @@
 //! The simulated cluster's API server, driven with `kube::Client` over loopback: CRUD, Status
-//! errors, patches, selectors, watch semantics, graceful deletion, namespace termination,
-//! garbage collection and the API-level faults. None of these tests needs the kubelet: pods are
-//! either unbound (Pending) or bound by hand to a node no kubelet serves.
+//! errors, patches (merge, strategic, JSON Patch), selectors, watch semantics, graceful
+//! deletion, namespace termination, garbage collection and the API-level faults. None of these
+//! tests needs the kubelet: pods are either unbound (Pending) or bound by hand to a node no
+//! kubelet serves.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -157,17 +158,52 @@ async fn configmap_crud_conflicts_and_patches() {
         .unwrap();
     assert_eq!(strategic.data.unwrap().len(), 2);
 
-    let json_patch = http::Request::patch("/api/v1/namespaces/default/configmaps/a")
-        .header("content-type", "application/json-patch+json")
-        .body(br#"[{"op": "add", "path": "/data/x", "value": "1"}]"#.to_vec())
+    let json_patch = |content_type: &str, body: &[u8]| {
+        http::Request::patch("/api/v1/namespaces/default/configmaps/a")
+            .header("content-type", content_type)
+            .body(body.to_vec())
+            .unwrap()
+    };
+    let added: ConfigMap = client
+        .request(json_patch(
+            "application/json-patch+json",
+            br#"[{"op": "test", "path": "/data/s", "value": "2"},
+                 {"op": "add", "path": "/data/x", "value": "1"},
+                 {"op": "remove", "path": "/data/n"}]"#,
+        ))
+        .await
         .unwrap();
+    assert_eq!(
+        added.data,
+        Some(
+            [("s", "2"), ("x", "1")]
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .into()
+        )
+    );
+    let failed_test = client
+        .request::<serde_json::Value>(json_patch(
+            "application/json-patch+json",
+            br#"[{"op": "test", "path": "/data/s", "value": "3"},
+                 {"op": "add", "path": "/data/y", "value": "1"}]"#,
+        ))
+        .await
+        .unwrap_err();
+    let (code, reason, message) = api_error(failed_test);
+    assert_eq!((code, reason.as_str()), (422, "Invalid"));
+    assert!(message.contains("value did not match"), "{message}");
+    assert_eq!(
+        api.get("a").await.unwrap().data.unwrap().len(),
+        2,
+        "a failed JSON Patch changes nothing"
+    );
     let err = client
-        .request::<serde_json::Value>(json_patch)
+        .request::<serde_json::Value>(json_patch("application/apply-patch+yaml", b"data: {}"))
         .await
         .unwrap_err();
     let (code, reason, message) = api_error(err);
     assert_eq!((code, reason.as_str()), (415, "UnsupportedMediaType"));
-    assert!(message.contains("merge-patch"), "{message}");
+    assert!(message.contains("json-patch+json"), "{message}");
 
     let generated = api
         .create(
@@ -826,34 +862,45 @@ where
         .expect("stream open")
 }
 
-/// Needs the controllers: a running agnhost netexec pod on a Linux node.
-#[tokio::test]
-async fn exec_logs_and_proxy_reach_running_containers() {
-    use kube::api::{AttachParams, LogParams};
-    use tokio::io::AsyncReadExt;
-
+/// A full simulated cluster (nodes and controllers) with pod `name` of `containers` running on
+/// a Linux node in `default`.
+async fn running_linux_pod(
+    name: &str,
+    containers: serde_json::Value,
+) -> (SimCluster, Client, Api<Pod>) {
     let sim = SimCluster::start(SimConfig::default()).await.unwrap();
     let client = sim
         .client()
         .await
         .expect("a client for the simulated cluster");
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
-    let web: Pod = serde_json::from_value(json!({
-        "metadata": {"name": "web"},
-        "spec": {
-            "nodeSelector": {"kubernetes.io/os": "linux"},
-            "containers": [{"name": "netexec",
-                "image": "registry.k8s.io/e2e-test-images/agnhost:2.53",
-                "args": ["netexec", "--http-port=8080"],
-                "ports": [{"name": "http", "containerPort": 8080}]}],
-        },
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "spec": {"nodeSelector": {"kubernetes.io/os": "linux"}, "containers": containers},
     }))
     .unwrap();
-    pods.create(&PostParams::default(), &web).await.unwrap();
+    pods.create(&PostParams::default(), &pod).await.unwrap();
     wait_until(|| async {
-        let pod = pods.get("web").await.unwrap();
+        let pod = pods.get(name).await.unwrap();
         pod.status.and_then(|s| s.phase).as_deref() == Some("Running")
     })
+    .await;
+    (sim, client, pods)
+}
+
+/// Needs the controllers: a running agnhost netexec pod on a Linux node.
+#[tokio::test]
+async fn exec_logs_and_proxy_reach_running_containers() {
+    use kube::api::{AttachParams, LogParams};
+    use tokio::io::AsyncReadExt;
+
+    let (_sim, client, pods) = running_linux_pod(
+        "web",
+        json!([{"name": "netexec",
+            "image": "registry.k8s.io/e2e-test-images/agnhost:2.53",
+            "args": ["netexec", "--http-port=8080"],
+            "ports": [{"name": "http", "containerPort": 8080}]}]),
+    )
     .await;
 
     async fn run(pods: &Api<Pod>, script: &str) -> (String, String, serde_json::Value) {
@@ -954,26 +1001,11 @@ async fn followed_logs_stream_until_the_pod_is_gone() {
     use futures::AsyncBufReadExt;
     use kube::api::LogParams;
 
-    let sim = SimCluster::start(SimConfig::default()).await.unwrap();
-    let client = sim
-        .client()
-        .await
-        .expect("a client for the simulated cluster");
-    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
-    let ticker: Pod = serde_json::from_value(json!({
-        "metadata": {"name": "ticker"},
-        "spec": {
-            "nodeSelector": {"kubernetes.io/os": "linux"},
-            "containers": [{"name": "sh", "image": "busybox:1.36",
-                "command": ["sh", "-c", "echo one; sleep 1; echo two; sleep infinity"]}],
-        },
-    }))
-    .unwrap();
-    pods.create(&PostParams::default(), &ticker).await.unwrap();
-    wait_until(|| async {
-        let pod = pods.get("ticker").await.unwrap();
-        pod.status.and_then(|s| s.phase).as_deref() == Some("Running")
-    })
+    let (_sim, _client, pods) = running_linux_pod(
+        "ticker",
+        json!([{"name": "sh", "image": "busybox:1.36",
+            "command": ["sh", "-c", "echo one; sleep 1; echo two; sleep infinity"]}]),
+    )
     .await;
     let params = LogParams {
         follow: true,

@@ -6,8 +6,8 @@
 //! `preStop`, stops containers within the grace period and removes the pod. Faults:
 //! `no-restarts`, `probes-ignored`, `prestop-skipped`, `grace-ignored`, `logs-lost`.
 
-pub mod probes;
-pub mod volumes;
+pub(crate) mod probes;
+pub(crate) mod volumes;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -22,6 +22,7 @@ use tokio::task::JoinHandle;
 use super::events::{self, Source};
 use super::set_condition;
 use crate::faults::Fault;
+use crate::meta;
 use crate::network::ClusterDns;
 use crate::runtime::{PodRt, Running, Runtime};
 use crate::store::now_rfc3339;
@@ -38,7 +39,7 @@ const REFRESH_TICKS: u32 = 20;
 const PROBE_KILL_GRACE: Duration = Duration::from_secs(2);
 
 /// Watches pods and runs a worker for each pod bound to a simulated node.
-pub async fn run(rt: Arc<Runtime>) {
+pub(crate) async fn run(rt: Arc<Runtime>) {
     let mut feed = rt.store.subscribe();
     let mut workers: HashMap<String, JoinHandle<()>> = HashMap::new();
     let mut tick = tokio::time::interval(Duration::from_millis(500));
@@ -62,10 +63,7 @@ fn sync(rt: &Arc<Runtime>, workers: &mut HashMap<String, JoinHandle<()>>) {
     let (pods, _) = rt.store.list("pods", None);
     for pod in pods {
         let node = pod["spec"]["nodeName"].as_str().unwrap_or_default();
-        let uid = pod["metadata"]["uid"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        let uid = meta::uid(&pod).to_string();
         if node.is_empty() || uid.is_empty() || workers.contains_key(&uid) {
             continue;
         }
@@ -234,34 +232,15 @@ fn restart_policy(pod: &Pod) -> String {
 }
 
 async fn run_pod(rt: Arc<Runtime>, raw: Value, node: Value) {
-    let ns = raw["metadata"]["namespace"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let name = raw["metadata"]["name"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let uid = raw["metadata"]["uid"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let node_name = node["metadata"]["name"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let ns = meta::namespace(&raw).to_string();
+    let name = meta::name(&raw).to_string();
+    let uid = meta::uid(&raw).to_string();
+    let node_name = meta::name(&node).to_string();
     let pod: Pod = match serde_json::from_value(raw.clone()) {
         Ok(p) => p,
         Err(e) => {
-            events::record(
-                &rt.store,
-                "Pod",
-                &raw,
-                Source::Kubelet(&node_name),
-                true,
-                "Failed",
-                &format!("Error: the pod cannot be read: {e}"),
-            );
+            let message = format!("Error: the pod cannot be read: {e}");
+            warn(&rt, &raw, &node_name, "Failed", &message);
             return linger(&rt, &raw).await;
         }
     };
@@ -282,12 +261,10 @@ async fn run_pod(rt: Arc<Runtime>, raw: Value, node: Value) {
     let cidr = node["spec"]["podCIDR"].as_str().unwrap_or("10.244.0.0/24");
     let host_ip = crate::network::node_internal_ip(&node).unwrap_or_default();
     let Some(ip) = rt.net().allocate_pod_ip(cidr) else {
-        events::record(
-            &rt.store,
-            "Pod",
+        warn(
+            &rt,
             &raw,
-            Source::Kubelet(&node_name),
-            true,
+            &node_name,
             "FailedCreatePodSandBox",
             &format!("Failed to create pod sandbox: plugin type=\"sim\" failed (add): failed to allocate for range 0: no IP addresses available in range set: {cidr}"),
         );
@@ -317,7 +294,6 @@ async fn run_pod(rt: Arc<Runtime>, raw: Value, node: Value) {
         namespace: ns.clone(),
         name: name.clone(),
         uid: uid.clone(),
-        node: node_name.clone(),
         windows,
         ip,
         host_ip,
@@ -348,8 +324,8 @@ async fn run_pod(rt: Arc<Runtime>, raw: Value, node: Value) {
 /// Kubelet admission refusing a pod: phase Failed with a reason, and a warning event.
 fn reject(rt: &Runtime, raw: &Value, node: &str, reason: &str, message: &str) {
     let uid = raw["metadata"]["uid"].clone();
-    let ns = raw["metadata"]["namespace"].as_str().unwrap_or_default();
-    let name = raw["metadata"]["name"].as_str().unwrap_or_default();
+    let ns = meta::namespace(raw);
+    let name = meta::name(raw);
     let _ = rt.store.modify("pods", ns, name, |p| {
         if p["metadata"]["uid"] != uid || p["status"]["phase"] == "Failed" {
             return false;
@@ -359,6 +335,11 @@ fn reject(rt: &Runtime, raw: &Value, node: &str, reason: &str, message: &str) {
         *super::field(p, &["status", "message"]) = json!(message);
         true
     });
+    warn(rt, raw, node, reason, message);
+}
+
+/// A Warning event about pod `raw` from the kubelet of `node`.
+fn warn(rt: &Runtime, raw: &Value, node: &str, reason: &str, message: &str) {
     events::record(
         &rt.store,
         "Pod",
@@ -373,12 +354,12 @@ fn reject(rt: &Runtime, raw: &Value, node: &str, reason: &str, message: &str) {
 /// A pod that never ran: wait for its deletion, then remove it.
 async fn linger(rt: &Runtime, raw: &Value) {
     let uid = raw["metadata"]["uid"].clone();
-    let ns = raw["metadata"]["namespace"].as_str().unwrap_or_default();
-    let name = raw["metadata"]["name"].as_str().unwrap_or_default();
+    let ns = meta::namespace(raw);
+    let name = meta::name(raw);
     loop {
         match rt.store.get("pods", ns, name) {
             Some(p) if p["metadata"]["uid"] == uid => {
-                if p["metadata"].get("deletionTimestamp").is_some() {
+                if meta::is_terminating(&p) {
                     let _ = rt.store.remove("pods", ns, name);
                     return;
                 }
@@ -397,11 +378,12 @@ enum Seen {
 
 impl Worker {
     fn event(&self, warning: bool, reason: &str, message: &str) {
+        let source = Source::Kubelet(&self.node);
         events::record(
             &self.rt.store,
             "Pod",
             &self.raw,
-            Source::Kubelet(&self.node),
+            source,
             warning,
             reason,
             message,
@@ -415,7 +397,7 @@ impl Worker {
     fn look(&mut self) -> Seen {
         match self.rt.store.get("pods", &self.ns, &self.name) {
             Some(p) if p["metadata"]["uid"] == self.uid.as_str() => {
-                let deleting = p["metadata"].get("deletionTimestamp").is_some();
+                let deleting = meta::is_terminating(&p);
                 self.raw = p;
                 if deleting {
                     Seen::Deleting

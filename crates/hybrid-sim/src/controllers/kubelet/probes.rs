@@ -12,10 +12,10 @@ use crate::runtime::{PodRt, Running, Runtime};
 use crate::workload::shell::{self, Sink};
 
 /// One probe second in simulated time.
-pub const PROBE_SECOND: Duration = Duration::from_millis(100);
+pub(crate) const PROBE_SECOND: Duration = Duration::from_millis(100);
 
 /// Resolves a probe or hook port (number or container port name).
-pub fn port_of(port: &IntOrString, container: &Container) -> Option<u16> {
+pub(crate) fn port_of(port: &IntOrString, container: &Container) -> Option<u16> {
     match port {
         IntOrString::Int(p) => u16::try_from(*p).ok(),
         IntOrString::String(name) => container
@@ -29,7 +29,7 @@ pub fn port_of(port: &IntOrString, container: &Container) -> Option<u16> {
 }
 
 /// An HTTP GET against the pod's own IP, as the kubelet sends it.
-pub async fn http_get(
+pub(crate) async fn http_get(
     rt: &Runtime,
     pod: &Arc<PodRt>,
     port: Option<u16>,
@@ -55,7 +55,7 @@ pub async fn http_get(
 }
 
 /// Runs one probe of a running container: `Err(message)` when it fails.
-pub async fn run(
+pub(crate) async fn run(
     rt: &Runtime,
     pod: &Arc<PodRt>,
     running: &Running,
@@ -105,14 +105,14 @@ pub async fn run(
 
 /// Probe bookkeeping of one container instance.
 #[derive(Debug, Clone, Default)]
-pub struct ProbeState {
-    pub next_at: Option<std::time::Instant>,
-    pub failures: i32,
-    pub successes: i32,
+pub(crate) struct ProbeState {
+    pub(crate) next_at: Option<std::time::Instant>,
+    pub(crate) failures: i32,
+    pub(crate) successes: i32,
 }
 
 impl ProbeState {
-    pub fn reset(probe: Option<&Probe>, now: std::time::Instant) -> Self {
+    pub(crate) fn reset(probe: Option<&Probe>, now: std::time::Instant) -> Self {
         let delay = probe
             .and_then(|p| p.initial_delay_seconds)
             .unwrap_or(0)
@@ -125,7 +125,7 @@ impl ProbeState {
     }
 
     /// Whether the probe is due now; if so, schedules the next one.
-    pub fn due(&mut self, probe: &Probe, now: std::time::Instant) -> bool {
+    pub(crate) fn due(&mut self, probe: &Probe, now: std::time::Instant) -> bool {
         match self.next_at {
             Some(at) if now >= at => {
                 let period = probe.period_seconds.unwrap_or(10).max(1) as u32;

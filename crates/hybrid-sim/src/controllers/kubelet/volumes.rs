@@ -13,24 +13,25 @@ use k8s_openapi::api::core::v1::{Container, Pod, Volume};
 use serde_json::Value;
 
 use crate::faults::Fault;
+use crate::meta;
 use crate::runtime::Runtime;
 use crate::workload::fs::{self, ContainerFs, FileTree, Mount, SharedTree};
 
 /// One mounted volume of the pod.
-pub struct PodVolume {
-    pub name: String,
-    pub tree: SharedTree,
+pub(crate) struct PodVolume {
+    pub(crate) name: String,
+    pub(crate) tree: SharedTree,
     /// Contents projected from API objects (re-read by `refresh`).
-    pub projected: bool,
-    pub read_only: bool,
+    pub(crate) projected: bool,
+    pub(crate) read_only: bool,
     /// The PV behind a claim.
-    pub pv: Option<String>,
+    pub(crate) pv: Option<String>,
     /// Device and file system type, as a Linux container's `/proc/mounts` shows them.
-    pub device: (&'static str, &'static str),
+    pub(crate) device: (&'static str, &'static str),
 }
 
 /// Why a volume cannot be mounted yet (event `FailedMount`).
-pub type MountError = String;
+pub(crate) type MountError = String;
 
 fn items_tree(
     data: &BTreeMap<String, String>,
@@ -194,7 +195,7 @@ fn projected_tree(
 }
 
 /// Sets up every volume of the pod, or says which one cannot be mounted yet.
-pub fn setup(
+pub(crate) fn setup(
     rt: &Runtime,
     pod: &Pod,
     pod_raw: &Value,
@@ -281,7 +282,7 @@ pub fn setup(
 
 /// Re-reads configMap/secret/downwardAPI contents into their mounted trees (configMap ones
 /// never under fault `configmap-stale`).
-pub fn refresh(rt: &Runtime, pod: &Pod, pod_raw: &Value, volumes: &[PodVolume]) {
+pub(crate) fn refresh(rt: &Runtime, pod: &Pod, pod_raw: &Value, volumes: &[PodVolume]) {
     let ns = pod.metadata.namespace.clone().unwrap_or_default();
     let specs = pod.spec.as_ref().and_then(|s| s.volumes.as_ref());
     for vol in volumes.iter().filter(|v| v.projected) {
@@ -306,7 +307,7 @@ pub fn refresh(rt: &Runtime, pod: &Pod, pod_raw: &Value, volumes: &[PodVolume]) 
 }
 
 /// The file system of a new instance of `container`.
-pub fn container_fs(container: &Container, volumes: &[PodVolume]) -> ContainerFs {
+pub(crate) fn container_fs(container: &Container, volumes: &[PodVolume]) -> ContainerFs {
     let mut mounts = Vec::new();
     let mut proc_mounts = String::from("overlay / overlay rw,relatime 0 0\n");
     for m in container.volume_mounts.iter().flatten() {
@@ -361,14 +362,12 @@ pub fn container_fs(container: &Container, volumes: &[PodVolume]) -> ContainerFs
 }
 
 /// Environment variables of a container (literal values, fieldRef, configMap/secret keys).
-pub fn environment(
+pub(crate) fn environment(
     rt: &Runtime,
     container: &Container,
     pod_raw: &Value,
 ) -> BTreeMap<String, String> {
-    let ns = pod_raw["metadata"]["namespace"]
-        .as_str()
-        .unwrap_or_default();
+    let ns = meta::namespace(pod_raw);
     let mut env = BTreeMap::new();
     let hostname = pod_raw["spec"]["hostname"]
         .as_str()
