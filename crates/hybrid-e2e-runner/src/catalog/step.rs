@@ -16,18 +16,18 @@ use super::yaml::{self, Map};
 use crate::fixture::{Fixture, FixtureSet};
 
 /// The step kinds, in the order the documentation lists them.
-pub const STEP_KINDS: &[&str] = &[
+pub(crate) const STEP_KINDS: &[&str] = &[
     "create", "wait", "http", "dns", "exec", "logs", "expect", "event", "patch", "sleep", "delete",
 ];
 
 /// `http.from` naming the machine running the harness instead of a pod.
-pub const HARNESS: &str = "harness";
+pub(crate) const HARNESS: &str = "harness";
 
 /// What earlier steps of the cell created: name → OS and fixture.
-pub type Created<'f> = BTreeMap<String, (Os, &'f Fixture)>;
+pub(crate) type Created<'f> = BTreeMap<String, (Os, &'f Fixture)>;
 
 /// Reads one step at `path` (`tests[0].steps[2]`).
-pub fn read_step<'f>(
+pub(crate) fn read_step<'f>(
     file: &str,
     path: &str,
     node: &Node,

@@ -40,12 +40,16 @@ pub(crate) fn describe(object: &ObjectRef) -> String {
 /// Why an object could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ObjectError {
+    /// The API server did not give it.
     #[error("cannot read {what}: {}", super::kube_error::api_message(.source))]
     Api {
+        /// What was read (`pod "p"`, `the node of pod "p"`).
         what: String,
+        /// The API server's answer.
         #[source]
         source: kube::Error,
     },
+    /// `node-of` a pod that runs on no node yet.
     #[error("pod \"{0}\" is not bound to a node")]
     Unbound(String),
 }

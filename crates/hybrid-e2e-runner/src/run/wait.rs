@@ -46,16 +46,23 @@ pub(crate) enum Verdict {
 /// Why a wait ended without success.
 #[derive(Debug, thiserror::Error)]
 pub enum WaitError {
+    /// The wait cannot succeed any more; the text says why.
     #[error("{0}")]
     Hopeless(String),
+    /// The object went away (or never was).
     #[error("pod \"{0}\" does not exist (deleted, or never created)")]
     Gone(String),
+    /// The deadline came first.
     #[error("not {until} after {waited:.0?}; last state: {last}")]
     Timeout {
+        /// What was waited for.
         until: WaitUntil,
+        /// How long.
         waited: Duration,
+        /// The last state seen (`never seen` when none was).
         last: String,
     },
+    /// The object's kind has no conditions to wait for (the catalog rejects such waits).
     #[error("cannot wait for objects of kind {0}")]
     NotWaitable(ObjectKind),
 }

@@ -14,10 +14,10 @@ use crate::catalog::Os;
 use crate::run::scope::TestScope;
 
 pub(super) struct Create<'a> {
-    pub fixture: &'a str,
-    pub name: &'a str,
-    pub os: Os,
-    pub vars: &'a BTreeMap<String, Value>,
+    pub(super) fixture: &'a str,
+    pub(super) name: &'a str,
+    pub(super) os: Os,
+    pub(super) vars: &'a BTreeMap<String, Value>,
 }
 
 impl StepKind for Create<'_> {

@@ -16,12 +16,12 @@ use crate::run::objects;
 use crate::run::scope::TestScope;
 
 pub(super) struct Delete<'a> {
-    pub object: &'a ObjectRef,
-    pub wait: bool,
+    pub(super) object: &'a ObjectRef,
+    pub(super) wait: bool,
     /// The object must still exist this long after the delete (graceful termination).
-    pub gone_after: Option<Duration>,
+    pub(super) gone_after: Option<Duration>,
     /// The object must be gone this long after the delete.
-    pub gone_within: Option<Duration>,
+    pub(super) gone_within: Option<Duration>,
 }
 
 impl StepKind for Delete<'_> {

@@ -10,9 +10,9 @@ use crate::run::probe;
 use crate::run::scope::TestScope;
 
 pub(super) struct Dns<'a> {
-    pub from: &'a str,
-    pub name: &'a str,
-    pub expect: DnsExpect,
+    pub(super) from: &'a str,
+    pub(super) name: &'a str,
+    pub(super) expect: DnsExpect,
 }
 
 impl StepKind for Dns<'_> {

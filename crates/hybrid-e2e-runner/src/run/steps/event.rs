@@ -13,10 +13,10 @@ use crate::run::retry::{self, Retry, STEP_RETRY_EVERY};
 use crate::run::scope::TestScope;
 
 pub(super) struct Event<'a> {
-    pub object: &'a ObjectRef,
-    pub reason: &'a str,
+    pub(super) object: &'a ObjectRef,
+    pub(super) reason: &'a str,
     /// `Normal` or `Warning`; any when `None`.
-    pub type_: Option<&'a str>,
+    pub(super) type_: Option<&'a str>,
 }
 
 impl StepKind for Event<'_> {

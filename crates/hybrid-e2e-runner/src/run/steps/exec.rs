@@ -15,12 +15,12 @@ use crate::run::scope::{ExecOutput, TestScope};
 const OUTPUT_SHOWN: usize = 2000;
 
 pub(super) struct Exec<'a> {
-    pub pod: &'a str,
-    pub container: Option<&'a str>,
-    pub command: &'a [String],
-    pub expect: &'a ExecExpect,
+    pub(super) pod: &'a str,
+    pub(super) container: Option<&'a str>,
+    pub(super) command: &'a [String],
+    pub(super) expect: &'a ExecExpect,
     /// Retry until the expectation holds or the step's deadline passes.
-    pub eventually: bool,
+    pub(super) eventually: bool,
 }
 
 impl StepKind for Exec<'_> {

@@ -14,11 +14,11 @@ use crate::run::retry::{self, Retry, STEP_RETRY_EVERY};
 use crate::run::scope::TestScope;
 
 pub(super) struct Expect<'a> {
-    pub object: &'a ObjectRef,
-    pub path: &'a str,
-    pub check: &'a Check,
+    pub(super) object: &'a ObjectRef,
+    pub(super) path: &'a str,
+    pub(super) check: &'a Check,
     /// Retry until the check holds or the step's deadline passes.
-    pub eventually: bool,
+    pub(super) eventually: bool,
 }
 
 impl StepKind for Expect<'_> {

@@ -12,9 +12,9 @@ use crate::run::scope::TestScope;
 
 pub(super) struct Http<'a> {
     /// The pod the request leaves from; `None`: the harness machine.
-    pub from: Option<&'a str>,
-    pub to: &'a Target,
-    pub expect: &'a HttpExpect,
+    pub(super) from: Option<&'a str>,
+    pub(super) to: &'a Target,
+    pub(super) expect: &'a HttpExpect,
 }
 
 impl StepKind for Http<'_> {

@@ -14,10 +14,10 @@ use crate::run::scope::TestScope;
 const LINES_SHOWN: usize = 20;
 
 pub(super) struct Logs<'a> {
-    pub pod: &'a str,
-    pub container: Option<&'a str>,
-    pub previous: bool,
-    pub contains: &'a str,
+    pub(super) pod: &'a str,
+    pub(super) container: Option<&'a str>,
+    pub(super) previous: bool,
+    pub(super) contains: &'a str,
 }
 
 impl StepKind for Logs<'_> {

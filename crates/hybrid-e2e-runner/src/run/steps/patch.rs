@@ -14,8 +14,8 @@ use crate::run::objects;
 use crate::run::scope::TestScope;
 
 pub(super) struct Patch<'a> {
-    pub object: &'a ObjectRef,
-    pub merge: &'a Value,
+    pub(super) object: &'a ObjectRef,
+    pub(super) merge: &'a Value,
 }
 
 impl StepKind for Patch<'_> {

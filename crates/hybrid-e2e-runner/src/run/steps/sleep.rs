@@ -11,7 +11,7 @@ use crate::run::scope::TestScope;
 const MARGIN: Duration = Duration::from_secs(30);
 
 pub(super) struct Sleep {
-    pub length: Duration,
+    pub(super) length: Duration,
 }
 
 impl StepKind for Sleep {

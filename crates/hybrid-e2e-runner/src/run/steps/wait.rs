@@ -12,10 +12,10 @@ use crate::run::scope::TestScope;
 use crate::run::wait::{self as waits, WaitError};
 
 pub(super) struct Wait<'a> {
-    pub object: &'a ObjectRef,
-    pub until: WaitUntil,
+    pub(super) object: &'a ObjectRef,
+    pub(super) until: WaitUntil,
     /// Negative wait: the wait must fail fast with a reason containing this text.
-    pub fails_with: Option<&'a str>,
+    pub(super) fails_with: Option<&'a str>,
 }
 
 impl StepKind for Wait<'_> {
