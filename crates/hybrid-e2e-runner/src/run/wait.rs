@@ -49,8 +49,8 @@ pub enum WaitError {
     /// The wait cannot succeed any more; the text says why.
     #[error("{0}")]
     Hopeless(String),
-    /// The object went away (or never was).
-    #[error("pod \"{0}\" does not exist (deleted, or never created)")]
+    /// The object went away (or never was): `pod "p"`, `deployment "d"`, ...
+    #[error("{0} does not exist (deleted, or never created)")]
     Gone(String),
     /// The deadline came first.
     #[error("not {until} after {waited:.0?}; last state: {last}")]
@@ -100,19 +100,18 @@ pub(crate) async fn wait(
     until: WaitUntil,
     timeout: Duration,
 ) -> Result<(), WaitError> {
-    let name = object.name.as_str();
     match object.kind {
-        ObjectKind::Pod => wait_for::<Pod>(client, namespace, name, until, timeout)
+        ObjectKind::Pod => wait_for::<Pod>(client, namespace, object, until, timeout)
             .await
             .map(drop),
-        ObjectKind::Deployment => wait_for::<Deployment>(client, namespace, name, until, timeout)
+        ObjectKind::Deployment => wait_for::<Deployment>(client, namespace, object, until, timeout)
             .await
             .map(drop),
-        ObjectKind::Job => wait_for::<Job>(client, namespace, name, until, timeout)
+        ObjectKind::Job => wait_for::<Job>(client, namespace, object, until, timeout)
             .await
             .map(drop),
         ObjectKind::PersistentVolumeClaim => {
-            wait_for::<PersistentVolumeClaim>(client, namespace, name, until, timeout)
+            wait_for::<PersistentVolumeClaim>(client, namespace, object, until, timeout)
                 .await
                 .map(drop)
         }
@@ -129,10 +128,12 @@ pub(crate) async fn wait(
 pub(crate) async fn wait_for<K: Waitable>(
     client: &Client,
     namespace: &str,
-    name: &str,
+    object: &ObjectRef,
     until: WaitUntil,
     timeout: Duration,
 ) -> Result<K, WaitError> {
+    let name = object.name.as_str();
+    let gone = || WaitError::Gone(objects::describe(object));
     let api = Api::<K>::namespaced(client.clone(), namespace);
     let warnings = if K::WARNINGS_ARE_HOPELESS {
         let before = api.get(name).await.ok();
@@ -160,7 +161,7 @@ pub(crate) async fn wait_for<K: Waitable>(
                         }
                         last = Some(object);
                     }
-                    Some(Ok(None)) | None => return Err(WaitError::Gone(name.to_string())),
+                    Some(Ok(None)) | None => return Err(gone()),
                     // The backoff wrapper retries; a watch error is not the object's fault.
                     Some(Err(error)) => tracing::debug!(object = name, %error, "watch error while waiting; retrying"),
                 },
