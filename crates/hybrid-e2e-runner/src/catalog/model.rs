@@ -386,3 +386,32 @@ pub struct ExecExpect {
     pub exit_code: i32,
     pub stdout: Option<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wait_until_is_spelled_once_for_suites_serde_and_sentences() {
+        for until in WaitUntil::ALL {
+            assert_eq!(WaitUntil::parse(until.as_str()), Some(until));
+            assert_eq!(
+                serde_json::to_value(until).unwrap(),
+                serde_json::json!(until.as_str())
+            );
+        }
+        assert_eq!(WaitUntil::NotReady.as_str(), "not-ready");
+        assert_eq!(WaitUntil::NotReady.to_string(), "not ready");
+        assert_eq!(WaitUntil::parse("notready"), None);
+    }
+
+    #[test]
+    fn node_of_names_a_pod() {
+        assert_eq!(ObjectKind::NodeOf.named_kind(), "Pod");
+        assert_eq!(
+            ObjectKind::PersistentVolumeClaim.named_kind(),
+            "PersistentVolumeClaim"
+        );
+        assert_eq!(ObjectKind::NodeOf.to_string(), "NodeOf");
+    }
+}

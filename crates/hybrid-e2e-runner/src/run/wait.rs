@@ -125,7 +125,7 @@ pub(crate) async fn wait(
 
 /// Waits, by watching, until the named object's verdict is done; fails fast when it is
 /// hopeless, or (for kinds that watch warnings) as soon as a Warning event about it appears.
-pub(crate) async fn wait_for<K: Waitable>(
+async fn wait_for<K: Waitable>(
     client: &Client,
     namespace: &str,
     object: &ObjectRef,

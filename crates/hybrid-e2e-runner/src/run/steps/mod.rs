@@ -221,7 +221,7 @@ fn in_container(container: Option<&str>) -> String {
         .unwrap_or_default()
 }
 
-/// ` (N tries)`-style suffix: `(what N times)` after more than one try, else nothing.
+/// ` (3 tries)` after more than one try (the words from `note`), else nothing.
 fn tries_note(tries: usize, note: impl FnOnce(usize) -> String) -> String {
     if tries > 1 {
         format!(" ({})", note(tries))
