@@ -50,9 +50,9 @@ impl Create<'_> {
             .env
             .fixtures
             .instantiate(fixture, self.name, self.os, &expanded, &scope.env.images)
-            .map_err(|e| StepError::Fixture {
+            .map_err(|source| StepError::Fixture {
                 fixture: fixture.to_string(),
-                message: e.to_string(),
+                source,
             })?;
         scope.os_of.insert(self.name.to_string(), self.os);
         for mut object in objects {
@@ -61,9 +61,9 @@ impl Create<'_> {
                 choose_storage_class(&mut object, class);
             }
             let object: DynamicObject =
-                serde_json::from_value(object).map_err(|e| StepError::Fixture {
+                serde_json::from_value(object).map_err(|source| StepError::NotAnObject {
                     fixture: fixture.to_string(),
-                    message: format!("not a Kubernetes object: {e}"),
+                    source,
                 })?;
             let types = object.types.clone().unwrap_or_default();
             let object_name = object.metadata.name.clone().unwrap_or_default();

@@ -26,17 +26,28 @@ use super::placeholders::PlaceholderError;
 use super::scope::TestScope;
 use super::wait::WaitError;
 use crate::catalog::{Action, Step};
+use crate::fixture::FixtureError;
 
 /// Why a step failed. The Display text is what the report shows.
 #[derive(Debug, thiserror::Error)]
 pub enum StepError {
     /// The fixture could not be turned into objects.
-    #[error("cannot instantiate fixture \"{fixture}\": {message}")]
+    #[error("cannot instantiate fixture \"{fixture}\": {source}")]
     Fixture {
         /// The fixture's name.
         fixture: String,
         /// Why not.
-        message: String,
+        #[source]
+        source: FixtureError,
+    },
+    /// The fixture made something that is not a Kubernetes object.
+    #[error("cannot instantiate fixture \"{fixture}\": not a Kubernetes object: {source}")]
+    NotAnObject {
+        /// The fixture's name.
+        fixture: String,
+        /// Why it does not read as one.
+        #[source]
+        source: serde_json::Error,
     },
     /// The API server refused an object of a fixture.
     #[error("cannot create {kind} \"{name}\": {}", api_message(.source))]
