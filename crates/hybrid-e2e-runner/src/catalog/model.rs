@@ -198,9 +198,9 @@ pub enum Check {
     Exists(bool),
 }
 
-/// What a `wait` step waits for.
+/// What a `wait` step waits for. Suites spell it in kebab case (`not-ready`): [`WaitUntil::as_str`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum WaitUntil {
     /// Bound to a node (`PodScheduled=True`).
     Scheduled,
@@ -224,12 +224,107 @@ pub enum WaitUntil {
     Bound,
 }
 
-/// An object a step names: kind and the name given at `create`. Kinds: `Pod`, `Service`,
-/// `PersistentVolumeClaim`, `Deployment`, `Job`, `ConfigMap`, `Secret`, and `NodeOf` (the
-/// Node the named pod runs on).
+impl WaitUntil {
+    /// Every value, in the order the documentation lists them.
+    pub const ALL: [WaitUntil; 10] = [
+        WaitUntil::Scheduled,
+        WaitUntil::Running,
+        WaitUntil::Ready,
+        WaitUntil::Succeeded,
+        WaitUntil::Failed,
+        WaitUntil::Completed,
+        WaitUntil::NotReady,
+        WaitUntil::Available,
+        WaitUntil::Complete,
+        WaitUntil::Bound,
+    ];
+
+    /// The value as a suite writes it: `ready`, `not-ready`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WaitUntil::Scheduled => "scheduled",
+            WaitUntil::Running => "running",
+            WaitUntil::Ready => "ready",
+            WaitUntil::Succeeded => "succeeded",
+            WaitUntil::Failed => "failed",
+            WaitUntil::Completed => "completed",
+            WaitUntil::NotReady => "not-ready",
+            WaitUntil::Available => "available",
+            WaitUntil::Complete => "complete",
+            WaitUntil::Bound => "bound",
+        }
+    }
+
+    /// The value a suite wrote, if it is one.
+    pub fn parse(text: &str) -> Option<WaitUntil> {
+        WaitUntil::ALL.into_iter().find(|u| u.as_str() == text)
+    }
+}
+
+/// As a sentence reads it: `ready`, `not ready`.
+impl fmt::Display for WaitUntil {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.as_str().replace('-', " "))
+    }
+}
+
+/// The kind of object a step names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ObjectKind {
+    /// A Pod.
+    Pod,
+    /// A Service.
+    Service,
+    /// A PersistentVolumeClaim (`claim:` in a suite).
+    PersistentVolumeClaim,
+    /// A Deployment.
+    Deployment,
+    /// A Job.
+    Job,
+    /// A ConfigMap.
+    ConfigMap,
+    /// A Secret.
+    Secret,
+    /// The Node the named pod runs on (`node-of:` in a suite); the name is the pod's.
+    NodeOf,
+}
+
+impl ObjectKind {
+    /// The Kubernetes kind (`Pod`, `PersistentVolumeClaim`, ...); `NodeOf` for the pseudo-kind.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObjectKind::Pod => "Pod",
+            ObjectKind::Service => "Service",
+            ObjectKind::PersistentVolumeClaim => "PersistentVolumeClaim",
+            ObjectKind::Deployment => "Deployment",
+            ObjectKind::Job => "Job",
+            ObjectKind::ConfigMap => "ConfigMap",
+            ObjectKind::Secret => "Secret",
+            ObjectKind::NodeOf => "NodeOf",
+        }
+    }
+
+    /// The Kubernetes kind of the object the step's name refers to: the pod, for `NodeOf`.
+    pub fn named_kind(self) -> &'static str {
+        match self {
+            ObjectKind::NodeOf => "Pod",
+            other => other.as_str(),
+        }
+    }
+}
+
+impl fmt::Display for ObjectKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An object a step names: its kind and the name given at `create`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ObjectRef {
-    pub kind: String,
+    /// What kind of object the name refers to.
+    pub kind: ObjectKind,
+    /// The name given at `create`.
     pub name: String,
 }
 
@@ -290,4 +385,33 @@ pub struct HttpExpect {
 pub struct ExecExpect {
     pub exit_code: i32,
     pub stdout: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wait_until_is_spelled_once_for_suites_serde_and_sentences() {
+        for until in WaitUntil::ALL {
+            assert_eq!(WaitUntil::parse(until.as_str()), Some(until));
+            assert_eq!(
+                serde_json::to_value(until).unwrap(),
+                serde_json::json!(until.as_str())
+            );
+        }
+        assert_eq!(WaitUntil::NotReady.as_str(), "not-ready");
+        assert_eq!(WaitUntil::NotReady.to_string(), "not ready");
+        assert_eq!(WaitUntil::parse("notready"), None);
+    }
+
+    #[test]
+    fn node_of_names_a_pod() {
+        assert_eq!(ObjectKind::NodeOf.named_kind(), "Pod");
+        assert_eq!(
+            ObjectKind::PersistentVolumeClaim.named_kind(),
+            "PersistentVolumeClaim"
+        );
+        assert_eq!(ObjectKind::NodeOf.to_string(), "NodeOf");
+    }
 }

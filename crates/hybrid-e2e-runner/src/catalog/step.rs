@@ -9,38 +9,25 @@ use super::duration::parse_duration;
 use super::error::Diagnostic;
 use super::fixtures::{Fixture, FixtureSet};
 use super::model::{
-    Action, Check, DnsExpect, ExecExpect, HttpExpect, Location, ObjectRef, Os, Protocol, Step,
-    Target, TargetKind, WaitUntil,
+    Action, Check, DnsExpect, ExecExpect, HttpExpect, Location, ObjectKind, ObjectRef, Os,
+    Protocol, Step, Target, TargetKind, WaitUntil,
 };
 use super::suggest::hint;
 use super::yaml::{self, Map};
 
 /// The step kinds, in the order the documentation lists them.
-pub const STEP_KINDS: &[&str] = &[
+pub(crate) const STEP_KINDS: &[&str] = &[
     "create", "wait", "http", "dns", "exec", "logs", "expect", "event", "patch", "sleep", "delete",
 ];
 
-const UNTIL: &[&str] = &[
-    "scheduled",
-    "running",
-    "ready",
-    "succeeded",
-    "failed",
-    "completed",
-    "not-ready",
-    "available",
-    "complete",
-    "bound",
-];
-
 /// `http.from` naming the machine running the harness instead of a pod.
-pub const HARNESS: &str = "harness";
+pub(crate) const HARNESS: &str = "harness";
 
 /// What earlier steps of the cell created: name → OS and fixture.
-pub type Created<'f> = BTreeMap<String, (Os, &'f Fixture)>;
+pub(crate) type Created<'f> = BTreeMap<String, (Os, &'f Fixture)>;
 
 /// Reads one step at `path` (`tests[0].steps[2]`).
-pub fn read_step<'f>(
+pub(crate) fn read_step<'f>(
     file: &str,
     path: &str,
     node: &Node,
@@ -171,19 +158,19 @@ struct Reader<'a, 'f> {
     fixtures: &'f FixtureSet,
 }
 
-/// The kinds of object a step can name, by key.
 /// The checks an `expect` step can make.
 const CHECKS: &[&str] = &["equals", "at-least", "at-most", "contains", "exists"];
 
-const REF_KINDS: &[(&str, &str)] = &[
-    ("pod", "Pod"),
-    ("service", "Service"),
-    ("claim", "PersistentVolumeClaim"),
-    ("node-of", "NodeOf"),
-    ("deployment", "Deployment"),
-    ("job", "Job"),
-    ("configmap", "ConfigMap"),
-    ("secret", "Secret"),
+/// The kinds of object a step can name, by key.
+const REF_KINDS: &[(&str, ObjectKind)] = &[
+    ("pod", ObjectKind::Pod),
+    ("service", ObjectKind::Service),
+    ("claim", ObjectKind::PersistentVolumeClaim),
+    ("node-of", ObjectKind::NodeOf),
+    ("deployment", ObjectKind::Deployment),
+    ("job", ObjectKind::Job),
+    ("configmap", ObjectKind::ConfigMap),
+    ("secret", ObjectKind::Secret),
 ];
 
 /// The object keys each step accepts.
@@ -219,13 +206,13 @@ const DELETE_OBJECTS: &[&str] = &[
 ];
 
 /// Which `until` values fit which kind of object.
-fn until_fits(kind: &str, until: WaitUntil) -> bool {
+fn until_fits(kind: ObjectKind, until: WaitUntil) -> bool {
     match until {
-        WaitUntil::Available => kind == "Deployment",
-        WaitUntil::Complete => kind == "Job",
-        WaitUntil::Bound => kind == "PersistentVolumeClaim",
-        WaitUntil::Failed => kind == "Pod" || kind == "Job",
-        _ => kind == "Pod",
+        WaitUntil::Available => kind == ObjectKind::Deployment,
+        WaitUntil::Complete => kind == ObjectKind::Job,
+        WaitUntil::Bound => kind == ObjectKind::PersistentVolumeClaim,
+        WaitUntil::Failed => kind == ObjectKind::Pod || kind == ObjectKind::Job,
+        _ => kind == ObjectKind::Pod,
     }
 }
 
@@ -270,13 +257,12 @@ impl<'f> Reader<'_, 'f> {
                 ),
             ));
         };
-        let wanted = if kind == "NodeOf" { "Pod" } else { kind };
-        if !fixture.kinds().contains(&wanted) {
+        if !fixture.kinds().contains(&kind) {
             return Err(self.map.err(
                 Some(node),
                 key,
                 format!(
-                    "\"{name}\" was created from fixture \"{}\", which makes no {wanted}",
+                    "\"{name}\" was created from fixture \"{}\", which makes no {kind}",
                     fixture.name
                 ),
             ));
@@ -370,39 +356,23 @@ impl<'f> Reader<'_, 'f> {
         self.only(&["pod", "deployment", "job", "claim", "until", "fails-with"])?;
         let object = self.object_ref(WAIT_OBJECTS, created)?;
         let (until_text, node) = m.str("until")?;
-        let until = match until_text.as_str() {
-            "scheduled" => WaitUntil::Scheduled,
-            "running" => WaitUntil::Running,
-            "ready" => WaitUntil::Ready,
-            "succeeded" => WaitUntil::Succeeded,
-            "failed" => WaitUntil::Failed,
-            "completed" => WaitUntil::Completed,
-            "not-ready" => WaitUntil::NotReady,
-            "available" => WaitUntil::Available,
-            "complete" => WaitUntil::Complete,
-            "bound" => WaitUntil::Bound,
-            other => {
-                return Err(m.err(
-                    Some(node),
-                    "until",
-                    format!(
-                        "unknown value \"{other}\", expected one of: {}{}",
-                        UNTIL.join(", "),
-                        hint(other, UNTIL.iter().copied())
-                    ),
-                ))
-            }
-        };
-        if !until_fits(&object.kind, until) {
-            let fitting: Vec<&str> = UNTIL
-                .iter()
-                .copied()
-                .filter(|u| {
-                    let parsed =
-                        serde_json::from_value::<WaitUntil>(serde_json::json!(u.replace('-', "")));
-                    parsed.is_ok_and(|p| until_fits(&object.kind, p))
-                        || (*u == "not-ready" && object.kind == "Pod")
-                })
+        let until = WaitUntil::parse(&until_text).ok_or_else(|| {
+            let all = WaitUntil::ALL.map(WaitUntil::as_str);
+            m.err(
+                Some(node),
+                "until",
+                format!(
+                    "unknown value \"{until_text}\", expected one of: {}{}",
+                    all.join(", "),
+                    hint(&until_text, all)
+                ),
+            )
+        })?;
+        if !until_fits(object.kind, until) {
+            let fitting: Vec<&str> = WaitUntil::ALL
+                .into_iter()
+                .filter(|u| until_fits(object.kind, *u))
+                .map(WaitUntil::as_str)
                 .collect();
             return Err(m.err(
                 Some(node),
@@ -682,10 +652,10 @@ impl<'f> Reader<'_, 'f> {
             .iter()
             .find(|(k, _)| *k == key)
             .map(|(_, kind)| *kind)
-            .unwrap_or("Pod");
+            .unwrap_or(ObjectKind::Pod);
         Ok(ObjectRef {
-            kind: kind.to_string(),
-            name: self.created_name(key, kind, created)?,
+            kind,
+            name: self.created_name(key, kind.named_kind(), created)?,
         })
     }
 

@@ -500,3 +500,11 @@ fn error_network_steps() {
     )));
     assert!(e.contains("give body or bodies, not both"), "{e}");
 }
+
+#[test]
+fn error_until_that_does_not_fit_the_kind() {
+    assert_eq!(
+        load_err(&with_steps(&format!("{CREATE}      - wait: {{ pod: a, until: bound }}\n"))),
+        "suites/s.yaml:7: tests[0].steps[1].wait.until: a Pod cannot be waited for until \"bound\"; expected one of: scheduled, running, ready, succeeded, failed, completed, not-ready"
+    );
+}

@@ -5,7 +5,7 @@ use k8s_openapi::api::core::v1::{Pod, Volume};
 use kube::Api;
 
 /// `linux; node N; volume ...` for the pod `name` as it is now; just the OS when it cannot be read.
-pub async fn place(
+pub(crate) async fn place(
     pods: &Api<Pod>,
     name: &str,
     os: &str,
@@ -20,7 +20,7 @@ pub async fn place(
 
 /// `node N; volume "v" (configMap "c") at /etc/config`, or just the node when the command names
 /// no mounted path. Paths compare alike for Linux (`/data/x`) and Windows (`C:\data\x`).
-pub fn describe(pod: &Pod, container: Option<&str>, command: &[String]) -> String {
+pub(crate) fn describe(pod: &Pod, container: Option<&str>, command: &[String]) -> String {
     let spec = pod.spec.as_ref();
     let node = spec
         .and_then(|s| s.node_name.as_deref())
@@ -69,7 +69,7 @@ pub fn describe(pod: &Pod, container: Option<&str>, command: &[String]) -> Strin
 }
 
 /// The kind and object behind a volume: `configMap "c"`, `claim "data"`, `emptyDir`, ...
-pub fn source(v: &Volume) -> String {
+pub(crate) fn source(v: &Volume) -> String {
     if let Some(c) = &v.persistent_volume_claim {
         format!("claim \"{}\"", c.claim_name)
     } else if let Some(c) = &v.config_map {

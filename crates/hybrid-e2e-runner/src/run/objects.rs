@@ -11,48 +11,51 @@ use kube::core::ApiResource;
 use kube::{Api, Client};
 use serde_json::Value;
 
-use crate::catalog::ObjectRef;
+use crate::catalog::{ObjectKind, ObjectRef};
 
-/// The namespaced API resource of a kind a step can name (`NodeOf` excluded).
-pub fn resource(kind: &str) -> Option<ApiResource> {
-    Some(match kind {
-        "Pod" => ApiResource::erase::<Pod>(&()),
-        "Service" => ApiResource::erase::<Service>(&()),
-        "PersistentVolumeClaim" => ApiResource::erase::<PersistentVolumeClaim>(&()),
-        "Deployment" => ApiResource::erase::<Deployment>(&()),
-        "Job" => ApiResource::erase::<Job>(&()),
-        "ConfigMap" => ApiResource::erase::<ConfigMap>(&()),
-        "Secret" => ApiResource::erase::<Secret>(&()),
-        _ => return None,
-    })
+/// The API resource of a kind a step can name. `NodeOf` is the cluster-scoped Node, which
+/// [`fetch`] reads through the pod; the catalog lets no step patch or delete it.
+pub(crate) fn resource(kind: ObjectKind) -> ApiResource {
+    match kind {
+        ObjectKind::Pod => ApiResource::erase::<Pod>(&()),
+        ObjectKind::Service => ApiResource::erase::<Service>(&()),
+        ObjectKind::PersistentVolumeClaim => ApiResource::erase::<PersistentVolumeClaim>(&()),
+        ObjectKind::Deployment => ApiResource::erase::<Deployment>(&()),
+        ObjectKind::Job => ApiResource::erase::<Job>(&()),
+        ObjectKind::ConfigMap => ApiResource::erase::<ConfigMap>(&()),
+        ObjectKind::Secret => ApiResource::erase::<Secret>(&()),
+        ObjectKind::NodeOf => ApiResource::erase::<Node>(&()),
+    }
 }
 
 /// `pod "p"`, `deployment "d"`, `the node of pod "p"`.
-pub fn describe(object: &ObjectRef) -> String {
-    match object.kind.as_str() {
-        "NodeOf" => format!("the node of pod \"{}\"", object.name),
-        "PersistentVolumeClaim" => format!("claim \"{}\"", object.name),
-        kind => format!("{} \"{}\"", kind.to_lowercase(), object.name),
+pub(crate) fn describe(object: &ObjectRef) -> String {
+    match object.kind {
+        ObjectKind::NodeOf => format!("the node of pod \"{}\"", object.name),
+        ObjectKind::PersistentVolumeClaim => format!("claim \"{}\"", object.name),
+        kind => format!("{} \"{}\"", kind.as_str().to_lowercase(), object.name),
     }
 }
 
 /// Why an object could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ObjectError {
+    /// The API server did not give it.
     #[error("cannot read {what}: {}", super::kube_error::api_message(.source))]
     Api {
+        /// What was read (`pod "p"`, `the node of pod "p"`).
         what: String,
+        /// The API server's answer.
         #[source]
         source: kube::Error,
     },
+    /// `node-of` a pod that runs on no node yet.
     #[error("pod \"{0}\" is not bound to a node")]
     Unbound(String),
-    #[error("objects of kind {0} cannot be named in steps")]
-    Kind(String),
 }
 
 /// Reads the object as JSON (for `NodeOf`: the Node the pod is bound to).
-pub async fn fetch(
+pub(crate) async fn fetch(
     client: &Client,
     namespace: &str,
     object: &ObjectRef,
@@ -61,7 +64,7 @@ pub async fn fetch(
         what: describe(object),
         source,
     };
-    if object.kind == "NodeOf" {
+    if object.kind == ObjectKind::NodeOf {
         let pod = Api::<Pod>::namespaced(client.clone(), namespace)
             .get(&object.name)
             .await
@@ -76,7 +79,7 @@ pub async fn fetch(
             .map_err(api_error)?;
         return Ok(serde_json::to_value(node).unwrap_or(Value::Null));
     }
-    let resource = resource(&object.kind).ok_or_else(|| ObjectError::Kind(object.kind.clone()))?;
+    let resource = resource(object.kind);
     let found = Api::<DynamicObject>::namespaced_with(client.clone(), namespace, &resource)
         .get(&object.name)
         .await
@@ -85,7 +88,7 @@ pub async fn fetch(
 }
 
 /// One event as a line: `Warning ProvisioningFailed: message`.
-pub fn event_line(e: &Event) -> String {
+pub(crate) fn event_line(e: &Event) -> String {
     format!(
         "{} {}: {}",
         e.type_.as_deref().unwrap_or("Normal"),
@@ -95,7 +98,7 @@ pub fn event_line(e: &Event) -> String {
 }
 
 /// The events of the namespace that concern this object, oldest first.
-pub async fn events_of(
+pub(crate) async fn events_of(
     client: &Client,
     namespace: &str,
     kind: &str,
@@ -121,25 +124,29 @@ mod tests {
     #[test]
     fn every_nameable_kind_has_a_resource() {
         for (kind, plural) in [
-            ("Pod", "pods"),
-            ("Deployment", "deployments"),
-            ("Job", "jobs"),
-            ("PersistentVolumeClaim", "persistentvolumeclaims"),
-            ("ConfigMap", "configmaps"),
+            (ObjectKind::Pod, "pods"),
+            (ObjectKind::Deployment, "deployments"),
+            (ObjectKind::Job, "jobs"),
+            (ObjectKind::PersistentVolumeClaim, "persistentvolumeclaims"),
+            (ObjectKind::ConfigMap, "configmaps"),
+            (ObjectKind::NodeOf, "nodes"),
         ] {
-            assert_eq!(resource(kind).map(|r| r.plural), Some(plural.to_string()));
+            assert_eq!(resource(kind).plural, plural);
         }
-        assert!(resource("NodeOf").is_none());
     }
 
     #[test]
     fn descriptions_read_naturally() {
-        let r = |kind: &str| ObjectRef {
-            kind: kind.into(),
+        let r = |kind| ObjectRef {
+            kind,
             name: "x".into(),
         };
-        assert_eq!(describe(&r("NodeOf")), "the node of pod \"x\"");
-        assert_eq!(describe(&r("PersistentVolumeClaim")), "claim \"x\"");
-        assert_eq!(describe(&r("Deployment")), "deployment \"x\"");
+        assert_eq!(describe(&r(ObjectKind::NodeOf)), "the node of pod \"x\"");
+        assert_eq!(
+            describe(&r(ObjectKind::PersistentVolumeClaim)),
+            "claim \"x\""
+        );
+        assert_eq!(describe(&r(ObjectKind::Deployment)), "deployment \"x\"");
+        assert_eq!(describe(&r(ObjectKind::ConfigMap)), "configmap \"x\"");
     }
 }

@@ -8,14 +8,14 @@ use std::time::{Duration, Instant};
 use backon::{ConstantBuilder, Retryable as _};
 
 /// Pause between tries of steps that retry until their deadline (`eventually`, events).
-pub const STEP_RETRY_EVERY: Duration = Duration::from_millis(250);
+pub(crate) const STEP_RETRY_EVERY: Duration = Duration::from_millis(250);
 
 /// Pause between network probes (routes and endpoints take a moment to converge).
 pub const PROBE_RETRY_EVERY: Duration = Duration::from_secs(1);
 
 /// How an attempt that did not succeed wants to go on.
 #[derive(Debug)]
-pub enum Retry<E> {
+pub(crate) enum Retry<E> {
     /// Try again if there is time; `E` is the answer if there is not.
     Again(E),
     /// Stop now with `E` (a permanent failure).
@@ -23,6 +23,15 @@ pub enum Retry<E> {
 }
 
 impl<E> Retry<E> {
+    /// [`Retry::Again`] when `again` (a step that retries `eventually`), else [`Retry::Stop`].
+    pub(crate) fn again_if(again: bool, error: E) -> Retry<E> {
+        if again {
+            Retry::Again(error)
+        } else {
+            Retry::Stop(error)
+        }
+    }
+
     fn into_inner(self) -> E {
         match self {
             Retry::Again(e) | Retry::Stop(e) => e,
@@ -32,7 +41,11 @@ impl<E> Retry<E> {
 
 /// Runs `attempt` until it succeeds, says [`Retry::Stop`], or the next try would start at or
 /// after `deadline`; pauses `every` between tries. The error is the last attempt's.
-pub async fn until<T, E, F, Fut>(deadline: Instant, every: Duration, attempt: F) -> Result<T, E>
+pub(crate) async fn until<T, E, F, Fut>(
+    deadline: Instant,
+    every: Duration,
+    attempt: F,
+) -> Result<T, E>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, Retry<E>>>,

@@ -1,16 +1,24 @@
-//! Watch-based waits for pods: follow the pod with a watch that survives watch errors (410s,
-//! dropped connections), decide from each new state whether the wait is done, still pending, or
-//! hopeless (image pull failure, crash loop, unschedulable, pod ended), and give up at the
-//! deadline with the last state seen.
+//! Watch-based waits (kube-runtime's `Condition` shape): each kind a step can wait for is
+//! [`Waitable`], saying what one observed state means for a wait ([`Verdict`]) and how to show
+//! it. One watch loop, [`wait_for`], follows the object through watch errors (410s, dropped
+//! connections), ends as soon as the verdict is done or hopeless (image pull failure, crash
+//! loop, unschedulable, pod ended, job failed, a Warning event about a claim), and gives up at
+//! the deadline with the last state seen.
 
+use std::fmt::Debug;
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
+use k8s_openapi::NamespaceResourceScope;
 use kube::runtime::{watcher, WatchStreamExt};
-use kube::Api;
+use kube::{Api, Client, Resource};
+use serde::de::DeserializeOwned;
 
-use crate::catalog::WaitUntil;
+use super::objects;
+use crate::catalog::{ObjectKind, ObjectRef, WaitUntil};
 
 /// Container waiting reasons after which waiting longer cannot help.
 const HOPELESS_WAITING_REASONS: &[&str] = &[
@@ -23,9 +31,12 @@ const HOPELESS_WAITING_REASONS: &[&str] = &[
     "RunContainerError",
 ];
 
-/// What one observed state of a pod means for a wait.
+/// How often a wait that fails on Warning events looks at the events.
+const WARNING_CHECK_EVERY: Duration = Duration::from_millis(500);
+
+/// What one observed state of an object means for a wait.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     Done,
     Pending,
     /// The wait cannot succeed any more; the reason says why.
@@ -35,105 +46,123 @@ pub enum Verdict {
 /// Why a wait ended without success.
 #[derive(Debug, thiserror::Error)]
 pub enum WaitError {
+    /// The wait cannot succeed any more; the text says why.
     #[error("{0}")]
     Hopeless(String),
-    #[error("pod \"{0}\" does not exist (deleted, or never created)")]
+    /// The object went away (or never was): `pod "p"`, `deployment "d"`, ...
+    #[error("{0} does not exist (deleted, or never created)")]
     Gone(String),
+    /// The deadline came first.
     #[error("not {until} after {waited:.0?}; last state: {last}")]
     Timeout {
-        until: String,
+        /// What was waited for.
+        until: WaitUntil,
+        /// How long.
         waited: Duration,
+        /// The last state seen (`never seen` when none was).
         last: String,
     },
+    /// The object's kind has no conditions to wait for (the catalog rejects such waits).
+    #[error("cannot wait for objects of kind {0}")]
+    NotWaitable(ObjectKind),
 }
 
-/// Waits until `until` holds for the pod, fails fast when it cannot, or times out.
-pub async fn wait_for_pod(
-    api: Api<Pod>,
-    name: &str,
+/// A kind of object a `wait` step can wait for.
+pub(crate) trait Waitable:
+    Resource<DynamicType = (), Scope = NamespaceResourceScope>
+    + Clone
+    + DeserializeOwned
+    + Debug
+    + Send
+    + 'static
+{
+    /// What this state of the object means for a wait for `until`.
+    fn verdict(&self, until: WaitUntil) -> Verdict;
+
+    /// One line describing the state, for a wait that timed out.
+    fn summary(&self) -> String;
+
+    /// Whether a Warning event about the object means the wait cannot succeed.
+    const WARNINGS_ARE_HOPELESS: bool = false;
+
+    /// The words appended to the reason when a Warning event ends the wait; `object` is its
+    /// state before the wait, if it could be read.
+    fn warning_context(_name: &str, _object: Option<&Self>) -> String {
+        String::new()
+    }
+}
+
+/// Waits for the object a step names to be `until`; fails fast when it cannot, or times out.
+pub(crate) async fn wait(
+    client: &Client,
+    namespace: &str,
+    object: &ObjectRef,
     until: WaitUntil,
     timeout: Duration,
-) -> Result<Pod, WaitError> {
-    let mut last: Option<Pod> = None;
-    let mut stream = watcher::watch_object(api, name).default_backoff().boxed();
-    let watch = async {
-        while let Some(event) = stream.next().await {
-            match event {
-                Ok(Some(pod)) => {
-                    match verdict(&pod, until) {
-                        Verdict::Done => return Ok(pod),
-                        Verdict::Hopeless(reason) => return Err(WaitError::Hopeless(reason)),
-                        Verdict::Pending => {}
-                    }
-                    last = Some(pod);
-                }
-                Ok(None) => return Err(WaitError::Gone(name.to_string())),
-                // The backoff wrapper retries; a watch error is not the pod's fault.
-                Err(error) => {
-                    tracing::debug!(pod = name, %error, "watch error while waiting; retrying")
-                }
-            }
+) -> Result<(), WaitError> {
+    match object.kind {
+        ObjectKind::Pod => wait_for::<Pod>(client, namespace, object, until, timeout)
+            .await
+            .map(drop),
+        ObjectKind::Deployment => wait_for::<Deployment>(client, namespace, object, until, timeout)
+            .await
+            .map(drop),
+        ObjectKind::Job => wait_for::<Job>(client, namespace, object, until, timeout)
+            .await
+            .map(drop),
+        ObjectKind::PersistentVolumeClaim => {
+            wait_for::<PersistentVolumeClaim>(client, namespace, object, until, timeout)
+                .await
+                .map(drop)
         }
-        Err(WaitError::Gone(name.to_string()))
-    };
-    match tokio::time::timeout(timeout, watch).await {
-        Ok(result) => result,
-        Err(_) => Err(WaitError::Timeout {
-            until: until_name(until).to_string(),
-            waited: timeout,
-            last: last
-                .as_ref()
-                .map(summarize)
-                .unwrap_or_else(|| "never seen".to_string()),
-        }),
+        // The catalog accepts no wait for these.
+        kind @ (ObjectKind::Service
+        | ObjectKind::ConfigMap
+        | ObjectKind::Secret
+        | ObjectKind::NodeOf) => Err(WaitError::NotWaitable(kind)),
     }
 }
 
-pub fn until_name(until: WaitUntil) -> &'static str {
-    match until {
-        WaitUntil::Scheduled => "scheduled",
-        WaitUntil::Running => "running",
-        WaitUntil::Ready => "ready",
-        WaitUntil::Succeeded => "succeeded",
-        WaitUntil::Failed => "failed",
-        WaitUntil::Completed => "completed",
-        WaitUntil::NotReady => "not ready",
-        WaitUntil::Available => "available",
-        WaitUntil::Complete => "complete",
-        WaitUntil::Bound => "bound",
-    }
-}
-
-/// Waits until `verdict` says done for the named object, by watching; fails fast when it says
-/// hopeless, or (with `warnings`) as soon as a Warning event about the object appears.
-pub async fn wait_for<K>(
-    api: Api<K>,
-    name: &str,
-    until: &str,
+/// Waits, by watching, until the named object's verdict is done; fails fast when it is
+/// hopeless, or (for kinds that watch warnings) as soon as a Warning event about it appears.
+async fn wait_for<K: Waitable>(
+    client: &Client,
+    namespace: &str,
+    object: &ObjectRef,
+    until: WaitUntil,
     timeout: Duration,
-    verdict: impl Fn(&K) -> Verdict,
-    summary: impl Fn(&K) -> String,
-    warnings: Option<WarningWatch>,
-) -> Result<K, WaitError>
-where
-    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
-{
+) -> Result<K, WaitError> {
+    let name = object.name.as_str();
+    let gone = || WaitError::Gone(objects::describe(object));
+    let api = Api::<K>::namespaced(client.clone(), namespace);
+    let warnings = if K::WARNINGS_ARE_HOPELESS {
+        let before = api.get(name).await.ok();
+        Some(WarningWatch {
+            client: client.clone(),
+            namespace: namespace.to_string(),
+            kind: K::kind(&()).to_string(),
+            context: K::warning_context(name, before.as_ref()),
+        })
+    } else {
+        None
+    };
     let mut last: Option<K> = None;
     let mut stream = watcher::watch_object(api, name).default_backoff().boxed();
-    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let mut tick = tokio::time::interval(WARNING_CHECK_EVERY);
     let watch = async {
         loop {
             tokio::select! {
                 event = stream.next() => match event {
                     Some(Ok(Some(object))) => {
-                        match verdict(&object) {
+                        match object.verdict(until) {
                             Verdict::Done => return Ok(object),
                             Verdict::Hopeless(reason) => return Err(WaitError::Hopeless(reason)),
                             Verdict::Pending => {}
                         }
                         last = Some(object);
                     }
-                    Some(Ok(None)) | None => return Err(WaitError::Gone(name.to_string())),
+                    Some(Ok(None)) | None => return Err(gone()),
+                    // The backoff wrapper retries; a watch error is not the object's fault.
                     Some(Err(error)) => tracing::debug!(object = name, %error, "watch error while waiting; retrying"),
                 },
                 _ = tick.tick(), if warnings.is_some() => {
@@ -149,35 +178,35 @@ where
     match tokio::time::timeout(timeout, watch).await {
         Ok(result) => result,
         Err(_) => Err(WaitError::Timeout {
-            until: until.to_string(),
+            until,
             waited: timeout,
             last: last
                 .as_ref()
-                .map(&summary)
+                .map(K::summary)
                 .unwrap_or_else(|| "never seen".to_string()),
         }),
     }
 }
 
 /// Fails a wait as soon as a Warning event about the object appears.
-pub struct WarningWatch {
-    pub client: kube::Client,
-    pub namespace: String,
+struct WarningWatch {
+    client: Client,
+    namespace: String,
     /// The involved object's kind (`PersistentVolumeClaim`).
-    pub kind: &'static str,
+    kind: String,
     /// Extra context appended to the reason (e.g. the StorageClass).
-    pub context: String,
+    context: String,
 }
 
 impl WarningWatch {
     async fn check(&self, name: &str) -> Option<String> {
-        let events = super::objects::events_of(&self.client, &self.namespace, self.kind, name)
+        let events = objects::events_of(&self.client, &self.namespace, &self.kind, name)
             .await
             .ok()?;
         if !events.iter().any(|e| e.type_.as_deref() == Some("Warning")) {
             return None;
         }
-        let lines: Vec<String> = events.iter().map(super::objects::event_line).collect();
+        let lines: Vec<String> = events.iter().map(objects::event_line).collect();
         Some(format!(
             "a Warning event was reported{}; events: {}",
             self.context,
@@ -186,92 +215,124 @@ impl WarningWatch {
     }
 }
 
-/// A Deployment is available when all replicas are updated, available, and observed.
-pub fn deployment_verdict(d: &k8s_openapi::api::apps::v1::Deployment) -> Verdict {
-    let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-    let Some(status) = &d.status else {
-        return Verdict::Pending;
-    };
-    let observed = status.observed_generation.unwrap_or(0) >= d.metadata.generation.unwrap_or(0);
-    let all = |n: Option<i32>| n.unwrap_or(0) == want;
-    if observed
-        && all(status.updated_replicas)
-        && all(status.available_replicas)
-        && all(status.replicas)
-    {
-        Verdict::Done
-    } else {
-        Verdict::Pending
+impl Waitable for Pod {
+    fn verdict(&self, until: WaitUntil) -> Verdict {
+        pod_verdict(self, until)
+    }
+
+    fn summary(&self) -> String {
+        summarize(self)
     }
 }
 
-pub fn deployment_summary(d: &k8s_openapi::api::apps::v1::Deployment) -> String {
-    let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-    let s = d.status.clone().unwrap_or_default();
-    format!(
-        "{want} wanted, {} replicas, {} updated, {} ready, {} available",
-        s.replicas.unwrap_or(0),
-        s.updated_replicas.unwrap_or(0),
-        s.ready_replicas.unwrap_or(0),
-        s.available_replicas.unwrap_or(0)
-    )
+/// A Deployment is available when all replicas are updated, available, and observed.
+impl Waitable for Deployment {
+    fn verdict(&self, _until: WaitUntil) -> Verdict {
+        let want = self.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+        let Some(status) = &self.status else {
+            return Verdict::Pending;
+        };
+        let observed =
+            status.observed_generation.unwrap_or(0) >= self.metadata.generation.unwrap_or(0);
+        let all = |n: Option<i32>| n.unwrap_or(0) == want;
+        if observed
+            && all(status.updated_replicas)
+            && all(status.available_replicas)
+            && all(status.replicas)
+        {
+            Verdict::Done
+        } else {
+            Verdict::Pending
+        }
+    }
+
+    fn summary(&self) -> String {
+        let want = self.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+        let s = self.status.clone().unwrap_or_default();
+        format!(
+            "{want} wanted, {} replicas, {} updated, {} ready, {} available",
+            s.replicas.unwrap_or(0),
+            s.updated_replicas.unwrap_or(0),
+            s.ready_replicas.unwrap_or(0),
+            s.available_replicas.unwrap_or(0)
+        )
+    }
 }
 
 /// A Job is complete (or failed) by its conditions.
-pub fn job_verdict(j: &k8s_openapi::api::batch::v1::Job, until: WaitUntil) -> Verdict {
-    let condition = |t: &str| {
-        j.status
-            .as_ref()
-            .and_then(|s| s.conditions.as_ref())
-            .into_iter()
-            .flatten()
-            .find(|c| c.type_ == t && c.status == "True")
-            .map(|c| c.message.clone().unwrap_or_default())
-    };
-    match (until, condition("Complete"), condition("Failed")) {
-        (WaitUntil::Complete, Some(_), _) | (WaitUntil::Failed, _, Some(_)) => Verdict::Done,
-        (WaitUntil::Complete, None, Some(m)) => Verdict::Hopeless(format!("job failed: {m}")),
-        (WaitUntil::Failed, Some(_), None) => {
-            Verdict::Hopeless("job completed instead of failing".into())
+impl Waitable for Job {
+    fn verdict(&self, until: WaitUntil) -> Verdict {
+        let condition = |t: &str| {
+            self.status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .into_iter()
+                .flatten()
+                .find(|c| c.type_ == t && c.status == "True")
+                .map(|c| c.message.clone().unwrap_or_default())
+        };
+        match (until, condition("Complete"), condition("Failed")) {
+            (WaitUntil::Complete, Some(_), _) | (WaitUntil::Failed, _, Some(_)) => Verdict::Done,
+            (WaitUntil::Complete, None, Some(m)) => Verdict::Hopeless(format!("job failed: {m}")),
+            (WaitUntil::Failed, Some(_), None) => {
+                Verdict::Hopeless("job completed instead of failing".into())
+            }
+            _ => Verdict::Pending,
         }
-        _ => Verdict::Pending,
+    }
+
+    fn summary(&self) -> String {
+        let s = self.status.clone().unwrap_or_default();
+        format!(
+            "{} active, {} succeeded, {} failed",
+            s.active.unwrap_or(0),
+            s.succeeded.unwrap_or(0),
+            s.failed.unwrap_or(0)
+        )
     }
 }
 
-pub fn job_summary(j: &k8s_openapi::api::batch::v1::Job) -> String {
-    let s = j.status.clone().unwrap_or_default();
-    format!(
-        "{} active, {} succeeded, {} failed",
-        s.active.unwrap_or(0),
-        s.succeeded.unwrap_or(0),
-        s.failed.unwrap_or(0)
-    )
-}
+/// A claim is bound by its phase; a Warning event about it (failed provisioning) never heals.
+impl Waitable for PersistentVolumeClaim {
+    fn verdict(&self, _until: WaitUntil) -> Verdict {
+        match self.status.as_ref().and_then(|s| s.phase.as_deref()) {
+            Some("Bound") => Verdict::Done,
+            Some("Lost") => Verdict::Hopeless("claim is Lost (its volume is gone)".into()),
+            _ => Verdict::Pending,
+        }
+    }
 
-pub fn claim_verdict(c: &k8s_openapi::api::core::v1::PersistentVolumeClaim) -> Verdict {
-    match c.status.as_ref().and_then(|s| s.phase.as_deref()) {
-        Some("Bound") => Verdict::Done,
-        Some("Lost") => Verdict::Hopeless("claim is Lost (its volume is gone)".into()),
-        _ => Verdict::Pending,
+    fn summary(&self) -> String {
+        format!(
+            "phase {}, storage class {}",
+            self.status
+                .as_ref()
+                .and_then(|s| s.phase.as_deref())
+                .unwrap_or("Pending"),
+            storage_class(Some(self))
+        )
+    }
+
+    const WARNINGS_ARE_HOPELESS: bool = true;
+
+    fn warning_context(name: &str, claim: Option<&Self>) -> String {
+        format!(
+            " for claim \"{name}\" (storage class {})",
+            storage_class(claim)
+        )
     }
 }
 
-pub fn claim_summary(c: &k8s_openapi::api::core::v1::PersistentVolumeClaim) -> String {
-    format!(
-        "phase {}, storage class {}",
-        c.status
-            .as_ref()
-            .and_then(|s| s.phase.as_deref())
-            .unwrap_or("Pending"),
-        c.spec
-            .as_ref()
-            .and_then(|s| s.storage_class_name.as_deref())
-            .unwrap_or("(cluster default)")
-    )
+/// The claim's StorageClass, or `(cluster default)` when it names none (or is unknown).
+fn storage_class(claim: Option<&PersistentVolumeClaim>) -> &str {
+    claim
+        .and_then(|c| c.spec.as_ref())
+        .and_then(|s| s.storage_class_name.as_deref())
+        .unwrap_or("(cluster default)")
 }
 
 /// Decides what this state of the pod means for a wait for `until`.
-pub fn verdict(pod: &Pod, until: WaitUntil) -> Verdict {
+fn pod_verdict(pod: &Pod, until: WaitUntil) -> Verdict {
     let status = pod.status.clone().unwrap_or_default();
     let phase = status.phase.as_deref().unwrap_or("Pending");
     let condition = |t: &str| {
@@ -341,8 +402,7 @@ pub fn verdict(pod: &Pod, until: WaitUntil) -> Verdict {
     let ended = phase == "Succeeded" || phase == "Failed";
     if ended {
         return Verdict::Hopeless(format!(
-            "pod ended while waiting for it to be {}: {}",
-            until_name(until),
+            "pod ended while waiting for it to be {until}: {}",
             summarize(pod)
         ));
     }
@@ -350,7 +410,7 @@ pub fn verdict(pod: &Pod, until: WaitUntil) -> Verdict {
 }
 
 /// One line describing a pod's state: phase, node, conditions not met, container states.
-pub fn summarize(pod: &Pod) -> String {
+pub(crate) fn summarize(pod: &Pod) -> String {
     let status = pod.status.clone().unwrap_or_default();
     let mut parts = vec![format!(
         "phase {}",
@@ -427,10 +487,10 @@ mod tests {
     fn ready_condition_ends_a_ready_wait() {
         let p =
             pod(json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}));
-        assert_eq!(verdict(&p, WaitUntil::Ready), Verdict::Done);
+        assert_eq!(p.verdict(WaitUntil::Ready), Verdict::Done);
         let p =
             pod(json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "False"}]}));
-        assert_eq!(verdict(&p, WaitUntil::Ready), Verdict::Pending);
+        assert_eq!(p.verdict(WaitUntil::Ready), Verdict::Pending);
     }
 
     #[test]
@@ -438,7 +498,7 @@ mod tests {
         let p = pod(json!({"phase": "Pending", "containerStatuses": [{
             "name": "c", "ready": false, "restartCount": 0, "image": "busybox", "imageID": "",
             "state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image \"busybox\""}}}]}));
-        let Verdict::Hopeless(reason) = verdict(&p, WaitUntil::Ready) else {
+        let Verdict::Hopeless(reason) = p.verdict(WaitUntil::Ready) else {
             panic!("not hopeless")
         };
         assert_eq!(
@@ -454,7 +514,7 @@ mod tests {
             "reason": "Unschedulable", "message": "0/4 nodes are available"}]}),
         );
         assert_eq!(
-            verdict(&p, WaitUntil::Running),
+            p.verdict(WaitUntil::Running),
             Verdict::Hopeless("pod is Unschedulable: 0/4 nodes are available".into())
         );
     }
@@ -466,7 +526,7 @@ mod tests {
             "reason": "Unschedulable",
             "message": "0/4 nodes are available: pod has unbound immediate PersistentVolumeClaims."}]}),
         );
-        assert_eq!(verdict(&p, WaitUntil::Ready), Verdict::Pending);
+        assert_eq!(p.verdict(WaitUntil::Ready), Verdict::Pending);
     }
 
     #[test]
@@ -474,14 +534,14 @@ mod tests {
         let p = pod(json!({"phase": "Failed", "containerStatuses": [{
             "name": "c", "ready": false, "restartCount": 0, "image": "x", "imageID": "",
             "state": {"terminated": {"exitCode": 3, "reason": "Error"}}}]}));
-        let Verdict::Hopeless(reason) = verdict(&p, WaitUntil::Ready) else {
+        let Verdict::Hopeless(reason) = p.verdict(WaitUntil::Ready) else {
             panic!("not hopeless")
         };
         assert!(reason.contains("terminated exit code 3"), "{reason}");
-        assert_eq!(verdict(&p, WaitUntil::Completed), Verdict::Done);
-        assert_eq!(verdict(&p, WaitUntil::Failed), Verdict::Done);
+        assert_eq!(p.verdict(WaitUntil::Completed), Verdict::Done);
+        assert_eq!(p.verdict(WaitUntil::Failed), Verdict::Done);
         assert!(matches!(
-            verdict(&p, WaitUntil::Succeeded),
+            p.verdict(WaitUntil::Succeeded),
             Verdict::Hopeless(_)
         ));
     }
@@ -490,39 +550,39 @@ mod tests {
     fn not_ready_needs_a_ready_condition_that_is_false() {
         let p =
             pod(json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "False"}]}));
-        assert_eq!(verdict(&p, WaitUntil::NotReady), Verdict::Done);
+        assert_eq!(p.verdict(WaitUntil::NotReady), Verdict::Done);
         let p =
             pod(json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}));
-        assert_eq!(verdict(&p, WaitUntil::NotReady), Verdict::Pending);
+        assert_eq!(p.verdict(WaitUntil::NotReady), Verdict::Pending);
     }
 
     #[test]
     fn deployments_are_available_when_every_replica_is() {
-        let d: k8s_openapi::api::apps::v1::Deployment = serde_json::from_value(json!({
+        let d: Deployment = serde_json::from_value(json!({
             "metadata": {"name": "d", "generation": 2}, "spec": {"replicas": 3, "selector": {}, "template": {}},
             "status": {"observedGeneration": 2, "replicas": 3, "updatedReplicas": 3, "availableReplicas": 2}}))
         .unwrap();
-        assert_eq!(deployment_verdict(&d), Verdict::Pending);
+        assert_eq!(d.verdict(WaitUntil::Available), Verdict::Pending);
         assert_eq!(
-            deployment_summary(&d),
+            d.summary(),
             "3 wanted, 3 replicas, 3 updated, 0 ready, 2 available"
         );
         let mut done = d.clone();
         done.status.as_mut().unwrap().available_replicas = Some(3);
-        assert_eq!(deployment_verdict(&done), Verdict::Done);
+        assert_eq!(done.verdict(WaitUntil::Available), Verdict::Done);
     }
 
     #[test]
     fn a_failed_job_is_hopeless_for_a_complete_wait() {
-        let j: k8s_openapi::api::batch::v1::Job = serde_json::from_value(json!({
+        let j: Job = serde_json::from_value(json!({
             "metadata": {"name": "j"}, "spec": {"template": {}},
             "status": {"conditions": [{"type": "Failed", "status": "True", "message": "BackoffLimitExceeded"}]}}))
         .unwrap();
         assert_eq!(
-            job_verdict(&j, WaitUntil::Complete),
+            j.verdict(WaitUntil::Complete),
             Verdict::Hopeless("job failed: BackoffLimitExceeded".into())
         );
-        assert_eq!(job_verdict(&j, WaitUntil::Failed), Verdict::Done);
+        assert_eq!(j.verdict(WaitUntil::Failed), Verdict::Done);
     }
 
     #[test]
@@ -530,10 +590,7 @@ mod tests {
         let p = pod(json!({"phase": "Running", "containerStatuses": [{
             "name": "c", "ready": false, "restartCount": 3, "image": "x", "imageID": "",
             "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 40s"}}}]}));
-        assert_eq!(verdict(&p, WaitUntil::Completed), Verdict::Pending);
-        assert!(matches!(
-            verdict(&p, WaitUntil::Ready),
-            Verdict::Hopeless(_)
-        ));
+        assert_eq!(p.verdict(WaitUntil::Completed), Verdict::Pending);
+        assert!(matches!(p.verdict(WaitUntil::Ready), Verdict::Hopeless(_)));
     }
 }

@@ -1,0 +1,122 @@
+//! `create`: instantiate a fixture for one OS under a name, in the test's namespace.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use kube::api::{DynamicObject, GroupVersionKind, PostParams};
+use kube::core::ApiResource;
+use kube::Api;
+use serde_json::Value;
+
+use super::{StepError, StepKind};
+use crate::catalog::Os;
+use crate::fixture::{materialize, Placement};
+use crate::run::scope::TestScope;
+
+pub(super) struct Create<'a> {
+    pub(super) fixture: &'a str,
+    pub(super) name: &'a str,
+    pub(super) os: Os,
+    pub(super) vars: &'a BTreeMap<String, Value>,
+}
+
+impl StepKind for Create<'_> {
+    fn default_timeout(&self) -> Duration {
+        Duration::from_secs(30)
+    }
+
+    fn describe(&self) -> String {
+        format!("create {} \"{}\" on {}", self.fixture, self.name, self.os)
+    }
+
+    fn run<'s>(
+        &'s self,
+        scope: &'s mut TestScope<'_>,
+        _deadline: Instant,
+    ) -> BoxFuture<'s, Result<(), StepError>> {
+        Box::pin(self.create(scope))
+    }
+}
+
+impl Create<'_> {
+    async fn create(&self, scope: &mut TestScope<'_>) -> Result<(), StepError> {
+        let fixture = self.fixture;
+        // Run-time placeholders in the suite's vars (`${node-name.server}`) get their values now.
+        let mut expanded = BTreeMap::new();
+        for (key, value) in self.vars {
+            expanded.insert(key.clone(), scope.expand_value(value).await?);
+        }
+        let placement = Placement {
+            namespace: &scope.namespace,
+            storage_class: scope.env.storage_classes.get(&self.os).map(String::as_str),
+        };
+        let objects = materialize(
+            &scope.env.fixtures,
+            &scope.env.images,
+            fixture,
+            self.name,
+            self.os,
+            &expanded,
+            placement,
+        )
+        .map_err(|source| StepError::Fixture {
+            fixture: fixture.to_string(),
+            source,
+        })?;
+        scope.os_of.insert(self.name.to_string(), self.os);
+        for object in objects {
+            let object: DynamicObject =
+                serde_json::from_value(object).map_err(|source| StepError::NotAnObject {
+                    fixture: fixture.to_string(),
+                    source,
+                })?;
+            let types = object.types.clone().unwrap_or_default();
+            let object_name = object.metadata.name.clone().unwrap_or_default();
+            let resource = api_resource(&types.api_version, &types.kind);
+            Api::<DynamicObject>::namespaced_with(scope.client(), &scope.namespace, &resource)
+                .create(&PostParams::default(), &object)
+                .await
+                .map_err(|source| StepError::Create {
+                    kind: types.kind.clone(),
+                    name: object_name,
+                    source,
+                })?;
+        }
+        Ok(())
+    }
+}
+
+/// The API resource for an `apiVersion` and `kind` (plural guessed as kube does).
+fn api_resource(api_version: &str, kind: &str) -> ApiResource {
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_resources_for_core_and_grouped_kinds() {
+        let pod = api_resource("v1", "Pod");
+        assert_eq!((pod.group.as_str(), pod.plural.as_str()), ("", "pods"));
+        let deploy = api_resource("apps/v1", "Deployment");
+        assert_eq!(
+            (deploy.group.as_str(), deploy.plural.as_str()),
+            ("apps", "deployments")
+        );
+    }
+
+    #[test]
+    fn describes_fixture_name_and_os() {
+        let vars = BTreeMap::new();
+        let step = Create {
+            fixture: "web",
+            name: "server",
+            os: Os::Windows,
+            vars: &vars,
+        };
+        assert_eq!(step.describe(), "create web \"server\" on windows");
+    }
+}

@@ -1,0 +1,103 @@
+//! `logs`: read a container's log (or its previous instance's) and check that it contains a
+//! text.
+
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use kube::api::LogParams;
+
+use super::{in_container, StepError, StepKind};
+use crate::run::kube_error::{tail, ApiError};
+use crate::run::scope::TestScope;
+
+/// Lines of the log a failure message quotes.
+const LINES_SHOWN: usize = 20;
+
+pub(super) struct Logs<'a> {
+    pub(super) pod: &'a str,
+    pub(super) container: Option<&'a str>,
+    pub(super) previous: bool,
+    pub(super) contains: &'a str,
+}
+
+impl StepKind for Logs<'_> {
+    fn default_timeout(&self) -> Duration {
+        Duration::from_secs(30)
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{}logs of pod \"{}\"{}",
+            self.previous_note(),
+            self.pod,
+            in_container(self.container)
+        )
+    }
+
+    fn run<'s>(
+        &'s self,
+        scope: &'s mut TestScope<'_>,
+        _deadline: Instant,
+    ) -> BoxFuture<'s, Result<(), StepError>> {
+        Box::pin(self.check(scope))
+    }
+}
+
+impl Logs<'_> {
+    fn previous_note(&self) -> &'static str {
+        if self.previous {
+            "previous "
+        } else {
+            ""
+        }
+    }
+
+    async fn check(&self, scope: &TestScope<'_>) -> Result<(), StepError> {
+        let pod = self.pod;
+        let contains = scope.expand(self.contains).await?;
+        let params = LogParams {
+            container: self.container.map(str::to_string),
+            previous: self.previous,
+            ..Default::default()
+        };
+        let text = scope
+            .pods()
+            .logs(pod, &params)
+            .await
+            .map_err(ApiError::wrap(format!("cannot read logs of pod \"{pod}\"")))?;
+        if text.contains(contains.as_str()) {
+            return Ok(());
+        }
+        Err(StepError::Check(format!(
+            "{}logs of pod \"{pod}\" ({}) do not contain {contains:?}; last lines:\n{}",
+            self.previous_note(),
+            scope.os_label(pod),
+            tail(&text, LINES_SHOWN)
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describes_previous_logs_and_the_container() {
+        let step = Logs {
+            pod: "app",
+            container: Some("side"),
+            previous: true,
+            contains: "ready",
+        };
+        assert_eq!(
+            step.describe(),
+            "previous logs of pod \"app\" container \"side\""
+        );
+        let current = Logs {
+            previous: false,
+            container: None,
+            ..step
+        };
+        assert_eq!(current.describe(), "logs of pod \"app\"");
+    }
+}

@@ -1,0 +1,322 @@
+//! The step vocabulary, executed: one file per kind of step (`create`, `wait`, `http`, `dns`,
+//! `exec`, `logs`, `expect`, `event`, `patch`, `sleep`, `delete`), each with its default
+//! timeout (scaled by `--timeout-scale`), its one-line description, how it runs, and its tests.
+//! A step fails with a message that says what was expected, what was seen, and where (pod,
+//! node, OS, target).
+
+mod create;
+mod delete;
+mod dns;
+mod event;
+mod exec;
+mod expect;
+mod http;
+mod logs;
+mod patch;
+mod sleep;
+mod wait;
+
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+
+use super::kube_error::{api_message, ApiError};
+use super::objects::ObjectError;
+use super::placeholders::PlaceholderError;
+use super::probe::ProbeError;
+use super::scope::TestScope;
+use super::wait::WaitError;
+use crate::catalog::{Action, Step};
+use crate::fixture::FixtureError;
+
+/// Why a step failed. The Display text is what the report shows.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    /// The fixture could not be turned into objects.
+    #[error("cannot instantiate fixture \"{fixture}\": {source}")]
+    Fixture {
+        /// The fixture's name.
+        fixture: String,
+        /// Why not.
+        #[source]
+        source: FixtureError,
+    },
+    /// The fixture made something that is not a Kubernetes object.
+    #[error("cannot instantiate fixture \"{fixture}\": not a Kubernetes object: {source}")]
+    NotAnObject {
+        /// The fixture's name.
+        fixture: String,
+        /// Why it does not read as one.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The API server refused an object of a fixture.
+    #[error("cannot create {kind} \"{name}\": {}", api_message(.source))]
+    Create {
+        /// The object's kind.
+        kind: String,
+        /// The object's name.
+        name: String,
+        /// The API server's answer.
+        #[source]
+        source: kube::Error,
+    },
+    /// A wait ended without the object reaching its condition.
+    #[error("{object} ({os}): {source}")]
+    Wait {
+        /// `pod "p"`, `deployment "d"`, ...
+        object: String,
+        /// The OS the object was created for.
+        os: String,
+        /// Why the wait ended.
+        #[source]
+        source: WaitError,
+    },
+    /// A run-time placeholder has no value.
+    #[error(transparent)]
+    Placeholder(#[from] PlaceholderError),
+    /// The object a step names could not be read.
+    #[error(transparent)]
+    Object(#[from] ObjectError),
+    /// An API call a step made failed.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    /// An `expect` step's JSONPath does not parse.
+    #[error("invalid JSONPath {path:?}: {source}")]
+    JsonPath {
+        /// The path as written.
+        path: String,
+        /// Why it does not parse.
+        #[source]
+        source: serde_json_path::ParseError,
+    },
+    /// What the step checks does not hold; the text says what was expected and seen.
+    #[error("{0}")]
+    Check(String),
+    /// The step ran out of time.
+    #[error("timed out after {0:.0?}")]
+    Timeout(Duration),
+    /// An `http` or `dns` step's network check failed.
+    #[error("{0}")]
+    Probe(#[source] ProbeError),
+    /// The check cannot be made from here (e.g. nodes unreachable from the harness machine):
+    /// the test is skipped with this reason, not failed.
+    #[error("skipped: {0}")]
+    Skip(String),
+}
+
+/// A probe that cannot be made from here skips the test; any other probe error fails the step.
+impl From<ProbeError> for StepError {
+    fn from(error: ProbeError) -> Self {
+        match error {
+            ProbeError::Skip(reason) => StepError::Skip(reason),
+            other => StepError::Probe(other),
+        }
+    }
+}
+
+/// One kind of step, borrowing its fields from the [`Action`].
+trait StepKind: Send + Sync {
+    /// The step's timeout when the suite gives none, before scaling.
+    fn default_timeout(&self) -> Duration;
+
+    /// A one-line description for logs and failure messages.
+    fn describe(&self) -> String;
+
+    /// Runs the step; `deadline` is when its (scaled) timeout ends.
+    fn run<'s>(
+        &'s self,
+        scope: &'s mut TestScope<'_>,
+        deadline: Instant,
+    ) -> BoxFuture<'s, Result<(), StepError>>;
+
+    /// Whether the step's timeout cuts it short (not for `sleep`, whose length is the step).
+    fn bounded(&self) -> bool {
+        true
+    }
+}
+
+/// The kind of step an action is: the one match on [`Action`].
+fn kind_of(action: &Action) -> Box<dyn StepKind + '_> {
+    match action {
+        Action::Create {
+            fixture,
+            name,
+            os,
+            vars,
+        } => Box::new(create::Create {
+            fixture,
+            name,
+            os: *os,
+            vars,
+        }),
+        Action::Wait {
+            object,
+            until,
+            fails_with,
+        } => Box::new(wait::Wait {
+            object,
+            until: *until,
+            fails_with: fails_with.as_deref(),
+        }),
+        Action::Http { from, to, expect } => Box::new(http::Http {
+            from: Some(from),
+            to,
+            expect,
+        }),
+        Action::HttpFromHarness { to, expect } => Box::new(http::Http {
+            from: None,
+            to,
+            expect,
+        }),
+        Action::Dns { from, name, expect } => Box::new(dns::Dns {
+            from,
+            name,
+            expect: *expect,
+        }),
+        Action::Exec {
+            pod,
+            container,
+            command,
+            expect,
+            eventually,
+        } => Box::new(exec::Exec {
+            pod,
+            container: container.as_deref(),
+            command,
+            expect,
+            eventually: *eventually,
+        }),
+        Action::Logs {
+            pod,
+            container,
+            previous,
+            contains,
+        } => Box::new(logs::Logs {
+            pod,
+            container: container.as_deref(),
+            previous: *previous,
+            contains,
+        }),
+        Action::Expect {
+            object,
+            path,
+            check,
+            eventually,
+        } => Box::new(expect::Expect {
+            object,
+            path,
+            check,
+            eventually: *eventually,
+        }),
+        Action::Event {
+            object,
+            reason,
+            type_,
+        } => Box::new(event::Event {
+            object,
+            reason,
+            type_: type_.as_deref(),
+        }),
+        Action::Patch { object, merge } => Box::new(patch::Patch { object, merge }),
+        Action::Sleep(length) => Box::new(sleep::Sleep { length: *length }),
+        Action::Delete {
+            object,
+            wait,
+            gone_after,
+            gone_within,
+        } => Box::new(delete::Delete {
+            object,
+            wait: *wait,
+            gone_after: *gone_after,
+            gone_within: *gone_within,
+        }),
+    }
+}
+
+/// A one-line description of a step for logs and failure messages.
+pub(crate) fn describe(action: &Action) -> String {
+    kind_of(action).describe()
+}
+
+/// ` container "c"`, or nothing when the step names no container.
+fn in_container(container: Option<&str>) -> String {
+    container
+        .map(|c| format!(" container \"{c}\""))
+        .unwrap_or_default()
+}
+
+/// ` (3 tries)` after more than one try (the words from `note`), else nothing.
+fn tries_note(tries: usize, note: impl FnOnce(usize) -> String) -> String {
+    if tries > 1 {
+        format!(" ({})", note(tries))
+    } else {
+        String::new()
+    }
+}
+
+impl TestScope<'_> {
+    /// Runs one step within its (scaled) timeout.
+    pub(crate) async fn run(&mut self, step: &Step) -> Result<(), StepError> {
+        let kind = kind_of(&step.action);
+        let timeout = step
+            .timeout
+            .unwrap_or_else(|| kind.default_timeout())
+            .mul_f64(self.env.timeout_scale);
+        let deadline = Instant::now() + timeout;
+        let bounded = kind.bounded();
+        let work = kind.run(self, deadline);
+        if !bounded {
+            return work.await;
+        }
+        match tokio::time::timeout(timeout + Duration::from_secs(1), work).await {
+            Ok(result) => result,
+            Err(_) => Err(StepError::Timeout(timeout)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{ObjectKind, ObjectRef, WaitUntil};
+
+    #[test]
+    fn actions_are_described_and_timed_by_their_kind() {
+        let pod = ObjectRef {
+            kind: ObjectKind::Pod,
+            name: "web".into(),
+        };
+        let wait = Action::Wait {
+            object: pod.clone(),
+            until: WaitUntil::NotReady,
+            fails_with: None,
+        };
+        assert_eq!(describe(&wait), "wait for pod \"web\" to be not ready");
+        assert_eq!(kind_of(&wait).default_timeout(), Duration::from_secs(180));
+        let sleep = Action::Sleep(Duration::from_secs(2));
+        assert_eq!(describe(&sleep), "sleep 2s");
+        assert_eq!(kind_of(&sleep).default_timeout(), Duration::from_secs(32));
+    }
+
+    #[test]
+    fn placeholder_and_object_errors_keep_their_text_and_source() {
+        let error = StepError::from(PlaceholderError::Missing {
+            placeholder: "ip.server".into(),
+            what: "pod \"server\"".into(),
+            field: "IP",
+        });
+        assert_eq!(
+            error.to_string(),
+            "${ip.server}: pod \"server\" has no IP yet"
+        );
+        let error = StepError::from(ObjectError::Unbound("p".into()));
+        assert_eq!(error.to_string(), "pod \"p\" is not bound to a node");
+    }
+
+    #[test]
+    fn notes_appear_after_more_than_one_try() {
+        assert_eq!(tries_note(1, |n| format!("{n} tries")), "");
+        assert_eq!(tries_note(3, |n| format!("{n} tries")), " (3 tries)");
+    }
+}
