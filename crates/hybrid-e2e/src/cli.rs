@@ -36,7 +36,7 @@ Reports (in --report-dir, default reports/<run-id>/):
 /// reports that CI systems read. Each test runs in its own namespace, deleted afterwards.
 #[derive(Debug, Parser)]
 #[command(name = "hybrid-e2e", version, propagate_version = true, after_help = crate::exit::HELP)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     pub command: Command,
 
@@ -50,7 +50,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run the selected tests against a cluster and write reports.
     #[command(after_help = format!("{TAGS_HELP}\n{}", crate::exit::HELP))]
     Run(RunArgs),
@@ -80,7 +80,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
-pub struct DoctorArgs {
+pub(crate) struct DoctorArgs {
     #[command(flatten)]
     pub select: SelectArgs,
 
@@ -89,7 +89,7 @@ pub struct DoctorArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct CleanupArgs {
+pub(crate) struct CleanupArgs {
     #[command(flatten)]
     pub cluster: ClusterArgs,
 
@@ -101,7 +101,7 @@ pub struct CleanupArgs {
 /// Which real cluster to talk to.
 #[derive(Debug, Args, Clone)]
 #[command(next_help_heading = "Cluster")]
-pub struct ClusterArgs {
+pub(crate) struct ClusterArgs {
     /// Kubeconfig file to use. Default: $KUBECONFIG (a colon-separated list), then ~/.kube/config.
     #[arg(long, value_name = "PATH")]
     pub kubeconfig: Option<PathBuf>,
@@ -113,7 +113,7 @@ pub struct ClusterArgs {
 
 /// Which tests: catalog sources, tag expression and name filters.
 #[derive(Debug, Args, Clone)]
-pub struct SelectArgs {
+pub(crate) struct SelectArgs {
     /// Run only tests whose name contains one of these strings (`suite/test[k=v,...]`).
     #[arg(value_name = "FILTER")]
     pub filters: Vec<String>,
@@ -144,20 +144,20 @@ pub struct SelectArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ListArgs {
+pub(crate) struct ListArgs {
     #[command(flatten)]
     pub select: SelectArgs,
 }
 
 #[derive(Debug, Args)]
-pub struct RenderArgs {
+pub(crate) struct RenderArgs {
     #[command(flatten)]
     pub select: SelectArgs,
 }
 
 /// Console output style.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     /// One line per test.
     Pretty,
     /// One character per test.
@@ -167,7 +167,7 @@ pub enum Format {
 }
 
 #[derive(Debug, Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     #[command(flatten)]
     pub select: SelectArgs,
 
@@ -218,7 +218,7 @@ pub struct RunArgs {
 /// The simulated cluster's shape and faults (for `sim`, and for `run --sim`).
 #[derive(Debug, Args, Clone)]
 #[command(next_help_heading = "Simulated cluster (with --sim)")]
-pub struct SimArgs {
+pub(crate) struct SimArgs {
     /// Number of Linux nodes [default: 2].
     #[arg(long, value_name = "N")]
     pub linux_nodes: Option<usize>,
@@ -246,7 +246,7 @@ pub struct SimArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct SimCommandArgs {
+pub(crate) struct SimCommandArgs {
     #[command(flatten)]
     pub sim: SimArgs,
 

@@ -1,18 +1,18 @@
 //! The exit codes of `hybrid-e2e`, documented constants that CI can act on.
 
 /// Every selected test passed or was skipped.
-pub const OK: i32 = 0;
+pub(crate) const OK: i32 = 0;
 /// At least one test failed.
-pub const TEST_FAILED: i32 = 1;
+pub(crate) const TEST_FAILED: i32 = 1;
 /// Usage, suite or configuration error (nothing touched a cluster, or the run could not start).
-pub const USAGE: i32 = 2;
+pub(crate) const USAGE: i32 = 2;
 /// The cluster is unreachable, or the credentials may not do what the run needs.
-pub const CLUSTER: i32 = 3;
+pub(crate) const CLUSTER: i32 = 3;
 /// Interrupted (Ctrl-C) after the run's namespaces were cleaned up.
-pub const INTERRUPTED: i32 = 130;
+pub(crate) const INTERRUPTED: i32 = 130;
 
 /// The table `--help` prints.
-pub const HELP: &str = "\
+pub(crate) const HELP: &str = "\
 Exit codes:
   0    every selected test passed or was skipped
   1    at least one test failed

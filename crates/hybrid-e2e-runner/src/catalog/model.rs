@@ -13,11 +13,14 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Os {
+    /// Linux (`kubernetes.io/os=linux`).
     Linux,
+    /// Windows (`kubernetes.io/os=windows`).
     Windows,
 }
 
 impl Os {
+    /// Every OS: Linux, then Windows.
     pub const ALL: [Os; 2] = [Os::Linux, Os::Windows];
 
     /// The value of the `kubernetes.io/os` label.
@@ -28,6 +31,7 @@ impl Os {
         }
     }
 
+    /// The OS a label value or a suite's `os:` names (`linux`, `windows`), if it is one.
     pub fn parse(s: &str) -> Option<Os> {
         match s {
             "linux" => Some(Os::Linux),
@@ -46,7 +50,9 @@ impl fmt::Display for Os {
 /// Where something was written: suite file and 1-based line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Location {
+    /// The file's name as errors show it (`suites/networking.yaml`, or the path under `--suites`).
     pub file: String,
+    /// The 1-based line in that file.
     pub line: usize,
 }
 
@@ -73,8 +79,11 @@ pub enum Requirement {
 pub struct TestCase {
     /// `suite/test[k=v,...]` (no brackets without a matrix).
     pub name: String,
+    /// The suite the test belongs to (its `suite:` name).
     pub suite: String,
+    /// The test's `name:` within its suite, without the matrix values.
     pub test: String,
+    /// The test's `description:` from the suite; empty when it has none.
     pub description: String,
     /// Test tags + suite name + each OS of the cell + `hybrid` when the cell mixes OSes.
     pub tags: BTreeSet<String>,
@@ -82,20 +91,25 @@ pub struct TestCase {
     pub cell: BTreeMap<String, String>,
     /// The operating systems this cell schedules pods on.
     pub oses: BTreeSet<Os>,
+    /// What the cluster must offer for this cell to run: declared, plus derived from its OSes and fixtures.
     pub requires: BTreeSet<Requirement>,
     /// Why the test has no Windows cell (`linux-only: reason` in the suite).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub linux_only: Option<String>,
+    /// The cell's steps, in the order they run.
     pub steps: Vec<Step>,
+    /// Where the test is written: its suite file and the line of its `name:`.
     pub location: Location,
 }
 
 /// One step of a test, `${vars}` already substituted.
 #[derive(Debug, Clone, Serialize)]
 pub struct Step {
+    /// What the step does, with its arguments.
     pub action: Action,
     /// Explicit per-step timeout; `None` means the action's default. Scaled by `--timeout-scale`.
     pub timeout: Option<Duration>,
+    /// Where the step is written in its suite file.
     pub location: Location,
 }
 
@@ -105,75 +119,108 @@ pub struct Step {
 pub enum Action {
     /// Instantiate a fixture for one OS under a name.
     Create {
+        /// The name of the fixture to instantiate.
         fixture: String,
+        /// The name of the fixture's main object, by which later steps refer to it.
         name: String,
+        /// The OS the fixture's objects are made for (and its pods scheduled on).
         os: Os,
         /// Extra fixture parameters from the suite (strings, numbers, lists or maps).
         vars: BTreeMap<String, serde_json::Value>,
     },
     /// Wait, by watching, until an object (pod, deployment, job, claim) reaches a condition.
     Wait {
+        /// The object waited for.
         object: ObjectRef,
+        /// The condition the object must reach.
         until: WaitUntil,
         /// Negative wait: the wait must fail fast with a reason containing this text.
         fails_with: Option<String>,
     },
     /// From a pod's netexec, reach a target over HTTP (or UDP) and check the answer.
     Http {
+        /// The pod whose netexec makes the request.
         from: String,
+        /// What the request reaches.
         to: Target,
+        /// What the answers must be.
         expect: HttpExpect,
     },
     /// From the machine running the harness (not a pod), reach a target over plain HTTP:
     /// `http: { from: harness, to: { node-port: svc } }`. Skips when no node address answers.
-    HttpFromHarness { to: Target, expect: HttpExpect },
+    HttpFromHarness {
+        /// The `node-port` or `host` target reached.
+        to: Target,
+        /// What the answers must be.
+        expect: HttpExpect,
+    },
     /// From a pod, resolve a name with cluster DNS (`nslookup NAME` in the pod).
     Dns {
+        /// The pod `nslookup` runs in.
         from: String,
+        /// The DNS name looked up (e.g. `kubernetes.default`).
         name: String,
+        /// Whether the name must resolve or not exist.
         expect: DnsExpect,
     },
     /// Run a command in a container and check exit code and output.
     Exec {
+        /// The pod the command runs in.
         pod: String,
+        /// The container the command runs in; `None`: the pod's default container.
         container: Option<String>,
+        /// The command and its arguments, already picked for the pod's OS.
         command: Vec<String>,
+        /// The exit code and output the command must give.
         expect: ExecExpect,
         /// Retry until the expectation holds or the step's deadline passes.
         eventually: bool,
     },
     /// Read a container's log and check it.
     Logs {
+        /// The pod whose log is read.
         pod: String,
+        /// The container whose log is read; `None`: the pod's default container.
         container: Option<String>,
+        /// Read the log of the container's previous (terminated) instance, after a restart.
         previous: bool,
+        /// Text the log must contain.
         contains: String,
     },
     /// Assert on a field of an object (JSONPath against the object as JSON).
     Expect {
+        /// The object whose field is checked.
         object: ObjectRef,
+        /// The JSONPath into the object as JSON (e.g. `$.status.phase`).
         path: String,
+        /// What the values the path finds must satisfy.
         check: Check,
         /// Retry until the check holds or the step's deadline passes.
         eventually: bool,
     },
     /// Wait until an event about an object exists (e.g. `Unhealthy`, `ProvisioningFailed`).
     Event {
+        /// The object the event must be about.
         object: ObjectRef,
+        /// The event's reason (e.g. `Unhealthy`).
         reason: String,
         /// `Normal` or `Warning`; any when `None`.
         type_: Option<String>,
     },
     /// Change an object with a JSON merge patch (RFC 7386).
     Patch {
+        /// The object patched.
         object: ObjectRef,
+        /// The JSON merge patch (a map) applied to the object.
         merge: serde_json::Value,
     },
     /// Do nothing for a while (to observe that something does NOT happen).
     Sleep(Duration),
     /// Delete an object and (by default) wait until it is gone, optionally within a window.
     Delete {
+        /// The object deleted.
         object: ObjectRef,
+        /// Whether to wait until the object is gone (the default).
         wait: bool,
         /// The object must still exist this long after the delete (graceful termination).
         gone_after: Option<Duration>,
@@ -331,12 +378,17 @@ pub struct ObjectRef {
 /// What an `http` step reaches.
 #[derive(Debug, Clone, Serialize)]
 pub struct Target {
+    /// What is reached, by a name from this test or a host name.
     pub kind: TargetKind,
+    /// The port dialed; for `node-port`, the Service port whose nodePort is used (0: the first of the protocol).
     pub port: u16,
+    /// The HTTP path requested (default `/`); for UDP, the netexec command (e.g. `hostname`).
     pub path: String,
+    /// HTTP or UDP (HTTP unless the suite says `protocol: udp`).
     pub protocol: Protocol,
 }
 
+/// The kind of target an `http` step reaches, with its name (or host).
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TargetKind {
@@ -361,10 +413,13 @@ pub enum DnsExpect {
     Nxdomain,
 }
 
+/// How an `http` step talks to its target (`protocol: http|udp`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
+    /// An HTTP request for `path`.
     Http,
+    /// A UDP message to netexec's UDP server: `path` is the command it runs.
     Udp,
 }
 
@@ -383,7 +438,9 @@ pub struct HttpExpect {
 /// Expected result of an `exec` step.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ExecExpect {
+    /// The exit code the command must end with (0 unless the suite says otherwise).
     pub exit_code: i32,
+    /// Text the command's stdout must contain; `None`: any output.
     pub stdout: Option<String>,
 }
 

@@ -7,9 +7,9 @@
 use std::io::{IsTerminal as _, Write};
 use std::sync::{Mutex, MutexGuard};
 
-use crate::run::events::{Reporter, RunEvent};
-use crate::run::kube_error::error_chain;
-use crate::run::namespace::RUN_ID_LABEL;
+use crate::kube_error::error_chain;
+use crate::labels::RUN_ID_LABEL;
+use crate::report::events::{Reporter, RunEvent};
 
 use super::model::{Outcome, TestResult};
 

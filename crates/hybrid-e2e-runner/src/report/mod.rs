@@ -5,6 +5,7 @@
 
 pub mod console;
 pub mod doctor;
+pub mod events;
 pub mod json;
 pub mod junit;
 pub mod model;

@@ -10,8 +10,11 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
+    /// Every step succeeded.
     Passed,
+    /// The test failed (a step, or setting up its namespace); `message` says why.
     Failed,
+    /// The test did not run, or a step could not be checked from here; `skip_reason` says why.
     Skipped,
 }
 
@@ -20,9 +23,13 @@ pub enum Outcome {
 pub struct TestResult {
     /// `suite/test[k=v,...]`.
     pub name: String,
+    /// The suite the test belongs to.
     pub suite: String,
+    /// The cell's tags: its own, the suite name, each OS of the cell, `hybrid` when mixed.
     pub tags: Vec<String>,
+    /// How the test ended.
     pub outcome: Outcome,
+    /// How long the test took (written in seconds).
     #[serde(serialize_with = "secs")]
     pub duration: Duration,
     /// For failures: the step that failed and why (one paragraph).
@@ -38,22 +45,31 @@ pub struct TestResult {
 /// Facts about the run and the cluster, written as JUnit `<properties>`.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunInfo {
+    /// `YYYYMMDD-HHMMSS-xxxx`: names the report folder and labels the run's namespaces.
     pub run_id: String,
+    /// The version of the harness that ran (its crate version).
     pub harness_version: String,
+    /// When the run started.
     pub started: DateTime<Utc>,
+    /// How long the whole run took (written in seconds).
     #[serde(serialize_with = "secs")]
     pub duration: Duration,
+    /// The API server's version (e.g. `v1.33.0`); `None` when the cluster was not read.
     pub cluster_version: Option<String>,
     /// e.g. `linux=2`, `windows/10.0.20348=2`.
     pub nodes: Vec<String>,
+    /// The tag expression as the user wrote it; `None` when none was given.
     pub tag_expression: Option<String>,
+    /// The name filters as the user wrote them; empty when none were given.
     pub name_filter: Vec<String>,
 }
 
 /// Everything a report is made from.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
+    /// Facts about the run and the cluster.
     pub info: RunInfo,
+    /// One result per selected test cell, in selection order.
     pub results: Vec<TestResult>,
     /// Why the run stopped before (or while) running tests: unreachable cluster, forbidden,
     /// interrupted. Written to JUnit as one error test case.

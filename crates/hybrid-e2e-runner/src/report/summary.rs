@@ -11,8 +11,11 @@ use super::sanitize;
 /// How many tests ended each way.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
+    /// Tests that passed.
     pub passed: usize,
+    /// Tests that failed.
     pub failed: usize,
+    /// Tests that were skipped.
     pub skipped: usize,
 }
 

@@ -28,16 +28,22 @@ pub struct Connection {
 /// unreachable server shows up later, at discovery.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
+    /// A kubeconfig file given explicitly or listed in `$KUBECONFIG` does not exist.
     #[error("kubeconfig {0} does not exist")]
     MissingKubeconfig(PathBuf),
+    /// No kubeconfig given, and neither `$KUBECONFIG` nor `~/.kube/config` exists.
     #[error("no kubeconfig found: neither KUBECONFIG nor ~/.kube/config exists")]
     NoKubeconfig,
+    /// The kubeconfig could not be read or used (bad file, unknown context, ...).
     #[error("cannot use kubeconfig {path}")]
     Kubeconfig {
+        /// The kubeconfig's path (or the value of `$KUBECONFIG`).
         path: String,
+        /// Why kube could not use it.
         #[source]
         source: KubeconfigError,
     },
+    /// The configuration was read, but kube could not make a client from it.
     #[error("cannot create a Kubernetes client")]
     Client(#[source] kube::Error),
 }

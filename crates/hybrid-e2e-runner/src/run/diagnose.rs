@@ -9,8 +9,8 @@ use k8s_openapi::api::core::v1::{Event, Pod};
 use kube::api::{ListParams, LogParams};
 use kube::{Api, Client};
 
-use super::kube_error::tail;
 use super::wait::summarize;
+use crate::kube_error::tail;
 
 /// Lines of each container log kept in the failure details (the artifact has it all).
 const LOG_TAIL_LINES: usize = 30;
@@ -19,7 +19,7 @@ const EVENTS_KEPT: usize = 40;
 
 /// Collects pods, events and logs of `namespace`; writes them under `artifacts` if given and
 /// returns the text for the failure details.
-pub async fn collect(client: &Client, namespace: &str, artifacts: Option<&Path>) -> String {
+pub(crate) async fn collect(client: &Client, namespace: &str, artifacts: Option<&Path>) -> String {
     let mut details = String::new();
     let pods = Api::<Pod>::namespaced(client.clone(), namespace);
     let pod_list = match pods.list(&ListParams::default()).await {

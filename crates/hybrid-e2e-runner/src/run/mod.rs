@@ -1,23 +1,21 @@
 //! Executing tests on a connected cluster: discover, run the test cells over the caller's tokio
 //! runtime (`schedule`), Ctrl-C handling, the end-of-run namespace sweep and the reports. It
-//! prints nothing: a [`Reporter`] hears what happens (`events`). The outcome is a
+//! prints nothing: a [`Reporter`] hears what happens (`report::events`). The outcome is a
 //! [`RunSummary`] or a [`RunError`]; choosing an exit code is the binary's job.
 
 pub mod connect;
-pub mod diagnose;
-pub mod events;
-pub mod kube_error;
-pub mod mounts;
+pub(crate) mod diagnose;
+pub(crate) mod mounts;
 pub mod namespace;
-pub mod objects;
-pub mod placeholders;
-pub mod probe;
-pub mod retry;
+pub(crate) mod objects;
+pub(crate) mod placeholders;
+pub(crate) mod probe;
+pub(crate) mod retry;
 mod schedule;
-pub mod scope;
-pub mod steps;
+pub(crate) mod scope;
+pub(crate) mod steps;
 pub(crate) mod test;
-pub mod wait;
+pub(crate) mod wait;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -30,10 +28,10 @@ use tokio_util::sync::CancellationToken;
 use crate::catalog::{Os, TestCase};
 use crate::cluster::DiscoveryError;
 use crate::fixture::{FixtureSet, Images};
+pub use crate::kube_error::error_chain;
+pub use crate::report::events::{Reporter, RunEvent};
 use crate::report::{self, RunInfo, RunReport};
 use connect::Connection;
-pub use events::{Reporter, RunEvent};
-pub use kube_error::error_chain;
 use namespace::LiveNamespaces;
 use scope::TestEnv;
 use test::RunEnv;

@@ -19,9 +19,7 @@ pub fn random_suffix(n: usize) -> String {
         .collect()
 }
 
-pub const RUN_ID_LABEL: &str = "hybrid-e2e.io/run-id";
-pub const TEST_LABEL: &str = "hybrid-e2e.io/test";
-pub const TEST_ANNOTATION: &str = "hybrid-e2e.io/test-name";
+pub use crate::labels::{RUN_ID_LABEL, TEST_ANNOTATION, TEST_LABEL};
 
 /// `he2e-<run-id>-<n>`.
 pub fn namespace_name(run_id: &str, index: usize) -> String {
@@ -52,18 +50,21 @@ pub fn label_value(name: &str) -> String {
 pub struct LiveNamespaces(Mutex<BTreeSet<String>>);
 
 impl LiveNamespaces {
+    /// Adds a namespace name to the set.
     pub fn insert(&self, name: &str) {
         self.0
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(name.to_string());
     }
+    /// Removes a namespace name from the set, if it is there.
     pub fn remove(&self, name: &str) {
         self.0
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(name);
     }
+    /// The names in the set, sorted.
     pub fn names(&self) -> Vec<String> {
         self.0
             .lock()

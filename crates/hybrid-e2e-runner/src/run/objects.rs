@@ -39,9 +39,9 @@ pub(crate) fn describe(object: &ObjectRef) -> String {
 
 /// Why an object could not be read.
 #[derive(Debug, thiserror::Error)]
-pub enum ObjectError {
+pub(crate) enum ObjectError {
     /// The API server did not give it.
-    #[error("cannot read {what}: {}", super::kube_error::api_message(.source))]
+    #[error("cannot read {what}: {}", crate::kube_error::api_message(.source))]
     Api {
         /// What was read (`pod "p"`, `the node of pod "p"`).
         what: String,

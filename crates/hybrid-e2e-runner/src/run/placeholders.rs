@@ -25,7 +25,7 @@ pub(crate) enum PlaceholderError {
         field: &'static str,
     },
     /// The object could not be read.
-    #[error("${{{placeholder}}}: cannot read {what}: {}", super::kube_error::api_message(.source))]
+    #[error("${{{placeholder}}}: cannot read {what}: {}", crate::kube_error::api_message(.source))]
     Api {
         /// The placeholder as written.
         placeholder: String,

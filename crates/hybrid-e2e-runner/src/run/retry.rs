@@ -11,7 +11,7 @@ use backon::{ConstantBuilder, Retryable as _};
 pub(crate) const STEP_RETRY_EVERY: Duration = Duration::from_millis(250);
 
 /// Pause between network probes (routes and endpoints take a moment to converge).
-pub const PROBE_RETRY_EVERY: Duration = Duration::from_secs(1);
+pub(crate) const PROBE_RETRY_EVERY: Duration = Duration::from_secs(1);
 
 /// How an attempt that did not succeed wants to go on.
 #[derive(Debug)]

@@ -9,9 +9,9 @@ use std::time::Instant;
 
 use tokio::task::JoinSet;
 
-use super::events::{Reporter, RunEvent};
 use super::test::{self, RunEnv};
 use crate::catalog::TestCase;
+use crate::report::events::{Reporter, RunEvent};
 use crate::report::{Outcome, TestResult};
 
 /// Why a test after Ctrl-C was skipped.

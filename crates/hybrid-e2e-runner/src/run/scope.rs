@@ -13,13 +13,13 @@ use kube::{Api, Client};
 use serde_json::Value;
 use tokio::io::AsyncReadExt;
 
-use super::kube_error::ApiError;
 use super::placeholders::{self, PlaceholderError};
 use crate::catalog::Os;
 use crate::fixture::{FixtureSet, Images};
+use crate::kube_error::ApiError;
 
 /// What every test of a run shares.
-pub struct TestEnv {
+pub(crate) struct TestEnv {
     /// The cluster's API.
     pub client: Client,
     /// The fixtures `create` steps instantiate.
@@ -33,7 +33,7 @@ pub struct TestEnv {
 }
 
 /// The state of one test while its steps run.
-pub struct TestScope<'a> {
+pub(crate) struct TestScope<'a> {
     /// What the run shares.
     pub env: &'a TestEnv,
     /// The test's own namespace.

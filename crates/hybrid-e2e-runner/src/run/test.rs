@@ -82,7 +82,7 @@ pub(crate) async fn run_test(env: &RunEnv, case: &TestCase, index: usize) -> Tes
             result.outcome = Outcome::Failed;
             result.message = Some(format!(
                 "cannot create the test's namespace: {}",
-                super::kube_error::api_message(&e)
+                crate::kube_error::api_message(&e)
             ));
             result.duration = started.elapsed();
             return result;

@@ -45,7 +45,7 @@ pub(crate) enum Verdict {
 
 /// Why a wait ended without success.
 #[derive(Debug, thiserror::Error)]
-pub enum WaitError {
+pub(crate) enum WaitError {
     /// The wait cannot succeed any more; the text says why.
     #[error("{0}")]
     Hopeless(String),

@@ -15,7 +15,7 @@ use tokio::net::TcpStream;
 
 use super::check::DialResponse;
 use super::excerpt;
-use crate::run::kube_error::error_chain;
+use crate::kube_error::error_chain;
 
 /// How long the harness waits for a TCP connection to a node address.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);

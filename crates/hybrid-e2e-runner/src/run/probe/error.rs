@@ -4,13 +4,13 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::run::kube_error::api_message;
+use crate::kube_error::api_message;
 use crate::run::placeholders::PlaceholderError;
 
 /// Why an `http` or `dns` step failed, or why it cannot be made from here ([`ProbeError::Skip`]).
 /// (`pub`, not `pub(crate)`, only because the public `StepError` holds one.)
 #[derive(Debug, thiserror::Error)]
-pub enum ProbeError {
+pub(crate) enum ProbeError {
     /// A run-time placeholder in the step has no value.
     #[error("{0}")]
     Placeholder(#[from] PlaceholderError),
@@ -123,7 +123,7 @@ fn join(failures: &[CheckFailure]) -> String {
 /// `<request>: expected <expected>; saw: <seen> (<n> attempts in <s>s)`.
 /// (`pub` only because [`ProbeError`] is.)
 #[derive(Debug, Clone, PartialEq)]
-pub struct CheckFailure {
+pub(crate) struct CheckFailure {
     /// What was asked of whom: `pod "server" (...) at 10.0.0.5 port 8080 over http GET /`.
     pub(crate) request: String,
     /// What should have happened, after `expected `.

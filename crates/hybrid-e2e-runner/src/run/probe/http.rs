@@ -8,7 +8,7 @@ use super::error::ProbeError;
 use super::lookup::{pod_view, resolve};
 use super::{excerpt, expand_http};
 use crate::catalog::{HttpExpect, Protocol, Target};
-use crate::run::kube_error::api_message;
+use crate::kube_error::api_message;
 use crate::run::retry::{self, Retry, PROBE_RETRY_EVERY};
 use crate::run::scope::TestScope;
 

@@ -11,7 +11,7 @@ use kube::Api;
 
 use super::{StepError, StepKind};
 use crate::catalog::ObjectRef;
-use crate::run::kube_error::ApiError;
+use crate::kube_error::ApiError;
 use crate::run::objects;
 use crate::run::scope::TestScope;
 

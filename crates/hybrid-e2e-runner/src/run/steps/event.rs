@@ -7,7 +7,7 @@ use futures::future::BoxFuture;
 
 use super::{StepError, StepKind};
 use crate::catalog::ObjectRef;
-use crate::run::kube_error::ApiError;
+use crate::kube_error::ApiError;
 use crate::run::objects;
 use crate::run::retry::{self, Retry, STEP_RETRY_EVERY};
 use crate::run::scope::TestScope;

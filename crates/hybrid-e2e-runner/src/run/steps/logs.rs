@@ -7,7 +7,7 @@ use futures::future::BoxFuture;
 use kube::api::LogParams;
 
 use super::{in_container, StepError, StepKind};
-use crate::run::kube_error::{tail, ApiError};
+use crate::kube_error::{tail, ApiError};
 use crate::run::scope::TestScope;
 
 /// Lines of the log a failure message quotes.

@@ -20,7 +20,6 @@ use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 
-use super::kube_error::{api_message, ApiError};
 use super::objects::ObjectError;
 use super::placeholders::PlaceholderError;
 use super::probe::ProbeError;
@@ -28,10 +27,11 @@ use super::scope::TestScope;
 use super::wait::WaitError;
 use crate::catalog::{Action, Step};
 use crate::fixture::FixtureError;
+use crate::kube_error::{api_message, ApiError};
 
 /// Why a step failed. The Display text is what the report shows.
 #[derive(Debug, thiserror::Error)]
-pub enum StepError {
+pub(crate) enum StepError {
     /// The fixture could not be turned into objects.
     #[error("cannot instantiate fixture \"{fixture}\": {source}")]
     Fixture {

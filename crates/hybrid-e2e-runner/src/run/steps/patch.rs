@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::{StepError, StepKind};
 use crate::catalog::ObjectRef;
-use crate::run::kube_error::ApiError;
+use crate::kube_error::ApiError;
 use crate::run::objects;
 use crate::run::scope::TestScope;
 

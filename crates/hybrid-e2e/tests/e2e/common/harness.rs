@@ -16,10 +16,10 @@ use serde_json::Value;
 use hybrid_sim::{SimCluster, SimConfig};
 
 /// The binary under test.
-pub const BIN: &str = env!("CARGO_BIN_EXE_hybrid-e2e");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_hybrid-e2e");
 
 /// `hybrid-e2e ARGS` with no kubeconfig in the environment: exit code, stdout, stderr.
-pub fn hybrid_e2e(args: &[&str]) -> (Option<i32>, String, String) {
+pub(crate) fn hybrid_e2e(args: &[&str]) -> (Option<i32>, String, String) {
     let out = std::process::Command::new(BIN)
         .args(args)
         .env_remove("KUBECONFIG")
@@ -29,13 +29,13 @@ pub fn hybrid_e2e(args: &[&str]) -> (Option<i32>, String, String) {
 }
 
 /// Output bytes as text.
-pub fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).to_string()
 }
 
 /// A simulated cluster started in this process, with its kubeconfig and a report folder in a
 /// temp dir.
-pub struct Cluster {
+pub(crate) struct Cluster {
     /// The cluster.
     pub sim: SimCluster,
     dir: tempfile::TempDir,
@@ -43,7 +43,7 @@ pub struct Cluster {
 
 impl Cluster {
     /// Starts a simulated cluster shaped by `config` and writes its kubeconfig.
-    pub async fn start(config: SimConfig) -> Cluster {
+    pub(crate) async fn start(config: SimConfig) -> Cluster {
         let sim = SimCluster::start(config).await.expect("sim starts");
         let dir = tempfile::tempdir().expect("temp dir");
         sim.write_kubeconfig(&dir.path().join("kubeconfig"))
@@ -52,17 +52,17 @@ impl Cluster {
     }
 
     /// The kubeconfig file pointing at this cluster.
-    pub fn kubeconfig(&self) -> PathBuf {
+    pub(crate) fn kubeconfig(&self) -> PathBuf {
         self.dir.path().join("kubeconfig")
     }
 
     /// The `--report-dir` of [`Cluster::run`].
-    pub fn reports(&self) -> PathBuf {
+    pub(crate) fn reports(&self) -> PathBuf {
         self.dir.path().join("reports")
     }
 
     /// A `hybrid-e2e run --kubeconfig <this cluster> --report-dir <reports> ARGS` command.
-    pub fn run_command(&self, args: &[&str]) -> tokio::process::Command {
+    pub(crate) fn run_command(&self, args: &[&str]) -> tokio::process::Command {
         let mut command = tokio::process::Command::new(BIN);
         command
             .arg("run")
@@ -76,7 +76,7 @@ impl Cluster {
     }
 
     /// Runs `hybrid-e2e run ... ARGS` to its end, at most `limit`.
-    pub async fn run_within(&self, args: &[&str], limit: Duration) -> Output {
+    pub(crate) async fn run_within(&self, args: &[&str], limit: Duration) -> Output {
         tokio::time::timeout(limit, self.run_command(args).output())
             .await
             .expect("run ends in time")
@@ -84,12 +84,12 @@ impl Cluster {
     }
 
     /// Runs `hybrid-e2e run ... ARGS` to its end (at most 5 minutes).
-    pub async fn run(&self, args: &[&str]) -> Output {
+    pub(crate) async fn run(&self, args: &[&str]) -> Output {
         self.run_within(args, Duration::from_secs(300)).await
     }
 
     /// Namespaces any run of the harness created that still exist.
-    pub async fn leftover_namespaces(&self) -> Vec<String> {
+    pub(crate) async fn leftover_namespaces(&self) -> Vec<String> {
         let client = self
             .sim
             .client()
@@ -107,14 +107,14 @@ impl Cluster {
 }
 
 /// `results.json`'s `tests` in a report folder.
-pub fn results(dir: &Path) -> Vec<Value> {
+pub(crate) fn results(dir: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(dir.join("results.json")).expect("results.json written");
     let json: Value = serde_json::from_str(&text).expect("results.json is JSON");
     json["tests"].as_array().expect("tests array").clone()
 }
 
 /// What one `hybrid-e2e run` produced.
-pub struct Run {
+pub(crate) struct Run {
     /// `results.json`'s `tests`.
     pub tests: Vec<Value>,
     /// The binary's stdout.
@@ -129,12 +129,12 @@ pub struct Run {
 
 impl Run {
     /// The names of the tests with this outcome, as a set.
-    pub fn with_outcome(&self, outcome: &str) -> BTreeSet<String> {
+    pub(crate) fn with_outcome(&self, outcome: &str) -> BTreeSet<String> {
         self.named(outcome).into_iter().collect()
     }
 
     /// Names and messages of the failed tests, for assertion messages.
-    pub fn failures(&self) -> String {
+    pub(crate) fn failures(&self) -> String {
         self.tests
             .iter()
             .filter(|t| t["outcome"] == "failed")
@@ -143,12 +143,12 @@ impl Run {
     }
 
     /// One string field of a test's result ("" when absent).
-    pub fn field(&self, name: &str, field: &str) -> &str {
+    pub(crate) fn field(&self, name: &str, field: &str) -> &str {
         self.test(name)[field].as_str().unwrap_or_default()
     }
 
     /// The names of the tests with this outcome (`passed`, `failed`, `skipped`), sorted.
-    pub fn named(&self, outcome: &str) -> Vec<String> {
+    pub(crate) fn named(&self, outcome: &str) -> Vec<String> {
         let mut names: Vec<String> = self
             .tests
             .iter()
@@ -160,7 +160,7 @@ impl Run {
     }
 
     /// One test's result; panics (listing all) when it did not run.
-    pub fn test(&self, name: &str) -> &Value {
+    pub(crate) fn test(&self, name: &str) -> &Value {
         self.tests
             .iter()
             .find(|t| t["name"] == name)
@@ -168,21 +168,21 @@ impl Run {
     }
 
     /// The failure message of a test that must have failed; panics if it did not fail.
-    pub fn failure(&self, name: &str) -> &str {
+    pub(crate) fn failure(&self, name: &str) -> &str {
         let test = self.test(name);
         assert_eq!(test["outcome"], "failed", "{name} must fail: {test}");
         test["message"].as_str().unwrap_or_default()
     }
 
     /// One test's failure message ("" when it has none).
-    pub fn message(&self, name: &str) -> &str {
+    pub(crate) fn message(&self, name: &str) -> &str {
         self.field(name, "message")
     }
 }
 
 /// `hybrid-e2e run --kubeconfig <sim> --report-dir <tmp> ARGS` against a new simulated cluster
 /// shaped by `config`; waits at most `limit`.
-pub async fn run_against_sim(config: SimConfig, args: &[&str], limit: Duration) -> Run {
+pub(crate) async fn run_against_sim(config: SimConfig, args: &[&str], limit: Duration) -> Run {
     let cluster = Cluster::start(config).await;
     let started = Instant::now();
     let out = cluster.run_within(args, limit).await;
@@ -202,7 +202,7 @@ pub async fn run_against_sim(config: SimConfig, args: &[&str], limit: Duration) 
 
 /// Writes a suite file and extra fixtures into `dir` and returns the flags that use them
 /// (`--suites DIR/suites --fixtures DIR/fixtures`; the built-in fixtures stay available).
-pub fn custom_catalog(
+pub(crate) fn custom_catalog(
     dir: &std::path::Path,
     suite: &str,
     fixtures: &[(&str, &str)],

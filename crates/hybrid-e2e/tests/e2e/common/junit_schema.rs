@@ -7,7 +7,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 /// The schema, a copy kept in this crate (see `tests/data/README.md` for its origin).
-pub fn schema_path() -> PathBuf {
+pub(crate) fn schema_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/junit-10.xsd")
 }
 
@@ -66,7 +66,7 @@ fn ensure_xmlschema() -> Result<(), String> {
 
 /// Panics unless the JUnit file at `path` is valid against `junit-10.xsd`, printing the
 /// validator's errors and the start of the file.
-pub fn assert_valid_junit(path: &Path) {
+pub(crate) fn assert_valid_junit(path: &Path) {
     let schema = schema_path();
     assert!(
         schema.is_file(),

@@ -2,5 +2,5 @@
 //! them.
 #![allow(dead_code)]
 
-pub mod harness;
-pub mod junit_schema;
+pub(crate) mod harness;
+pub(crate) mod junit_schema;

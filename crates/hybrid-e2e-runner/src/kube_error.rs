@@ -46,6 +46,7 @@ pub(crate) fn tail(text: &str, lines: usize) -> String {
 pub struct ApiError {
     /// What the call was for (`cannot exec ["ls"] in pod "p" (linux)`).
     pub what: String,
+    /// The kube error the call failed with.
     #[source]
     pub source: kube::Error,
 }
