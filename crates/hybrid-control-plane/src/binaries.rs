@@ -11,7 +11,10 @@ use crate::error::ControlPlaneError;
 
 /// `tools/control-plane/build.sh` in this workspace.
 pub(crate) fn build_script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/control-plane/build.sh")
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // crates/hybrid-control-plane -> the workspace root.
+    let workspace_root = crate_dir.ancestors().nth(2).unwrap_or(crate_dir);
+    workspace_root.join("tools/control-plane/build.sh")
 }
 
 /// The binary folder to use, checked to hold every component.
@@ -79,6 +82,11 @@ fn last_line(text: &str, wanted: impl Fn(&str) -> bool) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_build_script_is_found_in_the_workspace() {
+        assert!(build_script().is_file(), "{}", build_script().display());
+    }
 
     #[test]
     fn an_incomplete_folder_names_the_first_missing_binary() {

@@ -83,7 +83,7 @@ impl ControlPlane {
 
         let apiserver = kubeconfig::config(&self.layout.kubeconfig).await?;
         let apiserver =
-            kube::Client::try_from(readiness::with_probe_timeouts(apiserver)).map_err(|error| {
+            kube::Client::try_from(readiness::for_probing(apiserver)).map_err(|error| {
                 ControlPlaneError::Client {
                     url: self.server_url(),
                     source: error.into(),
@@ -178,7 +178,7 @@ impl ControlPlane {
         &self.layout.kubeconfig
     }
 
-    /// A kube client with the admin credentials.
+    /// A kube client with the admin credentials (and kube-rs's default retries of 429/503/504).
     pub async fn client(&self) -> Result<kube::Client, ControlPlaneError> {
         kubeconfig::client(&self.layout.kubeconfig).await
     }

@@ -49,14 +49,8 @@ pub(crate) fn write(path: &Path, server: &str, pki: &Pki) -> Result<(), ControlP
         current_context: Some(NAME.to_string()),
         ..Kubeconfig::default()
     };
-    let kubeconfig_error =
-        |source: Box<dyn std::error::Error + Send + Sync>| ControlPlaneError::Kubeconfig {
-            path: path.to_path_buf(),
-            source,
-        };
-    let yaml =
-        serde_yaml::to_string(&kubeconfig).map_err(|error| kubeconfig_error(error.into()))?;
-    std::fs::write(path, yaml).map_err(|error| kubeconfig_error(error.into()))
+    let yaml = serde_yaml::to_string(&kubeconfig).map_err(|error| kubeconfig_error(path, error))?;
+    std::fs::write(path, yaml).map_err(|error| kubeconfig_error(path, error))
 }
 
 /// A kube client authenticated by the kubeconfig at `path`.
@@ -71,15 +65,21 @@ pub(crate) async fn client(path: &Path) -> Result<kube::Client, ControlPlaneErro
 
 /// The kube-rs configuration read from the kubeconfig at `path`.
 pub(crate) async fn config(path: &Path) -> Result<kube::Config, ControlPlaneError> {
-    let kubeconfig_error =
-        |source: Box<dyn std::error::Error + Send + Sync>| ControlPlaneError::Kubeconfig {
-            path: path.to_path_buf(),
-            source,
-        };
-    let kubeconfig = Kubeconfig::read_from(path).map_err(|error| kubeconfig_error(error.into()))?;
+    let kubeconfig = Kubeconfig::read_from(path).map_err(|error| kubeconfig_error(path, error))?;
     kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
         .await
-        .map_err(|error| kubeconfig_error(error.into()))
+        .map_err(|error| kubeconfig_error(path, error))
+}
+
+/// Wraps any error about the kubeconfig at `path`.
+fn kubeconfig_error(
+    path: &Path,
+    source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+) -> ControlPlaneError {
+    ControlPlaneError::Kubeconfig {
+        path: path.to_path_buf(),
+        source: source.into(),
+    }
 }
 
 #[cfg(test)]

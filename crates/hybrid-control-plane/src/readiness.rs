@@ -51,7 +51,7 @@ impl Probe {
             .map_err(|error: http::uri::InvalidUri| client_error(error.into()))?;
         let mut config = kube::Config::new(uri);
         config.accept_invalid_certs = true;
-        let client = kube::Client::try_from(with_probe_timeouts(config))
+        let client = kube::Client::try_from(for_probing(config))
             .map_err(|error| client_error(error.into()))?;
         Ok(Probe::new(client, path, healthy_body))
     }
@@ -70,10 +70,12 @@ impl Probe {
     }
 }
 
-/// Short connect and read timeouts, for probing.
-pub(crate) fn with_probe_timeouts(mut config: kube::Config) -> kube::Config {
+/// Short connect and read timeouts and no retries (kube-rs retries a 503 up to 15 times with
+/// backoff by default, which would hide the probe's answer for minutes), for probing.
+pub(crate) fn for_probing(mut config: kube::Config) -> kube::Config {
     config.connect_timeout = Some(PROBE_TIMEOUT);
     config.read_timeout = Some(PROBE_TIMEOUT);
+    config.default_retry = false;
     config
 }
 
