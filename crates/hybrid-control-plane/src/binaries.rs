@@ -102,13 +102,10 @@ mod tests {
     #[tokio::test]
     async fn a_failing_build_script_reports_its_own_error_line() {
         let dir = tempfile::tempdir().unwrap();
-        let script = dir.path().join("build.sh");
-        std::fs::write(
-            &script,
-            "#!/bin/sh\necho 'build.sh: progress' >&2\necho 'build.sh: error: go not found on PATH' >&2\necho 'bye' >&2\nexit 1\n",
-        )
-        .unwrap();
-        make_executable(&script);
+        let script = build_script_running(
+            dir.path(),
+            "echo 'build.sh: progress' >&2\necho 'build.sh: error: go not found on PATH' >&2\necho 'bye' >&2\nexit 1",
+        );
         let error = run_build_script(&script).await.unwrap_err();
         assert!(
             matches!(&error, ControlPlaneError::BuildFailed { message, .. } if message == "build.sh: error: go not found on PATH"),
@@ -119,21 +116,22 @@ mod tests {
     #[tokio::test]
     async fn a_succeeding_build_script_yields_the_folder_it_prints() {
         let dir = tempfile::tempdir().unwrap();
-        let script = dir.path().join("build.sh");
-        std::fs::write(
-            &script,
-            "#!/bin/sh\necho 'build.sh: up to date' >&2\necho /cache/cp-1\n",
-        )
-        .unwrap();
-        make_executable(&script);
+        let script = build_script_running(
+            dir.path(),
+            "echo 'build.sh: up to date' >&2\necho /cache/cp-1",
+        );
         assert_eq!(
             run_build_script(&script).await.unwrap(),
             PathBuf::from("/cache/cp-1")
         );
     }
 
-    fn make_executable(path: &Path) {
+    /// An executable `build.sh` in `dir` that runs `body` (sh).
+    fn build_script_running(dir: &Path, body: &str) -> PathBuf {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let script = dir.join("build.sh");
+        std::fs::write(&script, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        script
     }
 }

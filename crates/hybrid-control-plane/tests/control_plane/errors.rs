@@ -30,16 +30,21 @@ async fn a_missing_binary_folder_says_how_to_build_the_binaries() {
     );
 }
 
-#[tokio::test]
-async fn a_port_in_use_for_etcd_names_etcd() {
+/// Starts with fake binaries and a taken port that `use_port` puts into the config.
+async fn start_with_a_taken_port(
+    use_port: impl FnOnce(&mut ControlPlaneConfig, u16),
+) -> (u16, ControlPlaneError) {
     let bin = fake_bin_dir(&[]);
     let taken = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
     let port = taken.local_addr().unwrap().port();
-    let config = ControlPlaneConfig {
-        etcd_port: Some(port),
-        ..config_with_bin_dir(bin.path().to_path_buf())
-    };
-    let error = ControlPlane::start(config).await.unwrap_err();
+    let mut config = config_with_bin_dir(bin.path().to_path_buf());
+    use_port(&mut config, port);
+    (port, ControlPlane::start(config).await.unwrap_err())
+}
+
+#[tokio::test]
+async fn a_port_in_use_for_etcd_names_etcd() {
+    let (port, error) = start_with_a_taken_port(|config, port| config.etcd_port = Some(port)).await;
     assert!(
         matches!(
             error,
@@ -58,14 +63,8 @@ async fn a_port_in_use_for_etcd_names_etcd() {
 
 #[tokio::test]
 async fn a_port_in_use_for_the_apiserver_names_kube_apiserver() {
-    let bin = fake_bin_dir(&[]);
-    let taken = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    let port = taken.local_addr().unwrap().port();
-    let config = ControlPlaneConfig {
-        apiserver_port: Some(port),
-        ..config_with_bin_dir(bin.path().to_path_buf())
-    };
-    let error = ControlPlane::start(config).await.unwrap_err();
+    let (port, error) =
+        start_with_a_taken_port(|config, port| config.apiserver_port = Some(port)).await;
     assert_eq!(
         error.to_string(),
         format!("port {port} for kube-apiserver is already in use on 127.0.0.1")

@@ -10,7 +10,7 @@ use kube::api::{Api, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::support::{process_exists, real_control_plane};
+use crate::support::{assert_nothing_left, component_pids, process_exists, real_control_plane};
 
 #[tokio::test]
 async fn serves_the_real_api_runs_the_controllers_and_stops_without_leftovers() {
@@ -70,24 +70,14 @@ async fn serves_the_real_api_runs_the_controllers_and_stops_without_leftovers() 
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 
-    let pids: Vec<u32> = Component::ALL
-        .iter()
-        .map(|component| control_plane.pid(*component).unwrap())
-        .collect();
+    let pids = component_pids(&control_plane);
     assert!(pids.iter().all(|pid| process_exists(*pid)));
     let temp_dir = control_plane.temp_dir().to_path_buf();
     assert!(temp_dir.join("kube-apiserver.log").is_file());
     let stopping = Instant::now();
     control_plane.stop().await.unwrap();
     println!("stop: {:?}", stopping.elapsed());
-    for pid in pids {
-        assert!(!process_exists(pid), "pid {pid} still exists after stop");
-    }
-    assert!(
-        !temp_dir.exists(),
-        "{} still exists after stop",
-        temp_dir.display()
-    );
+    assert_nothing_left(&pids, &temp_dir, "stop");
 }
 
 #[tokio::test]
@@ -173,18 +163,8 @@ async fn node_traffic_goes_through_the_egress_socket_and_drop_leaves_nothing() {
     assert_eq!(request_line, "CONNECT 10.244.0.5:10250 HTTP/1.1");
     egress.abort();
 
-    let pids: Vec<u32> = Component::ALL
-        .iter()
-        .map(|component| control_plane.pid(*component).unwrap())
-        .collect();
+    let pids = component_pids(&control_plane);
     let temp_dir = control_plane.temp_dir().to_path_buf();
     drop(control_plane);
-    for pid in pids {
-        assert!(!process_exists(pid), "pid {pid} still exists after drop");
-    }
-    assert!(
-        !temp_dir.exists(),
-        "{} still exists after drop",
-        temp_dir.display()
-    );
+    assert_nothing_left(&pids, &temp_dir, "drop");
 }

@@ -4,7 +4,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use hybrid_control_plane::{Component, BIN_DIR_ENV};
+use hybrid_control_plane::{Component, ControlPlane, BIN_DIR_ENV};
 use tokio::sync::{Mutex, MutexGuard};
 
 /// A real control plane takes ~300 MB and 2 cores for 5 s: one at a time.
@@ -54,4 +54,24 @@ pub(crate) fn fake_bin_dir(scripts: &[(Component, &str)]) -> tempfile::TempDir {
 /// A file in `dir` (for fake binaries to leave their pid in).
 pub(crate) fn file_in(dir: &tempfile::TempDir, name: &str) -> PathBuf {
     dir.path().join(name)
+}
+
+/// The pids of every component (all must be running).
+pub(crate) fn component_pids(control_plane: &ControlPlane) -> Vec<u32> {
+    Component::ALL
+        .iter()
+        .map(|component| control_plane.pid(*component).unwrap())
+        .collect()
+}
+
+/// No process of `pids` and not `temp_dir` remain after `what` (stop, drop).
+pub(crate) fn assert_nothing_left(pids: &[u32], temp_dir: &Path, what: &str) {
+    for pid in pids {
+        assert!(!process_exists(*pid), "pid {pid} still exists after {what}");
+    }
+    assert!(
+        !temp_dir.exists(),
+        "{} still exists after {what}",
+        temp_dir.display()
+    );
 }
