@@ -130,14 +130,7 @@ impl ControlPlane {
         timeout: Duration,
     ) -> Result<(), ControlPlaneError> {
         let started = Instant::now();
-        let Some(running) = self
-            .components
-            .iter_mut()
-            .find(|running| running.component == component)
-        else {
-            return Ok(());
-        };
-        readiness::wait_ready(running, probe, timeout).await?;
+        readiness::wait_ready(&mut self.components, component, probe, timeout).await?;
         tracing::debug!(%component, elapsed = ?started.elapsed(), "ready");
         Ok(())
     }
@@ -282,4 +275,30 @@ fn write_egress_config(root: &Path, socket: &Path) -> Result<PathBuf, ControlPla
         }
     })?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_control_plane_can_be_moved_into_tasks_and_shared() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<ControlPlane>();
+    }
+
+    #[test]
+    fn the_temporary_folder_is_on_tmpfs_when_there_is_one() {
+        let dir = new_temp_dir().unwrap();
+        let name = dir
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
+        assert!(name.starts_with("hybrid-control-plane-"), "{name}");
+        if Path::new("/dev/shm").is_dir() {
+            assert_eq!(dir.path().parent(), Some(Path::new("/dev/shm")));
+        }
+    }
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::component::Component;
 use crate::error::ControlPlaneError;
 use crate::process::{log_tail, Running};
 
@@ -79,30 +80,119 @@ pub(crate) fn for_probing(mut config: kube::Config) -> kube::Config {
     config
 }
 
-/// Polls `probe` until it passes, `running` exits (an error naming it), or `timeout` passes.
+/// Polls `probe` until it passes, any of the `started` components exits (an error naming it),
+/// or `timeout` passes (an error naming `component`, which must be among `started`).
 pub(crate) async fn wait_ready(
-    running: &mut Running,
+    started: &mut [Running],
+    component: Component,
     probe: &Probe,
     timeout: Duration,
 ) -> Result<(), ControlPlaneError> {
     let deadline = Instant::now() + timeout;
     loop {
-        if let Some(status) = running.exit_status() {
-            return Err(running.exited_error(status));
+        for running in started.iter_mut() {
+            if let Some(status) = running.exit_status() {
+                return Err(running.exited_error(status));
+            }
         }
         let last_probe = match probe.check().await {
             Ok(()) => return Ok(()),
             Err(seen) => seen,
         };
         if Instant::now() + PROBE_INTERVAL >= deadline {
+            let log = started
+                .iter()
+                .find(|running| running.component == component)
+                .map(|running| running.log.clone())
+                .unwrap_or_default();
             return Err(ControlPlaneError::NotReady {
-                component: running.component,
+                component,
                 timeout,
                 last_probe,
-                log: running.log.clone(),
-                tail: log_tail(&running.log),
+                tail: log_tail(&log),
+                log,
             });
         }
         tokio::time::sleep(PROBE_INTERVAL).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn shell(component: Component, script: &str, log: std::path::PathBuf) -> Running {
+        let args = ["-c".to_string(), script.to_string()];
+        Running::spawn(component, Path::new("/bin/sh"), &args, log).unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_earlier_component_that_exits_is_named_rather_than_the_awaited_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut started = vec![
+            shell(
+                Component::Etcd,
+                "echo 'etcd: gone'; exit 2",
+                dir.path().join("etcd.log"),
+            ),
+            shell(
+                Component::KubeApiserver,
+                "exec sleep 30",
+                dir.path().join("kube-apiserver.log"),
+            ),
+        ];
+        // Nothing listens on port 1: the probe never passes.
+        let probe = Probe::anonymous("http://127.0.0.1:1", "/readyz", "ok").unwrap();
+        let error = wait_ready(
+            &mut started,
+            Component::KubeApiserver,
+            &probe,
+            Duration::from_secs(20),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(
+                error,
+                ControlPlaneError::Exited {
+                    component: Component::Etcd,
+                    ..
+                }
+            ),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_probe_that_never_passes_times_out_naming_the_awaited_component() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut started = vec![shell(
+            Component::KubeScheduler,
+            "echo starting; exec sleep 30",
+            dir.path().join("kube-scheduler.log"),
+        )];
+        let probe = Probe::anonymous("http://127.0.0.1:1", "/healthz", "ok").unwrap();
+        let error = wait_ready(
+            &mut started,
+            Component::KubeScheduler,
+            &probe,
+            Duration::from_millis(500),
+        )
+        .await
+        .unwrap_err();
+        let ControlPlaneError::NotReady {
+            component,
+            last_probe,
+            tail,
+            ..
+        } = error
+        else {
+            panic!("{error}")
+        };
+        assert_eq!(component, Component::KubeScheduler);
+        assert!(last_probe.starts_with("GET /healthz: "), "{last_probe}");
+        assert_eq!(tail, "starting\n");
     }
 }
