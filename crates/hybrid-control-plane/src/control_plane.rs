@@ -81,21 +81,10 @@ impl ControlPlane {
         self.wait_ready(Component::Etcd, &etcd, ready_timeout)
             .await?;
 
-        let apiserver = kubeconfig::config(&self.layout.kubeconfig).await?;
-        let apiserver =
-            kube::Client::try_from(readiness::for_probing(apiserver)).map_err(|error| {
-                ControlPlaneError::Client {
-                    url: self.server_url(),
-                    source: error.into(),
-                }
-            })?;
+        let apiserver = Probe::admin(&self.layout.kubeconfig, "/readyz", "ok").await?;
         self.spawn(Component::KubeApiserver)?;
-        self.wait_ready(
-            Component::KubeApiserver,
-            &Probe::new(apiserver, "/readyz", "ok"),
-            ready_timeout,
-        )
-        .await?;
+        self.wait_ready(Component::KubeApiserver, &apiserver, ready_timeout)
+            .await?;
 
         let ports = self.layout.ports;
         let controllers = [

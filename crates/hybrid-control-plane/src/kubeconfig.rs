@@ -55,7 +55,11 @@ pub(crate) fn write(path: &Path, server: &str, pki: &Pki) -> Result<(), ControlP
 
 /// A kube client authenticated by the kubeconfig at `path`.
 pub(crate) async fn client(path: &Path) -> Result<kube::Client, ControlPlaneError> {
-    let config = config(path).await?;
+    build_client(config(path).await?)
+}
+
+/// A kube client for `config`.
+pub(crate) fn build_client(config: kube::Config) -> Result<kube::Client, ControlPlaneError> {
     let url = config.cluster_url.to_string();
     kube::Client::try_from(config).map_err(|error| ControlPlaneError::Client {
         url,

@@ -1,12 +1,14 @@
 //! Waits until a component answers its health endpoint (etcd `/health`, kube-apiserver
 //! `/readyz`, KCM and scheduler `/healthz`), within a deadline, failing early when it exits.
 
+use std::path::Path;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use crate::component::Component;
 use crate::error::ControlPlaneError;
+use crate::kubeconfig;
 use crate::process::{log_tail, Running};
 
 /// How often a probe is retried.
@@ -23,17 +25,14 @@ pub(crate) struct Probe {
 }
 
 impl Probe {
-    /// GET `path` on `client`'s server; healthy when 2xx and the body contains `healthy_body`.
-    pub(crate) fn new(
-        client: kube::Client,
+    /// A probe with the admin credentials of the kubeconfig at `kubeconfig`.
+    pub(crate) async fn admin(
+        kubeconfig: &Path,
         path: &'static str,
         healthy_body: &'static str,
-    ) -> Probe {
-        Probe {
-            client,
-            path,
-            healthy_body,
-        }
+    ) -> Result<Probe, ControlPlaneError> {
+        let config = kubeconfig::config(kubeconfig).await?;
+        Probe::with_config(config, path, healthy_body)
     }
 
     /// A probe of an endpoint with an unverified certificate, or plain HTTP, and no credentials.
@@ -42,19 +41,27 @@ impl Probe {
         path: &'static str,
         healthy_body: &'static str,
     ) -> Result<Probe, ControlPlaneError> {
-        let client_error =
-            |source: Box<dyn std::error::Error + Send + Sync>| ControlPlaneError::Client {
-                url: url.to_string(),
-                source,
-            };
-        let uri: http::Uri = url
-            .parse()
-            .map_err(|error: http::uri::InvalidUri| client_error(error.into()))?;
+        let uri: http::Uri =
+            url.parse()
+                .map_err(|error: http::uri::InvalidUri| ControlPlaneError::Client {
+                    url: url.to_string(),
+                    source: error.into(),
+                })?;
         let mut config = kube::Config::new(uri);
         config.accept_invalid_certs = true;
-        let client = kube::Client::try_from(for_probing(config))
-            .map_err(|error| client_error(error.into()))?;
-        Ok(Probe::new(client, path, healthy_body))
+        Probe::with_config(config, path, healthy_body)
+    }
+
+    fn with_config(
+        config: kube::Config,
+        path: &'static str,
+        healthy_body: &'static str,
+    ) -> Result<Probe, ControlPlaneError> {
+        Ok(Probe {
+            client: kubeconfig::build_client(for_probing(config))?,
+            path,
+            healthy_body,
+        })
     }
 
     /// `Ok` when healthy, else what was seen.
@@ -73,7 +80,7 @@ impl Probe {
 
 /// Short connect and read timeouts and no retries (kube-rs retries a 503 up to 15 times with
 /// backoff by default, which would hide the probe's answer for minutes), for probing.
-pub(crate) fn for_probing(mut config: kube::Config) -> kube::Config {
+fn for_probing(mut config: kube::Config) -> kube::Config {
     config.connect_timeout = Some(PROBE_TIMEOUT);
     config.read_timeout = Some(PROBE_TIMEOUT);
     config.default_retry = false;
@@ -119,8 +126,6 @@ pub(crate) async fn wait_ready(
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use super::*;
 
     fn shell(component: Component, script: &str, log: std::path::PathBuf) -> Running {
