@@ -223,4 +223,55 @@ mod tests {
             assert!(text.starts_with(header), "{}: {text}", path.display());
         }
     }
+
+    /// `openssl x509 -noout <args>` on `cert`, or `None` without openssl.
+    fn openssl_x509(cert: &Path, args: &[&str]) -> Option<String> {
+        let output = std::process::Command::new("openssl")
+            .args(["x509", "-noout", "-in"])
+            .arg(cert)
+            .args(args)
+            .output()
+            .ok()?;
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        Some(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    #[test]
+    fn the_serving_certificate_names_loopback_the_service_ip_and_the_service_dns_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = generate(dir.path(), "10.240.0.2".parse().unwrap()).unwrap();
+        let Some(names) = openssl_x509(&pki.apiserver_cert(), &["-ext", "subjectAltName"]) else {
+            println!("skipped: no openssl to read the certificate");
+            return;
+        };
+        for name in [
+            "IP Address:127.0.0.1",
+            "IP Address:10.96.0.1",
+            "IP Address:10.240.0.2",
+            "DNS:localhost",
+            "DNS:kubernetes.default.svc",
+            "DNS:kubernetes.default.svc.cluster.local",
+        ] {
+            assert!(names.contains(name), "{name} missing from {names}");
+        }
+        let issuer = openssl_x509(&pki.apiserver_cert(), &["-issuer"]).unwrap();
+        assert!(issuer.contains("CN = hybrid-e2e-ca"), "{issuer}");
+    }
+
+    #[test]
+    fn the_admin_is_a_client_in_system_masters() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = generate(dir.path(), "10.240.0.2".parse().unwrap()).unwrap();
+        let Some(text) = openssl_x509(&pki.admin_cert(), &["-subject", "-ext", "extendedKeyUsage"])
+        else {
+            println!("skipped: no openssl to read the certificate");
+            return;
+        };
+        assert!(text.contains("O = system:masters"), "{text}");
+        assert!(text.contains("TLS Web Client Authentication"), "{text}");
+    }
 }

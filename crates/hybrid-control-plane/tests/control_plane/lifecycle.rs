@@ -4,8 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use hybrid_control_plane::{Component, ControlPlane, ControlPlaneConfig};
-use k8s_openapi::api::core::v1::{Node, ServiceAccount};
+use hybrid_control_plane::{
+    Component, ControlPlane, ControlPlaneConfig, DEFAULT_ADVERTISE_ADDRESS,
+};
+use k8s_openapi::api::core::v1::{Endpoints, Node, ServiceAccount};
 use kube::api::{Api, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -56,6 +58,15 @@ async fn serves_the_real_api_runs_the_controllers_and_stops_without_leftovers() 
     ] {
         assert!(readyz.contains(check), "{check} missing from:\n{readyz}");
     }
+
+    // Endpoints reject loopback: the `kubernetes` Service points at the advertised address.
+    let endpoints: Api<Endpoints> = Api::namespaced(client.clone(), "default");
+    let kubernetes = endpoints.get("kubernetes").await.unwrap();
+    let addresses = kubernetes.subsets.unwrap_or_default()[0]
+        .addresses
+        .clone()
+        .unwrap_or_default();
+    assert_eq!(addresses[0].ip, DEFAULT_ADVERTISE_ADDRESS.to_string());
 
     let service_accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), "default");
     let deadline = Instant::now() + Duration::from_secs(60);
