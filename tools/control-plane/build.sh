@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Build the real Kubernetes control plane (kube-apiserver, kube-controller-manager,
 # kube-scheduler, etcd) as one multi-call binary from published Go modules, into a
-# cache outside the repo keyed by go.sum:
+# cache outside the repo keyed by everything that goes into the binary:
 #
-#   ~/.cache/hybrid-e2e/control-plane-<first 16 hex of sha256(go.sum)>/
+#   ~/.cache/hybrid-e2e/control-plane-<first 16 hex of sha256(go.mod go.sum main.go build.sh)>/
 #       control-plane                    the binary
 #       kube-apiserver -> control-plane  (and kube-controller-manager, kube-scheduler, etcd)
 #
@@ -21,9 +21,14 @@ log() { echo "build.sh: $*" >&2; }
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 command -v go >/dev/null 2>&1 || die "go not found on PATH (need Go >= 1.26 and the Go module proxy)"
 command -v sha256sum >/dev/null 2>&1 || die "sha256sum not found"
-[[ -f "$here/go.sum" ]] || die "missing $here/go.sum"
+inputs=(go.mod go.sum main.go build.sh)
+for f in "${inputs[@]}"; do
+  [[ -f "$here/$f" ]] || die "missing $here/$f"
+done
 
-key="$(sha256sum "$here/go.sum" | cut -c1-16)"
+# The module graph, the sources and the ldflags (in this script): a change to any of them
+# must not reuse a stale binary.
+key="$(cd "$here" && cat "${inputs[@]}" | sha256sum | cut -c1-16)"
 cache_root="${HYBRID_E2E_CACHE:-$HOME/.cache/hybrid-e2e}"
 out="$cache_root/control-plane-$key"
 bin="$out/control-plane"
@@ -61,7 +66,7 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.gitCommit=module-$k8s_version"
 done
 
-log "building kube control plane $k8s_version (go.sum key $key) into $out"
+log "building kube control plane $k8s_version (key $key) into $out"
 log "$(go version)"
 start=$SECONDS
 tmp="$bin.tmp.$$"
