@@ -3,13 +3,12 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use futures::future::BoxFuture;
 use kube::api::{DynamicObject, GroupVersionKind, PostParams};
 use kube::core::ApiResource;
 use kube::Api;
 use serde_json::Value;
 
-use super::{StepError, StepKind};
+use super::{StepError, StepFuture, StepKind};
 use crate::catalog::Os;
 use crate::fixture::{materialize, Placement};
 use crate::run::scope::TestScope;
@@ -30,11 +29,7 @@ impl StepKind for Create<'_> {
         format!("create {} \"{}\" on {}", self.fixture, self.name, self.os)
     }
 
-    fn run<'s>(
-        &'s self,
-        scope: &'s mut TestScope<'_>,
-        _deadline: Instant,
-    ) -> BoxFuture<'s, Result<(), StepError>> {
+    fn run<'s>(&'s self, scope: &'s mut TestScope<'_>, _deadline: Instant) -> StepFuture<'s> {
         Box::pin(self.create(scope))
     }
 }

@@ -3,13 +3,12 @@
 
 use std::time::{Duration, Instant};
 
-use futures::future::BoxFuture;
 use futures::StreamExt;
 use kube::api::{DeleteParams, DynamicObject};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::Api;
 
-use super::{StepError, StepKind};
+use super::{StepError, StepFuture, StepKind};
 use crate::catalog::ObjectRef;
 use crate::kube_error::ApiError;
 use crate::run::objects;
@@ -33,11 +32,7 @@ impl StepKind for Delete<'_> {
         format!("delete {}", objects::describe(self.object))
     }
 
-    fn run<'s>(
-        &'s self,
-        scope: &'s mut TestScope<'_>,
-        deadline: Instant,
-    ) -> BoxFuture<'s, Result<(), StepError>> {
+    fn run<'s>(&'s self, scope: &'s mut TestScope<'_>, deadline: Instant) -> StepFuture<'s> {
         Box::pin(self.delete(scope, deadline))
     }
 }

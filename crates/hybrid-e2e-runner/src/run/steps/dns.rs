@@ -2,9 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use futures::future::BoxFuture;
-
-use super::{StepError, StepKind};
+use super::{StepFuture, StepKind};
 use crate::catalog::DnsExpect;
 use crate::run::probe;
 use crate::run::scope::TestScope;
@@ -24,11 +22,7 @@ impl StepKind for Dns<'_> {
         probe::describe_dns(self.from, self.name, self.expect)
     }
 
-    fn run<'s>(
-        &'s self,
-        scope: &'s mut TestScope<'_>,
-        deadline: Instant,
-    ) -> BoxFuture<'s, Result<(), StepError>> {
+    fn run<'s>(&'s self, scope: &'s mut TestScope<'_>, deadline: Instant) -> StepFuture<'s> {
         Box::pin(async move {
             probe::dns(scope, self.from, self.name, self.expect, deadline).await?;
             Ok(())

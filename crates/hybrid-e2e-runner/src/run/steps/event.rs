@@ -3,9 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use futures::future::BoxFuture;
-
-use super::{StepError, StepKind};
+use super::{StepError, StepFuture, StepKind};
 use crate::catalog::ObjectRef;
 use crate::kube_error::ApiError;
 use crate::run::objects;
@@ -33,11 +31,7 @@ impl StepKind for Event<'_> {
         )
     }
 
-    fn run<'s>(
-        &'s self,
-        scope: &'s mut TestScope<'_>,
-        deadline: Instant,
-    ) -> BoxFuture<'s, Result<(), StepError>> {
+    fn run<'s>(&'s self, scope: &'s mut TestScope<'_>, deadline: Instant) -> StepFuture<'s> {
         Box::pin(self.wait(scope, deadline))
     }
 }

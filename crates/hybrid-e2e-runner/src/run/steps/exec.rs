@@ -3,9 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use futures::future::BoxFuture;
-
-use super::{in_container, tries_note, StepError, StepKind};
+use super::{in_container, tries_note, StepError, StepFuture, StepKind};
 use crate::catalog::ExecExpect;
 use crate::run::mounts;
 use crate::run::retry::{self, Retry, STEP_RETRY_EVERY};
@@ -37,11 +35,7 @@ impl StepKind for Exec<'_> {
         )
     }
 
-    fn run<'s>(
-        &'s self,
-        scope: &'s mut TestScope<'_>,
-        deadline: Instant,
-    ) -> BoxFuture<'s, Result<(), StepError>> {
+    fn run<'s>(&'s self, scope: &'s mut TestScope<'_>, deadline: Instant) -> StepFuture<'s> {
         Box::pin(self.exec(scope, deadline))
     }
 }

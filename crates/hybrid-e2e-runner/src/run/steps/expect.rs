@@ -3,11 +3,10 @@
 
 use std::time::{Duration, Instant};
 
-use futures::future::BoxFuture;
 use serde_json::Value;
 use serde_json_path::JsonPath;
 
-use super::{tries_note, StepError, StepKind};
+use super::{tries_note, StepError, StepFuture, StepKind};
 use crate::catalog::{Check, ObjectRef};
 use crate::run::objects;
 use crate::run::retry::{self, Retry, STEP_RETRY_EVERY};
@@ -35,11 +34,7 @@ impl StepKind for Expect<'_> {
         )
     }
 
-    fn run<'s>(
-        &'s self,
-        scope: &'s mut TestScope<'_>,
-        deadline: Instant,
-    ) -> BoxFuture<'s, Result<(), StepError>> {
+    fn run<'s>(&'s self, scope: &'s mut TestScope<'_>, deadline: Instant) -> StepFuture<'s> {
         Box::pin(self.expect(scope, deadline))
     }
 }

@@ -3,9 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use futures::future::BoxFuture;
-
-use super::{StepError, StepKind};
+use super::{StepFuture, StepKind};
 use crate::catalog::{HttpExpect, Target};
 use crate::run::probe;
 use crate::run::scope::TestScope;
@@ -35,11 +33,7 @@ impl StepKind for Http<'_> {
         }
     }
 
-    fn run<'s>(
-        &'s self,
-        scope: &'s mut TestScope<'_>,
-        deadline: Instant,
-    ) -> BoxFuture<'s, Result<(), StepError>> {
+    fn run<'s>(&'s self, scope: &'s mut TestScope<'_>, deadline: Instant) -> StepFuture<'s> {
         Box::pin(async move {
             match self.from {
                 Some(from) => probe::http(scope, from, self.to, self.expect, deadline).await?,

@@ -3,10 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use futures::future::BoxFuture;
 use kube::api::LogParams;
 
-use super::{in_container, StepError, StepKind};
+use super::{in_container, StepError, StepFuture, StepKind};
 use crate::kube_error::{tail, ApiError};
 use crate::run::scope::TestScope;
 
@@ -34,11 +33,7 @@ impl StepKind for Logs<'_> {
         )
     }
 
-    fn run<'s>(
-        &'s self,
-        scope: &'s mut TestScope<'_>,
-        _deadline: Instant,
-    ) -> BoxFuture<'s, Result<(), StepError>> {
+    fn run<'s>(&'s self, scope: &'s mut TestScope<'_>, _deadline: Instant) -> StepFuture<'s> {
         Box::pin(self.check(scope))
     }
 }

@@ -116,6 +116,9 @@ impl From<ProbeError> for StepError {
 }
 
 /// One kind of step, borrowing its fields from the [`Action`].
+/// What a step's run returns: boxed, so that every kind can sit behind one `dyn StepKind`.
+type StepFuture<'s> = BoxFuture<'s, Result<(), StepError>>;
+
 trait StepKind: Send + Sync {
     /// The step's timeout when the suite gives none, before scaling.
     fn default_timeout(&self) -> Duration;
@@ -124,11 +127,7 @@ trait StepKind: Send + Sync {
     fn describe(&self) -> String;
 
     /// Runs the step; `deadline` is when its (scaled) timeout ends.
-    fn run<'s>(
-        &'s self,
-        scope: &'s mut TestScope<'_>,
-        deadline: Instant,
-    ) -> BoxFuture<'s, Result<(), StepError>>;
+    fn run<'s>(&'s self, scope: &'s mut TestScope<'_>, deadline: Instant) -> StepFuture<'s>;
 
     /// Whether the step's timeout cuts it short (not for `sleep`, whose length is the step).
     fn bounded(&self) -> bool {

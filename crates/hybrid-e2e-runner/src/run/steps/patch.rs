@@ -2,12 +2,11 @@
 
 use std::time::{Duration, Instant};
 
-use futures::future::BoxFuture;
 use kube::api::{DynamicObject, Patch as MergePatch, PatchParams};
 use kube::Api;
 use serde_json::Value;
 
-use super::{StepError, StepKind};
+use super::{StepError, StepFuture, StepKind};
 use crate::catalog::ObjectRef;
 use crate::kube_error::ApiError;
 use crate::run::objects;
@@ -31,11 +30,7 @@ impl StepKind for Patch<'_> {
         )
     }
 
-    fn run<'s>(
-        &'s self,
-        scope: &'s mut TestScope<'_>,
-        _deadline: Instant,
-    ) -> BoxFuture<'s, Result<(), StepError>> {
+    fn run<'s>(&'s self, scope: &'s mut TestScope<'_>, _deadline: Instant) -> StepFuture<'s> {
         Box::pin(self.patch(scope))
     }
 }

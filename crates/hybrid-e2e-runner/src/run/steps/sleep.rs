@@ -2,9 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use futures::future::BoxFuture;
-
-use super::{StepError, StepKind};
+use super::{StepFuture, StepKind};
 use crate::run::scope::TestScope;
 
 /// The default timeout beyond the sleep itself (the timeout does not cut a sleep short).
@@ -23,11 +21,7 @@ impl StepKind for Sleep {
         format!("sleep {:?}", self.length)
     }
 
-    fn run<'s>(
-        &'s self,
-        _scope: &'s mut TestScope<'_>,
-        _deadline: Instant,
-    ) -> BoxFuture<'s, Result<(), StepError>> {
+    fn run<'s>(&'s self, _: &'s mut TestScope<'_>, _: Instant) -> StepFuture<'s> {
         Box::pin(async move {
             tokio::time::sleep(self.length).await;
             Ok(())

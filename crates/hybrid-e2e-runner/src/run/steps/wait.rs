@@ -3,9 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use futures::future::BoxFuture;
-
-use super::{StepError, StepKind};
+use super::{StepError, StepFuture, StepKind};
 use crate::catalog::{ObjectRef, WaitUntil};
 use crate::run::objects;
 use crate::run::scope::TestScope;
@@ -34,11 +32,7 @@ impl StepKind for Wait<'_> {
         }
     }
 
-    fn run<'s>(
-        &'s self,
-        scope: &'s mut TestScope<'_>,
-        deadline: Instant,
-    ) -> BoxFuture<'s, Result<(), StepError>> {
+    fn run<'s>(&'s self, scope: &'s mut TestScope<'_>, deadline: Instant) -> StepFuture<'s> {
         Box::pin(self.wait(scope, deadline))
     }
 }
