@@ -164,7 +164,7 @@ pub(crate) fn egress_selector_configuration(socket: &Path) -> String {
              transport:\n      \
                uds:\n        \
                  udsName: {}\n",
-        serde_yaml::to_string(&socket.display().to_string())
+        serde_yaml_ng::to_string(&socket.display().to_string())
             .unwrap_or_default()
             .trim_end()
     )
@@ -243,7 +243,7 @@ mod tests {
     #[test]
     fn egress_sends_cluster_traffic_as_connect_over_the_socket() {
         let config = egress_selector_configuration(Path::new("/run/sim/egress.sock"));
-        let value: serde_yaml::Value = serde_yaml::from_str(&config).unwrap();
+        let value: serde_yaml_ng::Value = serde_yaml_ng::from_str(&config).unwrap();
         let selection = &value["egressSelections"][0];
         assert_eq!(selection["name"], "cluster");
         assert_eq!(selection["connection"]["proxyProtocol"], "HTTPConnect");

@@ -34,7 +34,7 @@ pub enum RenderError {
         step: usize,
         /// What went wrong.
         #[source]
-        source: serde_yaml::Error,
+        source: serde_yaml_ng::Error,
     },
 }
 
@@ -65,7 +65,7 @@ pub fn render(
                         source: Box::new(source),
                     })?;
             for object in objects {
-                let yaml = serde_yaml::to_string(&object).map_err(|source| RenderError::Yaml {
+                let yaml = serde_yaml_ng::to_string(&object).map_err(|source| RenderError::Yaml {
                     test: case.name.clone(),
                     step: number,
                     source,
@@ -124,7 +124,7 @@ mod tests {
         assert!(docs[0].contains("kubernetes.io/os: windows"), "{yaml}");
         assert!(docs[1].contains("kubernetes.io/os: linux"), "{yaml}");
         for doc in docs {
-            let value: serde_yaml::Value = serde_yaml::from_str(doc).expect("valid YAML");
+            let value: serde_yaml_ng::Value = serde_yaml_ng::from_str(doc).expect("valid YAML");
             assert_eq!(
                 value["metadata"]["namespace"].as_str(),
                 Some("${namespace}")
