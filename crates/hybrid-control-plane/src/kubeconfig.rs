@@ -49,7 +49,8 @@ pub(crate) fn write(path: &Path, server: &str, pki: &Pki) -> Result<(), ControlP
         current_context: Some(NAME.to_string()),
         ..Kubeconfig::default()
     };
-    let yaml = serde_yaml_ng::to_string(&kubeconfig).map_err(|error| kubeconfig_error(path, error))?;
+    let yaml =
+        serde_yaml_ng::to_string(&kubeconfig).map_err(|error| kubeconfig_error(path, error))?;
     std::fs::write(path, yaml).map_err(|error| kubeconfig_error(path, error))
 }
 

@@ -65,11 +65,12 @@ pub fn render(
                         source: Box::new(source),
                     })?;
             for object in objects {
-                let yaml = serde_yaml_ng::to_string(&object).map_err(|source| RenderError::Yaml {
-                    test: case.name.clone(),
-                    step: number,
-                    source,
-                })?;
+                let yaml =
+                    serde_yaml_ng::to_string(&object).map_err(|source| RenderError::Yaml {
+                        test: case.name.clone(),
+                        step: number,
+                        source,
+                    })?;
                 if !out.is_empty() {
                     out.push_str("---\n");
                 }
