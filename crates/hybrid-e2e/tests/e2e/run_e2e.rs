@@ -19,6 +19,16 @@ fn names_with_outcome(results: &[Value], outcome: &str) -> Vec<String> {
         .collect()
 }
 
+/// `name: message` of every failed test, one per line, for assertion messages.
+fn failure_messages(results: &[Value]) -> String {
+    results
+        .iter()
+        .filter(|t| t["outcome"] == "failed")
+        .map(|t| format!("{}: {}", t["name"], t["message"]))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_first_catalog_passes_and_its_junit_validates() {
     let cluster = Cluster::start(SimConfig::default()).await;
@@ -75,7 +85,9 @@ async fn cross_os_network_fault_fails_exactly_the_cross_os_pod_to_pod_cells() {
         vec![
             "networking/pod-to-pod[client=linux,server=windows]",
             "networking/pod-to-pod[client=windows,server=linux]"
-        ]
+        ],
+        "why each failed:\n{}",
+        failure_messages(&results)
     );
     for t in results.iter().filter(|t| t["outcome"] == "failed") {
         let message = t["message"].as_str().unwrap_or_default();
