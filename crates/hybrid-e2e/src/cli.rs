@@ -7,6 +7,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use hybrid_sim::Fault;
 
+use crate::plan::ControlPlaneKind;
+
 const TAGS_HELP: &str = "\
 Tag expressions (--tags):
   Every test carries its own tags, its suite's name, the operating systems of its
@@ -243,6 +245,13 @@ pub(crate) struct SimArgs {
     /// Break one behaviour on purpose (repeatable).
     #[arg(long = "fault", value_enum, value_name = "NAME")]
     pub faults: Vec<Fault>,
+
+    /// Which API server, scheduler and controllers the simulated nodes run under [default:
+    /// embedded]. `real` starts etcd, kube-apiserver, kube-controller-manager and kube-scheduler
+    /// v1.37 built from the Kubernetes sources (tools/control-plane/build.sh; needs Go, cached
+    /// after the first build, or $HYBRID_E2E_CONTROL_PLANE_BIN).
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub control_plane: Option<ControlPlaneKind>,
 }
 
 #[derive(Debug, Args)]

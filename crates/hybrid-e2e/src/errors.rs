@@ -3,6 +3,7 @@
 
 use std::io;
 
+use hybrid_control_plane::ControlPlaneError;
 use hybrid_e2e_runner::cluster::DiscoveryError;
 use hybrid_e2e_runner::render::RenderError;
 use hybrid_e2e_runner::run::connect::ConnectError;
@@ -30,6 +31,12 @@ pub(crate) enum Error {
     /// The simulated cluster would not start.
     #[error("cannot start the simulated cluster")]
     Sim(#[source] SimError),
+    /// The real control plane would not start (its error names the component and its log).
+    #[error("cannot start the real control plane")]
+    ControlPlane(#[source] ControlPlaneError),
+    /// The files the simulated nodes share with the real control plane could not be made.
+    #[error("cannot prepare the real control plane's files")]
+    SimFiles(#[source] io::Error),
     /// The run stopped before its tests (the reports say why too).
     #[error(transparent)]
     Run(#[from] RunError),
@@ -73,7 +80,9 @@ impl Error {
             | Error::Render(_)
             | Error::Connect(_)
             | Error::Runtime(_)
-            | Error::Sim(_) => exit::USAGE,
+            | Error::Sim(_)
+            | Error::ControlPlane(_)
+            | Error::SimFiles(_) => exit::USAGE,
             Error::Output(e) if e.kind() == io::ErrorKind::BrokenPipe => exit::OK,
             Error::Output(_) => exit::USAGE,
             Error::Run(RunError::Discovery { .. })

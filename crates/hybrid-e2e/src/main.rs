@@ -6,6 +6,7 @@ mod dispatch;
 mod errors;
 mod exit;
 mod plan;
+mod simulated;
 
 use std::process::ExitCode;
 
@@ -26,9 +27,12 @@ fn main() -> ExitCode {
 }
 
 fn init_tracing(verbose: u8, quiet: bool) {
+    // kube-client logs each failed request at ERROR level; our callers report the failures
+    // that matter themselves, and the real control plane's readiness probes fail by design
+    // until it is up. Its logs come back with -v.
     let level = match (quiet, verbose) {
-        (true, _) => "error",
-        (false, 0) => "warn",
+        (true, _) => "error,kube_client=off",
+        (false, 0) => "warn,kube_client=off",
         (false, 1) => "hybrid_e2e=debug,hybrid_e2e_runner=debug,hybrid_sim=debug,warn",
         (false, _) => "trace",
     };

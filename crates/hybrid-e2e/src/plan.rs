@@ -33,8 +33,24 @@ pub(crate) enum PlanError {
 pub(crate) enum Target {
     /// A kubeconfig: an explicit file, or `$KUBECONFIG` then `~/.kube/config`.
     Kubeconfig(KubeconfigSource),
-    /// The embedded simulated cluster, started for this run.
-    Sim(SimConfig),
+    /// The simulated cluster, started for this run.
+    Sim {
+        /// Its nodes, storage and faults.
+        config: SimConfig,
+        /// Under which control plane.
+        control_plane: ControlPlaneKind,
+    },
+}
+
+/// The control plane of a simulated cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub(crate) enum ControlPlaneKind {
+    /// The simulated cluster's own API server, scheduler and controllers (no Go needed).
+    #[default]
+    Embedded,
+    /// Real etcd, kube-apiserver, kube-controller-manager and kube-scheduler, with the
+    /// simulated nodes as their kubelets.
+    Real,
 }
 
 /// The selected tests, with what they need to be materialised.
@@ -92,7 +108,7 @@ impl RunPlan {
     /// Validates the flags and selects the tests. Touches no cluster.
     pub(crate) fn from_args(args: &RunArgs) -> Result<RunPlan, PlanError> {
         let sim = sim_config(&args.sim_args);
-        if !args.sim && sim.is_some() {
+        if !args.sim && (sim.is_some() || args.sim_args.control_plane.is_some()) {
             return Err(PlanError::SimFlagsWithoutSim);
         }
         if !(args.timeout_scale.is_finite() && args.timeout_scale > 0.0) {
@@ -101,7 +117,10 @@ impl RunPlan {
         let selected = Selected::from_args(&args.select)?;
         let run_id = new_run_id();
         let target = if args.sim {
-            Target::Sim(sim.unwrap_or_default())
+            Target::Sim {
+                config: sim.unwrap_or_default(),
+                control_plane: args.sim_args.control_plane.unwrap_or_default(),
+            }
         } else {
             Target::Kubeconfig(kubeconfig_source(&args.cluster))
         };
@@ -246,7 +265,7 @@ mod tests {
             plan.config.report_dir,
             PathBuf::from("reports").join(&plan.config.run_id)
         );
-        assert!(matches!(plan.target, Target::Sim(_)));
+        assert!(matches!(plan.target, Target::Sim { .. }));
         assert_eq!(plan.config.timeout_scale, 2.0);
         assert!(plan.config.storage_classes.is_empty());
         let args = run_args(&["hybrid-e2e", "run", "--sim", "--storage-class", "fast"]);

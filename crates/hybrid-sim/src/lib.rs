@@ -3,8 +3,12 @@
 //! A test double with KWOK's fidelity, not a Kubernetes: it exists so every path of the harness,
 //! including every failure path, runs end to end. Only the binary that starts it knows it exists.
 //!
-//! The public surface is [`SimCluster`] (start, connect, shut down), [`SimConfig`], [`Fault`] and
-//! [`SimError`]. Features: `clap` derives `clap::ValueEnum` on `Fault`; `testing` adds
+//! Or, with [`SimCluster::join`], only the simulated nodes (kubelets, container runtime, pod
+//! network, DNS, kube-proxy, NodePorts, provisioner) as kube-rs clients of a real API server
+//! (`remote/`), which reaches them through its egress selector (`egress/`).
+//!
+//! The public surface is [`SimCluster`] (start or join, connect, shut down), [`SimConfig`],
+//! [`ApiServer`], [`Fault`] and [`SimError`]. Features: `clap` derives `clap::ValueEnum` on `Fault`; `testing` adds
 //! `SimCluster::store()`, a look beneath the API for this crate's own tests.
 
 #![warn(missing_docs, unreachable_pub)]
@@ -15,6 +19,7 @@ mod controllers;
 mod faults;
 mod meta;
 mod network;
+mod remote;
 mod runtime;
 mod store;
 mod workload;
@@ -23,6 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 pub use config::SimConfig;
 pub use faults::Fault;
@@ -45,6 +51,10 @@ pub enum SimError {
     /// No `kube::Client` could be made from that kubeconfig.
     #[error("cannot create a client for the simulated cluster")]
     Client(#[source] kube::Error),
+    /// The simulated nodes could not join a real API server (registering the nodes, or the
+    /// first list of what they watch, failed).
+    #[error("the simulated nodes cannot join the API server")]
+    Join(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The kubeconfig could not be written where asked.
     #[error("cannot write the kubeconfig to {path}")]
     Kubeconfig {
@@ -81,10 +91,25 @@ const CONTEXT: &str = "hybrid-e2e-sim";
 /// Namespaces every cluster has from the start.
 const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
 
-/// A running simulated cluster. Dropping it without `shutdown` aborts its tasks.
+/// A real API server for the simulated nodes to join (a control plane of real components).
+#[derive(Debug, Clone)]
+pub struct ApiServer {
+    /// A kubeconfig with an identity that may register nodes and write pod status (admin).
+    pub kubeconfig_yaml: String,
+    /// The Unix socket the API server's egress selector sends `cluster` traffic to (HTTP
+    /// `CONNECT`): the nodes serve it, so pod proxy, logs and exec reach them. `None`: they
+    /// cannot be reached from the API server.
+    pub egress_socket: Option<std::path::PathBuf>,
+}
+
+/// A running simulated cluster, or simulated nodes under a real API server. Dropping it without
+/// `shutdown` aborts its tasks.
 pub struct SimCluster {
     url: String,
-    state: api::ApiState,
+    kubeconfig_yaml: String,
+    #[cfg(feature = "testing")]
+    store: Arc<store::Store>,
+    shutdown: CancellationToken,
     server: Option<JoinHandle<()>>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -128,14 +153,48 @@ impl SimCluster {
         let url = format!("http://{addr}");
         tracing::info!(%url, "simulated cluster listening");
         Ok(SimCluster {
+            kubeconfig_yaml: own_kubeconfig(&url),
             url,
-            state,
+            #[cfg(feature = "testing")]
+            store: state.store.clone(),
+            shutdown: state.shutdown.clone(),
             server: Some(server),
             tasks,
         })
     }
 
-    /// `http://127.0.0.1:<port>`.
+    /// Starts only the simulated nodes, as clients of the real API server `api`: they register
+    /// their Node objects, mirror what they watch, run the pods its scheduler binds to them and
+    /// serve its egress socket. `config.port` is ignored (the nodes' addresses derive from the
+    /// API server's port).
+    pub async fn join(config: SimConfig, api: ApiServer) -> Result<SimCluster, SimError> {
+        let client = client_from(&api.kubeconfig_yaml, None).await?;
+        let url = client_url(&api.kubeconfig_yaml)?;
+        let port = url
+            .parse::<http::Uri>()
+            .ok()
+            .and_then(|uri| uri.port_u16())
+            .unwrap_or(config.port);
+        let config = SimConfig { port, ..config };
+        let store = Arc::new(store::Store::new());
+        let runtime = Arc::new(runtime::Runtime::new(store.clone(), config.clone()));
+        let mut tasks = remote::attach(client, store.clone(), &config)
+            .await
+            .map_err(|e| SimError::Join(Box::new(e)))?;
+        tasks.extend(controllers::start_node_side(runtime));
+        tracing::info!(%url, "simulated nodes joined the API server");
+        Ok(SimCluster {
+            url,
+            kubeconfig_yaml: api.kubeconfig_yaml,
+            #[cfg(feature = "testing")]
+            store,
+            shutdown: CancellationToken::new(),
+            server: None,
+            tasks,
+        })
+    }
+
+    /// The API server's URL: `http://127.0.0.1:<port>` for the embedded one.
     pub fn url(&self) -> &str {
         &self.url
     }
@@ -144,22 +203,14 @@ impl SimCluster {
     /// beneath the API, e.g. to compact the watch history).
     #[cfg(feature = "testing")]
     pub fn store(&self) -> StoreAccess<'_> {
-        StoreAccess(&self.state.store)
+        StoreAccess(&self.store)
     }
 
-    /// A kubeconfig pointing at this cluster, context `hybrid-e2e-sim`, as JSON (which is YAML
-    /// too: kubectl and kube-rs read it as a kubeconfig file).
+    /// A kubeconfig pointing at this cluster: for the embedded one, context `hybrid-e2e-sim`
+    /// as JSON (which is YAML too: kubectl and kube-rs read it as a kubeconfig file); under a
+    /// real API server, the kubeconfig it was joined with.
     pub fn kubeconfig_yaml(&self) -> String {
-        let doc = serde_json::json!({
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [{"name": CONTEXT, "cluster": {"server": self.url}}],
-            "users": [{"name": CONTEXT, "user": {}}],
-            "contexts": [{"name": CONTEXT, "context": {"cluster": CONTEXT, "user": CONTEXT}}],
-            "current-context": CONTEXT,
-            "preferences": {},
-        });
-        format!("{doc:#}\n")
+        self.kubeconfig_yaml.clone()
     }
 
     /// Writes `kubeconfig_yaml()` to `path`, creating parent folders.
@@ -176,21 +227,13 @@ impl SimCluster {
 
     /// A `kube::Client` for this cluster (the same way a user's kubeconfig would make one).
     pub async fn client(&self) -> Result<kube::Client, SimError> {
-        let kubeconfig = kube::config::Kubeconfig::from_yaml(&self.kubeconfig_yaml())
-            .map_err(SimError::ClientConfig)?;
-        let options = kube::config::KubeConfigOptions {
-            context: Some(CONTEXT.to_string()),
-            ..Default::default()
-        };
-        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
-            .await
-            .map_err(SimError::ClientConfig)?;
-        kube::Client::try_from(config).map_err(SimError::Client)
+        let context = self.server.is_some().then_some(CONTEXT);
+        client_from(&self.kubeconfig_yaml, context).await
     }
 
     /// Stops the server and all controllers.
     pub async fn shutdown(mut self) {
-        self.state.shutdown.cancel();
+        self.shutdown.cancel();
         for task in self.tasks.drain(..) {
             task.abort();
         }
@@ -206,9 +249,61 @@ impl SimCluster {
     }
 }
 
+/// The kubeconfig of the embedded API server at `url` (no credentials: it trusts everyone).
+fn own_kubeconfig(url: &str) -> String {
+    let doc = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": CONTEXT, "cluster": {"server": url}}],
+        "users": [{"name": CONTEXT, "user": {}}],
+        "contexts": [{"name": CONTEXT, "context": {"cluster": CONTEXT, "user": CONTEXT}}],
+        "current-context": CONTEXT,
+        "preferences": {},
+    });
+    format!("{doc:#}\n")
+}
+
+/// A client for `kubeconfig_yaml`, with `context` or its current context.
+async fn client_from(
+    kubeconfig_yaml: &str,
+    context: Option<&str>,
+) -> Result<kube::Client, SimError> {
+    let kubeconfig =
+        kube::config::Kubeconfig::from_yaml(kubeconfig_yaml).map_err(SimError::ClientConfig)?;
+    let options = kube::config::KubeConfigOptions {
+        context: context.map(str::to_string),
+        ..Default::default()
+    };
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .map_err(SimError::ClientConfig)?;
+    kube::Client::try_from(config).map_err(SimError::Client)
+}
+
+/// The server URL of the current context of `kubeconfig_yaml`.
+fn client_url(kubeconfig_yaml: &str) -> Result<String, SimError> {
+    let kubeconfig =
+        kube::config::Kubeconfig::from_yaml(kubeconfig_yaml).map_err(SimError::ClientConfig)?;
+    let current = kubeconfig.current_context.clone().unwrap_or_default();
+    let cluster = kubeconfig
+        .contexts
+        .iter()
+        .find(|c| c.name == current)
+        .and_then(|c| c.context.as_ref())
+        .map(|c| c.cluster.clone())
+        .unwrap_or_default();
+    Ok(kubeconfig
+        .clusters
+        .iter()
+        .find(|c| c.name == cluster)
+        .and_then(|c| c.cluster.as_ref())
+        .and_then(|c| c.server.clone())
+        .unwrap_or_default())
+}
+
 impl Drop for SimCluster {
     fn drop(&mut self) {
-        self.state.shutdown.cancel();
+        self.shutdown.cancel();
         for task in &self.tasks {
             task.abort();
         }

@@ -13,12 +13,12 @@ pub(crate) mod probe;
 pub(crate) mod retry;
 mod schedule;
 pub(crate) mod scope;
+pub mod signals;
 pub(crate) mod steps;
 pub(crate) mod test;
 pub(crate) mod wait;
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,9 +35,6 @@ use connect::Connection;
 use namespace::LiveNamespaces;
 use scope::TestEnv;
 use test::RunEnv;
-
-/// The process exit code of a second Ctrl-C, which exits at once (the binary's `exit::INTERRUPTED`).
-const INTERRUPTED_EXIT_CODE: i32 = 130;
 
 /// How long the end-of-run sweep waits for namespaces to go (before scaling).
 const SWEEP_TIMEOUT: Duration = Duration::from_secs(120);
@@ -178,7 +175,12 @@ pub fn execute(
     let summary = runtime.block_on(async {
         tokio::select! {
             summary = work => summary,
-            never = handle_interrupts(&env, reporter) => match never {},
+            () = handle_interrupts(&env, reporter) => RunSummary {
+                passed: 0,
+                failed: 0,
+                skipped: 0,
+                interrupted: true,
+            },
         }
     });
     Ok(summary)
@@ -247,20 +249,17 @@ fn write_reports(plan: &RunConfig, report: RunReport, reporter: &dyn Reporter) {
     }
 }
 
-/// First Ctrl-C: stop starting tests, cancel running steps (each test then deletes its
-/// namespace). Second Ctrl-C: exit at once, naming what is left behind. Never returns otherwise.
-async fn handle_interrupts(env: &RunEnv, reporter: &dyn Reporter) -> Infallible {
-    if tokio::signal::ctrl_c().await.is_err() {
-        return std::future::pending().await;
-    }
+/// First Ctrl-C or SIGTERM: stop starting tests, cancel running steps (each test then deletes
+/// its namespace). Second: returns at once (the run ends without sweeping or reports), naming
+/// what is left behind, so the caller can still stop what it started (a simulated cluster).
+async fn handle_interrupts(env: &RunEnv, reporter: &dyn Reporter) {
+    let mut signals = signals::StopSignals::new();
+    signals.next().await;
     reporter.report(RunEvent::Interrupted);
     env.cancel.cancel();
-    if tokio::signal::ctrl_c().await.is_err() {
-        return std::future::pending().await;
-    }
+    signals.next().await;
     reporter.report(RunEvent::InterruptedHard {
         left: &env.live.names(),
         run_id: &env.run_id,
     });
-    std::process::exit(INTERRUPTED_EXIT_CODE);
 }

@@ -4,11 +4,12 @@
 use hybrid_e2e_runner::report::ConsoleReporter;
 use hybrid_e2e_runner::run as runner;
 use hybrid_e2e_runner::run::connect::{self, Connection};
-use hybrid_sim::SimCluster;
+use hybrid_e2e_runner::run::signals::StopSignals;
 
 use crate::cli::RunArgs;
 use crate::errors::Error;
 use crate::plan::{RunPlan, Target};
+use crate::simulated::Simulated;
 
 pub(super) fn run(args: &RunArgs) -> Result<(), Error> {
     let plan = RunPlan::from_args(args)?;
@@ -17,7 +18,15 @@ pub(super) fn run(args: &RunArgs) -> Result<(), Error> {
     }
     let reporter = ConsoleReporter::new(plan.config.format);
     let runtime = super::runtime()?;
-    let (connection, sim) = match runtime.block_on(open(&plan.target)) {
+    let opening = runtime.block_on(async {
+        // A stop signal while a control plane starts drops the start, which stops what started.
+        let mut signals = StopSignals::new();
+        tokio::select! {
+            opened = open(&plan.target) => opened,
+            () = signals.next() => Err(Error::Interrupted),
+        }
+    });
+    let (connection, sim) = match opening {
         Ok(opened) => opened,
         Err(error) => {
             // Even a run that cannot start leaves a report saying why.
@@ -49,17 +58,24 @@ pub(super) fn run(args: &RunArgs) -> Result<(), Error> {
 }
 
 /// A connection to the target, and the simulated cluster behind it when this run started one.
-async fn open(target: &Target) -> Result<(Connection, Option<SimCluster>), Error> {
+async fn open(target: &Target) -> Result<(Connection, Option<Simulated>), Error> {
     match target {
         Target::Kubeconfig(source) => Ok((connect::connect(source).await?, None)),
-        Target::Sim(config) => {
-            let sim = SimCluster::start(config.clone())
-                .await
-                .map_err(Error::Sim)?;
-            let client = sim.client().await.map_err(Error::Sim)?;
+        Target::Sim {
+            config,
+            control_plane,
+        } => {
+            let sim = Simulated::start(config.clone(), *control_plane).await?;
+            let client = match sim.cluster().client().await {
+                Ok(client) => client,
+                Err(e) => {
+                    sim.shutdown().await;
+                    return Err(Error::Sim(e));
+                }
+            };
             let connection = Connection {
                 client,
-                server: format!("{} (simulated cluster)", sim.url()),
+                server: sim.describe(),
             };
             Ok((connection, Some(sim)))
         }

@@ -1,10 +1,12 @@
 //! `hybrid-e2e sim`: serve the simulated hybrid cluster on loopback until Ctrl-C.
 
-use hybrid_sim::{SimCluster, SimConfig};
+use hybrid_e2e_runner::run::signals::StopSignals;
+use hybrid_sim::SimConfig;
 
 use crate::cli::SimCommandArgs;
 use crate::errors::Error;
 use crate::plan::sim_config;
+use crate::simulated::Simulated;
 
 pub(super) fn sim(args: &SimCommandArgs) -> Result<(), Error> {
     let config = SimConfig {
@@ -12,20 +14,27 @@ pub(super) fn sim(args: &SimCommandArgs) -> Result<(), Error> {
         ..sim_config(&args.sim).unwrap_or_default()
     };
     super::runtime()?.block_on(async {
-        let cluster = SimCluster::start(config).await.map_err(Error::Sim)?;
-        cluster
-            .write_kubeconfig(&args.kubeconfig_out)
-            .map_err(Error::Sim)?;
+        let kind = args.sim.control_plane.unwrap_or_default();
+        // Listening from here on: a stop signal while a control plane starts drops the start,
+        // which stops what had started.
+        let mut signals = StopSignals::new();
+        let sim = tokio::select! {
+            started = Simulated::start(config, kind) => started?,
+            () = signals.next() => return Err(Error::Interrupted),
+        };
+        if let Err(e) = sim.cluster().write_kubeconfig(&args.kubeconfig_out) {
+            sim.shutdown().await;
+            return Err(Error::Sim(e));
+        }
         let kc = args.kubeconfig_out.display();
-        println!("Simulated hybrid cluster serving at {}", cluster.url());
+        println!("Simulated hybrid cluster serving at {}", sim.describe());
         println!("Kubeconfig written to {kc}");
         println!("  kubectl --kubeconfig {kc} get nodes -o wide");
         println!("  hybrid-e2e run --kubeconfig {kc}");
-        println!("Press Ctrl-C to stop.");
-        // An error here means no signal handler could be installed: stop at once.
-        let _ = tokio::signal::ctrl_c().await;
+        println!("Press Ctrl-C (or send SIGTERM) to stop.");
+        signals.next().await;
         eprintln!("Stopping the simulated cluster.");
-        cluster.shutdown().await;
+        sim.shutdown().await;
         Ok(())
     })
 }

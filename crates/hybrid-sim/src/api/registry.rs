@@ -194,6 +194,11 @@ pub(crate) fn find(group: &str, version: &str, plural: &str) -> Option<&'static 
         .find(|r| r.group == group && r.version == version && r.plural == plural)
 }
 
+/// The resource the store keeps under `plural` (plurals are unique in this registry).
+pub(crate) fn by_store_key(plural: &str) -> Option<&'static ResourceDef> {
+    RESOURCES.iter().find(|r| r.store_key() == plural)
+}
+
 /// The resources of one group/version.
 pub(crate) fn in_group_version(group: &str, version: &str) -> Vec<&'static ResourceDef> {
     RESOURCES

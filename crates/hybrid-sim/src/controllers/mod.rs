@@ -40,6 +40,22 @@ pub(crate) fn start(
     ]
 }
 
+/// The node side alone, under a real control plane (the store mirrors its API server, whose
+/// scheduler, controllers and admission do the rest): kubelets, NodePort listeners and the
+/// storage provisioner.
+pub(crate) fn start_node_side(runtime: Arc<Runtime>) -> Vec<JoinHandle<()>> {
+    let listeners = runtime.clone();
+    vec![
+        tokio::spawn(kubelet::run(runtime.clone())),
+        tokio::spawn(storage::run(runtime)),
+        tokio::spawn(async move {
+            // The listeners live as long as this task.
+            let _listeners = nodeports::spawn(listeners);
+            std::future::pending::<()>().await
+        }),
+    ]
+}
+
 /// Runs `pass` every second and shortly after each change to one of `resources` (a burst of
 /// changes coalesced into one pass, a lagging feed counted as a change), until the store closes.
 pub(crate) async fn on_changes(store: &Store, resources: &[&str], mut pass: impl FnMut()) {

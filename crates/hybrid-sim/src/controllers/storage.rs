@@ -3,6 +3,10 @@
 //! Pending with a `FailedBinding` event. A deleted claim's PV (reclaim policy Delete) is removed
 //! with its contents. Fault `provisioner-stuck`: claims of the simulated provisioner stay
 //! Pending with a Warning `ProvisioningFailed` event at each retry.
+//!
+//! Under a real control plane (the store is a mirror) it is only what a CSI external-provisioner
+//! is: it creates the PV for claims of its own class and reports it; binding the two, claim
+//! phases and the events about claims of other classes are the real PV controller's.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -44,8 +48,19 @@ pub(crate) fn admit_claim(store: &Store, claim: &mut Value) {
 /// One provisioning pass over unbound claims. `warned` keeps claims already told why not.
 pub(crate) async fn provision(rt: &Runtime, warned: &mut HashSet<String>) {
     let (claims, _) = rt.store.list("persistentvolumeclaims", None);
+    // Under a real control plane, the PV controller binds, sets phases and explains claims
+    // that are not ours.
+    let external = rt.store.is_mirror();
     for pvc in claims {
         if pvc["status"]["phase"] == "Bound" || meta::is_terminating(&pvc) {
+            continue;
+        }
+        if external
+            && !pvc["spec"]["volumeName"]
+                .as_str()
+                .unwrap_or_default()
+                .is_empty()
+        {
             continue;
         }
         let ns = meta::namespace(&pvc).to_string();
@@ -56,6 +71,9 @@ pub(crate) async fn provision(rt: &Runtime, warned: &mut HashSet<String>) {
             None => default_class(&rt.store),
         };
         let mut tell = |reason: &str, warning: bool, message: &str| {
+            if external && reason != "Provisioning" {
+                return;
+            }
             let key = format!("{uid}/{reason}");
             if warned.insert(key) {
                 events::record(
@@ -67,6 +85,9 @@ pub(crate) async fn provision(rt: &Runtime, warned: &mut HashSet<String>) {
                     reason,
                     message,
                 );
+            }
+            if external {
+                return;
             }
             let _ = rt.store.modify("persistentvolumeclaims", &ns, &name, |c| {
                 if c["status"]["phase"] == "Pending" {
@@ -149,6 +170,20 @@ pub(crate) async fn provision(rt: &Runtime, warned: &mut HashSet<String>) {
             },
             "status": {"phase": "Bound"},
         });
+        if external {
+            if rt.store.create("persistentvolumes", "", pv).is_ok() {
+                events::record(
+                    &rt.store,
+                    "PersistentVolumeClaim",
+                    &pvc,
+                    Source::Controller(PROVISIONER),
+                    false,
+                    "ProvisioningSucceeded",
+                    &format!("Successfully provisioned volume {pv_name}"),
+                );
+            }
+            continue;
+        }
         let _ = rt.store.create("persistentvolumes", "", pv);
         let bound = rt.store.modify("persistentvolumeclaims", &ns, &name, |c| {
             if c["metadata"]["uid"] != uid.as_str() || c["status"]["phase"] == "Bound" {

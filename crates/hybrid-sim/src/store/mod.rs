@@ -4,12 +4,19 @@
 //! The store is deliberately dumb: it knows nothing about Kubernetes semantics beyond metadata
 //! bookkeeping (uid, creationTimestamp, resourceVersion, generateName, generation). Validation,
 //! graceful deletion and namespace termination live in the API layer and the controllers.
+//!
+//! Under a real control plane the store is a *mirror* (`mirror.rs`): watches of the real API
+//! server fill it, and the controllers' writes are applied locally and forwarded there.
 
-use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+mod mirror;
+
+pub(crate) use mirror::Forward;
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use serde_json::{json, Value};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 
 /// How many past changes are kept for watches that resume from an older `resourceVersion`.
 /// A watch that asks for something older gets 410 Gone, as from a real API server.
@@ -93,12 +100,16 @@ struct State {
     history: VecDeque<Change>,
     /// The `resourceVersion` of the oldest change dropped from `history` (0: none dropped).
     compacted_through: u64,
+    /// In a mirror: uids of objects removed here, so a late watch event cannot bring them back.
+    removed_uids: HashSet<String>,
 }
 
 /// The object store. Cheap to share behind an `Arc`.
 pub(crate) struct Store {
     state: Mutex<State>,
     feed: broadcast::Sender<Change>,
+    /// Set in a mirror: where local writes go to be carried out on the real API server.
+    forward: OnceLock<mpsc::UnboundedSender<Forward>>,
 }
 
 impl Default for Store {
@@ -113,6 +124,7 @@ impl Store {
         Self {
             state: Mutex::new(State::default()),
             feed,
+            forward: OnceLock::new(),
         }
     }
 
@@ -169,6 +181,18 @@ impl Store {
             meta.remove("namespace");
         } else {
             meta.insert("namespace".into(), json!(namespace));
+        }
+        if let Some(forward) = self.forward.get() {
+            // The real API server assigns uid, timestamps and the version; until its copy comes
+            // back through the watch, the local one has version 0.
+            meta.insert("resourceVersion".into(), json!("0"));
+            state.objects.insert(key.clone(), object.clone());
+            self.record(&mut state, ChangeKind::Added, key.clone(), &object, rv);
+            let _ = forward.send(Forward::Create {
+                key,
+                object: object.clone(),
+            });
+            return Ok(object);
         }
         meta.insert("uid".into(), json!(new_uid()));
         meta.insert("creationTimestamp".into(), json!(now_rfc3339()));
@@ -228,7 +252,8 @@ impl Store {
             let generation = current["metadata"]["generation"].as_i64().unwrap_or(1) + 1;
             metadata_mut(&mut object).insert("generation".into(), json!(generation));
         }
-        Ok(self.commit(&mut state, key, object))
+        let before = current.clone();
+        Ok(self.commit(&mut state, key, before, object))
     }
 
     /// Changes an object in place under the store's lock (for controllers and the API's
@@ -248,7 +273,8 @@ impl Store {
             return Ok(object);
         }
         carry_immutable_metadata(current, &mut object);
-        Ok(self.commit(&mut state, key, object))
+        let before = current.clone();
+        Ok(self.commit(&mut state, key, before, object))
     }
 
     /// Removes an object for good and reports `Deleted` to watchers.
@@ -263,6 +289,17 @@ impl Store {
         let mut object = state.objects.remove(&key).ok_or_else(|| key.not_found())?;
         state.resource_version += 1;
         let rv = state.resource_version;
+        if let Some(forward) = self.forward.get() {
+            if let Some(uid) = meta_str(&object, "uid") {
+                state.removed_uids.insert(uid);
+            }
+            self.record(&mut state, ChangeKind::Deleted, key.clone(), &object, rv);
+            let _ = forward.send(Forward::Remove {
+                key,
+                object: object.clone(),
+            });
+            return Ok(object);
+        }
         metadata_mut(&mut object).insert("resourceVersion".into(), json!(rv.to_string()));
         self.record(&mut state, ChangeKind::Deleted, key, &object, rv);
         Ok(object)
@@ -305,12 +342,24 @@ impl Store {
         self.feed.subscribe()
     }
 
-    fn commit(&self, state: &mut State, key: ObjectKey, mut object: Value) -> Value {
+    /// Stores the new state of an object that was `before`. In a mirror the object keeps the
+    /// real API server's version it was based on, and the change is forwarded there.
+    fn commit(&self, state: &mut State, key: ObjectKey, before: Value, mut object: Value) -> Value {
         state.resource_version += 1;
         let rv = state.resource_version;
-        metadata_mut(&mut object).insert("resourceVersion".into(), json!(rv.to_string()));
+        let forward = self.forward.get();
+        if forward.is_none() {
+            metadata_mut(&mut object).insert("resourceVersion".into(), json!(rv.to_string()));
+        }
         state.objects.insert(key.clone(), object.clone());
-        self.record(state, ChangeKind::Modified, key, &object, rv);
+        self.record(state, ChangeKind::Modified, key.clone(), &object, rv);
+        if let Some(forward) = forward {
+            let _ = forward.send(Forward::Update {
+                key,
+                before,
+                after: object.clone(),
+            });
+        }
         object
     }
 
