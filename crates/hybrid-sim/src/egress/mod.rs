@@ -98,18 +98,19 @@ enum Destination {
 /// A CONNECT target nothing answers on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Unreachable {
-    /// `ip:port` as asked.
-    addr: String,
+    host: String,
+    port: u16,
     failure: DialFailure,
 }
 
 impl Unreachable {
     /// Go's dial error for it.
     fn message(&self) -> String {
+        let (host, port) = (&self.host, self.port);
         match self.failure {
-            DialFailure::Refused => format!("dial tcp {}: connect: connection refused", self.addr),
-            DialFailure::Timeout => format!("dial tcp {}: i/o timeout", self.addr),
-            DialFailure::NoSuchHost => format!("dial tcp: lookup {}: no such host", self.addr),
+            DialFailure::Refused => format!("dial tcp {host}:{port}: connect: connection refused"),
+            DialFailure::Timeout => format!("dial tcp {host}:{port}: i/o timeout"),
+            DialFailure::NoSuchHost => format!("dial tcp: lookup {host}: no such host"),
         }
     }
 }
@@ -212,7 +213,8 @@ impl Egress {
     /// Where `host:port` leads from the control plane.
     fn route(&self, host: &str, port: u16) -> Result<Destination, Unreachable> {
         let unreachable = |failure| Unreachable {
-            addr: format!("{host}:{port}"),
+            host: host.to_string(),
+            port,
             failure,
         };
         // The API server dials InternalIPs and pod/Service IPs: never names.
@@ -661,6 +663,13 @@ mod tests {
             connected.reason.ends_with("i/o timeout"),
             "{}",
             connected.reason
+        );
+        // The API server dials addresses, never names.
+        let connected = connect(&f.socket, "web.default:8080").await;
+        assert_eq!(connected.code, 503);
+        assert_eq!(
+            connected.reason,
+            "dial tcp: lookup web.default: no such host"
         );
     }
 
