@@ -16,6 +16,8 @@
 mod api;
 mod config;
 mod controllers;
+mod egress;
+mod exec_stream;
 mod faults;
 mod meta;
 mod network;

@@ -1,0 +1,112 @@
+//! The exec channel protocol over WebSocket (`v5.channel.k8s.io`, `v4.channel.k8s.io`), shared by
+//! the API's `pods/exec` and the kubelet's `/exec`: once a command has run, its stdout goes on
+//! channel 1, its stderr on 2, the exit status as a `Status` on 3, and the socket closes with
+//! code 1000.
+
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use serde_json::{json, Value};
+
+use crate::runtime::ExecOutput;
+
+/// The channel subprotocols served, preferred first.
+pub(crate) const PROTOCOLS: [&str; 2] = ["v5.channel.k8s.io", "v4.channel.k8s.io"];
+
+const STDOUT: u8 = 1;
+const STDERR: u8 = 2;
+const STATUS: u8 = 3;
+
+/// What to send once upgraded: the output of a finished command, and which streams the client
+/// asked for.
+pub(crate) struct Frames {
+    /// Send stdout (channel 1).
+    pub(crate) stdout: bool,
+    /// Send stderr (channel 2; merged into stdout with a TTY).
+    pub(crate) stderr: bool,
+    /// A TTY was asked for: stderr goes to stdout.
+    pub(crate) tty: bool,
+    /// The command, for the message of a non-zero exit status.
+    pub(crate) command: Vec<String>,
+    pub(crate) output: ExecOutput,
+}
+
+impl Frames {
+    /// Sends the frames and the close, then waits (briefly) for the client's close.
+    pub(crate) async fn send(self, mut socket: WebSocket) {
+        let mut out = self.output.stdout.clone();
+        if self.tty {
+            out.extend_from_slice(&self.output.stderr);
+        }
+        let mut frames = Vec::new();
+        if self.stdout && !out.is_empty() {
+            frames.push(frame(STDOUT, &out));
+        }
+        if self.stderr && !self.tty && !self.output.stderr.is_empty() {
+            frames.push(frame(STDERR, &self.output.stderr));
+        }
+        frames.push(frame(
+            STATUS,
+            exit_status(&self.command, self.output.exit_code)
+                .to_string()
+                .as_bytes(),
+        ));
+        for f in frames {
+            if socket.send(f).await.is_err() {
+                return;
+            }
+        }
+        let close = Message::Close(Some(CloseFrame {
+            code: 1000,
+            reason: "".into(),
+        }));
+        if socket.send(close).await.is_err() {
+            return;
+        }
+        // Let the client answer the close; do not wait forever.
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            while let Some(Ok(_)) = socket.recv().await {}
+        })
+        .await;
+    }
+}
+
+fn frame(channel: u8, data: &[u8]) -> Message {
+    let mut bytes = Vec::with_capacity(data.len() + 1);
+    bytes.push(channel);
+    bytes.extend_from_slice(data);
+    Message::Binary(bytes.into())
+}
+
+/// The Status sent on channel 3: Success, or NonZeroExitCode with the code as a cause.
+pub(crate) fn exit_status(command: &[String], code: i32) -> Value {
+    if code == 0 {
+        return json!({"metadata": {}, "status": "Success"});
+    }
+    json!({
+        "metadata": {},
+        "status": "Failure",
+        "message": format!(
+            "command terminated with non-zero exit code: error executing command [{}], exit code {code}",
+            command.join(" ")
+        ),
+        "reason": "NonZeroExitCode",
+        "details": {"causes": [{"reason": "ExitCode", "message": code.to_string()}]},
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_non_zero_exit_names_the_command_and_the_code() {
+        let status = exit_status(&["sh".into(), "-c".into(), "exit 3".into()], 3);
+        assert_eq!(status["reason"], "NonZeroExitCode");
+        assert_eq!(status["details"]["causes"][0]["message"], "3");
+        assert!(status["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("[sh -c exit 3], exit code 3")));
+        assert_eq!(exit_status(&[], 0)["status"], "Success");
+    }
+}
