@@ -51,6 +51,9 @@ pub enum Fault {
     GraceIgnored,
     /// A restarted container's previous logs are gone (`logs --previous` finds nothing).
     LogsLost,
+    /// New namespaces never get their `default` ServiceAccount (the controller-manager's
+    /// serviceaccount controller is down), so the ServiceAccount admission refuses their pods.
+    ServiceAccountsMissing,
 }
 
 impl Fault {

@@ -57,6 +57,15 @@ pub enum SimError {
     /// first list of what they watch, failed).
     #[error("the simulated nodes cannot join the API server")]
     Join(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The egress socket the real API server reaches the nodes through could not be served.
+    #[error("cannot serve the egress socket {path}")]
+    EgressSocket {
+        /// Where the socket was to be.
+        path: std::path::PathBuf,
+        /// Why it could not be bound.
+        #[source]
+        source: std::io::Error,
+    },
     /// The kubeconfig could not be written where asked.
     #[error("cannot write the kubeconfig to {path}")]
     Kubeconfig {
@@ -109,8 +118,9 @@ pub struct ApiServer {
 pub struct SimCluster {
     url: String,
     kubeconfig_yaml: String,
-    #[cfg(feature = "testing")]
-    store: Arc<store::Store>,
+    /// What this crate's own tests look at beneath the API.
+    #[cfg(any(test, feature = "testing"))]
+    runtime: Arc<runtime::Runtime>,
     shutdown: CancellationToken,
     server: Option<JoinHandle<()>>,
     tasks: Vec<JoinHandle<()>>,
@@ -157,8 +167,8 @@ impl SimCluster {
         Ok(SimCluster {
             kubeconfig_yaml: own_kubeconfig(&url),
             url,
-            #[cfg(feature = "testing")]
-            store: state.store.clone(),
+            #[cfg(any(test, feature = "testing"))]
+            runtime: state.runtime.clone(),
             shutdown: state.shutdown.clone(),
             server: Some(server),
             tasks,
@@ -183,14 +193,28 @@ impl SimCluster {
         let mut tasks = remote::attach(client, store.clone(), &config)
             .await
             .map_err(|e| SimError::Join(Box::new(e)))?;
-        tasks.extend(controllers::start_node_side(runtime));
+        let shutdown = CancellationToken::new();
+        if let Some(socket) = &api.egress_socket {
+            let egress =
+                egress::spawn(socket, runtime.clone(), shutdown.clone()).map_err(|source| {
+                    for task in &tasks {
+                        task.abort();
+                    }
+                    SimError::EgressSocket {
+                        path: socket.clone(),
+                        source,
+                    }
+                })?;
+            tasks.push(egress);
+        }
+        tasks.extend(controllers::start_node_side(runtime.clone()));
         tracing::info!(%url, "simulated nodes joined the API server");
         Ok(SimCluster {
             url,
             kubeconfig_yaml: api.kubeconfig_yaml,
-            #[cfg(feature = "testing")]
-            store,
-            shutdown: CancellationToken::new(),
+            #[cfg(any(test, feature = "testing"))]
+            runtime: runtime.clone(),
+            shutdown,
             server: None,
             tasks,
         })
@@ -205,7 +229,7 @@ impl SimCluster {
     /// beneath the API, e.g. to compact the watch history).
     #[cfg(feature = "testing")]
     pub fn store(&self) -> StoreAccess<'_> {
-        StoreAccess(&self.store)
+        StoreAccess(&self.runtime.store)
     }
 
     /// A kubeconfig pointing at this cluster: for the embedded one, context `hybrid-e2e-sim`

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use kube::api::{DeleteParams, ListParams, ObjectMeta, PostParams};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, Client};
@@ -102,6 +102,45 @@ pub async fn create(
         .create(&PostParams::default(), &ns)
         .await?;
     Ok(name)
+}
+
+/// How long a new namespace may go without its `default` ServiceAccount (upstream e2e's
+/// `ServiceAccountProvisionTimeout`), before `--timeout-scale`.
+pub const SERVICE_ACCOUNT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Why a new namespace is not ready for pods.
+#[derive(Debug, thiserror::Error)]
+pub enum NamespaceReadyError {
+    /// The ServiceAccount admission plugin refuses pods until this exists.
+    #[error(
+        "its \"default\" ServiceAccount did not appear within {}s (kube-controller-manager's \
+         serviceaccount controller creates it; is the controller-manager running?)",
+        .0.as_secs()
+    )]
+    NoDefaultServiceAccount(Duration),
+    /// Watching for it failed.
+    #[error("cannot watch for its \"default\" ServiceAccount")]
+    Watch(#[source] kube::runtime::wait::Error),
+}
+
+/// Waits until `namespace` has its `default` ServiceAccount: on a real cluster the
+/// controller-manager creates it moments after the namespace, and until then the
+/// ServiceAccount admission plugin refuses every pod (`error looking up service account`).
+pub async fn wait_until_ready(
+    client: &Client,
+    namespace: &str,
+    timeout: Duration,
+) -> Result<(), NamespaceReadyError> {
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
+    let present =
+        kube::runtime::wait::await_condition(accounts, "default", |sa: Option<&ServiceAccount>| {
+            sa.is_some()
+        });
+    match tokio::time::timeout(timeout, present).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(NamespaceReadyError::Watch(e)),
+        Err(_) => Err(NamespaceReadyError::NoDefaultServiceAccount(timeout)),
+    }
 }
 
 /// Starts deleting a namespace (NotFound counts as done).

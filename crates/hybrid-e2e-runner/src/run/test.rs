@@ -90,15 +90,30 @@ pub(crate) async fn run_test(env: &RunEnv, case: &TestCase, index: usize) -> Tes
     };
     env.live.insert(&namespace);
     let _ = writeln!(log, "namespace {namespace}");
+    let ready_timeout = namespace::SERVICE_ACCOUNT_TIMEOUT.mul_f64(env.test.timeout_scale);
+    let ready = tokio::select! {
+        r = namespace::wait_until_ready(&env.test.client, &namespace, ready_timeout) => r,
+        _ = env.cancel.cancelled() => Ok(()),
+    };
 
     let mut scope = TestScope {
         env: &env.test,
         namespace: namespace.clone(),
         os_of: HashMap::new(),
     };
-    let mut failure: Option<String> = None;
+    let mut failure: Option<String> = ready.err().map(|e| {
+        format!(
+            "the test's namespace {namespace} is not ready for pods: {}",
+            crate::kube_error::error_chain(&e)
+        )
+    });
     let mut skip: Option<String> = None;
-    for (n, step) in case.steps.iter().enumerate() {
+    let steps = if failure.is_some() {
+        &[][..]
+    } else {
+        &case.steps[..]
+    };
+    for (n, step) in steps.iter().enumerate() {
         let what = describe(&step.action);
         let step_started = Instant::now();
         let outcome = tokio::select! {

@@ -214,3 +214,36 @@ async fn waits_fail_fast_on_image_pull_errors_not_at_the_deadline() {
         run.took
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_namespace_without_its_service_account_fails_before_the_first_step() {
+    // 120 s × 0.02: the wait for the default ServiceAccount gives up after 2.4 s.
+    let run = run_suite(
+        SimConfig {
+            faults: [Fault::ServiceAccountsMissing].into(),
+            ..SimConfig::default()
+        },
+        None,
+        &[
+            "--timeout-scale",
+            "0.02",
+            "scheduling/lands-on-requested-os",
+        ],
+    )
+    .await;
+    assert_eq!(run.run.code, Some(1), "{}", run.run.stderr);
+    assert_eq!(run.run.tests.len(), 2);
+    for t in &run.run.tests {
+        let m = t["message"].as_str().unwrap_or_default();
+        assert!(
+            m.contains(
+                "is not ready for pods: its \"default\" ServiceAccount did not appear within 2s"
+            ),
+            "{m}"
+        );
+        assert!(
+            m.contains("is the controller-manager running?"),
+            "says what to check: {m}"
+        );
+    }
+}

@@ -151,6 +151,31 @@ fn check_namespace_open(state: &ApiState, target: &Target, name: &str) -> Result
     Ok(())
 }
 
+/// The ServiceAccount admission plugin: a pod's ServiceAccount must exist (a new namespace gets
+/// its `default` one from a controller, moments after it is created).
+fn admit_service_account(
+    state: &ApiState,
+    ns: &str,
+    name: &str,
+    pod: &serde_json::Value,
+) -> Result<(), ApiError> {
+    let account = pod["spec"]["serviceAccountName"]
+        .as_str()
+        .filter(|a| !a.is_empty())
+        .unwrap_or("default");
+    if state.store.get("serviceaccounts", ns, account).is_some() {
+        return Ok(());
+    }
+    Err(ApiError::Forbidden {
+        resource: "pods".to_string(),
+        name: name.to_string(),
+        why: format!(
+            "error looking up service account {ns}/{account}: serviceaccount \"{account}\" not found"
+        ),
+        cause: None,
+    })
+}
+
 /// `POST` on a collection.
 pub(crate) fn create(
     state: &ApiState,
@@ -191,6 +216,9 @@ pub(crate) fn create(
     defaults::on_create(target.def, &mut object);
     if target.def.plural == "persistentvolumeclaims" {
         crate::controllers::storage::admit_claim(&state.store, &mut object);
+    }
+    if target.def.plural == "pods" {
+        admit_service_account(state, target.ns(), &checked_name, &object)?;
     }
     let meta = metadata_mut(&mut object);
     for field in [

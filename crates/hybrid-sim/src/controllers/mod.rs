@@ -7,6 +7,7 @@ pub(crate) mod kubelet;
 pub(crate) mod nodeports;
 pub(crate) mod nodes;
 pub(crate) mod scheduler;
+pub(crate) mod serviceaccounts;
 pub(crate) mod services;
 pub(crate) mod storage;
 pub(crate) mod workloads;
@@ -31,7 +32,10 @@ pub(crate) fn start(
     config: &SimConfig,
 ) -> Vec<JoinHandle<()>> {
     nodes::create_fixed(&store, config);
+    // The system namespaces have had theirs since long before anyone connects.
+    serviceaccounts::reconcile(&store);
     vec![
+        tokio::spawn(serviceaccounts::run(store.clone(), config.clone())),
         tokio::spawn(scheduler::run(store.clone())),
         tokio::spawn(kubelet::run(runtime.clone())),
         tokio::spawn(services::run(runtime.clone())),

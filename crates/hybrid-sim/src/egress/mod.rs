@@ -46,13 +46,6 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// `shutdown`; the socket file is removed when it stops. Must be called inside a tokio runtime.
 /// Errors: the socket cannot be bound (or the path is taken by something that is not a socket),
 /// or no serving certificate could be made.
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "started by the real control plane's cluster setup, wired in separately"
-    )
-)]
 pub(crate) fn spawn(
     socket: &Path,
     runtime: Arc<Runtime>,
@@ -399,7 +392,7 @@ mod tests {
         )
         .await
         .unwrap();
-        let runtime = sim.state.runtime.clone();
+        let runtime = sim.runtime.clone();
         let running = bounded("the pod runs", async {
             loop {
                 let ready = runtime.pod("default", "web").filter(|p| {
@@ -619,7 +612,7 @@ mod tests {
             )
             .await
             .unwrap();
-        let store = f.sim.state.store.clone();
+        let store = f.sim.runtime.store.clone();
         let cluster_ip = bounded("the Service has an IP and an endpoint", async {
             loop {
                 let ip = store
@@ -827,15 +820,11 @@ mod tests {
         // A stale socket file is replaced on the next start; other files are left alone.
         let listener = std::os::unix::net::UnixListener::bind(&f.socket).unwrap();
         drop(listener);
-        let again = super::spawn(
-            &f.socket,
-            f.sim.state.runtime.clone(),
-            CancellationToken::new(),
-        );
+        let again = super::spawn(&f.socket, f.sim.runtime.clone(), CancellationToken::new());
         assert!(again.is_ok());
         let file = f.socket.with_file_name("not-a-socket");
         std::fs::write(&file, "keep me").unwrap();
-        let refused = super::spawn(&file, f.sim.state.runtime.clone(), CancellationToken::new());
+        let refused = super::spawn(&file, f.sim.runtime.clone(), CancellationToken::new());
         assert_eq!(
             refused.unwrap_err().kind(),
             std::io::ErrorKind::AlreadyExists

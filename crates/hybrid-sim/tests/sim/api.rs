@@ -56,11 +56,7 @@ fn pod(name: &str, node: Option<&str>) -> Pod {
 }
 
 async fn namespace(client: &Client, name: &str) {
-    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
-    Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &ns)
-        .await
-        .unwrap();
+    crate::common::create_namespace(client, name).await;
 }
 
 /// The API error's HTTP code and reason.
@@ -1076,4 +1072,40 @@ async fn dry_run_create_and_delete_collection() {
         .map(|p| p.name_any())
         .collect();
     assert_eq!(left, ["c"]);
+}
+
+#[tokio::test]
+async fn pods_need_their_service_account_which_new_namespaces_get_from_a_controller() {
+    let (sim, client) = cluster(&[Fault::ServiceAccountsMissing]).await;
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": "fresh"}})).unwrap();
+    namespaces
+        .create(&PostParams::default(), &ns)
+        .await
+        .unwrap();
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "fresh");
+    let refused = pods
+        .create(&PostParams::default(), &pod("early", None))
+        .await
+        .unwrap_err();
+    let (code, reason, message) = api_error(refused);
+    assert_eq!((code, reason.as_str()), (403, "Forbidden"));
+    assert_eq!(
+        message,
+        "pods \"early\" is forbidden: error looking up service account fresh/default: serviceaccount \"default\" not found"
+    );
+    // The system namespaces have theirs from the start, whatever the fault.
+    let accounts: Api<k8s_openapi::api::core::v1::ServiceAccount> =
+        Api::namespaced(client.clone(), "default");
+    assert!(accounts.get_opt("default").await.unwrap().is_some());
+    sim.shutdown().await;
+
+    // Without the fault the controller adds it moments after the namespace, and pods go in.
+    let (sim, client) = cluster(&[]).await;
+    namespace(&client, "fresh").await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "fresh");
+    pods.create(&PostParams::default(), &pod("later", None))
+        .await
+        .unwrap();
+    sim.shutdown().await;
 }

@@ -36,11 +36,7 @@ async fn env_with(config: SimConfig) -> Env {
         .await
         .expect("a client for the simulated cluster");
     let ns = "t".to_string();
-    let obj: Namespace = serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap();
-    Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &obj)
-        .await
-        .unwrap();
+    crate::common::create_namespace(&client, &ns).await;
     Env { sim, client, ns }
 }
 

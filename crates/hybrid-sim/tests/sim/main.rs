@@ -1,6 +1,8 @@
 //! The simulated cluster's own tests, one test binary with a module per theme: its API as
 //! kube-rs sees it, its controllers and faults, and kubectl against it.
 
+// Helpers every module uses.
+mod common;
 // The API server: CRUD, watch, selectors, errors, subresources.
 mod api;
 // Nodes, scheduler, kubelets, workloads, network, storage and the faults.
