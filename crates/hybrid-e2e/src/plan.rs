@@ -11,7 +11,7 @@ use hybrid_e2e_runner::fixture::{FixtureSet, Images};
 use hybrid_e2e_runner::run::connect::KubeconfigSource;
 use hybrid_e2e_runner::run::namespace::random_suffix;
 use hybrid_e2e_runner::run::{ConsoleFormat, RunConfig};
-use hybrid_sim::SimConfig;
+use hybrid_sim::{Fault, SimConfig};
 
 use crate::cli::{ClusterArgs, Format, RunArgs, SelectArgs, SimArgs};
 
@@ -22,6 +22,11 @@ pub(crate) enum PlanError {
     SimFlagsWithoutSim,
     #[error("--timeout-scale must be a positive number, not {0}")]
     TimeoutScale(f64),
+    #[error(
+        "--fault {0} breaks the embedded control plane, so it cannot be combined with \
+         --control-plane real (node-side faults can)"
+    )]
+    FaultNeedsEmbedded(Fault),
     #[error(transparent)]
     Catalog(#[from] CatalogError),
     #[error("--tags")]
@@ -111,6 +116,9 @@ impl RunPlan {
         if !args.sim && (sim.is_some() || args.sim_args.control_plane.is_some()) {
             return Err(PlanError::SimFlagsWithoutSim);
         }
+        if let Some(sim) = &sim {
+            check_faults(sim, args.sim_args.control_plane.unwrap_or_default())?;
+        }
         if !(args.timeout_scale.is_finite() && args.timeout_scale > 0.0) {
             return Err(PlanError::TimeoutScale(args.timeout_scale));
         }
@@ -170,6 +178,20 @@ pub(crate) fn kubeconfig_source(args: &ClusterArgs) -> KubeconfigSource {
     }
 }
 
+/// Refuses faults that only the embedded control plane can have, under a real one.
+pub(crate) fn check_faults(config: &SimConfig, kind: ControlPlaneKind) -> Result<(), PlanError> {
+    if kind == ControlPlaneKind::Real {
+        if let Some(fault) = config
+            .faults
+            .iter()
+            .find(|f| f.needs_embedded_control_plane())
+        {
+            return Err(PlanError::FaultNeedsEmbedded(*fault));
+        }
+    }
+    Ok(())
+}
+
 /// The simulated cluster the flags describe, or None when no flag differs from the defaults
 /// (which are `SimConfig::default()`'s, and nowhere else).
 pub(crate) fn sim_config(args: &SimArgs) -> Option<SimConfig> {
@@ -208,7 +230,6 @@ mod tests {
     use super::*;
     use crate::cli::{Cli, Command};
     use clap::Parser;
-    use hybrid_sim::Fault;
 
     fn run_args(args: &[&str]) -> RunArgs {
         let cli = Cli::try_parse_from(args).unwrap();
@@ -241,6 +262,41 @@ mod tests {
     fn no_sim_flags_is_the_default_cluster() {
         let args = run_args(&["hybrid-e2e", "run", "--sim"]);
         assert!(sim_config(&args.sim_args).is_none());
+    }
+
+    #[test]
+    fn api_server_faults_are_refused_under_a_real_control_plane() {
+        let args = run_args(&[
+            "hybrid-e2e",
+            "run",
+            "--sim",
+            "--control-plane",
+            "real",
+            "--fault",
+            "dns",
+            "--fault",
+            "api-errors",
+        ]);
+        let Err(error) = RunPlan::from_args(&args) else {
+            panic!("planned")
+        };
+        assert_eq!(
+            error.to_string(),
+            "--fault api-errors breaks the embedded control plane, so it cannot be combined with \
+             --control-plane real (node-side faults can)"
+        );
+        let node_side = run_args(&[
+            "hybrid-e2e",
+            "run",
+            "--sim",
+            "--control-plane",
+            "real",
+            "--fault",
+            "dns",
+        ]);
+        assert!(RunPlan::from_args(&node_side).is_ok());
+        let control_plane_without_sim = run_args(&["hybrid-e2e", "run", "--control-plane", "real"]);
+        assert!(RunPlan::from_args(&control_plane_without_sim).is_err());
     }
 
     #[test]

@@ -57,6 +57,18 @@ pub enum Fault {
 }
 
 impl Fault {
+    /// Whether the fault lives in the embedded API server or controller-manager, so that it
+    /// cannot exist under a real control plane (the node-side faults work under both).
+    pub fn needs_embedded_control_plane(self) -> bool {
+        matches!(
+            self,
+            Fault::ApiErrors
+                | Fault::WatchDrop
+                | Fault::ForbidNamespaces
+                | Fault::ServiceAccountsMissing
+        )
+    }
+
     /// The name used on the command line (`cross-os-network`, ...).
     pub fn name(self) -> String {
         // The serde name is the kebab-case name clap derives too.

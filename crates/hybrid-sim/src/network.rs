@@ -238,7 +238,12 @@ pub(crate) fn service_backend(
         let ns = meta::namespace(svc);
         let name = meta::name(svc);
         let port_name = sp["name"].as_str().unwrap_or_default();
-        let backends = ready_backends(store, ns, name, port_name, protocol);
+        // Under a real control plane the Endpoints exist; this kube-proxy then ignores them.
+        let backends = if config.has(Fault::NoEndpoints) {
+            Vec::new()
+        } else {
+            ready_backends(store, ns, name, port_name, protocol)
+        };
         if backends.is_empty() {
             return Some(Err(DialFailure::Refused));
         }

@@ -5,7 +5,7 @@ use hybrid_sim::SimConfig;
 
 use crate::cli::SimCommandArgs;
 use crate::errors::Error;
-use crate::plan::sim_config;
+use crate::plan::{check_faults, sim_config};
 use crate::simulated::Simulated;
 
 pub(super) fn sim(args: &SimCommandArgs) -> Result<(), Error> {
@@ -15,6 +15,7 @@ pub(super) fn sim(args: &SimCommandArgs) -> Result<(), Error> {
     };
     super::runtime()?.block_on(async {
         let kind = args.sim.control_plane.unwrap_or_default();
+        check_faults(&config, kind)?;
         // Listening from here on: a stop signal while a control plane starts drops the start,
         // which stops what had started.
         let mut signals = StopSignals::new();

@@ -69,8 +69,13 @@ async fn carry_out(client: &kube::Client, write: Forward) {
     };
     match result {
         Ok(()) => {}
-        // Gone meanwhile, or made by someone else first: nothing left to do.
-        Err(kube::Error::Api(status)) if status.code == 404 || status.code == 409 => {
+        // Gone meanwhile, made by someone else first, or (an event about a pod being killed)
+        // in a namespace that is being deleted: nothing left to do, as for a real kubelet.
+        Err(kube::Error::Api(status))
+            if status.code == 404
+                || status.code == 409
+                || (status.code == 403 && status.message.contains("is being terminated")) =>
+        {
             tracing::debug!(resource = %key.resource, name = %key.name, %status.message, "write skipped");
         }
         Err(e) => {
