@@ -1,11 +1,12 @@
 //! Why a test failed, from the cluster's side: the state of every pod in the test's namespace,
+//! the nodes (readiness and taints: what an `Unschedulable` message counts but does not name),
 //! the namespace's events, and container log tails (current and previous). Written into the
 //! failure's details and, in full, into the test's artifacts folder.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
-use k8s_openapi::api::core::v1::{Event, Pod};
+use k8s_openapi::api::core::v1::{Event, Node, Pod};
 use kube::api::{ListParams, LogParams};
 use kube::{Api, Client};
 
@@ -37,6 +38,21 @@ pub(crate) async fn collect(client: &Client, namespace: &str, artifacts: Option<
             pod.metadata.name.as_deref().unwrap_or("?"),
             summarize(pod)
         );
+    }
+
+    match Api::<Node>::all(client.clone())
+        .list(&ListParams::default())
+        .await
+    {
+        Ok(nodes) => {
+            let _ = writeln!(details, "Nodes:");
+            for node in &nodes.items {
+                let _ = writeln!(details, "  {}", describe_node(node));
+            }
+        }
+        Err(e) => {
+            let _ = writeln!(details, "(cannot list nodes: {e})");
+        }
     }
 
     let events = Api::<Event>::namespaced(client.clone(), namespace)
@@ -135,6 +151,40 @@ pub(crate) async fn collect(client: &Client, namespace: &str, artifacts: Option<
     details
 }
 
+/// `name (os) Ready=True taints: key=value:Effect, ...`.
+fn describe_node(node: &Node) -> String {
+    let name = node.metadata.name.as_deref().unwrap_or("?");
+    let os = node
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get("kubernetes.io/os"))
+        .map_or("?", String::as_str);
+    let ready = node
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|c| c.iter().find(|c| c.type_ == "Ready"))
+        .map_or("?", |c| c.status.as_str());
+    let taints: Vec<String> = node
+        .spec
+        .as_ref()
+        .and_then(|s| s.taints.as_ref())
+        .into_iter()
+        .flatten()
+        .map(|t| match &t.value {
+            Some(value) => format!("{}={value}:{}", t.key, t.effect),
+            None => format!("{}:{}", t.key, t.effect),
+        })
+        .collect();
+    let taints = if taints.is_empty() {
+        "none".to_string()
+    } else {
+        taints.join(", ")
+    };
+    format!("{name} ({os}) Ready={ready} taints: {taints}")
+}
+
 fn write_artifacts(
     dir: &Path,
     pods: &[Pod],
@@ -149,4 +199,24 @@ fn write_artifacts(
         std::fs::write(dir.join("logs").join(format!("{label}.log")), text)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_node_is_named_with_its_os_readiness_and_taints() {
+        let node: Node = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "w1", "labels": {"kubernetes.io/os": "windows"}},
+            "spec": {"taints": [{"key": "os", "value": "windows", "effect": "NoSchedule"},
+                                {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"}]},
+            "status": {"conditions": [{"type": "Ready", "status": "Unknown"}]},
+        }))
+        .unwrap();
+        assert_eq!(
+            describe_node(&node),
+            "w1 (windows) Ready=Unknown taints: os=windows:NoSchedule, node.kubernetes.io/unreachable:NoExecute"
+        );
+    }
 }

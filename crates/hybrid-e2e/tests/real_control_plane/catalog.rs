@@ -35,10 +35,10 @@ async fn the_whole_catalog_passes_and_leaves_nothing_behind() {
         failures(&tests)
     );
     assert!(tests.len() >= 90, "the whole catalog ran: {}", tests.len());
+    let console = format!("{}{}", text(&out.stdout), text(&out.stderr));
     assert!(
-        text(&out.stdout).contains("(real control plane, simulated nodes) (v1.37.2)"),
-        "the banner names the real server: {}",
-        text(&out.stdout)
+        console.contains("(real control plane, simulated nodes) (v1.37.2)"),
+        "the banner names the real server: {console}"
     );
     junit_schema::assert_valid_junit(&reports.path().join("junit.xml"));
     assert_eq!(

@@ -84,7 +84,17 @@ pub(crate) fn failures(tests: &[Value]) -> String {
     tests
         .iter()
         .filter(|t| t["outcome"] == "failed")
-        .map(|t| format!("{}: {}", t["name"], t["message"]))
+        .map(|t| {
+            // What an Unschedulable message counts but does not name: the nodes' taints.
+            let nodes: Vec<&str> = t["details"]
+                .as_str()
+                .unwrap_or_default()
+                .lines()
+                .skip_while(|l| !l.starts_with("Nodes:"))
+                .take_while(|l| !l.starts_with("Events"))
+                .collect();
+            format!("{}: {}\n{}", t["name"], t["message"], nodes.join("\n"))
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
