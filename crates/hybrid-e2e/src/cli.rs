@@ -259,7 +259,8 @@ pub(crate) struct SimCommandArgs {
     #[command(flatten)]
     pub sim: SimArgs,
 
-    /// Port on 127.0.0.1 (0 picks a free one).
+    /// Port of the API server on 127.0.0.1 (0 picks a free one); with --control-plane real,
+    /// kube-apiserver's (HTTPS).
     #[arg(long, default_value_t = 0)]
     pub port: u16,
 

@@ -70,6 +70,8 @@ async fn start_real(config: SimConfig) -> Result<Simulated, Error> {
     let socket = socket_dir.path().join("egress.sock");
     let control_plane = ControlPlane::start(ControlPlaneConfig {
         egress_socket: Some(socket.clone()),
+        // `sim --port`: the API server's port, here kube-apiserver's.
+        apiserver_port: (config.port != 0).then_some(config.port),
         ..ControlPlaneConfig::default()
     })
     .await
