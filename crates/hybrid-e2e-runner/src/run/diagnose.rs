@@ -40,19 +40,16 @@ pub(crate) async fn collect(client: &Client, namespace: &str, artifacts: Option<
         );
     }
 
-    match Api::<Node>::all(client.clone())
+    let nodes: Vec<String> = match Api::<Node>::all(client.clone())
         .list(&ListParams::default())
         .await
     {
-        Ok(nodes) => {
-            let _ = writeln!(details, "Nodes:");
-            for node in &nodes.items {
-                let _ = writeln!(details, "  {}", describe_node(node));
-            }
-        }
-        Err(e) => {
-            let _ = writeln!(details, "(cannot list nodes: {e})");
-        }
+        Ok(nodes) => nodes.items.iter().map(describe_node).collect(),
+        Err(e) => vec![format!("(cannot list nodes: {e})")],
+    };
+    let _ = writeln!(details, "Nodes:");
+    for line in &nodes {
+        let _ = writeln!(details, "  {line}");
     }
 
     let events = Api::<Event>::namespaced(client.clone(), namespace)
@@ -138,7 +135,7 @@ pub(crate) async fn collect(client: &Client, namespace: &str, artifacts: Option<
     }
 
     if let Some(dir) = artifacts {
-        if let Err(e) = write_artifacts(dir, &pod_list, &all_events, &logs) {
+        if let Err(e) = write_artifacts(dir, &pod_list, &nodes, &all_events, &logs) {
             let _ = writeln!(
                 details,
                 "(cannot write artifacts to {}: {e})",
@@ -188,12 +185,14 @@ fn describe_node(node: &Node) -> String {
 fn write_artifacts(
     dir: &Path,
     pods: &[Pod],
+    nodes: &[String],
     events: &[String],
     logs: &[(String, String)],
 ) -> std::io::Result<()> {
     std::fs::create_dir_all(dir.join("logs"))?;
     let pods_json = serde_json::to_string_pretty(pods).unwrap_or_default();
     std::fs::write(dir.join("pods.json"), pods_json)?;
+    std::fs::write(dir.join("nodes.txt"), nodes.join("\n") + "\n")?;
     std::fs::write(dir.join("events.txt"), events.join("\n") + "\n")?;
     for (label, text) in logs {
         std::fs::write(dir.join("logs").join(format!("{label}.log")), text)?;

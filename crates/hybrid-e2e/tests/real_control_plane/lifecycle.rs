@@ -27,11 +27,11 @@ async fn sigterm_during_a_run_deletes_its_namespaces_and_stops_the_control_plane
         ])
         .arg("--report-dir")
         .arg(reports.path())
-        .kill_on_drop(true)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut guard = support::StopOnDrop::new(child.id());
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
     let running = async {
@@ -53,6 +53,7 @@ async fn sigterm_during_a_run_deletes_its_namespaces_and_stops_the_control_plane
         .await
         .expect("the run ends after SIGTERM")
         .unwrap();
+    guard.disarm();
     assert_eq!(
         out.status.code(),
         Some(130),

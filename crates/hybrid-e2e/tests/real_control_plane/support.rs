@@ -42,20 +42,49 @@ pub(crate) async fn real_control_plane() -> Option<MutexGuard<'static, ()>> {
     Some(REAL_CONTROL_PLANE.lock().await)
 }
 
+/// Sends SIGTERM to a `hybrid-e2e` process when dropped (a failed or timed-out test), unless
+/// disarmed: SIGKILL, tokio's `kill_on_drop`, would leave its control plane running.
+pub(crate) struct StopOnDrop(Option<u32>);
+
+impl StopOnDrop {
+    /// Guards the process `pid`.
+    pub(crate) fn new(pid: Option<u32>) -> StopOnDrop {
+        StopOnDrop(pid)
+    }
+
+    /// The process has ended and been reaped: nothing to stop.
+    pub(crate) fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        let pid = self
+            .0
+            .and_then(|pid| rustix::process::Pid::from_raw(pid as i32));
+        if let Some(pid) = pid {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        }
+    }
+}
+
 /// Runs `hybrid-e2e ARGS` to its end (at most `limit`), with no kubeconfig in the environment.
 pub(crate) async fn hybrid_e2e(args: &[&str], limit: Duration) -> Output {
     let child = tokio::process::Command::new(BIN)
         .args(args)
         .env_remove("KUBECONFIG")
-        .kill_on_drop(true)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("binary starts");
-    tokio::time::timeout(limit, child.wait_with_output())
+    let mut guard = StopOnDrop::new(child.id());
+    let out = tokio::time::timeout(limit, child.wait_with_output())
         .await
         .unwrap_or_else(|_| panic!("hybrid-e2e {args:?} did not end within {limit:?}"))
-        .expect("binary runs")
+        .expect("binary runs");
+    guard.disarm();
+    out
 }
 
 /// Output bytes as text.
@@ -86,14 +115,11 @@ pub(crate) fn failures(tests: &[Value]) -> String {
         .filter(|t| t["outcome"] == "failed")
         .map(|t| {
             // What an Unschedulable message counts but does not name: the nodes' taints.
-            let nodes: Vec<&str> = t["details"]
+            let nodes = t["artifacts"]
                 .as_str()
-                .unwrap_or_default()
-                .lines()
-                .skip_while(|l| !l.starts_with("Nodes:"))
-                .take_while(|l| !l.starts_with("Events"))
-                .collect();
-            format!("{}: {}\n{}", t["name"], t["message"], nodes.join("\n"))
+                .and_then(|dir| std::fs::read_to_string(Path::new(dir).join("nodes.txt")).ok())
+                .unwrap_or_default();
+            format!("{}: {}\n{nodes}", t["name"], t["message"])
         })
         .collect::<Vec<_>>()
         .join("\n")
@@ -137,6 +163,8 @@ pub(crate) fn traces() -> Traces {
 /// `hybrid-e2e sim --control-plane real ARGS` serving in the background, with its kubeconfig.
 pub(crate) struct Served {
     child: tokio::process::Child,
+    /// Stops it if the test fails before `stop`.
+    guard: StopOnDrop,
     dir: tempfile::TempDir,
 }
 
@@ -149,11 +177,11 @@ impl Served {
             .args(["sim", "--control-plane", "real", "--kubeconfig-out"])
             .arg(&kubeconfig)
             .args(extra_args)
-            .kill_on_drop(true)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("binary starts");
+        let guard = StopOnDrop::new(child.id());
         let stdout = child.stdout.take().expect("piped stdout");
         let mut lines = BufReader::new(stdout).lines();
         let serving = async {
@@ -170,7 +198,7 @@ impl Served {
             Ok(true),
             "hybrid-e2e sim --control-plane real serves"
         );
-        Served { child, dir }
+        Served { child, guard, dir }
     }
 
     /// The kubeconfig it wrote (admin).
@@ -202,6 +230,7 @@ impl Served {
             .await
             .expect("stops within a minute after SIGTERM")
             .expect("waited");
+        self.guard.disarm();
         assert!(
             status.success(),
             "a served cluster stops cleanly on SIGTERM: {status}"
