@@ -13,3 +13,5 @@ mod catalog;
 mod lifecycle;
 // A second identity under real RBAC: what the harness shows when exec or namespaces are denied.
 mod rbac;
+// kubectl against a served cluster: get, apply, wait, logs, exec, delete.
+mod kubectl;
