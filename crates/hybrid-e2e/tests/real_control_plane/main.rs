@@ -11,3 +11,7 @@ mod support;
 mod catalog;
 // SIGTERM, Ctrl-C and bad input: one clear line, nothing left behind.
 mod lifecycle;
+// A second identity under real RBAC: what the harness shows when exec or namespaces are denied.
+mod rbac;
+// kubectl against a served cluster: get, apply, wait, logs, exec, delete.
+mod kubectl;
