@@ -2,7 +2,8 @@
 //! the `status` subresource, other changes as merge patches of the object, creations as POST,
 //! removals as DELETE with the uid as precondition (a kubelet finishing a graceful deletion
 //! sends grace period 0). Writes to one object keep their order; different objects go in
-//! parallel over a few workers.
+//! parallel over a few workers, and Events have workers of their own, so that a burst of them
+//! (a namespace of pods being killed) never delays a pod's status or its final deletion.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -15,8 +16,11 @@ use tokio::task::JoinHandle;
 use super::resources;
 use crate::store::{Forward, ObjectKey};
 
-/// How many writes run at once (each object always on the same worker).
+/// How many writes of objects other than Events run at once (each object always on the same
+/// worker).
 const WORKERS: usize = 4;
+/// How many Event writes run at once, beside those.
+const EVENT_WORKERS: usize = 2;
 
 /// Metadata the server owns: never sent back.
 const SERVER_METADATA: &[&str] = &[
@@ -35,9 +39,9 @@ pub(crate) fn spawn(
     client: kube::Client,
     mut writes: mpsc::UnboundedReceiver<Forward>,
 ) -> Vec<JoinHandle<()>> {
-    let mut senders = Vec::with_capacity(WORKERS);
-    let mut tasks = Vec::with_capacity(WORKERS + 1);
-    for _ in 0..WORKERS {
+    let mut senders = Vec::with_capacity(WORKERS + EVENT_WORKERS);
+    let mut tasks = Vec::with_capacity(WORKERS + EVENT_WORKERS + 1);
+    for _ in 0..WORKERS + EVENT_WORKERS {
         let (tx, mut rx) = mpsc::unbounded_channel::<Forward>();
         senders.push(tx);
         let client = client.clone();
@@ -49,15 +53,25 @@ pub(crate) fn spawn(
     }
     tasks.push(tokio::spawn(async move {
         while let Some(write) = writes.recv().await {
-            let mut hasher = DefaultHasher::new();
-            write.key().hash(&mut hasher);
-            let worker = (hasher.finish() % WORKERS as u64) as usize;
+            let worker = worker_for(write.key());
             if senders[worker].send(write).is_err() {
                 return;
             }
         }
     }));
     tasks
+}
+
+/// The worker of an object: one of the first `WORKERS`, or for an Event one of the rest.
+fn worker_for(key: &ObjectKey) -> usize {
+    let mut hasher = DefaultHasher::new();
+    key.hash(&mut hasher);
+    let hash = hasher.finish();
+    if key.resource == "events" {
+        WORKERS + (hash % EVENT_WORKERS as u64) as usize
+    } else {
+        (hash % WORKERS as u64) as usize
+    }
 }
 
 async fn carry_out(client: &kube::Client, write: Forward) {
@@ -202,6 +216,16 @@ mod tests {
             merge_diff(&Value::Null, &json!({"a": 1})),
             Some(json!({"a": 1}))
         );
+    }
+
+    #[test]
+    fn events_never_queue_before_other_writes() {
+        for name in ["a", "b", "c", "d", "e", "f"] {
+            let event = worker_for(&ObjectKey::new("events", "ns", name));
+            let pod = worker_for(&ObjectKey::new("pods", "ns", name));
+            assert!(event >= WORKERS && event < WORKERS + EVENT_WORKERS);
+            assert!(pod < WORKERS);
+        }
     }
 
     #[test]
