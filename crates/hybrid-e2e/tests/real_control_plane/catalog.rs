@@ -82,6 +82,9 @@ async fn failed_cells(
         tags,
         "--timeout-scale",
         "0.2",
+        // Failing cells mostly wait out their timeouts: more at once, not more CPU.
+        "--test-threads",
+        "16",
         "--report-dir",
         reports.path().to_str().unwrap(),
     ];
