@@ -223,7 +223,7 @@ mod tests {
         for name in ["a", "b", "c", "d", "e", "f"] {
             let event = worker_for(&ObjectKey::new("events", "ns", name));
             let pod = worker_for(&ObjectKey::new("pods", "ns", name));
-            assert!(event >= WORKERS && event < WORKERS + EVENT_WORKERS);
+            assert!((WORKERS..WORKERS + EVENT_WORKERS).contains(&event));
             assert!(pod < WORKERS);
         }
     }
