@@ -164,9 +164,12 @@ pub(crate) fn resolve(store: &Store, namespace: &str, name: &str) -> Option<(Str
         let ip = svc_obj["spec"]["clusterIP"].as_str()?;
         if ip.is_empty() || ip == "None" {
             // Headless: the first ready endpoint.
-            let ep = store.get("endpoints", ns, svc)?;
-            let addr = ep["subsets"][0]["addresses"][0]["ip"].as_str()?;
-            return Some((fqdn.clone(), addr.to_string()));
+            let addr = slices_of(store, ns, svc)
+                .iter()
+                .flat_map(|s| s["endpoints"].as_array().cloned().unwrap_or_default())
+                .filter(endpoint_is_ready)
+                .find_map(|e| e["addresses"][0].as_str().map(str::to_string))?;
+            return Some((fqdn.clone(), addr));
         }
         Some((fqdn.clone(), ip.to_string()))
     })
@@ -256,7 +259,23 @@ pub(crate) fn service_backend(
     None
 }
 
-/// The ready addresses of a Service's Endpoints for the port named `port_name`.
+/// The EndpointSlices of a Service (label `kubernetes.io/service-name`), as kube-proxy reads
+/// them: a real controller may split one Service over several, named `<service>-<random>`.
+fn slices_of(store: &Store, ns: &str, svc: &str) -> Vec<Value> {
+    store
+        .list("endpointslices", Some(ns))
+        .0
+        .into_iter()
+        .filter(|s| s["metadata"]["labels"]["kubernetes.io/service-name"] == svc)
+        .collect()
+}
+
+/// Whether kube-proxy sends traffic to a slice endpoint: ready (absent counts as ready).
+fn endpoint_is_ready(endpoint: &Value) -> bool {
+    endpoint["conditions"]["ready"].as_bool().unwrap_or(true)
+}
+
+/// The ready endpoints of a Service's EndpointSlices for the port named `port_name`.
 fn ready_backends(
     store: &Store,
     ns: &str,
@@ -264,12 +283,9 @@ fn ready_backends(
     port_name: &str,
     protocol: &str,
 ) -> Vec<Backend> {
-    let Some(ep) = store.get("endpoints", ns, svc) else {
-        return Vec::new();
-    };
     let mut out = Vec::new();
-    for subset in ep["subsets"].as_array().into_iter().flatten() {
-        let port = subset["ports"]
+    for slice in slices_of(store, ns, svc) {
+        let port = slice["ports"]
             .as_array()
             .into_iter()
             .flatten()
@@ -280,8 +296,11 @@ fn ready_backends(
             .and_then(|p| p["port"].as_u64())
             .and_then(|p| u16::try_from(p).ok());
         let Some(port) = port else { continue };
-        for addr in subset["addresses"].as_array().into_iter().flatten() {
-            if let Some(pod) = addr["targetRef"]["name"].as_str() {
+        for endpoint in slice["endpoints"].as_array().into_iter().flatten() {
+            if !endpoint_is_ready(endpoint) {
+                continue;
+            }
+            if let Some(pod) = endpoint["targetRef"]["name"].as_str() {
                 out.push(Backend {
                     namespace: ns.to_string(),
                     pod: pod.to_string(),
@@ -290,6 +309,8 @@ fn ready_backends(
             }
         }
     }
+    // Several slices come in no fixed order: keep round robin stable.
+    out.sort_by(|a, b| a.pod.cmp(&b.pod));
     out
 }
 

@@ -11,7 +11,7 @@ pub(crate) const MIRRORED: &[&str] = &[
     "nodes",
     "pods",
     "services",
-    "endpoints",
+    "endpointslices",
     "configmaps",
     "secrets",
     "persistentvolumeclaims",
