@@ -14,7 +14,10 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+	"syscall"
+	"time"
 	_ "time/tzdata" // CronJob time-zone support, as upstream's main packages do
 
 	"github.com/spf13/cobra"
@@ -42,7 +45,32 @@ var components = map[string]func(){
 	"etcd": func() { etcdmain.Main(os.Args) },
 }
 
+// parentPIDEnv names the process that started this component (the hybrid-e2e launcher).
+const parentPIDEnv = "HYBRID_E2E_PARENT_PID"
+
+// exitWithParent stops this component, as SIGTERM does, once the process named by
+// HYBRID_E2E_PARENT_PID is no longer its parent: the launcher died, even by SIGKILL, and the
+// component was reparented. So no control plane outlives the harness that started it.
+// (PR_SET_PDEATHSIG would follow the launcher's forking thread, not its process.)
+func exitWithParent() {
+	want := os.Getenv(parentPIDEnv)
+	if want == "" {
+		return
+	}
+	go func() {
+		for range time.Tick(time.Second) {
+			if strconv.Itoa(os.Getppid()) != want {
+				fmt.Fprintf(os.Stderr, "control-plane: parent %s is gone, stopping\n", want)
+				_ = syscall.Kill(os.Getpid(), syscall.SIGTERM)
+				time.Sleep(15 * time.Second)
+				os.Exit(1)
+			}
+		}
+	}()
+}
+
 func main() {
+	exitWithParent()
 	self := filepath.Base(os.Args[0])
 	name := strings.TrimSuffix(self, ".exe")
 	if _, ok := components[name]; !ok && len(os.Args) > 1 {

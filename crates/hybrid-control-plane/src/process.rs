@@ -13,6 +13,9 @@ use tokio::process::{Child, Command};
 use crate::component::Component;
 use crate::error::ControlPlaneError;
 
+/// Tells a component which process started it (read by `tools/control-plane/main.go`).
+const PARENT_PID_ENV: &str = "HYBRID_E2E_PARENT_PID";
+
 /// How many lines of a log an error quotes.
 const TAIL_LINES: usize = 20;
 
@@ -50,6 +53,9 @@ impl Running {
         };
         let child = Command::new(binary)
             .args(args)
+            // tools/control-plane/main.go stops the component when this process is gone, even
+            // after a SIGKILL that leaves no time to stop it from here.
+            .env(PARENT_PID_ENV, std::process::id().to_string())
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(stderr)

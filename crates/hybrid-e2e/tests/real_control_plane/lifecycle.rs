@@ -138,3 +138,41 @@ async fn a_control_plane_that_cannot_start_is_one_line_and_exit_2() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_control_plane_stops_by_itself_when_its_harness_is_killed_hard() {
+    let Some(_one_at_a_time) = support::real_control_plane().await else {
+        return;
+    };
+    let before = support::traces();
+    let served = Served::start(&[]).await;
+    let started = support::traces();
+    let ours: Vec<u32> = started
+        .processes
+        .difference(&before.processes)
+        .copied()
+        .collect();
+    assert_eq!(
+        ours.len(),
+        4,
+        "etcd, kube-apiserver, controller-manager, scheduler: {ours:?}"
+    );
+    // SIGKILL leaves hybrid-e2e no time to stop them; each component sees its parent gone.
+    served.kill_hard().await;
+    let gone = async {
+        while ours
+            .iter()
+            .any(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists())
+        {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), gone)
+        .await
+        .expect("every component exits within 30 s of its harness's SIGKILL");
+    // Its folders stay (nothing ran to remove them): remove them for the next test.
+    for folder in started.folders.difference(&before.folders) {
+        let _ = std::fs::remove_dir_all(folder);
+    }
+    assert_eq!(support::traces(), before);
+}

@@ -221,6 +221,12 @@ impl Served {
         kube::Client::try_from(config).expect("client")
     }
 
+    /// Kills it with SIGKILL (what a CI runner's hard timeout does) and reaps it.
+    pub(crate) async fn kill_hard(mut self) {
+        self.child.kill().await.expect("killed");
+        self.guard.disarm();
+    }
+
     /// Sends SIGTERM and waits (at most a minute) for a clean exit.
     pub(crate) async fn stop(mut self) {
         let pid = self.child.id().expect("still running");
