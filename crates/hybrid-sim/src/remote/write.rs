@@ -4,6 +4,8 @@
 //! sends grace period 0). Writes to one object keep their order; different objects go in
 //! parallel over a few workers, and Events have workers of their own, so that a burst of them
 //! (a namespace of pods being killed) never delays a pod's status or its final deletion.
+//! What queued up while a worker was busy is coalesced first: successive updates of one object
+//! become one, and a removal makes the updates before it moot.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -18,7 +20,7 @@ use crate::store::{Forward, ObjectKey};
 
 /// How many writes of objects other than Events run at once (each object always on the same
 /// worker).
-const WORKERS: usize = 4;
+const WORKERS: usize = 8;
 /// How many Event writes run at once, beside those.
 const EVENT_WORKERS: usize = 2;
 
@@ -46,8 +48,14 @@ pub(crate) fn spawn(
         senders.push(tx);
         let client = client.clone();
         tasks.push(tokio::spawn(async move {
-            while let Some(write) = rx.recv().await {
-                carry_out(&client, write).await;
+            while let Some(first) = rx.recv().await {
+                let mut batch = vec![first];
+                while let Ok(next) = rx.try_recv() {
+                    batch.push(next);
+                }
+                for write in coalesce(batch) {
+                    carry_out(&client, write).await;
+                }
             }
         }));
     }
@@ -60,6 +68,31 @@ pub(crate) fn spawn(
         }
     }));
     tasks
+}
+
+/// The writes of `batch` that still matter, in order: an update of an object whose previous
+/// write in the batch is an update too is folded into that one (first `before`, last `after`);
+/// a removal drops the updates of its object before it.
+fn coalesce(batch: Vec<Forward>) -> Vec<Forward> {
+    let mut out: Vec<Forward> = Vec::with_capacity(batch.len());
+    for write in batch {
+        match write {
+            Forward::Update { key, before, after } => {
+                let previous = out.iter_mut().rev().find(|w| w.key() == &key);
+                if let Some(Forward::Update { after: last, .. }) = previous {
+                    *last = after;
+                } else {
+                    out.push(Forward::Update { key, before, after });
+                }
+            }
+            Forward::Remove { key, object } => {
+                out.retain(|w| !(w.key() == &key && matches!(w, Forward::Update { .. })));
+                out.push(Forward::Remove { key, object });
+            }
+            create @ Forward::Create { .. } => out.push(create),
+        }
+    }
+    out
 }
 
 /// The worker of an object: one of the first `WORKERS`, or for an Event one of the rest.
@@ -216,6 +249,46 @@ mod tests {
             merge_diff(&Value::Null, &json!({"a": 1})),
             Some(json!({"a": 1}))
         );
+    }
+
+    fn update(name: &str, phase: &str, next: &str) -> Forward {
+        Forward::Update {
+            key: ObjectKey::new("pods", "ns", name),
+            before: json!({"status": {"phase": phase}}),
+            after: json!({"status": {"phase": next}}),
+        }
+    }
+
+    #[test]
+    fn queued_updates_fold_into_one_and_a_removal_makes_them_moot() {
+        let batch = vec![
+            update("a", "Pending", "Running"),
+            update("b", "Pending", "Running"),
+            update("a", "Running", "Succeeded"),
+        ];
+        let folded = coalesce(batch);
+        assert_eq!(folded.len(), 2);
+        let Forward::Update { key, before, after } = &folded[0] else {
+            panic!("an update")
+        };
+        assert_eq!(key.name, "a");
+        assert_eq!(before["status"]["phase"], "Pending");
+        assert_eq!(after["status"]["phase"], "Succeeded");
+
+        let removal = Forward::Remove {
+            key: ObjectKey::new("pods", "ns", "a"),
+            object: json!({"metadata": {"uid": "u"}}),
+        };
+        let folded = coalesce(vec![
+            update("a", "Pending", "Running"),
+            update("b", "x", "y"),
+            removal,
+        ]);
+        let kinds: Vec<(&str, bool)> = folded
+            .iter()
+            .map(|w| (w.key().name.as_str(), matches!(w, Forward::Remove { .. })))
+            .collect();
+        assert_eq!(kinds, vec![("b", false), ("a", true)]);
     }
 
     #[test]
