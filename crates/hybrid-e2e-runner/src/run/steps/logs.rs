@@ -1,5 +1,6 @@
-//! `logs`: read a container's log (or its previous instance's) and check that it contains a
-//! text.
+//! `logs`: read a container's log (or its previous instance's) until it contains a text, or the
+//! step's deadline passes: a container that is Running (even Ready, without a probe) may not
+//! have written its first line yet.
 
 use std::time::{Duration, Instant};
 
@@ -7,6 +8,7 @@ use kube::api::LogParams;
 
 use super::{in_container, StepError, StepFuture, StepKind};
 use crate::kube_error::{tail, ApiError};
+use crate::run::retry::{self, Retry, STEP_RETRY_EVERY};
 use crate::run::scope::TestScope;
 
 /// Lines of the log a failure message quotes.
@@ -33,8 +35,14 @@ impl StepKind for Logs<'_> {
         )
     }
 
-    fn run<'s>(&'s self, scope: &'s mut TestScope<'_>, _deadline: Instant) -> StepFuture<'s> {
-        Box::pin(self.check(scope))
+    fn run<'s>(&'s self, scope: &'s mut TestScope<'_>, deadline: Instant) -> StepFuture<'s> {
+        Box::pin(async move {
+            let scope = &*scope;
+            retry::until(deadline, STEP_RETRY_EVERY, || async {
+                self.check(scope).await.map_err(Retry::Again)
+            })
+            .await
+        })
     }
 }
 
