@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 
 use super::patch::{self, PatchKind};
 use super::query::Query;
+use super::registry::ResourceDef;
 use super::route::{content_type, Target};
 use super::status::{json_response, ApiError, Cause};
 use super::{defaults, protobuf, table, validation, ApiState};
@@ -236,7 +237,26 @@ pub(crate) fn create(
         .store
         .create(target.def.store_key(), target.ns(), object)
         .map_err(|e| ApiError::from_store(&target.def.qualified(), e))?;
+    let created = with_service_addresses(state, target.def, created);
     Ok(json_response(StatusCode::CREATED, &created))
+}
+
+/// A Service as the API server answers it: kube-apiserver allocates the ClusterIP and the
+/// nodePorts in the request itself (its Service registry), so the object a client gets back
+/// already carries them; only the other resources are returned unchanged.
+fn with_service_addresses(state: &ApiState, def: &ResourceDef, object: Value) -> Value {
+    if def.plural != "services" {
+        return object;
+    }
+    crate::controllers::services::allocate(&state.store);
+    state
+        .store
+        .get(
+            def.store_key(),
+            meta::namespace(&object),
+            meta::name(&object),
+        )
+        .unwrap_or(object)
 }
 
 /// `PUT` on an object, or on its `status` (`status_only`).
@@ -332,5 +352,6 @@ fn store_update(
         .update(def.store_key(), target.ns(), name, object)
         .map_err(|e| ApiError::from_store(&def.qualified(), e))?;
     super::delete::finish_if_finalized(state, def, &updated);
+    let updated = with_service_addresses(state, def, updated);
     Ok(json_response(StatusCode::OK, &updated))
 }

@@ -3,7 +3,7 @@
 //! from the matching pods that have an IP (Ready ones as ready addresses, whatever their OS).
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use serde_json::{json, Value};
 
@@ -36,8 +36,13 @@ fn used_node_ports(services: &[Value]) -> HashSet<u64> {
         .collect()
 }
 
+/// Serializes allocations: the API request path and the controller both allocate, and two
+/// allocations at once could hand the same address to two Services.
+static ALLOCATING: Mutex<()> = Mutex::new(());
+
 /// Gives Services without addresses their ClusterIP and NodePorts.
 pub(crate) fn allocate(store: &Store) {
+    let _one_at_a_time = ALLOCATING.lock().unwrap_or_else(PoisonError::into_inner);
     let (services, _) = store.list("services", None);
     let mut ips = used_cluster_ips(&services);
     let mut ports = used_node_ports(&services);

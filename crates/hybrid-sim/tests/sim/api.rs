@@ -1109,3 +1109,33 @@ async fn pods_need_their_service_account_which_new_namespaces_get_from_a_control
         .unwrap();
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_created_service_comes_back_with_its_cluster_ip_and_node_ports() {
+    // kube-apiserver allocates both in the create request; a client that reads the nodePort from
+    // the answer (or right after it) must find it. CI once saw "has no TCP nodePort" here while
+    // a controller allocated it later.
+    let (sim, client) = cluster(&[]).await;
+    let services: Api<k8s_openapi::api::core::v1::Service> =
+        Api::namespaced(client.clone(), "default");
+    let mut seen = BTreeSet::new();
+    for name in ["web", "other"] {
+        let svc = serde_json::from_value(json!({
+            "metadata": {"name": name},
+            "spec": {"type": "NodePort", "selector": {"app": name}, "ports": [{"port": 80}]},
+        }))
+        .unwrap();
+        let created = services.create(&PostParams::default(), &svc).await.unwrap();
+        let spec = created.spec.unwrap();
+        assert!(spec.cluster_ip.unwrap().starts_with("10.96."));
+        let port = &spec.ports.unwrap()[0];
+        let node_port = port.node_port.expect("nodePort in the create answer");
+        assert!((30000..=32767).contains(&node_port));
+        assert_eq!(port.protocol.as_deref(), Some("TCP"));
+        assert!(
+            seen.insert(node_port),
+            "two services got nodePort {node_port}"
+        );
+    }
+    sim.shutdown().await;
+}
