@@ -124,6 +124,13 @@ fn what_to_do(error: &ConnectError) -> Option<&'static str> {
             Some("pass --kubeconfig PATH, set KUBECONFIG, or try --sim")
         }
         ConnectError::NoKubeconfig => Some("pass --kubeconfig PATH, or try --sim"),
+        ConnectError::UnknownContext { .. } => Some("pass --context NAME with one of them"),
+        ConnectError::BadProxyUrl { .. } => {
+            Some("want http://HOST:PORT, https://HOST:PORT or socks5://HOST:PORT")
+        }
+        ConnectError::CredentialPlugin { .. } => {
+            Some("run it yourself to see why it gives no ExecCredential")
+        }
         _ => None,
     }
 }
@@ -159,6 +166,35 @@ mod tests {
         assert_eq!(
             error.message().as_deref(),
             Some("error: kubeconfig /x does not exist (pass --kubeconfig PATH, set KUBECONFIG, or try --sim)")
+        );
+    }
+
+    #[test]
+    fn a_credential_plugin_that_cannot_run_is_a_configuration_error() {
+        let error = Error::Connect(ConnectError::CredentialPlugin {
+            origin: "kubeconfig /x".into(),
+            user: "eks".into(),
+            command: "aws".into(),
+            problem: hybrid_e2e_runner::run::connect::PluginProblem::NotFound { on_path: true },
+        });
+        assert_eq!(error.exit_code(), exit::USAGE);
+        assert_eq!(
+            error.message().as_deref(),
+            Some("error: kubeconfig /x: user \"eks\": credential plugin \"aws\" not found on PATH (run it yourself to see why it gives no ExecCredential)")
+        );
+    }
+
+    #[test]
+    fn a_bad_proxy_says_what_a_proxy_url_looks_like() {
+        let error = Error::Connect(ConnectError::BadProxyUrl {
+            field: "HTTPS_PROXY".into(),
+            value: "proxy".into(),
+            problem: "no scheme".into(),
+        });
+        assert_eq!(error.exit_code(), exit::USAGE);
+        assert_eq!(
+            error.message().as_deref(),
+            Some("error: HTTPS_PROXY \"proxy\" is not a proxy URL: no scheme (want http://HOST:PORT, https://HOST:PORT or socks5://HOST:PORT)")
         );
     }
 
