@@ -137,7 +137,7 @@ pub enum PluginProblem {
     /// The command ran and failed.
     #[error("{status}{}", if .stderr.is_empty() { String::new() } else { format!(": {:?}", .stderr) })]
     Exited {
-        /// Its exit status (`exit status: 1`).
+        /// How it ended (`exited with status 1`).
         status: String,
         /// What it wrote to stderr, on one line ("" when nothing, or when it went to a terminal).
         stderr: String,
@@ -458,7 +458,7 @@ mod tests {
         if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
             assert_eq!(
                 problem.to_string(),
-                "exit status: 1: \"token expired, run aws sso login\""
+                "exited with status 1: \"token expired, run aws sso login\""
             );
         }
     }

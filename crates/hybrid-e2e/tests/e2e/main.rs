@@ -5,6 +5,8 @@ mod common;
 
 // Command line without a cluster: list, render, bad input, help.
 mod cli;
+// Proxies, credential plugins and bad kubeconfigs, as users connect.
+mod connect;
 // The lifecycle suite and the kubelet faults.
 mod lifecycle;
 // The networking suite and the network faults.

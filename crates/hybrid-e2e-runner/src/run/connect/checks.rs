@@ -103,7 +103,7 @@ fn proxy_problem(value: &str) -> Option<String> {
     match uri.scheme_str() {
         Some("http" | "https" | "socks5") => {}
         Some(other) => return Some(format!("scheme {other:?} is not http, https or socks5")),
-        None => return Some("no scheme (http://, https:// or socks5://)".into()),
+        None => return Some("no scheme".into()),
     }
     match uri.host() {
         Some(host) if !host.is_empty() => None,
@@ -166,7 +166,14 @@ pub(crate) fn client_error(
         }
         AuthError::AuthExecStart(e) => PluginProblem::CannotStart(e.to_string()),
         AuthError::AuthExecRun { out, .. } => PluginProblem::Exited {
-            status: out.status.to_string(),
+            status: match (
+                out.status.code(),
+                std::os::unix::process::ExitStatusExt::signal(&out.status),
+            ) {
+                (Some(code), _) => format!("exited with status {code}"),
+                (None, Some(signal)) => format!("was killed by signal {signal}"),
+                (None, None) => format!("failed ({})", out.status),
+            },
             stderr: one_line(&String::from_utf8_lossy(&out.stderr)),
         },
         AuthError::AuthExecParse(e) => PluginProblem::BadOutput(one_line(&e.to_string())),

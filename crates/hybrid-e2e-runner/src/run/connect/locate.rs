@@ -126,10 +126,20 @@ fn read_file(path: &Path) -> Result<(Kubeconfig, Origin), ConnectError> {
         Ok(kubeconfig) => Ok((kubeconfig, Origin::File(name))),
         Err(kube::config::KubeconfigError::Parse(error)) => Err(ConnectError::Unparsable {
             path: name,
-            problem: one_line(&error.to_string()),
+            problem: first_line(&error.to_string()),
         }),
         Err(source) => Err(ConnectError::Kubeconfig { path: name, source }),
     }
+}
+
+/// serde-saphyr's message without its source snippet: `line 4 column 12: unclosed bracket '{'`.
+fn first_line(text: &str) -> String {
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or(text);
+    line.strip_prefix("error: ").unwrap_or(line).to_string()
 }
 
 /// A multi-line message (serde-saphyr's, with its snippet) on one line.
