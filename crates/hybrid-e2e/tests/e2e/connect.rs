@@ -239,6 +239,11 @@ async fn an_exec_credential_plugin_gives_the_token() {
 /// A run that must stop before touching any cluster: its one `error:` line, after checking
 /// exit 2, no Debug dump and a JUnit file with one error case.
 async fn refused(kubeconfig: &Path, extra: &[&str], proxy: &[(&str, &str)]) -> String {
+    stopped(kubeconfig, extra, proxy, 2).await
+}
+
+/// [`refused`] with exit code `code`.
+async fn stopped(kubeconfig: &Path, extra: &[&str], proxy: &[(&str, &str)], code: i32) -> String {
     let dir = tempfile::tempdir().unwrap();
     let reports = dir.path().join("reports");
     let out = run_command(kubeconfig, &reports, proxy)
@@ -247,7 +252,7 @@ async fn refused(kubeconfig: &Path, extra: &[&str], proxy: &[(&str, &str)]) -> S
         .await
         .unwrap();
     let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(out.status.code(), Some(code), "{stderr}");
     for dump in ["Some(", "Status {", "ErrorResponse {", "panicked"] {
         assert!(!stderr.contains(dump), "{dump} in {stderr}");
     }
@@ -361,4 +366,47 @@ async fn bad_kubeconfigs_and_proxies_exit_2_naming_the_field() {
         )),
         "{line}"
     );
+}
+
+/// An API server that refuses every credential: 401 with the Status kube-apiserver sends.
+async fn refusing_server() -> (String, tokio::task::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    match stream.read(&mut byte).await {
+                        Ok(1) => head.push(byte[0]),
+                        _ => return,
+                    }
+                }
+                let body = r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}"#;
+                let answer = format!(
+                    "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    (url, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn credentials_the_server_refuses_exit_3() {
+    let (url, server) = refusing_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let plugin = script(
+        dir.path(),
+        "kubelogin",
+        "echo '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"stale\"}}'\n",
+    );
+    let path = kubeconfig(dir.path(), &url, "", &exec_user(&plugin));
+    let line = stopped(&path, &[], &[], 3).await;
+    assert!(line.contains(&url), "{line}");
+    assert!(line.ends_with(": Unauthorized"), "{line}");
+    server.abort();
 }
