@@ -76,6 +76,7 @@ impl Error {
     /// The documented exit code (see `exit.rs` and the README).
     pub(crate) fn exit_code(&self) -> i32 {
         match self {
+            _ if plugin_failure(self).is_some() => exit::USAGE,
             Error::Plan(_)
             | Error::Render(_)
             | Error::Connect(_)
@@ -108,13 +109,33 @@ impl Error {
     /// reason the report of a run that could not start gives).
     pub(crate) fn reason(&self) -> String {
         match self {
-            Error::Connect(e) => match what_to_do(e) {
-                Some(hint) => format!("{} ({hint})", error_chain(e)),
-                None => error_chain(e),
+            Error::Connect(e) => with_hint(e),
+            other => match plugin_failure(other) {
+                Some(plugin) => with_hint(plugin),
+                None => error_chain(other),
             },
-            other => error_chain(other),
         }
     }
+}
+
+fn with_hint(error: &ConnectError) -> String {
+    match what_to_do(error) {
+        Some(hint) => format!("{} ({hint})", error_chain(error)),
+        None => error_chain(error),
+    }
+}
+
+/// A credential plugin that failed when kube re-ran it (its token expired; seen at discovery or
+/// in a step) is the same configuration error as one failing at the start.
+fn plugin_failure(error: &Error) -> Option<&ConnectError> {
+    let mut cause = std::error::Error::source(error);
+    while let Some(current) = cause {
+        if let Some(found @ ConnectError::CredentialPlugin { .. }) = current.downcast_ref() {
+            return Some(found);
+        }
+        cause = current.source();
+    }
+    None
 }
 
 /// What the user can do about a missing kubeconfig, in this binary's flags.

@@ -169,11 +169,24 @@ async fn connect_in(
     source: &KubeconfigSource,
     env: &Environment,
 ) -> Result<Connection, ConnectError> {
-    let config = config_in(source, env).await?;
-    let server = config.config.cluster_url.to_string();
-    let client = Client::try_from(config.config).map_err(|e| {
-        checks::client_error(e, &config.origin, &config.chosen, config.command.as_deref())
-    })?;
+    let prepared = config_in(source, env).await?;
+    let server = prepared.config.cluster_url.to_string();
+    let plugin = checks::PluginIdentity::of(
+        &prepared.origin,
+        &prepared.chosen,
+        prepared.command.as_deref(),
+    );
+    let builder = kube::client::ClientBuilder::try_from(prepared.config)
+        .map_err(|e| checks::client_error(e, plugin.as_ref()))?;
+    let client = match plugin {
+        // Outermost, so it sees what the auth layer's token refresh returns.
+        Some(plugin) => builder
+            .with_layer(&tower::util::MapErrLayer::new(move |e| {
+                checks::request_error(e, &plugin)
+            }))
+            .build(),
+        None => builder.build(),
+    };
     Ok(Connection { client, server })
 }
 
@@ -221,6 +234,7 @@ async fn config_in(source: &KubeconfigSource, env: &Environment) -> Result<Prepa
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kube::client::AuthError;
 
     fn kubeconfig_file(dir: &std::path::Path, server: &str) -> PathBuf {
         let path = dir.join("kubeconfig");
@@ -461,6 +475,27 @@ mod tests {
                 "exited with status 1: \"token expired, run aws sso login\""
             );
         }
+    }
+
+    #[test]
+    fn a_refresh_failure_deep_in_a_request_error_is_named_and_others_are_kept() {
+        let plugin = checks::PluginIdentity {
+            origin: "kubeconfig /x".into(),
+            user: "eks".into(),
+            command: "aws".into(),
+        };
+        let refresh: tower::BoxError = Box::new(kube::Error::Auth(AuthError::AuthExecStart(
+            std::io::Error::from(std::io::ErrorKind::NotFound),
+        )));
+        assert_eq!(
+            checks::request_error(refresh, &plugin).to_string(),
+            "kubeconfig /x: user \"eks\": credential plugin \"aws\" not found on PATH"
+        );
+        let other: tower::BoxError = Box::new(std::io::Error::other("connection reset"));
+        assert_eq!(
+            checks::request_error(other, &plugin).to_string(),
+            "connection reset"
+        );
     }
 
     fn pod(dir: &std::path::Path) -> Environment {

@@ -410,3 +410,35 @@ async fn credentials_the_server_refuses_exit_3() {
     assert!(line.ends_with(": Unauthorized"), "{line}");
     server.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_plugin_failing_when_its_token_is_refreshed_exits_2_naming_it() {
+    let cluster = Cluster::start(SimConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ran = dir.path().join("ran");
+    // The first token has already expired, so kube runs the plugin again at the first request.
+    let plugin = script(
+        dir.path(),
+        "aws",
+        &format!(
+            "if [ -e '{ran}' ]; then echo 'SSO session expired' >&2; exit 1; fi\ntouch '{ran}'\n\
+             echo '{{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\
+             \"status\":{{\"token\":\"t\",\"expirationTimestamp\":\"2020-01-01T00:00:00Z\"}}}}'\n",
+            ran = ran.display()
+        ),
+    );
+    let path = kubeconfig(dir.path(), cluster.sim.url(), "", &exec_user(&plugin));
+    let line = refused(&path, &[], &[]).await;
+    assert!(ran.exists(), "the plugin ran once at the start");
+    assert_eq!(
+        line,
+        format!(
+            "error: kubeconfig {}: user \"eks\": credential plugin \"{}\" exited with status 1: \
+             \"SSO session expired\" (run it yourself to see why it gives no ExecCredential)",
+            path.display(),
+            plugin.display()
+        )
+    );
+    assert!(cluster.leftover_namespaces().await.is_empty());
+    cluster.sim.shutdown().await;
+}

@@ -147,18 +147,70 @@ pub(crate) fn plugin_command(kubeconfig: &Kubeconfig, chosen: &Chosen) -> Option
         .clone()
 }
 
-/// kube's error from building the client, named by kubeconfig, user and command when it is the
-/// credential plugin's.
-pub(crate) fn client_error(
-    error: kube::Error,
-    origin: &Origin,
-    chosen: &Chosen,
-    command: Option<&str>,
-) -> ConnectError {
-    let (Some(command), kube::Error::Auth(auth)) = (command, &error) else {
-        return ConnectError::Client(error);
+/// Who a credential plugin error is about: the kubeconfig, the user entry, the command.
+#[derive(Debug, Clone)]
+pub(crate) struct PluginIdentity {
+    /// `kubeconfig PATH`.
+    pub(crate) origin: String,
+    /// The user entry.
+    pub(crate) user: String,
+    /// The plugin's command.
+    pub(crate) command: String,
+}
+
+impl PluginIdentity {
+    /// The identity of the chosen user's plugin, when it has one.
+    pub(crate) fn of(origin: &Origin, chosen: &Chosen, command: Option<&str>) -> Option<Self> {
+        Some(PluginIdentity {
+            origin: origin.to_string(),
+            user: chosen.user.clone().unwrap_or_default(),
+            command: command?.to_string(),
+        })
+    }
+
+    fn error(&self, problem: PluginProblem) -> ConnectError {
+        ConnectError::CredentialPlugin {
+            origin: self.origin.clone(),
+            user: self.user.clone(),
+            command: self.command.clone(),
+            problem,
+        }
+    }
+}
+
+/// kube's error from building the client (which runs the plugin a first time), named by
+/// kubeconfig, user and command when it is the credential plugin's.
+pub(crate) fn client_error(error: kube::Error, plugin: Option<&PluginIdentity>) -> ConnectError {
+    let named = match (plugin, &error) {
+        (Some(plugin), kube::Error::Auth(auth)) => {
+            plugin_problem(auth, &plugin.command).map(|problem| plugin.error(problem))
+        }
+        _ => None,
     };
-    let problem = match auth {
+    named.unwrap_or(ConnectError::Client(error))
+}
+
+/// A request's error (kube re-runs the plugin when its token expires): a plugin failure anywhere
+/// in its causes becomes the same one line as at the start, the rest stays as it is.
+pub(crate) fn request_error(error: tower::BoxError, plugin: &PluginIdentity) -> tower::BoxError {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&*error);
+    while let Some(current) = cause {
+        let auth = current.downcast_ref::<AuthError>().or_else(|| {
+            match current.downcast_ref::<kube::Error>() {
+                Some(kube::Error::Auth(auth)) => Some(auth),
+                _ => None,
+            }
+        });
+        if let Some(problem) = auth.and_then(|a| plugin_problem(a, &plugin.command)) {
+            return Box::new(plugin.error(problem));
+        }
+        cause = current.source();
+    }
+    error
+}
+
+fn plugin_problem(auth: &AuthError, command: &str) -> Option<PluginProblem> {
+    Some(match auth {
         AuthError::AuthExecStart(e) if e.kind() == std::io::ErrorKind::NotFound => {
             PluginProblem::NotFound {
                 on_path: !command.contains(std::path::MAIN_SEPARATOR),
@@ -183,12 +235,9 @@ pub(crate) fn client_error(
         AuthError::MalformedTokenExpirationDate(e) => {
             PluginProblem::BadOutput(format!("status.expirationTimestamp: {e}"))
         }
-        _ => return ConnectError::Client(error),
-    };
-    ConnectError::CredentialPlugin {
-        origin: origin.to_string(),
-        user: chosen.user.clone().unwrap_or_default(),
-        command: command.to_string(),
-        problem,
-    }
+        AuthError::UnrefreshableTokenResponse => {
+            PluginProblem::BadOutput("a refresh gave a token without expirationTimestamp".into())
+        }
+        _ => return None,
+    })
 }
