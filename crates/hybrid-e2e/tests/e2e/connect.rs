@@ -43,6 +43,75 @@ impl ConnectProxy {
     }
 }
 
+impl ConnectProxy {
+    /// The same, speaking SOCKS5 (no authentication, CONNECT to an IPv4 address or a name).
+    async fn start_socks5() -> ConnectProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("socks5://{}", listener.local_addr().unwrap());
+        let tunnels = Arc::new(AtomicUsize::new(0));
+        let counted = tunnels.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                tokio::spawn(socks5_tunnel(client, counted.clone()));
+            }
+        });
+        ConnectProxy { url, tunnels, task }
+    }
+}
+
+async fn socks5_tunnel(mut client: TcpStream, tunnels: Arc<AtomicUsize>) {
+    let mut greeting = [0u8; 2];
+    if client.read_exact(&mut greeting).await.is_err() || greeting[0] != 5 {
+        return;
+    }
+    let mut methods = vec![0u8; usize::from(greeting[1])];
+    if client.read_exact(&mut methods).await.is_err() || client.write_all(&[5, 0]).await.is_err() {
+        return;
+    }
+    let mut request = [0u8; 4];
+    if client.read_exact(&mut request).await.is_err() || request[..2] != [5, 1] {
+        return;
+    }
+    let host = match request[3] {
+        1 => {
+            let mut ip = [0u8; 4];
+            if client.read_exact(&mut ip).await.is_err() {
+                return;
+            }
+            std::net::Ipv4Addr::from(ip).to_string()
+        }
+        3 => {
+            let mut len = [0u8; 1];
+            if client.read_exact(&mut len).await.is_err() {
+                return;
+            }
+            let mut name = vec![0u8; usize::from(len[0])];
+            if client.read_exact(&mut name).await.is_err() {
+                return;
+            }
+            String::from_utf8_lossy(&name).to_string()
+        }
+        _ => return,
+    };
+    let mut port = [0u8; 2];
+    if client.read_exact(&mut port).await.is_err() {
+        return;
+    }
+    let Ok(mut server) = TcpStream::connect((host.as_str(), u16::from_be_bytes(port))).await else {
+        let _ = client.write_all(&[5, 5, 0, 1, 0, 0, 0, 0, 0, 0]).await;
+        return;
+    };
+    tunnels.fetch_add(1, Ordering::SeqCst);
+    if client
+        .write_all(&[5, 0, 0, 1, 0, 0, 0, 0, 0, 0])
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+}
+
 impl Drop for ConnectProxy {
     fn drop(&mut self) {
         self.task.abort();
@@ -440,5 +509,22 @@ async fn a_plugin_failing_when_its_token_is_refreshed_exits_2_naming_it() {
         )
     );
     assert!(cluster.leftover_namespaces().await.is_empty());
+    cluster.sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_socks5_proxy_carries_the_run() {
+    let cluster = Cluster::start(SimConfig::default()).await;
+    let proxy = ConnectProxy::start_socks5().await;
+    let out = run_command(
+        &cluster.kubeconfig(),
+        &cluster.reports(),
+        &[("HTTPS_PROXY", &proxy.url)],
+    )
+    .output()
+    .await
+    .unwrap();
+    assert_passed(&out, "through socks5");
+    assert!(proxy.tunnels() > 0, "requests went through the proxy");
     cluster.sim.shutdown().await;
 }
