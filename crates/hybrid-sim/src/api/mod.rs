@@ -16,6 +16,7 @@
 //! kinds and CBOR/YAML bodies (415), SPDY exec, port-forward, attach, eviction, RBAC, admission,
 //! CRDs, `events.k8s.io`, pagination (`limit` is ignored: lists are complete).
 
+pub(crate) mod authorization;
 pub(crate) mod crud;
 pub(crate) mod defaults;
 pub(crate) mod delete;
