@@ -341,3 +341,143 @@ pub(crate) async fn stop_reason(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Catalog;
+
+    /// The ClusterRole and binding shipped for users.
+    const RBAC_YAML: &str = include_str!("../../../../deploy/rbac.yaml");
+
+    fn catalog() -> Catalog {
+        Catalog::load(None, None).unwrap()
+    }
+
+    fn exec(verb: &str) -> Permission {
+        Permission::new(verb, "", "pods", "exec")
+    }
+
+    /// Every (group, resource, verb) the ClusterRole `hybrid-e2e` of deploy/rbac.yaml grants.
+    fn granted_by_deploy_rbac() -> BTreeSet<Permission> {
+        let mut granted = BTreeSet::new();
+        let mut roles = 0;
+        for document in serde_yaml_ng::Deserializer::from_str(RBAC_YAML) {
+            let object: serde_json::Value = serde::Deserialize::deserialize(document).unwrap();
+            if object["kind"] != "ClusterRole" {
+                continue;
+            }
+            roles += 1;
+            assert_eq!(object["metadata"]["name"], "hybrid-e2e");
+            for rule in object["rules"].as_array().unwrap() {
+                let strings = |key: &str| -> Vec<String> {
+                    rule[key]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|v| v.as_str().unwrap().to_string())
+                        .collect()
+                };
+                for group in strings("apiGroups") {
+                    for resource in strings("resources") {
+                        let (resource, sub) = resource.split_once('/').unwrap_or((&resource, ""));
+                        for verb in strings("verbs") {
+                            assert_ne!(verb, "*", "no wildcards");
+                            granted.insert(Permission::new(&verb, &group, resource, sub));
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(roles, 1, "one ClusterRole");
+        granted
+    }
+
+    #[test]
+    fn deploy_rbac_grants_exactly_what_the_preflight_asks_for_the_whole_catalog() {
+        let catalog = catalog();
+        let mut asked = needed(&catalog.tests, &catalog.fixtures);
+        asked.extend(nice_to_have());
+        let granted = granted_by_deploy_rbac();
+        let too_much: Vec<String> = granted.difference(&asked).map(|p| p.to_string()).collect();
+        let too_little: Vec<String> = asked.difference(&granted).map(|p| p.to_string()).collect();
+        assert!(
+            too_much.is_empty() && too_little.is_empty(),
+            "deploy/rbac.yaml grants more: {too_much:?}; less: {too_little:?}"
+        );
+        assert!(RBAC_YAML.contains("kind: ClusterRoleBinding"));
+    }
+
+    #[test]
+    fn exec_rights_are_needed_only_by_cells_that_exec() {
+        let catalog = catalog();
+        let (with, without): (Vec<&TestCase>, Vec<&TestCase>) =
+            catalog.tests.iter().partition(|case| {
+                case.steps
+                    .iter()
+                    .any(|s| matches!(s.action, Action::Exec { .. } | Action::Dns { .. }))
+            });
+        assert!(!with.is_empty() && !without.is_empty());
+        let needs = needed(without.iter().copied(), &catalog.fixtures);
+        assert!(!needs.contains(&exec("get")) && !needs.contains(&exec("create")));
+        for case in with {
+            let needs = needed([case], &catalog.fixtures);
+            assert!(
+                needs.contains(&exec("get")) && needs.contains(&exec("create")),
+                "{}",
+                case.name
+            );
+        }
+    }
+
+    #[test]
+    fn every_run_needs_its_namespaces_and_nothing_of_steps_it_has_not() {
+        let needs = needed(std::iter::empty(), &FixtureSet::default());
+        assert!(needs.contains(&Permission::core("create", "namespaces")));
+        assert!(needs.contains(&Permission::core("watch", "serviceaccounts")));
+        assert!(!needs.contains(&Permission::core("create", "pods")));
+        assert!(!nice_to_have().iter().any(|p| needs.contains(p)));
+    }
+
+    #[test]
+    fn fixture_kinds_become_create_rights_of_their_group() {
+        let catalog = catalog();
+        let deploying = catalog
+            .tests
+            .iter()
+            .find(|case| {
+                case.steps.iter().any(|s| match &s.action {
+                    Action::Create { fixture, .. } => catalog
+                        .fixtures
+                        .get(fixture)
+                        .is_some_and(|f| f.kinds().contains(&"Deployment")),
+                    _ => false,
+                })
+            })
+            .unwrap();
+        let needs = needed([deploying], &catalog.fixtures);
+        assert!(needs.contains(&Permission::new("create", "apps", "deployments", "")));
+    }
+
+    #[test]
+    fn permissions_read_as_rbac_names_them() {
+        assert_eq!(exec("get").to_string(), "get pods/exec");
+        assert_eq!(
+            Permission::new("create", "apps", "deployments", "").to_string(),
+            "create deployments.apps"
+        );
+        assert_eq!(
+            describe_missing(&[exec("create"), exec("get")]),
+            "cannot create pods/exec cluster-wide; cannot get pods/exec cluster-wide"
+        );
+    }
+
+    #[test]
+    fn reviews_are_cluster_wide() {
+        let review = review_of(&exec("get"));
+        let attributes = review.spec.resource_attributes.unwrap();
+        assert_eq!(attributes.namespace, None);
+        assert_eq!(attributes.subresource.as_deref(), Some("exec"));
+        assert_eq!(attributes.group.as_deref(), Some(""));
+    }
+}
