@@ -342,6 +342,41 @@ pub(crate) async fn stop_reason(
     }
 }
 
+/// The `Rights` lines of `doctor`: what the selected `cases` need and the credentials lack (a
+/// line each), the optional rights they lack, or that the reviews could not be asked.
+pub async fn doctor_lines(client: &Client, cases: &[TestCase], fixtures: &FixtureSet) -> String {
+    let needed = needed(cases, fixtures);
+    let optional = nice_to_have();
+    let (needed_missing, optional_missing) =
+        match futures::future::join(missing(client, &needed), missing(client, &optional)).await {
+            (Ok(needed), Ok(optional)) => (needed, optional),
+            (Err(error), _) | (_, Err(error)) => {
+                return format!(
+                    "Rights    not checked: {}\n",
+                    crate::kube_error::error_chain(&error)
+                )
+            }
+        };
+    let mut text = String::new();
+    if needed_missing.is_empty() {
+        text.push_str(&format!(
+            "Rights    all {} the selected tests need are granted\n",
+            needed.len()
+        ));
+    }
+    for permission in &needed_missing {
+        text.push_str(&format!(
+            "Rights    cannot {permission} cluster-wide (a run stops)\n"
+        ));
+    }
+    for permission in &optional_missing {
+        text.push_str(&format!(
+            "Rights    cannot {permission} cluster-wide (optional: tests that claim storage skip)\n"
+        ));
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -128,3 +128,28 @@ async fn forbid_exec_refuses_the_exec_endpoint_as_rbac_does() {
     );
     cluster.sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_names_each_missing_right() {
+    let cluster = Cluster::start(forbid_exec()).await;
+    let out = tokio::process::Command::new(crate::common::harness::BIN)
+        .arg("doctor")
+        .arg("--kubeconfig")
+        .arg(cluster.kubeconfig())
+        .env_remove("KUBECONFIG")
+        .output()
+        .await
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let rights: Vec<&str> = stdout.lines().filter(|l| l.starts_with("Rights")).collect();
+    assert_eq!(
+        rights,
+        [
+            "Rights    cannot create pods/exec cluster-wide (a run stops)",
+            "Rights    cannot get pods/exec cluster-wide (a run stops)",
+        ],
+        "{stdout}"
+    );
+    cluster.sim.shutdown().await;
+}
