@@ -507,6 +507,105 @@ mod tests {
         );
     }
 
+    /// A loopback API server that answers every request with `status` and this Status body.
+    async fn answering(status: u16, reason: &str, message: &str) -> Client {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let body = serde_json::json!({
+            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": message, "reason": reason, "code": status,
+        })
+        .to_string();
+        let reason = reason.to_string();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let (body, reason) = (body.clone(), reason.clone());
+                tokio::spawn(async move {
+                    // Read the request head and its body, then answer and close.
+                    let mut seen = Vec::new();
+                    let mut buffer = [0u8; 4096];
+                    loop {
+                        let n = socket.read(&mut buffer).await.unwrap_or(0);
+                        if n == 0 {
+                            return;
+                        }
+                        seen.extend_from_slice(&buffer[..n]);
+                        let text = String::from_utf8_lossy(&seen).to_lowercase();
+                        if let Some(end) = text.find("\r\n\r\n") {
+                            let length = text
+                                .lines()
+                                .find_map(|l| l.strip_prefix("content-length:"))
+                                .and_then(|v| v.trim().parse::<usize>().ok())
+                                .unwrap_or(0);
+                            if seen.len() >= end + 4 + length {
+                                break;
+                            }
+                        }
+                    }
+                    let answer = format!(
+                        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = socket.write_all(answer.as_bytes()).await;
+                });
+            }
+        });
+        let config = kube::Config::new(url.parse().unwrap());
+        Client::try_from(config).unwrap()
+    }
+
+    #[tokio::test]
+    async fn without_the_review_api_the_run_goes_on() {
+        let client = answering(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )
+        .await;
+        let catalog = catalog();
+        let needs = needed(&catalog.tests, &catalog.fixtures);
+        let error = missing(&client, &needs).await.unwrap_err();
+        assert!(matches!(error, PreflightError::Unavailable(_)), "{error:?}");
+        assert_eq!(
+            error.to_string(),
+            "the API server does not answer SelfSubjectAccessReviews: the server could not find the requested resource (NotFound, 404)"
+        );
+        assert!(stop_reason(&client, "k", &catalog.tests, &catalog.fixtures)
+            .await
+            .is_none());
+    }
+
+    #[tokio::test]
+    async fn a_server_that_keeps_failing_reviews_does_not_stop_the_run() {
+        let client = answering(500, "InternalError", "etcd is down").await;
+        let catalog = catalog();
+        let error = missing(&client, &nice_to_have()).await.unwrap_err();
+        assert!(matches!(error, PreflightError::Failed(_)), "{error:?}");
+        assert!(stop_reason(&client, "k", &catalog.tests, &catalog.fixtures)
+            .await
+            .is_none());
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_server_stops_the_run_as_discovery_would() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        drop(listener);
+        let client = Client::try_from(kube::Config::new(url.parse().unwrap())).unwrap();
+        let stop = stop_reason(&client, "k", &[], &FixtureSet::default()).await;
+        assert!(
+            matches!(
+                stop,
+                Some(RunError::Discovery {
+                    source: DiscoveryError::Unreachable(_),
+                    ..
+                })
+            ),
+            "{stop:?}"
+        );
+    }
+
     #[test]
     fn reviews_are_cluster_wide() {
         let review = review_of(&exec("get"));
