@@ -87,6 +87,7 @@ impl Error {
             Error::Output(e) if e.kind() == io::ErrorKind::BrokenPipe => exit::OK,
             Error::Output(_) => exit::USAGE,
             Error::Run(RunError::Discovery { .. })
+            | Error::Run(RunError::MissingPermissions { .. })
             | Error::Discovery { .. }
             | Error::Cleanup { .. }
             | Error::NamespacesLeft(_) => exit::CLUSTER,
@@ -159,6 +160,7 @@ fn what_to_do(error: &ConnectError) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hybrid_e2e_runner::run::preflight::Permission;
 
     #[test]
     fn a_closed_pipe_is_success_and_says_nothing() {
@@ -178,6 +180,25 @@ mod tests {
         assert_eq!(
             Error::NamespacesLeft(vec!["a".into()]).exit_code(),
             exit::CLUSTER
+        );
+    }
+
+    #[test]
+    fn missing_permissions_exit_3_naming_each_one() {
+        let exec = |verb: &str| Permission {
+            group: String::new(),
+            resource: "pods".into(),
+            subresource: "exec".into(),
+            verb: verb.into(),
+        };
+        let error = Error::Run(RunError::MissingPermissions {
+            server: "https://k:6443".into(),
+            missing: vec![exec("create"), exec("get")],
+        });
+        assert_eq!(error.exit_code(), exit::CLUSTER);
+        assert_eq!(
+            error.message().as_deref(),
+            Some("error: cluster at https://k:6443: the credentials may not do what the selected tests need: cannot create pods/exec cluster-wide; cannot get pods/exec cluster-wide")
         );
     }
 

@@ -54,6 +54,9 @@ pub enum Fault {
     /// New namespaces never get their `default` ServiceAccount (the controller-manager's
     /// serviceaccount controller is down), so the ServiceAccount admission refuses their pods.
     ServiceAccountsMissing,
+    /// `pods/exec` is denied (`get` and `create`), in SelfSubjectAccessReviews and at the exec
+    /// endpoint (403 Forbidden), like credentials whose role lacks it.
+    ForbidExec,
 }
 
 impl Fault {
@@ -66,6 +69,7 @@ impl Fault {
                 | Fault::WatchDrop
                 | Fault::ForbidNamespaces
                 | Fault::ServiceAccountsMissing
+                | Fault::ForbidExec
         )
     }
 

@@ -9,6 +9,7 @@ pub(crate) mod mounts;
 pub mod namespace;
 pub(crate) mod objects;
 pub(crate) mod placeholders;
+pub mod preflight;
 pub(crate) mod probe;
 pub(crate) mod retry;
 mod schedule;
@@ -91,6 +92,14 @@ pub enum RunError {
         #[source]
         source: DiscoveryError,
     },
+    /// The credentials lack permissions the selected tests need (SelfSubjectAccessReviews).
+    #[error("cluster at {server}: the credentials may not do what the selected tests need: {}", preflight::describe_missing(.missing))]
+    MissingPermissions {
+        /// Where the client pointed.
+        server: String,
+        /// What the API server denied, sorted.
+        missing: Vec<preflight::Permission>,
+    },
 }
 
 /// Runs the selected test cells on `connection`'s cluster over `runtime`, then writes the reports.
@@ -107,6 +116,13 @@ pub fn execute(
     let clock = Instant::now();
     let mut info = run_info(plan);
 
+    let preflight =
+        preflight::stop_reason(&connection.client, &connection.server, &cases, &fixtures);
+    if let Some(error) = runtime.block_on(preflight) {
+        info.duration = clock.elapsed();
+        write_reports(plan, aborted_report(info, &error_chain(&error)), reporter);
+        return Err(error);
+    }
     let facts = match runtime.block_on(crate::cluster::discover(&connection.client)) {
         Ok(facts) => facts,
         Err(source) => {

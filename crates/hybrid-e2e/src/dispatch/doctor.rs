@@ -15,8 +15,16 @@ pub(super) fn doctor(args: &DoctorArgs) -> Result<(), Error> {
                 server: connection.server.clone(),
                 source,
             })?;
-        let text =
+        let mut text =
             hybrid_e2e_runner::report::render_doctor(&facts, &connection.server, &selected.cases);
+        text.push_str(
+            &hybrid_e2e_runner::run::preflight::doctor_lines(
+                &connection.client,
+                &selected.cases,
+                &selected.fixtures,
+            )
+            .await,
+        );
         let mut out = std::io::stdout().lock();
         out.write_all(text.as_bytes())
             .and_then(|()| out.flush())

@@ -11,6 +11,8 @@ mod connect;
 mod lifecycle;
 // The networking suite and the network faults.
 mod networking;
+// The preflight: permissions asked before any test (SelfSubjectAccessReviews).
+mod preflight;
 // Reports of hostile, skipped, aborted and empty runs against the JUnit schema.
 mod report_schema;
 // `run`, `doctor` and `cleanup` end to end: exit codes, interrupts, leftovers.

@@ -325,16 +325,15 @@ async fn forbidden_credentials_exit_3_before_any_test_and_still_write_junit() {
     let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
     assert_eq!(errors.len(), 1, "{stderr}");
     assert!(
-        errors[0].contains("the credentials may not create namespaces"),
-        "{stderr}"
+        errors[0].ends_with("cannot create namespaces cluster-wide"),
+        "the preflight's review names it: {stderr}"
     );
-    assert!(errors[0].contains("cannot create resource"), "{stderr}");
     assert!(!text(&out.stdout).contains("running"), "no test started");
     let junit = cluster.reports().join("junit.xml");
     crate::common::junit_schema::assert_valid_junit(&junit);
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(
-        xml.contains("<error") && xml.contains("may not create namespaces"),
+        xml.contains("<error") && xml.contains("cannot create namespaces cluster-wide"),
         "{xml}"
     );
     assert!(cluster.leftover_namespaces().await.is_empty());

@@ -26,6 +26,26 @@ pub(crate) fn version() -> Value {
 /// The resources in the `all` category, as on a real cluster.
 const ALL_CATEGORY: &[&str] = &["pods", "services", "deployments", "replicasets", "jobs"];
 
+/// The group of SelfSubjectAccessReviews (`api::authorization`), served outside the registry:
+/// reviews are answered, never stored.
+const AUTHORIZATION_GROUP: &str = "authorization.k8s.io";
+
+/// `/apis/authorization.k8s.io/v1`: the one review the simulated cluster answers.
+fn authorization_resources() -> Value {
+    json!({
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": super::authorization::GROUP_VERSION,
+        "resources": [{
+            "name": "selfsubjectaccessreviews",
+            "singularName": "selfsubjectaccessreview",
+            "namespaced": false,
+            "kind": "SelfSubjectAccessReview",
+            "verbs": ["create"],
+        }],
+    })
+}
+
 /// `/api`: the core group's versions.
 pub(crate) fn core_versions() -> Value {
     json!({
@@ -39,6 +59,7 @@ pub(crate) fn core_versions() -> Value {
 pub(crate) fn group_list() -> Value {
     let groups: Vec<Value> = registry::groups()
         .into_iter()
+        .chain([AUTHORIZATION_GROUP])
         .map(|g| {
             let gv = json!({"groupVersion": format!("{g}/v1"), "version": "v1"});
             json!({"name": g, "versions": [gv.clone()], "preferredVersion": gv})
@@ -49,6 +70,9 @@ pub(crate) fn group_list() -> Value {
 
 /// `/api/v1` or `/apis/<group>/<version>`; `None` when the group/version is not served.
 pub(crate) fn resource_list(group: &str, version: &str) -> Option<Value> {
+    if (group, version) == (AUTHORIZATION_GROUP, "v1") {
+        return Some(authorization_resources());
+    }
     let defs = registry::in_group_version(group, version);
     if defs.is_empty() {
         return None;

@@ -7,12 +7,14 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::http::Method;
 use axum::response::Response;
 
+use super::authorization;
 use super::crud::current;
 use super::query::Query;
 use super::route::Target;
 use super::status::ApiError;
 use super::ApiState;
 use crate::exec_stream::{Frames, PROTOCOLS};
+use crate::faults::Fault;
 
 /// Handles an exec request. Errors that come before the command runs (no pod, no container,
 /// not running, no WebSocket) are plain HTTP Status answers, as from a real API server.
@@ -27,6 +29,13 @@ pub(crate) async fn handle(
         return Err(ApiError::MethodNotAllowed(format!(
             "pods/exec does not allow {method}"
         )));
+    }
+    if state.config.has(Fault::ForbidExec) {
+        tracing::debug!("sim api: injected fault forbid-exec");
+        return Err(authorization::exec_forbidden(
+            target.ns(),
+            target.name.as_deref().unwrap_or_default(),
+        ));
     }
     current(state, target)?;
     let Some(upgrade) = upgrade else {

@@ -10,12 +10,14 @@
 //! on create, graceful pod deletion, Terminating namespaces, finalizers, background garbage
 //! collection by `ownerReferences`, watch bookmarks, 410 as an ERROR event, streaming-list
 //! watches, `pods/log` (with `follow`), `pods/proxy` (GET), `pods/exec` (WebSocket v5/v4),
-//! `deployments|replicasets/scale`, and the `api-errors` and `watch-drop` faults.
+//! `deployments|replicasets/scale`, SelfSubjectAccessReviews (`authorization`: allowed unless
+//! `forbid-namespaces` or `forbid-exec` denies), and the `api-errors` and `watch-drop` faults.
 //!
 //! Not modeled (clear Status errors): server-side apply (415), other protobuf
 //! kinds and CBOR/YAML bodies (415), SPDY exec, port-forward, attach, eviction, RBAC, admission,
 //! CRDs, `events.k8s.io`, pagination (`limit` is ignored: lists are complete).
 
+pub(crate) mod authorization;
 pub(crate) mod crud;
 pub(crate) mod defaults;
 pub(crate) mod delete;

@@ -11,7 +11,10 @@ use axum::response::{IntoResponse, Response};
 use super::query::Query;
 use super::registry::{self, ResourceDef};
 use super::status::{json_response, ApiError};
-use super::{crud, delete, discovery, exec, logs, openapi, scale, subresources, watch, ApiState};
+use super::{
+    authorization, crud, delete, discovery, exec, logs, openapi, scale, subresources, watch,
+    ApiState,
+};
 
 /// Largest request body accepted.
 const MAX_BODY: usize = 16 * 1024 * 1024;
@@ -31,6 +34,8 @@ pub(crate) enum Route {
     /// `/openapi/v3/<group-version path>`.
     OpenApi(String),
     Resource(Target),
+    /// `POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews`.
+    AccessReview,
 }
 
 /// A resource path: the resource, its namespace, object name and subresource.
@@ -62,6 +67,7 @@ pub(crate) fn parse(path: &str) -> Result<Route, ApiError> {
         "/apis" => return Ok(Route::Groups),
         "/healthz" | "/livez" | "/readyz" => return Ok(Route::Health),
         "/openapi/v3" => return Ok(Route::OpenApiRoot),
+        authorization::PATH => return Ok(Route::AccessReview),
         _ => {}
     }
     if let Some(gv) = trimmed.strip_prefix("/openapi/v3/") {
@@ -164,6 +170,16 @@ async fn handle(state: ApiState, request: Request) -> Result<Response, ApiError>
             return discovery::resource_list(&group, &version)
                 .map(|v| json_response(StatusCode::OK, &v))
                 .ok_or(ApiError::UnknownPath)
+        }
+        Route::AccessReview if method == Method::POST => {
+            let body = read_body(body).await?;
+            let review = authorization::review(|f| state.config.has(f), &body)?;
+            return Ok(json_response(StatusCode::CREATED, &review));
+        }
+        Route::AccessReview => {
+            return Err(ApiError::MethodNotAllowed(format!(
+                "selfsubjectaccessreviews only allow create (POST), not {method}"
+            )))
         }
         Route::Resource(target) => target,
     };
