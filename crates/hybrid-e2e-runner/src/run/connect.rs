@@ -62,7 +62,7 @@ pub async fn connect(source: &KubeconfigSource) -> Result<Connection, ConnectErr
             source: e,
         })?;
     let server = config.cluster_url.to_string();
-    let client = Client::try_from(config).map_err(ConnectError::Client)?;
+    let client = super::api_retry::client_with_retries(config).map_err(ConnectError::Client)?;
     Ok(Connection { client, server })
 }
 

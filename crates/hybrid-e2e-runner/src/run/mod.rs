@@ -3,6 +3,7 @@
 //! prints nothing: a [`Reporter`] hears what happens (`report::events`). The outcome is a
 //! [`RunSummary`] or a [`RunError`]; choosing an exit code is the binary's job.
 
+pub mod api_retry;
 pub mod connect;
 pub(crate) mod diagnose;
 pub(crate) mod mounts;
