@@ -27,6 +27,9 @@ pub enum Fault {
     ApiErrors,
     /// Watches end early, and some end with a 410 Gone ERROR event.
     WatchDrop,
+    /// Every non-watch API request answers 500 InternalError: an API server that is down, not
+    /// flaky.
+    ApiDown,
     /// Every simulated latency (pull, start, probes, network) is ten times longer.
     Slow,
     /// Creating a namespace answers 403 Forbidden, like credentials without RBAC permission.
@@ -64,6 +67,7 @@ impl Fault {
             self,
             Fault::ApiErrors
                 | Fault::WatchDrop
+                | Fault::ApiDown
                 | Fault::ForbidNamespaces
                 | Fault::ServiceAccountsMissing
         )

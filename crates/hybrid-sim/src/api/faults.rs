@@ -1,6 +1,7 @@
 //! API-level faults: `api-errors` answers about one in five non-watch requests with a 500
-//! InternalError Status (kube does not retry 500); `forbid-namespaces` answers namespace
-//! creation with 403 Forbidden. `watch-drop` lives in `watch.rs`.
+//! InternalError Status (kube does not retry 500), `api-down` every one of them;
+//! `forbid-namespaces` answers namespace creation with 403 Forbidden. `watch-drop` lives in
+//! `watch.rs`.
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
@@ -23,6 +24,10 @@ pub(crate) async fn inject(
     if state.config.has(Fault::ApiErrors) && !is_watch(&request) && rand::random_bool(ERROR_RATE) {
         tracing::debug!(uri = %request.uri(), "sim api: injected fault api-errors");
         return ApiError::Internal("injected by fault api-errors".to_string()).into_response();
+    }
+    if state.config.has(Fault::ApiDown) && !is_watch(&request) {
+        tracing::debug!(uri = %request.uri(), "sim api: injected fault api-down");
+        return ApiError::Internal("injected by fault api-down".to_string()).into_response();
     }
     if state.config.has(Fault::ForbidNamespaces)
         && request.method() == axum::http::Method::POST
