@@ -3,6 +3,9 @@
 
 mod common;
 
+// Transient API errors survived; an API server that is down, reported in one line.
+mod api_errors;
+
 // Command line without a cluster: list, render, bad input, help.
 mod cli;
 // The lifecycle suite and the kubelet faults.
