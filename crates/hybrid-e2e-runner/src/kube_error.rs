@@ -19,6 +19,12 @@ pub(crate) fn api_message(error: &kube::Error) -> String {
     }
 }
 
+/// Whether the API server answered 409 AlreadyExists (after a retried create: maybe our own
+/// first try, whose answer was lost).
+pub(crate) fn is_already_exists(error: &kube::Error) -> bool {
+    matches!(error, kube::Error::Api(status) if status.code == 409 && status.reason == "AlreadyExists")
+}
+
 /// An error and all its causes on one line: `a: b: c`. A kube API error in the chain reads as
 /// [`api_message`] (kube's own Display of it appends the Status' Debug dump) and ends the chain.
 pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {

@@ -30,6 +30,9 @@ pub enum Fault {
     /// Every non-watch API request answers 500 InternalError: an API server that is down, not
     /// flaky.
     ApiDown,
+    /// Every create goes through, but its answer is lost: the client reads 500 InternalError
+    /// (a retried create then meets AlreadyExists).
+    CreateAnswersLost,
     /// Every simulated latency (pull, start, probes, network) is ten times longer.
     Slow,
     /// Creating a namespace answers 403 Forbidden, like credentials without RBAC permission.
@@ -68,6 +71,7 @@ impl Fault {
             Fault::ApiErrors
                 | Fault::WatchDrop
                 | Fault::ApiDown
+                | Fault::CreateAnswersLost
                 | Fault::ForbidNamespaces
                 | Fault::ServiceAccountsMissing
         )

@@ -143,3 +143,22 @@ async fn an_api_server_that_is_down_ends_the_run_with_its_message_after_the_retr
     );
     assert_no_debug_dump("junit.xml", &xml);
 }
+
+/// A create that went through but whose answer was lost is retried and meets AlreadyExists:
+/// the test namespace (by its labels) and each created object (by its create token) are ours,
+/// so they count as created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn creates_whose_answer_was_lost_count_as_created() {
+    let cluster = Cluster::start(SimConfig {
+        faults: [Fault::CreateAnswersLost].into(),
+        ..SimConfig::default()
+    })
+    .await;
+    let out = cluster.run(&[]).await;
+    let retries = assert_all_passed_with_retries(&out, &cluster.reports());
+    let tests = results(&cluster.reports()).len() as u64;
+    assert!(
+        retries > tests,
+        "each test's namespace and objects were created twice: {retries} retries, {tests} tests"
+    );
+}
