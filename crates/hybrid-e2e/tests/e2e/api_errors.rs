@@ -162,3 +162,38 @@ async fn creates_whose_answer_was_lost_count_as_created() {
         "each test's namespace and objects were created twice: {retries} retries, {tests} tests"
     );
 }
+
+/// `doctor` and `cleanup` against an API server that is down: one line each with the server's
+/// message, reason and code, exit 3.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn doctor_and_cleanup_report_an_api_server_that_is_down_in_one_line() {
+    let cluster = Cluster::start(SimConfig {
+        faults: [Fault::ApiDown].into(),
+        ..SimConfig::default()
+    })
+    .await;
+    for command in ["doctor", "cleanup"] {
+        let run = tokio::process::Command::new(BIN)
+            .arg(command)
+            .arg("--kubeconfig")
+            .arg(cluster.kubeconfig())
+            .env_remove("KUBECONFIG")
+            .output();
+        let out = tokio::time::timeout(Duration::from_secs(60), run)
+            .await
+            .expect("ends after the retries")
+            .expect("binary runs");
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{command}: {stderr}");
+        let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+        assert_eq!(errors.len(), 1, "{command}: {stderr}");
+        assert!(
+            errors[0].ends_with(
+                "Internal error occurred: injected by fault api-down (InternalError, 500)"
+            ),
+            "{command}: {stderr}"
+        );
+        assert_no_debug_dump(command, &stderr);
+        assert_no_debug_dump(command, &text(&out.stdout));
+    }
+}
