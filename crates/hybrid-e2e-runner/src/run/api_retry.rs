@@ -8,7 +8,8 @@
 //! jitter, for requests a retry cannot double-apply: GET (lists, watch starts, logs, the exec
 //! upgrade), HEAD, DELETE, PUT, PATCH with a merge, strategic-merge or apply body, and POST
 //! (create: the callers count an `AlreadyExists` on their own object as created). A JSON-patch
-//! PATCH is not retried, and a failed connection of a request that is not retried says so.
+//! PATCH is not retried, and a failed connection of a request that is not retried says so. A
+//! 5xx through a proxy subresource is the proxied server's answer, not retried either.
 //! Every retry is counted in [`api_retries`] for the report.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -126,8 +127,11 @@ enum Verdict {
     Transient { retry_after: Option<Duration> },
 }
 
-fn verdict<B>(result: &Result<Response<B>, BoxError>) -> Verdict {
+fn verdict<B>(request: &Request<Body>, result: &Result<Response<B>, BoxError>) -> Verdict {
     match result {
+        // Through a proxy subresource the status is the proxied server's answer (a probe's
+        // business, which retries on its own), not the API server's.
+        Ok(_) if is_proxy(request) => Verdict::Final,
         Ok(response) => {
             let status = response.status();
             let transient = status == StatusCode::TOO_MANY_REQUESTS
@@ -148,6 +152,15 @@ fn verdict<B>(result: &Result<Response<B>, BoxError>) -> Verdict {
         }
         Err(_) => Verdict::Final,
     }
+}
+
+/// `.../pods/NAME[:PORT]/proxy[/...]` (or a service's or node's).
+fn is_proxy(request: &Request<Body>) -> bool {
+    request
+        .uri()
+        .path()
+        .split('/')
+        .any(|segment| segment == "proxy")
 }
 
 /// Refused, reset, aborted, timed out or cut off: the server may answer the next try.
@@ -217,7 +230,7 @@ impl<B> Policy<Request<Body>, Response<B>, BoxError> for ApiRetryPolicy {
         request: &mut Request<Body>,
         result: &mut Result<Response<B>, BoxError>,
     ) -> Option<Self::Future> {
-        let Verdict::Transient { retry_after } = verdict(result) else {
+        let Verdict::Transient { retry_after } = verdict(request, result) else {
             return None;
         };
         if let Some(why) = not_retried_because(request) {
@@ -329,6 +342,19 @@ mod tests {
         let mut policy = ApiRetryPolicy::new(counter.clone());
         assert!(!retried(&mut policy, request(Method::GET, None), other));
         assert_eq!(counter.count(), 0);
+    }
+
+    #[tokio::test]
+    async fn proxied_answers_are_the_backends_and_not_retried() {
+        let mut policy = ApiRetryPolicy::new(ApiRetries::default());
+        let proxied = || {
+            Request::builder()
+                .uri("/api/v1/namespaces/n/pods/p:8080/proxy/dial?host=x")
+                .body(Body::empty())
+                .unwrap()
+        };
+        assert!(!retried(&mut policy, proxied(), answer(503)));
+        assert!(retried(&mut policy, proxied(), refused()));
     }
 
     #[tokio::test]
