@@ -437,6 +437,77 @@ mod tests {
         }
     }
 
+    /// A one-trick API server on loopback: answers `/version` 500 the first `failures` times,
+    /// then 200; every answer closes its connection.
+    async fn flaky_server(failures: usize) -> String {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            for n in 0.. {
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
+                let mut request = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(read) => request.extend_from_slice(&buf[..read]),
+                    }
+                }
+                let (status, body) = if n < failures {
+                    (
+                        "500 Internal Server Error",
+                        r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"flaky","reason":"InternalError","code":500}"#,
+                    )
+                } else {
+                    (
+                        "200 OK",
+                        r#"{"major":"1","minor":"33","gitVersion":"v1.33.1","gitCommit":"","gitTreeState":"","buildDate":"","goVersion":"","compiler":"","platform":""}"#,
+                    )
+                };
+                let answer = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+            }
+        });
+        url
+    }
+
+    fn config_for(url: &str) -> Config {
+        Config::new(url.parse().unwrap())
+    }
+
+    #[tokio::test]
+    async fn the_client_retries_through_its_stack_and_counts() {
+        let retries = ApiRetries::default();
+        let client = client_counting_into(config_for(&flaky_server(2).await), retries.clone())
+            .expect("client");
+        let version = client
+            .apiserver_version()
+            .await
+            .expect("answered on the third try");
+        assert_eq!(version.git_version, "v1.33.1");
+        assert_eq!(retries.count(), 2);
+    }
+
+    #[tokio::test]
+    async fn the_client_gives_up_with_the_servers_status() {
+        let retries = ApiRetries::default();
+        let client =
+            client_counting_into(config_for(&flaky_server(usize::MAX).await), retries.clone())
+                .expect("client");
+        let error = client.apiserver_version().await.expect_err("always 500");
+        assert_eq!(
+            crate::kube_error::error_chain(&error),
+            "flaky (InternalError, 500)"
+        );
+        assert_eq!(retries.count(), u64::from(MAX_RETRIES));
+    }
+
     #[tokio::test]
     async fn a_buffered_request_clones_with_its_headers() {
         let mut policy = ApiRetryPolicy::new(ApiRetries::default());
