@@ -19,17 +19,33 @@ pub(crate) fn api_message(error: &kube::Error) -> String {
     }
 }
 
-/// An error and all its causes on one line: `a: b: c`.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.ends_with(&cause_text) {
+/// Whether the API server answered 409 AlreadyExists (after a retried create: maybe our own
+/// first try, whose answer was lost).
+pub(crate) fn is_already_exists(error: &kube::Error) -> bool {
+    matches!(error, kube::Error::Api(status) if status.code == 409 && status.reason == "AlreadyExists")
+}
+
+/// An error and all its causes on one line: `a: b: c`. A kube API error in the chain reads as
+/// [`api_message`] (kube's own Display of it appends the Status' Debug dump) and ends the chain.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = String::new();
+    let mut link = Some(error);
+    while let Some(cause) = link {
+        let status = match cause.downcast_ref::<kube::Error>() {
+            Some(api @ kube::Error::Api(_)) => Some(api_message(api)),
+            _ => None,
+        };
+        let cause_text = status.clone().unwrap_or_else(|| cause.to_string());
+        if text.is_empty() {
+            text = cause_text;
+        } else if !text.ends_with(&cause_text) {
             text.push_str(": ");
             text.push_str(&cause_text);
         }
-        source = cause.source();
+        if status.is_some() {
+            break;
+        }
+        link = cause.source();
     }
     text
 }
@@ -67,6 +83,35 @@ mod tests {
     fn the_tail_is_the_last_lines() {
         assert_eq!(tail("a\nb\nc", 2), "b\nc");
         assert_eq!(tail("a", 5), "a");
+    }
+
+    fn internal_error() -> kube::Error {
+        let mut status = kube::core::Status::failure(
+            "Internal error occurred: injected by fault api-errors",
+            "InternalError",
+        );
+        status.code = 500;
+        kube::Error::Api(status.boxed())
+    }
+
+    #[test]
+    fn an_api_error_in_a_chain_reads_as_message_reason_and_code() {
+        let expected = "Internal error occurred: injected by fault api-errors (InternalError, 500)";
+        assert_eq!(error_chain(&internal_error()), expected);
+        #[derive(Debug, thiserror::Error)]
+        #[error("cannot list nodes")]
+        struct ListNodes(#[source] kube::Error);
+        let text = error_chain(&ListNodes(internal_error()));
+        assert_eq!(text, format!("cannot list nodes: {expected}"));
+        let wrapped = ApiError {
+            what: "cannot read pod \"p\"".into(),
+            source: internal_error(),
+        };
+        let text = error_chain(&wrapped);
+        assert_eq!(text, format!("cannot read pod \"p\": {expected}"));
+        for dump in ["Some(", "Status {", "ErrorResponse {"] {
+            assert!(!text.contains(dump), "{text}");
+        }
     }
 
     #[test]

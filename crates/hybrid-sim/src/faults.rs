@@ -27,6 +27,12 @@ pub enum Fault {
     ApiErrors,
     /// Watches end early, and some end with a 410 Gone ERROR event.
     WatchDrop,
+    /// Every non-watch API request answers 500 InternalError: an API server that is down, not
+    /// flaky.
+    ApiDown,
+    /// Every create goes through, but its answer is lost: the client reads 500 InternalError
+    /// (a retried create then meets AlreadyExists).
+    CreateAnswersLost,
     /// Every simulated latency (pull, start, probes, network) is ten times longer.
     Slow,
     /// Creating a namespace answers 403 Forbidden, like credentials without RBAC permission.
@@ -67,6 +73,8 @@ impl Fault {
             self,
             Fault::ApiErrors
                 | Fault::WatchDrop
+                | Fault::ApiDown
+                | Fault::CreateAnswersLost
                 | Fault::ForbidNamespaces
                 | Fault::ServiceAccountsMissing
                 | Fault::ForbidExec

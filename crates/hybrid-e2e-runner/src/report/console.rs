@@ -197,6 +197,9 @@ impl ConsoleReporter {
                 );
                 kept_line(kept, err);
             }
+            RunEvent::ApiRetried { count } => {
+                let _ = writeln!(err, "API requests retried: {count}");
+            }
             RunEvent::ReportsWritten(paths) => {
                 let _ = writeln!(err, "Reports: {paths}");
             }
@@ -455,6 +458,18 @@ mod tests {
              Deleting this run's namespaces...\n\
              warning: namespaces still terminating: he2e-r1-1; `kubectl delete namespace -l hybrid-e2e.io/run-id=r1` removes them\n\
              Kept namespaces of failed tests: he2e-r1-2\n"
+        );
+    }
+
+    #[test]
+    fn the_retry_count_is_a_line_on_stderr() {
+        let reporter = reporter(ConsoleFormat::Pretty);
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        reporter.render(RunEvent::ApiRetried { count: 37 }, &mut out, &mut err);
+        assert!(out.is_empty());
+        assert_eq!(
+            String::from_utf8(err).unwrap(),
+            "API requests retried: 37\n"
         );
     }
 }

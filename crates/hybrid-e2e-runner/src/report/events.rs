@@ -73,6 +73,11 @@ pub enum RunEvent<'a> {
         /// The run's id (for the `kubectl` hint).
         run_id: &'a str,
     },
+    /// API requests were retried after transient errors (only sent when `count` > 0).
+    ApiRetried {
+        /// How many retries the run made.
+        count: u64,
+    },
     /// The reports were written here.
     ReportsWritten(&'a ReportPaths),
     /// The reports could not be written.

@@ -89,6 +89,7 @@ mod tests {
                 nodes: vec!["linux=1".into()],
                 tag_expression: None,
                 name_filter: vec![],
+                api_retries: 0,
             },
             results: vec![TestResult {
                 name: "storage/emptydir[os=linux]".into(),

@@ -290,6 +290,7 @@ mod tests {
             nodes: vec!["linux=2".into(), "windows/10.0.20348=1".into()],
             tag_expression: Some("networking && !slow".into()),
             name_filter: vec!["pod".into()],
+            api_retries: 0,
         }
     }
 

@@ -145,6 +145,7 @@ mod tests {
                 nodes: vec![],
                 tag_expression: None,
                 name_filter: vec![],
+                api_retries: 0,
             },
             results: vec![],
             aborted: None,

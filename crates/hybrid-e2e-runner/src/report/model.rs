@@ -62,6 +62,8 @@ pub struct RunInfo {
     pub tag_expression: Option<String>,
     /// The name filters as the user wrote them; empty when none were given.
     pub name_filter: Vec<String>,
+    /// API requests retried after a transient error (5xx, 429, a dropped connection).
+    pub api_retries: u64,
 }
 
 /// Everything a report is made from.

@@ -70,6 +70,9 @@ pub fn render_summary(report: &RunReport) -> String {
     if !info.name_filter.is_empty() {
         facts.push(format!("filter `{}`", code(&info.name_filter.join(" "))));
     }
+    if info.api_retries > 0 {
+        facts.push(format!("API requests retried {}", info.api_retries));
+    }
     facts.push(format!("harness {}", cell(&info.harness_version)));
     let _ = writeln!(out, "{}\n", facts.join(" · "));
 
@@ -205,6 +208,7 @@ mod tests {
                 nodes: vec!["linux=2".into()],
                 tag_expression: Some("a || b".into()),
                 name_filter: vec![],
+                api_retries: 37,
             },
             results: vec![result("s/p", Outcome::Passed), f, s1, s2, s3],
             aborted: Some("interrupted".into()),
@@ -223,6 +227,7 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("tags `a || b`"), "{md}");
+        assert!(md.contains(" · API requests retried 37 · "), "{md}");
         assert!(md.contains("> **Run aborted:** interrupted"));
         assert!(
             md.contains("| `s/f` | step 2 \\| wait: pod &lt;x&gt;<br>never ready |"),

@@ -176,8 +176,10 @@ async fn connect_in(
         &prepared.chosen,
         prepared.command.as_deref(),
     );
-    let builder = kube::client::ClientBuilder::try_from(prepared.config)
+    let config = super::api_retry::without_kube_retry(prepared.config);
+    let builder = kube::client::ClientBuilder::try_from(config)
         .map_err(|e| checks::client_error(e, plugin.as_ref()))?;
+    let builder = super::api_retry::retrying(builder, super::api_retry::api_retries().clone());
     let client = match plugin {
         // Outermost, so it sees what the auth layer's token refresh returns.
         Some(plugin) => builder

@@ -11,7 +11,7 @@ use kube::api::{ListParams, LogParams};
 use kube::{Api, Client};
 
 use super::wait::summarize;
-use crate::kube_error::tail;
+use crate::kube_error::{api_message, tail};
 
 /// Lines of each container log kept in the failure details (the artifact has it all).
 const LOG_TAIL_LINES: usize = 30;
@@ -26,7 +26,7 @@ pub(crate) async fn collect(client: &Client, namespace: &str, artifacts: Option<
     let pod_list = match pods.list(&ListParams::default()).await {
         Ok(list) => list.items,
         Err(e) => {
-            let _ = writeln!(details, "(cannot list pods: {e})");
+            let _ = writeln!(details, "(cannot list pods: {})", api_message(&e));
             Vec::new()
         }
     };
@@ -45,7 +45,7 @@ pub(crate) async fn collect(client: &Client, namespace: &str, artifacts: Option<
         .await
     {
         Ok(nodes) => nodes.items.iter().map(describe_node).collect(),
-        Err(e) => vec![format!("(cannot list nodes: {e})")],
+        Err(e) => vec![format!("(cannot list nodes: {})", api_message(&e))],
     };
     let _ = writeln!(details, "Nodes:");
     for line in &nodes {

@@ -3,6 +3,7 @@
 //! prints nothing: a [`Reporter`] hears what happens (`report::events`). The outcome is a
 //! [`RunSummary`] or a [`RunError`]; choosing an exit code is the binary's job.
 
+pub mod api_retry;
 pub mod connect;
 pub(crate) mod diagnose;
 pub(crate) mod mounts;
@@ -115,6 +116,7 @@ pub fn execute(
 ) -> Result<RunSummary, RunError> {
     let clock = Instant::now();
     let mut info = run_info(plan);
+    let retries = RetriesSince::now();
 
     let preflight =
         preflight::stop_reason(&connection.client, &connection.server, &cases, &fixtures);
@@ -131,6 +133,7 @@ pub fn execute(
                 source,
             };
             info.duration = clock.elapsed();
+            info.api_retries = retries.report(reporter);
             write_reports(plan, aborted_report(info, &error_chain(&error)), reporter);
             return Err(error);
         }
@@ -173,6 +176,7 @@ pub fn execute(
         let interrupted = env.cancel.is_cancelled();
         sweep(&env, plan, interrupted, reporter).await;
         info.duration = clock.elapsed();
+        info.api_retries = retries.report(reporter);
         let report = RunReport {
             info,
             results,
@@ -200,6 +204,24 @@ pub fn execute(
         }
     });
     Ok(summary)
+}
+
+/// The API retries of this run: those of the process's clients since the run started.
+struct RetriesSince(u64);
+
+impl RetriesSince {
+    fn now() -> RetriesSince {
+        RetriesSince(api_retry::api_retries().count())
+    }
+
+    /// The retries since [`RetriesSince::now`], told to `reporter` when there were any.
+    fn report(&self, reporter: &dyn Reporter) -> u64 {
+        let count = api_retry::api_retries().count().saturating_sub(self.0);
+        if count > 0 {
+            reporter.report(RunEvent::ApiRetried { count });
+        }
+        count
+    }
 }
 
 /// Deletes what is left of the run's namespaces (except those kept for inspection), waiting
@@ -240,6 +262,7 @@ fn run_info(plan: &RunConfig) -> RunInfo {
         nodes: Vec::new(),
         tag_expression: plan.tag_expression.clone(),
         name_filter: plan.name_filters.clone(),
+        api_retries: 0,
     }
 }
 

@@ -98,10 +98,29 @@ pub async fn create(
         },
         ..Default::default()
     };
-    Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &ns)
-        .await?;
-    Ok(name)
+    let namespaces = Api::<Namespace>::all(client.clone());
+    match namespaces.create(&PostParams::default(), &ns).await {
+        Ok(_) => Ok(name),
+        // A retried create whose first try went through: the namespace is ours if it carries
+        // this run's and this test's labels (the name alone is only likely to be ours).
+        Err(e) if crate::kube_error::is_already_exists(&e) => match namespaces.get_opt(&name).await
+        {
+            Ok(Some(existing)) if labels_match(&existing, &ns) => Ok(name),
+            _ => Err(e),
+        },
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether `existing` carries every label `wanted` has, with the same values.
+fn labels_match(existing: &Namespace, wanted: &Namespace) -> bool {
+    let have = existing.metadata.labels.as_ref();
+    wanted
+        .metadata
+        .labels
+        .iter()
+        .flatten()
+        .all(|(k, v)| have.and_then(|h| h.get(k)) == Some(v))
 }
 
 /// How long a new namespace may go without its `default` ServiceAccount (upstream e2e's
@@ -232,6 +251,31 @@ pub async fn sweep(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_existing_namespace_is_ours_only_with_our_labels() {
+        let labelled = |labels: &[(&str, &str)]| Namespace {
+            metadata: ObjectMeta {
+                labels: Some(
+                    labels
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                ),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let ours = labelled(&[(RUN_ID_LABEL, "r1"), (TEST_LABEL, "t")]);
+        let with_more = labelled(&[(RUN_ID_LABEL, "r1"), (TEST_LABEL, "t"), ("x", "y")]);
+        assert!(labels_match(&with_more, &ours));
+        assert!(!labels_match(
+            &labelled(&[(RUN_ID_LABEL, "r2"), (TEST_LABEL, "t")]),
+            &ours
+        ));
+        assert!(!labels_match(&labelled(&[(TEST_LABEL, "t")]), &ours));
+        assert!(!labels_match(&Namespace::default(), &ours));
+    }
 
     #[test]
     fn label_values_are_valid_and_bounded() {

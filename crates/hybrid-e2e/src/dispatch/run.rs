@@ -66,11 +66,11 @@ async fn open(target: &Target) -> Result<(Connection, Option<Simulated>), Error>
             control_plane,
         } => {
             let sim = Simulated::start(config.clone(), *control_plane).await?;
-            let client = match sim.cluster().client().await {
+            let client = match sim_client(&sim.cluster().kubeconfig_yaml()).await {
                 Ok(client) => client,
                 Err(e) => {
                     sim.shutdown().await;
-                    return Err(Error::Sim(e));
+                    return Err(e.into());
                 }
             };
             let connection = Connection {
@@ -80,4 +80,19 @@ async fn open(target: &Target) -> Result<(Connection, Option<Simulated>), Error>
             Ok((connection, Some(sim)))
         }
     }
+}
+
+/// A client for the simulated cluster made from its kubeconfig the way a user's kubeconfig
+/// makes one (`connect`), so `--sim` runs go through the same client stack, retries included.
+async fn sim_client(kubeconfig_yaml: &str) -> Result<kube::Client, connect::ConnectError> {
+    let kubeconfig_error = |source| connect::ConnectError::Kubeconfig {
+        path: "the simulated cluster's kubeconfig".to_string(),
+        source,
+    };
+    let kubeconfig =
+        kube::config::Kubeconfig::from_yaml(kubeconfig_yaml).map_err(kubeconfig_error)?;
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .map_err(kubeconfig_error)?;
+    runner::api_retry::client_with_retries(config).map_err(connect::ConnectError::Client)
 }

@@ -3,6 +3,9 @@
 
 mod common;
 
+// Transient API errors survived; an API server that is down, reported in one line.
+mod api_errors;
+
 // Command line without a cluster: list, render, bad input, help.
 mod cli;
 // Proxies, credential plugins and bad kubeconfigs, as users connect.

@@ -30,6 +30,7 @@ fn info() -> RunInfo {
         ],
         tag_expression: Some("networking && !slow".into()),
         name_filter: vec!["pod-to-pod".into()],
+        api_retries: 0,
     }
 }
 

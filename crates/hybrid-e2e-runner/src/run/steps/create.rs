@@ -69,8 +69,9 @@ impl Create<'_> {
             let types = object.types.clone().unwrap_or_default();
             let object_name = object.metadata.name.clone().unwrap_or_default();
             let resource = api_resource(&types.api_version, &types.kind);
-            Api::<DynamicObject>::namespaced_with(scope.client(), &scope.namespace, &resource)
-                .create(&PostParams::default(), &object)
+            let api =
+                Api::<DynamicObject>::namespaced_with(scope.client(), &scope.namespace, &resource);
+            create_once(&api, object)
                 .await
                 .map_err(|source| StepError::Create {
                     kind: types.kind.clone(),
@@ -80,6 +81,51 @@ impl Create<'_> {
         }
         Ok(())
     }
+}
+
+/// Marks each object this step creates with a token of that one create call, so that an
+/// AlreadyExists answer to a retried create (the first try went through, its answer was lost)
+/// can tell our own object from one that was there before.
+const CREATE_TOKEN_ANNOTATION: &str = "hybrid-e2e.io/create-token";
+
+/// Creates `object`; an AlreadyExists answer counts as created when the object there carries
+/// this call's token.
+async fn create_once(
+    api: &Api<DynamicObject>,
+    mut object: DynamicObject,
+) -> Result<(), kube::Error> {
+    let token = crate::run::namespace::random_suffix(16);
+    object
+        .metadata
+        .annotations
+        .get_or_insert_with(Default::default)
+        .insert(CREATE_TOKEN_ANNOTATION.to_string(), token.clone());
+    match api.create(&PostParams::default(), &object).await {
+        Ok(_) => Ok(()),
+        Err(e) if crate::kube_error::is_already_exists(&e) => {
+            let name = object.metadata.name.as_deref().unwrap_or_default();
+            let existing = match name {
+                "" => None,
+                name => api.get_opt(name).await.ok().flatten(),
+            };
+            if existing.is_some_and(|existing| created_by(&existing, &token)) {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether `object` is the one the create call holding `token` made.
+fn created_by(object: &DynamicObject, token: &str) -> bool {
+    object
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(CREATE_TOKEN_ANNOTATION))
+        .is_some_and(|t| t == token)
 }
 
 /// The API resource for an `apiVersion` and `kind` (plural guessed as kube does).
@@ -101,6 +147,21 @@ mod tests {
             (deploy.group.as_str(), deploy.plural.as_str()),
             ("apps", "deployments")
         );
+    }
+
+    #[test]
+    fn an_existing_object_is_ours_only_with_this_calls_token() {
+        let with_token = |token: Option<&str>| {
+            let mut object = DynamicObject::new("p", &api_resource("v1", "Pod"));
+            if let Some(token) = token {
+                object.metadata.annotations =
+                    Some([(CREATE_TOKEN_ANNOTATION.to_string(), token.to_string())].into());
+            }
+            object
+        };
+        assert!(created_by(&with_token(Some("abc")), "abc"));
+        assert!(!created_by(&with_token(Some("abd")), "abc"));
+        assert!(!created_by(&with_token(None), "abc"));
     }
 
     #[test]
