@@ -5,7 +5,6 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::time::Duration;
 
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
@@ -18,12 +17,6 @@ use super::RunError;
 use crate::catalog::{Action, FixtureSet, ObjectKind, TargetKind, TestCase};
 use crate::cluster::DiscoveryError;
 use crate::kube_error::api_message;
-
-/// How often one review is asked again after a 5xx or 429 before the preflight gives up.
-const REVIEW_ATTEMPTS: u32 = 5;
-
-/// The pause before the first repeated review; it doubles each time.
-const REVIEW_BACKOFF: Duration = Duration::from_millis(100);
 
 /// One thing the harness does to the API: a verb on a resource (or subresource) of a group.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -242,16 +235,26 @@ fn target_needs(target: &TargetKind, needed: &mut BTreeSet<Permission>) {
 }
 
 /// Asks the API server, one SelfSubjectAccessReview per permission (cluster-wide: no namespace
-/// in the attributes), all at once, which of `permissions` the credentials lack. 5xx and 429
-/// answers are asked again a few times (a review changes nothing).
+/// in the attributes), which of `permissions` the credentials lack: the first alone (a server
+/// that cannot answer reviews is asked once, not once per permission), then the others all at
+/// once. Transient errors are retried by the client's retry layer.
 pub async fn missing(
     client: &Client,
     permissions: &BTreeSet<Permission>,
 ) -> Result<Vec<Permission>, PreflightError> {
     let reviews = Api::<SelfSubjectAccessReview>::all(client.clone());
-    let answers = futures::future::join_all(permissions.iter().map(|p| allowed(&reviews, p))).await;
+    let mut permissions = permissions.iter();
+    let Some(first) = permissions.next() else {
+        return Ok(Vec::new());
+    };
+    let first_allowed = allowed(&reviews, first).await?;
+    let rest: Vec<&Permission> = permissions.collect();
+    let answers = futures::future::join_all(rest.iter().map(|p| allowed(&reviews, p))).await;
     let mut missing = Vec::new();
-    for (permission, answer) in permissions.iter().zip(answers) {
+    if !first_allowed {
+        missing.push(first.clone());
+    }
+    for (permission, answer) in rest.into_iter().zip(answers) {
         if !answer? {
             missing.push(permission.clone());
         }
@@ -264,26 +267,16 @@ async fn allowed(
     reviews: &Api<SelfSubjectAccessReview>,
     permission: &Permission,
 ) -> Result<bool, PreflightError> {
-    let review = review_of(permission);
-    let mut pause = REVIEW_BACKOFF;
-    let mut attempt = 1;
-    loop {
-        match reviews.create(&PostParams::default(), &review).await {
-            Ok(answer) => return Ok(answer.status.is_some_and(|s| s.allowed)),
-            Err(kube::Error::Api(status)) if matches!(status.code, 403 | 404) => {
-                return Err(PreflightError::Unavailable(kube::Error::Api(status)))
-            }
-            Err(kube::Error::Api(status))
-                if (status.code >= 500 || status.code == 429) && attempt < REVIEW_ATTEMPTS =>
-            {
-                tracing::debug!(%permission, code = status.code, "SelfSubjectAccessReview again");
-            }
-            Err(error @ kube::Error::Api(_)) => return Err(PreflightError::Failed(error)),
-            Err(error) => return Err(PreflightError::Unreachable(error)),
+    match reviews
+        .create(&PostParams::default(), &review_of(permission))
+        .await
+    {
+        Ok(answer) => Ok(answer.status.is_some_and(|s| s.allowed)),
+        Err(kube::Error::Api(status)) if matches!(status.code, 403 | 404) => {
+            Err(PreflightError::Unavailable(kube::Error::Api(status)))
         }
-        tokio::time::sleep(pause).await;
-        pause *= 2;
-        attempt += 1;
+        Err(error @ kube::Error::Api(_)) => Err(PreflightError::Failed(error)),
+        Err(error) => Err(PreflightError::Unreachable(error)),
     }
 }
 

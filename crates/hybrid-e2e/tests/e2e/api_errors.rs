@@ -133,8 +133,8 @@ async fn an_api_server_that_is_down_ends_the_run_with_its_message_after_the_retr
     assert!(!text(&out.stdout).contains("running"), "no test started");
     assert_eq!(
         api_retries(&cluster.reports()),
-        8,
-        "one request, all its retries"
+        16,
+        "two requests (the first permission review, then the server version), all their retries"
     );
     let xml = std::fs::read_to_string(cluster.reports().join("junit.xml")).expect("junit.xml");
     assert!(
