@@ -215,6 +215,22 @@ pub(crate) struct RunArgs {
     /// Console output style.
     #[arg(long, value_enum, default_value_t = Format::Pretty)]
     pub format: Format,
+
+    /// The Pod Security level test namespaces enforce (labels
+    /// pod-security.kubernetes.io/enforce|warn|audit); tests needing more are skipped.
+    #[arg(long, value_enum, value_name = "LEVEL", default_value_t = PodSecurity::Privileged)]
+    pub pod_security: PodSecurity,
+}
+
+/// A Pod Security Standard level for test namespaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum PodSecurity {
+    /// Unrestricted: every test can run.
+    Privileged,
+    /// No hostPath volumes, host namespaces, privileged containers or extra capabilities.
+    Baseline,
+    /// Baseline, plus non-root, no privilege escalation, capabilities dropped, seccomp.
+    Restricted,
 }
 
 /// The simulated cluster's shape and faults (for `sim`, and for `run --sim`).

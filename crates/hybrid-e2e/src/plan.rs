@@ -8,12 +8,13 @@ use std::sync::Arc;
 
 use hybrid_e2e_runner::catalog::{Catalog, CatalogError, Os, Selection, TagExpr, TestCase};
 use hybrid_e2e_runner::fixture::{FixtureSet, Images};
+use hybrid_e2e_runner::pod_security::PodSecurityLevel;
 use hybrid_e2e_runner::run::connect::KubeconfigSource;
 use hybrid_e2e_runner::run::namespace::random_suffix;
 use hybrid_e2e_runner::run::{ConsoleFormat, RunConfig};
 use hybrid_sim::{Fault, SimConfig};
 
-use crate::cli::{ClusterArgs, Format, RunArgs, SelectArgs, SimArgs};
+use crate::cli::{ClusterArgs, Format, PodSecurity, RunArgs, SelectArgs, SimArgs};
 
 /// Why the flags do not make a runnable plan.
 #[derive(Debug, thiserror::Error)]
@@ -161,6 +162,11 @@ impl RunPlan {
             .collect(),
             tag_expression: args.select.tags.clone(),
             name_filters: args.select.filters.clone(),
+            pod_security: match args.pod_security {
+                PodSecurity::Privileged => PodSecurityLevel::Privileged,
+                PodSecurity::Baseline => PodSecurityLevel::Baseline,
+                PodSecurity::Restricted => PodSecurityLevel::Restricted,
+            },
         };
         Ok(RunPlan {
             target,
