@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use hybrid_sim::Fault;
+use hybrid_sim::{Fault, Quirk};
 
 use crate::plan::ControlPlaneKind;
 
@@ -51,6 +51,8 @@ pub(crate) struct Cli {
     pub quiet: bool,
 }
 
+// Parsed once per process: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Run the selected tests against a cluster and write reports.
@@ -261,6 +263,11 @@ pub(crate) struct SimArgs {
     /// Break one behaviour on purpose (repeatable).
     #[arg(long = "fault", value_enum, value_name = "NAME")]
     pub faults: Vec<Fault>,
+
+    /// Behave like some legitimate real clusters do (repeatable): not a fault, a difference
+    /// the harness must cope with.
+    #[arg(long = "quirk", value_enum, value_name = "NAME")]
+    pub quirks: Vec<Quirk>,
 
     /// Which API server, scheduler and controllers the simulated nodes run under [default:
     /// embedded]. `real` starts etcd, kube-apiserver, kube-controller-manager and kube-scheduler

@@ -12,7 +12,7 @@ use hybrid_e2e_runner::pod_security::PodSecurityLevel;
 use hybrid_e2e_runner::run::connect::KubeconfigSource;
 use hybrid_e2e_runner::run::namespace::random_suffix;
 use hybrid_e2e_runner::run::{ConsoleFormat, RunConfig};
-use hybrid_sim::{Fault, SimConfig};
+use hybrid_sim::{Fault, Quirk, SimConfig};
 
 use crate::cli::{ClusterArgs, Format, PodSecurity, RunArgs, SelectArgs, SimArgs};
 
@@ -28,6 +28,11 @@ pub(crate) enum PlanError {
          --control-plane real (node-side faults can)"
     )]
     FaultNeedsEmbedded(Fault),
+    #[error(
+        "--quirk {0} is a behaviour of the embedded API server, so it cannot be combined with \
+         --control-plane real"
+    )]
+    QuirkNeedsEmbedded(Quirk),
     #[error(transparent)]
     Catalog(#[from] CatalogError),
     #[error("--tags")]
@@ -184,7 +189,7 @@ pub(crate) fn kubeconfig_source(args: &ClusterArgs) -> KubeconfigSource {
     }
 }
 
-/// Refuses faults that only the embedded control plane can have, under a real one.
+/// Refuses faults and quirks that only the embedded control plane can have, under a real one.
 pub(crate) fn check_faults(config: &SimConfig, kind: ControlPlaneKind) -> Result<(), PlanError> {
     if kind == ControlPlaneKind::Real {
         if let Some(fault) = config
@@ -193,6 +198,9 @@ pub(crate) fn check_faults(config: &SimConfig, kind: ControlPlaneKind) -> Result
             .find(|f| f.needs_embedded_control_plane())
         {
             return Err(PlanError::FaultNeedsEmbedded(*fault));
+        }
+        if let Some(quirk) = config.quirks.first() {
+            return Err(PlanError::QuirkNeedsEmbedded(*quirk));
         }
     }
     Ok(())
@@ -206,7 +214,8 @@ pub(crate) fn sim_config(args: &SimArgs) -> Option<SimConfig> {
         || args.windows_build.is_some()
         || args.no_windows_taint
         || args.no_storage_class
-        || !args.faults.is_empty();
+        || !args.faults.is_empty()
+        || !args.quirks.is_empty();
     if !given {
         return None;
     }
@@ -221,6 +230,7 @@ pub(crate) fn sim_config(args: &SimArgs) -> Option<SimConfig> {
         windows_taint: !args.no_windows_taint,
         storage_class: !args.no_storage_class,
         faults: args.faults.iter().copied().collect::<BTreeSet<_>>(),
+        quirks: args.quirks.iter().copied().collect::<BTreeSet<_>>(),
         ..default
     })
 }
