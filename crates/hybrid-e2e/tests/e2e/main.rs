@@ -3,6 +3,9 @@
 
 mod common;
 
+// Namespaces that real admission accepts: Pod Security labels, policy denials as skips.
+mod admission;
+
 // Command line without a cluster: list, render, bad input, help.
 mod cli;
 // The lifecycle suite and the kubelet faults.
