@@ -281,6 +281,41 @@ mod tests {
     }
 
     #[test]
+    fn quirks_are_parsed_and_refused_under_a_real_control_plane() {
+        let args = run_args(&[
+            "hybrid-e2e",
+            "run",
+            "--sim",
+            "--quirk",
+            "pod-security-baseline",
+        ]);
+        let config = sim_config(&args.sim_args).expect("a quirk is a sim flag");
+        assert!(config.has_quirk(Quirk::PodSecurityBaseline));
+        assert!(check_faults(&config, ControlPlaneKind::Embedded).is_ok());
+        let refused = check_faults(&config, ControlPlaneKind::Real).unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "--quirk pod-security-baseline is a behaviour of the embedded API server, so it \
+             cannot be combined with --control-plane real"
+        );
+    }
+
+    #[test]
+    fn pod_security_defaults_to_privileged() {
+        let plan = RunPlan::from_args(&run_args(&["hybrid-e2e", "run", "--sim"])).unwrap();
+        assert_eq!(plan.config.pod_security, PodSecurityLevel::Privileged);
+        let plan = RunPlan::from_args(&run_args(&[
+            "hybrid-e2e",
+            "run",
+            "--sim",
+            "--pod-security",
+            "restricted",
+        ]))
+        .unwrap();
+        assert_eq!(plan.config.pod_security, PodSecurityLevel::Restricted);
+    }
+
+    #[test]
     fn api_server_faults_are_refused_under_a_real_control_plane() {
         let args = run_args(&[
             "hybrid-e2e",
