@@ -231,3 +231,79 @@ async fn pod_security_restricted_names_the_level_a_host_path_needs() {
          enforce \"restricted\", --pod-security)"
     );
 }
+
+const UNCONFINED_FIXTURES: &[(&str, &str)] = &[
+    (
+        "unconfined-pod.yaml",
+        r#"
+fixture: unconfined-pod
+description: pause with seccomp Unconfined (baseline refuses it; the pre-start check does not look).
+objects:
+  - apiVersion: v1
+    kind: Pod
+    metadata: { name: "${name}" }
+    spec:
+      securityContext: { seccompProfile: { type: Unconfined } }
+      containers:
+        - { name: main, image: "${image.pause}" }
+"#,
+    ),
+    (
+        "unconfined-deployment.yaml",
+        r#"
+fixture: unconfined-deployment
+description: A Deployment of pause with seccomp Unconfined.
+objects:
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata: { name: "${name}" }
+    spec:
+      replicas: 1
+      selector: { matchLabels: { app: "${name}" } }
+      template:
+        metadata: { labels: { app: "${name}" } }
+        spec:
+          securityContext: { seccompProfile: { type: Unconfined } }
+          containers:
+            - { name: main, image: "${image.pause}" }
+"#,
+    ),
+];
+
+const UNCONFINED_SUITE: &str = r#"
+suite: podsec
+tests:
+  - name: unconfined-pod
+    steps:
+      - create: { fixture: unconfined-pod, name: loose, os: linux }
+      - wait: { pod: loose, until: running }
+  - name: unconfined-deployment
+    steps:
+      - create: { fixture: unconfined-deployment, name: web, os: linux }
+      - wait: { deployment: web, until: available }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn what_only_the_clusters_pod_security_refuses_skips_quoting_it() {
+    // The same cells and messages as the real control plane's podsec test.
+    let dir = tempfile::tempdir().unwrap();
+    let args = custom_catalog(dir.path(), UNCONFINED_SUITE, UNCONFINED_FIXTURES);
+    let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
+    args.extend(["--pod-security", "baseline"]);
+    let run = run_against_sim(SimConfig::default(), &args, LIMIT).await;
+    assert_eq!(run.code, Some(0), "{}{}", run.stderr, run.failures());
+    let denial = "is forbidden: violates PodSecurity \"baseline:latest\": seccompProfile (pod \
+                  must not set securityContext.seccompProfile.type to \"Unconfined\")";
+    assert_eq!(
+        skip_reason(&run, "podsec/unconfined-pod"),
+        format!("the cluster's admission refused Pod \"loose\": pods \"loose\" {denial}")
+    );
+    let reason = skip_reason(&run, "podsec/unconfined-deployment");
+    assert!(
+        reason.starts_with("the cluster's admission refused the pods of ReplicaSet \"web-")
+            && reason.contains("(FailedCreate): Error creating: pods \"web-")
+            && reason.ends_with(denial),
+        "{reason}"
+    );
+    assert_no_debug_dumps(&run);
+}

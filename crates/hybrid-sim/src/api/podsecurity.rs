@@ -415,33 +415,28 @@ fn run_as_non_root(spec: &Value) -> Option<Violation> {
     })
 }
 
-fn seccomp_profile_restricted(spec: &Value) -> Option<Violation> {
-    if is_windows(spec) {
-        return None;
-    }
-    let valid = |kind: &str| matches!(kind, "RuntimeDefault" | "Localhost");
+fn valid_seccomp(kind: &str) -> bool {
+    matches!(kind, "RuntimeDefault" | "Localhost")
+}
+
+/// Baseline's and restricted's complaint about explicitly set seccomp profiles other than
+/// RuntimeDefault and Localhost.
+fn seccomp_explicitly_bad(spec: &Value) -> Option<Violation> {
     let mut bad_setters = Vec::new();
     let mut bad_values = std::collections::BTreeSet::new();
-    let mut pod_set = false;
     if let Some(kind) = spec["securityContext"]["seccompProfile"]["type"].as_str() {
-        if valid(kind) {
-            pod_set = true;
-        } else {
+        if !valid_seccomp(kind) {
             bad_setters.push("pod".to_string());
             bad_values.insert(kind.to_string());
         }
     }
     let mut explicitly_bad = Vec::new();
-    let mut implicitly_bad = Vec::new();
     for c in containers(spec) {
-        match c["securityContext"]["seccompProfile"]["type"].as_str() {
-            Some(kind) if !valid(kind) => {
+        if let Some(kind) = c["securityContext"]["seccompProfile"]["type"].as_str() {
+            if !valid_seccomp(kind) {
                 explicitly_bad.push(name_of(c));
                 bad_values.insert(kind.to_string());
             }
-            Some(_) => {}
-            None if !pod_set => implicitly_bad.push(name_of(c)),
-            None => {}
         }
     }
     if !explicitly_bad.is_empty() {
@@ -451,17 +446,41 @@ fn seccomp_profile_restricted(spec: &Value) -> Option<Violation> {
             join_quote(&explicitly_bad)
         ));
     }
-    if !bad_setters.is_empty() {
+    (!bad_setters.is_empty()).then(|| {
         let values: Vec<String> = bad_values.into_iter().collect();
-        return Some((
+        (
             "seccompProfile",
             format!(
                 "{} must not set securityContext.seccompProfile.type to {}",
                 bad_setters.join(" and "),
                 join_quote(&values)
             ),
-        ));
+        )
+    })
+}
+
+/// Baseline: no explicitly unconfined seccomp profile (the 1.19+ check; the annotations of
+/// older versions are not modeled).
+fn seccomp_profile_baseline(spec: &Value) -> Option<Violation> {
+    seccomp_explicitly_bad(spec)
+}
+
+/// Restricted: no bad profile, and every container has a good one (its own or the pod's).
+fn seccomp_profile_restricted(spec: &Value) -> Option<Violation> {
+    if is_windows(spec) {
+        return None;
     }
+    if let Some(violation) = seccomp_explicitly_bad(spec) {
+        return Some(violation);
+    }
+    let pod_set = spec["securityContext"]["seccompProfile"]["type"]
+        .as_str()
+        .is_some_and(valid_seccomp);
+    let implicitly_bad: Vec<String> = containers(spec)
+        .into_iter()
+        .filter(|c| c["securityContext"]["seccompProfile"]["type"].is_null() && !pod_set)
+        .map(name_of)
+        .collect();
     (!implicitly_bad.is_empty()).then(|| {
         (
             "seccompProfile",
@@ -483,6 +502,7 @@ const BASELINE: &[Check] = &[
     host_path_volumes,
     host_ports,
     privileged,
+    seccomp_profile_baseline,
 ];
 
 /// Restricted's: the baseline checks it does not override, then its own, each sorted by ID.
@@ -575,6 +595,16 @@ mod tests {
             Some(
                 "privileged (containers \"a\", \"b\" must not set securityContext.privileged=true)"
             )
+        );
+    }
+
+    #[test]
+    fn unconfined_seccomp() {
+        assert_eq!(
+            baseline(json!({"securityContext": {"seccompProfile": {"type": "Unconfined"}},
+                            "containers": [{"name": "c"}]}))
+            .as_deref(),
+            Some("seccompProfile (pod must not set securityContext.seccompProfile.type to \"Unconfined\")")
         );
     }
 
