@@ -2,9 +2,9 @@
 //! LimitRange, an admission webhook) says the cluster does not allow the test, not that it is
 //! broken, so the test is skipped with the denial quoted instead of failed.
 
-/// Phrases of the admission plugins whose refusals are policy, not faults: PodSecurity,
-/// ResourceQuota, LimitRanger and validating/mutating webhooks.
-const POLICY_PHRASES: &[&str] = &[
+/// Phrases of the admission plugins whose refusals (403, `... is forbidden: ...`) are policy,
+/// not faults: PodSecurity, ResourceQuota and LimitRanger.
+const FORBIDDING_PHRASES: &[&str] = &[
     "violates PodSecurity",
     "exceeded quota",
     "failed quota",
@@ -12,20 +12,34 @@ const POLICY_PHRASES: &[&str] = &[
     "usage per Container",
     "usage per Pod",
     "limit to request ratio per",
-    "denied the request",
 ];
 
-/// Whether an API server's (or a controller's event) message is a policy's admission refusal.
-pub(crate) fn is_policy_denial(message: &str) -> bool {
-    POLICY_PHRASES.iter().any(|phrase| message.contains(phrase))
+/// Whether a message is a webhook's refusal (`admission webhook "w" denied the request: ...`),
+/// whatever code the webhook chose.
+fn is_webhook_denial(message: &str) -> bool {
+    message.contains("admission webhook \"") && message.contains("denied the request")
+}
+
+/// Whether a message is a forbidding plugin's refusal (`pods "p" is forbidden: failed quota:
+/// ...`); not the ServiceAccount admission's, which the namespace wait handles.
+fn is_forbidding_denial(message: &str) -> bool {
+    message.contains("is forbidden:")
+        && FORBIDDING_PHRASES.iter().any(|p| message.contains(p))
         && !message.contains("error looking up service account")
 }
 
-/// The API server's message when `error` is a policy's admission refusal (a 4xx answer).
+/// Whether a controller's event message (`Error creating: ...`) is a policy's refusal.
+pub(crate) fn is_policy_denial(message: &str) -> bool {
+    is_webhook_denial(message) || is_forbidding_denial(message)
+}
+
+/// The API server's message when `error` is a policy's admission refusal: a webhook's (any
+/// 4xx), or a forbidding plugin's (403; a 422 `is invalid` is the fixture's fault).
 pub(crate) fn policy_denial(error: &kube::Error) -> Option<String> {
     match error {
         kube::Error::Api(status)
-            if (400..500).contains(&status.code) && is_policy_denial(&status.message) =>
+            if ((400..500).contains(&status.code) && is_webhook_denial(&status.message))
+                || (status.code == 403 && is_forbidding_denial(&status.message)) =>
         {
             Some(status.message.trim().to_string())
         }
@@ -58,6 +72,7 @@ mod tests {
             "pods \"p\" is forbidden: error looking up service account ns/default: serviceaccount \"default\" not found",
             "pods is forbidden: User \"u\" cannot create resource \"pods\" in API group \"\" in the namespace \"n\"",
             "unable to create new content in namespace n because it is being terminated",
+            "Pod \"p\" is invalid: spec.volumes[0]: Required value: must specify a volume type",
         ] {
             assert!(!is_policy_denial(message), "{message}");
         }
@@ -80,5 +95,14 @@ mod tests {
             Some("admission webhook \"w\" denied the request: no")
         );
         assert_eq!(policy_denial(&status(500)), None);
+        let invalid = kube::Error::Api(
+            kube::core::Status::failure(
+                "Pod \"p\" is invalid: spec.volumes[0]: Required value: must specify a volume type",
+                "Invalid",
+            )
+            .with_code(422)
+            .boxed(),
+        );
+        assert_eq!(policy_denial(&invalid), None);
     }
 }
