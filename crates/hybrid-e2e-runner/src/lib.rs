@@ -10,6 +10,7 @@ pub mod cluster; // what the cluster offers; why a test must be skipped
 pub mod fixture; // fixture templates → Kubernetes objects for one OS and namespace
 pub mod kube_error; // errors as users read them: API messages, causes on one line
 pub mod labels; // the labels that find what a run created
+pub mod pod_security; // Pod Security levels: namespace labels, what a test's objects need
 pub mod render; // `render`: the objects selected cells would create, as YAML
 pub mod report; // results → JUnit, JSON, console summary
 pub mod run; // executing tests: trials, namespaces, steps, waits, cleanup

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use hybrid_sim::Fault;
+use hybrid_sim::{Fault, Quirk};
 
 use crate::plan::ControlPlaneKind;
 
@@ -51,6 +51,8 @@ pub(crate) struct Cli {
     pub quiet: bool,
 }
 
+// Parsed once per process: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Run the selected tests against a cluster and write reports.
@@ -215,6 +217,22 @@ pub(crate) struct RunArgs {
     /// Console output style.
     #[arg(long, value_enum, default_value_t = Format::Pretty)]
     pub format: Format,
+
+    /// The Pod Security level test namespaces enforce (labels
+    /// pod-security.kubernetes.io/enforce|warn|audit); tests needing more are skipped.
+    #[arg(long, value_enum, value_name = "LEVEL", default_value_t = PodSecurity::Privileged)]
+    pub pod_security: PodSecurity,
+}
+
+/// A Pod Security Standard level for test namespaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum PodSecurity {
+    /// Unrestricted: every test can run.
+    Privileged,
+    /// No hostPath volumes, host namespaces, privileged containers or extra capabilities.
+    Baseline,
+    /// Baseline, plus non-root, no privilege escalation, capabilities dropped, seccomp.
+    Restricted,
 }
 
 /// The simulated cluster's shape and faults (for `sim`, and for `run --sim`).
@@ -245,6 +263,11 @@ pub(crate) struct SimArgs {
     /// Break one behaviour on purpose (repeatable).
     #[arg(long = "fault", value_enum, value_name = "NAME")]
     pub faults: Vec<Fault>,
+
+    /// Behave like some legitimate real clusters do (repeatable): not a fault, a difference
+    /// the harness must cope with.
+    #[arg(long = "quirk", value_enum, value_name = "NAME")]
+    pub quirks: Vec<Quirk>,
 
     /// Which API server, scheduler and controllers the simulated nodes run under [default:
     /// embedded]. `real` starts etcd, kube-apiserver, kube-controller-manager and kube-scheduler

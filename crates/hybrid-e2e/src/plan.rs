@@ -8,12 +8,13 @@ use std::sync::Arc;
 
 use hybrid_e2e_runner::catalog::{Catalog, CatalogError, Os, Selection, TagExpr, TestCase};
 use hybrid_e2e_runner::fixture::{FixtureSet, Images};
+use hybrid_e2e_runner::pod_security::PodSecurityLevel;
 use hybrid_e2e_runner::run::connect::KubeconfigSource;
 use hybrid_e2e_runner::run::namespace::random_suffix;
 use hybrid_e2e_runner::run::{ConsoleFormat, RunConfig};
-use hybrid_sim::{Fault, SimConfig};
+use hybrid_sim::{Fault, Quirk, SimConfig};
 
-use crate::cli::{ClusterArgs, Format, RunArgs, SelectArgs, SimArgs};
+use crate::cli::{ClusterArgs, Format, PodSecurity, RunArgs, SelectArgs, SimArgs};
 
 /// Why the flags do not make a runnable plan.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +28,11 @@ pub(crate) enum PlanError {
          --control-plane real (node-side faults can)"
     )]
     FaultNeedsEmbedded(Fault),
+    #[error(
+        "--quirk {0} is a behaviour of the embedded API server, so it cannot be combined with \
+         --control-plane real"
+    )]
+    QuirkNeedsEmbedded(Quirk),
     #[error(transparent)]
     Catalog(#[from] CatalogError),
     #[error("--tags")]
@@ -161,6 +167,11 @@ impl RunPlan {
             .collect(),
             tag_expression: args.select.tags.clone(),
             name_filters: args.select.filters.clone(),
+            pod_security: match args.pod_security {
+                PodSecurity::Privileged => PodSecurityLevel::Privileged,
+                PodSecurity::Baseline => PodSecurityLevel::Baseline,
+                PodSecurity::Restricted => PodSecurityLevel::Restricted,
+            },
         };
         Ok(RunPlan {
             target,
@@ -178,7 +189,7 @@ pub(crate) fn kubeconfig_source(args: &ClusterArgs) -> KubeconfigSource {
     }
 }
 
-/// Refuses faults that only the embedded control plane can have, under a real one.
+/// Refuses faults and quirks that only the embedded control plane can have, under a real one.
 pub(crate) fn check_faults(config: &SimConfig, kind: ControlPlaneKind) -> Result<(), PlanError> {
     if kind == ControlPlaneKind::Real {
         if let Some(fault) = config
@@ -187,6 +198,9 @@ pub(crate) fn check_faults(config: &SimConfig, kind: ControlPlaneKind) -> Result
             .find(|f| f.needs_embedded_control_plane())
         {
             return Err(PlanError::FaultNeedsEmbedded(*fault));
+        }
+        if let Some(quirk) = config.quirks.first() {
+            return Err(PlanError::QuirkNeedsEmbedded(*quirk));
         }
     }
     Ok(())
@@ -200,7 +214,8 @@ pub(crate) fn sim_config(args: &SimArgs) -> Option<SimConfig> {
         || args.windows_build.is_some()
         || args.no_windows_taint
         || args.no_storage_class
-        || !args.faults.is_empty();
+        || !args.faults.is_empty()
+        || !args.quirks.is_empty();
     if !given {
         return None;
     }
@@ -215,6 +230,7 @@ pub(crate) fn sim_config(args: &SimArgs) -> Option<SimConfig> {
         windows_taint: !args.no_windows_taint,
         storage_class: !args.no_storage_class,
         faults: args.faults.iter().copied().collect::<BTreeSet<_>>(),
+        quirks: args.quirks.iter().copied().collect::<BTreeSet<_>>(),
         ..default
     })
 }
@@ -262,6 +278,41 @@ mod tests {
     fn no_sim_flags_is_the_default_cluster() {
         let args = run_args(&["hybrid-e2e", "run", "--sim"]);
         assert!(sim_config(&args.sim_args).is_none());
+    }
+
+    #[test]
+    fn quirks_are_parsed_and_refused_under_a_real_control_plane() {
+        let args = run_args(&[
+            "hybrid-e2e",
+            "run",
+            "--sim",
+            "--quirk",
+            "pod-security-baseline",
+        ]);
+        let config = sim_config(&args.sim_args).expect("a quirk is a sim flag");
+        assert!(config.has_quirk(Quirk::PodSecurityBaseline));
+        assert!(check_faults(&config, ControlPlaneKind::Embedded).is_ok());
+        let refused = check_faults(&config, ControlPlaneKind::Real).unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "--quirk pod-security-baseline is a behaviour of the embedded API server, so it \
+             cannot be combined with --control-plane real"
+        );
+    }
+
+    #[test]
+    fn pod_security_defaults_to_privileged() {
+        let plan = RunPlan::from_args(&run_args(&["hybrid-e2e", "run", "--sim"])).unwrap();
+        assert_eq!(plan.config.pod_security, PodSecurityLevel::Privileged);
+        let plan = RunPlan::from_args(&run_args(&[
+            "hybrid-e2e",
+            "run",
+            "--sim",
+            "--pod-security",
+            "restricted",
+        ]))
+        .unwrap();
+        assert_eq!(plan.config.pod_security, PodSecurityLevel::Restricted);
     }
 
     #[test]

@@ -1,9 +1,11 @@
-//! Settings of one simulated cluster: its nodes, its storage, its timings and its faults.
+//! Settings of one simulated cluster: its nodes, its storage, its timings, its faults and its
+//! quirks.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use super::faults::Fault;
+use super::quirks::Quirk;
 
 /// How a simulated cluster is shaped. `Default` is the cluster `hybrid-e2e sim` starts.
 #[derive(Debug, Clone)]
@@ -22,6 +24,8 @@ pub struct SimConfig {
     pub storage_class: bool,
     /// The faults to inject (none by default).
     pub faults: BTreeSet<Fault>,
+    /// The quirks of real clusters to behave with (none by default).
+    pub quirks: BTreeSet<Quirk>,
     /// Base latency of simulated work (image pull, container start). Scaled ×10 by `Fault::Slow`.
     pub latency: Duration,
     /// First CrashLoopBackOff delay (real kubelet: 10 s), doubled per restart up to `backoff_max`.
@@ -40,6 +44,7 @@ impl Default for SimConfig {
             windows_taint: true,
             storage_class: true,
             faults: BTreeSet::new(),
+            quirks: BTreeSet::new(),
             latency: Duration::from_millis(20),
             backoff_initial: Duration::from_millis(200),
             backoff_max: Duration::from_secs(2),
@@ -51,6 +56,11 @@ impl SimConfig {
     /// Whether `fault` is injected.
     pub fn has(&self, fault: Fault) -> bool {
         self.faults.contains(&fault)
+    }
+
+    /// Whether the cluster behaves with `quirk`.
+    pub fn has_quirk(&self, quirk: Quirk) -> bool {
+        self.quirks.contains(&quirk)
     }
 
     /// A simulated delay: `base` × 10 under `Fault::Slow`.

@@ -8,8 +8,9 @@
 //! (`remote/`), which reaches them through its egress selector (`egress/`).
 //!
 //! The public surface is [`SimCluster`] (start or join, connect, shut down), [`SimConfig`],
-//! [`ApiServer`], [`Fault`] and [`SimError`]. Features: `clap` derives `clap::ValueEnum` on `Fault`; `testing` adds
-//! `SimCluster::store()`, a look beneath the API for this crate's own tests.
+//! [`ApiServer`], [`Fault`], [`Quirk`] and [`SimError`]. Features: `clap` derives
+//! `clap::ValueEnum` on `Fault` and `Quirk`; `testing` adds `SimCluster::store()`, a look beneath
+//! the API for this crate's own tests.
 
 #![warn(missing_docs, unreachable_pub)]
 
@@ -21,6 +22,7 @@ mod exec_stream;
 mod faults;
 mod meta;
 mod network;
+mod quirks;
 mod remote;
 mod runtime;
 mod store;
@@ -34,6 +36,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::SimConfig;
 pub use faults::Fault;
+pub use quirks::Quirk;
 
 /// Why the simulated cluster could not start.
 #[derive(Debug, thiserror::Error)]

@@ -3,6 +3,7 @@
 //! prints nothing: a [`Reporter`] hears what happens (`report::events`). The outcome is a
 //! [`RunSummary`] or a [`RunError`]; choosing an exit code is the binary's job.
 
+pub(crate) mod admission;
 pub mod api_retry;
 pub mod connect;
 pub(crate) mod diagnose;
@@ -66,6 +67,8 @@ pub struct RunConfig {
     pub tag_expression: Option<String>,
     /// The name filters as the user wrote them (for the report).
     pub name_filters: Vec<String>,
+    /// The Pod Security level the run's namespaces enforce (`--pod-security`).
+    pub pod_security: crate::pod_security::PodSecurityLevel,
 }
 
 /// How a run that got to its tests ended.
@@ -142,7 +145,16 @@ pub fn execute(
     info.nodes = facts.node_summary();
     let skips: Vec<Option<String>> = cases
         .iter()
-        .map(|c| facts.skip_reason(c, &plan.storage_classes))
+        .map(|c| {
+            let pod_security =
+                crate::pod_security::skip_reason(c, &fixtures, &images, plan.pod_security);
+            let reasons: Vec<String> = facts
+                .skip_reason(c, &plan.storage_classes)
+                .into_iter()
+                .chain(pod_security)
+                .collect();
+            (!reasons.is_empty()).then(|| reasons.join("; "))
+        })
         .collect();
     reporter.report(RunEvent::Started {
         server: &connection.server,
@@ -164,6 +176,7 @@ pub fn execute(
             storage_classes: plan.storage_classes.clone(),
         },
         run_id: plan.run_id.clone(),
+        pod_security: plan.pod_security,
         keep_namespaces: plan.keep_namespaces,
         report_dir: plan.report_dir.clone(),
         live: LiveNamespaces::default(),

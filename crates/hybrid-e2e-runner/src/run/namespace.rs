@@ -1,7 +1,7 @@
 //! The run's namespaces: one per test, labelled with the run id so that whatever a run created
 //! can be found and deleted, even after a crash (`kubectl delete ns -l hybrid-e2e.io/run-id=ID`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -10,6 +10,8 @@ use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use kube::api::{DeleteParams, ListParams, ObjectMeta, PostParams};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, Client};
+
+use crate::pod_security::PodSecurityLevel;
 
 /// `n` random lowercase letters and digits (valid in names and label values).
 pub fn random_suffix(n: usize) -> String {
@@ -75,29 +77,17 @@ impl LiveNamespaces {
     }
 }
 
-/// Creates the namespace of one test.
+/// Creates the namespace of one test, labelled for PodSecurity admission to enforce (and warn
+/// and audit) `pod_security`, so that the cluster's own default level does not apply.
 pub async fn create(
     client: &Client,
     run_id: &str,
     index: usize,
     test_name: &str,
+    pod_security: PodSecurityLevel,
 ) -> Result<String, kube::Error> {
     let name = namespace_name(run_id, index);
-    let ns = Namespace {
-        metadata: ObjectMeta {
-            name: Some(name.clone()),
-            labels: Some(
-                [
-                    (RUN_ID_LABEL.to_string(), run_id.to_string()),
-                    (TEST_LABEL.to_string(), label_value(test_name)),
-                ]
-                .into(),
-            ),
-            annotations: Some([(TEST_ANNOTATION.to_string(), test_name.to_string())].into()),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
+    let ns = namespace_object(&name, run_id, test_name, pod_security);
     let namespaces = Api::<Namespace>::all(client.clone());
     match namespaces.create(&PostParams::default(), &ns).await {
         Ok(_) => Ok(name),
@@ -121,6 +111,30 @@ fn labels_match(existing: &Namespace, wanted: &Namespace) -> bool {
         .iter()
         .flatten()
         .all(|(k, v)| have.and_then(|h| h.get(k)) == Some(v))
+}
+
+/// The namespace `create` sends.
+fn namespace_object(
+    name: &str,
+    run_id: &str,
+    test_name: &str,
+    pod_security: PodSecurityLevel,
+) -> Namespace {
+    let mut labels: BTreeMap<String, String> = [
+        (RUN_ID_LABEL.to_string(), run_id.to_string()),
+        (TEST_LABEL.to_string(), label_value(test_name)),
+    ]
+    .into();
+    labels.extend(crate::pod_security::namespace_labels(pod_security));
+    Namespace {
+        metadata: ObjectMeta {
+            name: Some(name.to_string()),
+            labels: Some(labels),
+            annotations: Some([(TEST_ANNOTATION.to_string(), test_name.to_string())].into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
 }
 
 /// How long a new namespace may go without its `default` ServiceAccount (upstream e2e's
@@ -285,6 +299,15 @@ mod tests {
         );
         let long = label_value(&"a/".repeat(100));
         assert!(long.len() <= 63 && long.ends_with('a'));
+    }
+
+    #[test]
+    fn namespaces_carry_the_chosen_pod_security_level() {
+        let ns = namespace_object("n", "r", "s/t", PodSecurityLevel::Baseline);
+        let labels = ns.metadata.labels.unwrap();
+        assert_eq!(labels["pod-security.kubernetes.io/enforce"], "baseline");
+        assert_eq!(labels["pod-security.kubernetes.io/warn"], "baseline");
+        assert_eq!(labels[RUN_ID_LABEL], "r");
     }
 
     #[test]

@@ -118,6 +118,7 @@ mod tests {
                 storage_classes: Default::default(),
             },
             run_id: "r1".into(),
+            pod_security: Default::default(),
             keep_namespaces: false,
             report_dir: "reports".into(),
             live: LiveNamespaces::default(),

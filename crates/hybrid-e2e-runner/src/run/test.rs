@@ -21,6 +21,8 @@ pub(crate) struct RunEnv {
     pub(crate) test: TestEnv,
     /// Labels every namespace of the run.
     pub(crate) run_id: String,
+    /// The Pod Security level every namespace of the run enforces.
+    pub(crate) pod_security: crate::pod_security::PodSecurityLevel,
     /// Keep the namespace of a failed test (`--keep-namespaces`).
     pub(crate) keep_namespaces: bool,
     /// Where artifacts of failed tests go (`<report_dir>/artifacts/<test>`).
@@ -75,7 +77,14 @@ pub(crate) async fn run_test(env: &RunEnv, case: &TestCase, index: usize) -> Tes
     let mut result = result(case, Outcome::Passed);
     let mut log = String::new();
 
-    let namespace = match namespace::create(&env.test.client, &env.run_id, index, &case.name).await
+    let namespace = match namespace::create(
+        &env.test.client,
+        &env.run_id,
+        index,
+        &case.name,
+        env.pod_security,
+    )
+    .await
     {
         Ok(ns) => ns,
         Err(e) => {

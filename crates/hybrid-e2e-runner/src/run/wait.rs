@@ -62,6 +62,10 @@ pub(crate) enum WaitError {
         /// The last state seen (`never seen` when none was).
         last: String,
     },
+    /// The object's controller cannot create its pods: a policy's admission refuses them (the
+    /// test is skipped with this reason, quoting the controller's FailedCreate event).
+    #[error("{0}")]
+    Denied(String),
     /// The object's kind has no conditions to wait for (the catalog rejects such waits).
     #[error("cannot wait for objects of kind {0}")]
     NotWaitable(ObjectKind),
@@ -84,6 +88,10 @@ pub(crate) trait Waitable:
 
     /// Whether a Warning event about the object means the wait cannot succeed.
     const WARNINGS_ARE_HOPELESS: bool = false;
+
+    /// The kind of the controller whose FailedCreate events say this object's pods are refused
+    /// (`ReplicaSet` for a Deployment, named `<deployment>-<hash>`; `Job` for a Job).
+    const POD_CREATOR: Option<&'static str> = None;
 
     /// The words appended to the reason when a Warning event ends the wait; `object` is its
     /// state before the wait, if it could be read.
@@ -146,6 +154,11 @@ async fn wait_for<K: Waitable>(
     } else {
         None
     };
+    let denials = K::POD_CREATOR.map(|creator| DenialWatch {
+        client: client.clone(),
+        namespace: namespace.to_string(),
+        creator,
+    });
     let mut last: Option<K> = None;
     let mut stream = watcher::watch_object(api, name).default_backoff().boxed();
     let mut tick = tokio::time::interval(WARNING_CHECK_EVERY);
@@ -165,10 +178,15 @@ async fn wait_for<K: Waitable>(
                     // The backoff wrapper retries; a watch error is not the object's fault.
                     Some(Err(error)) => tracing::debug!(object = name, %error, "watch error while waiting; retrying"),
                 },
-                _ = tick.tick(), if warnings.is_some() => {
+                _ = tick.tick(), if warnings.is_some() || denials.is_some() => {
                     if let Some(w) = &warnings {
                         if let Some(reason) = w.check(name).await {
                             return Err(WaitError::Hopeless(reason));
+                        }
+                    }
+                    if let Some(d) = &denials {
+                        if let Some(reason) = d.check(name).await {
+                            return Err(WaitError::Denied(reason));
                         }
                     }
                 }
@@ -215,6 +233,47 @@ impl WarningWatch {
     }
 }
 
+/// Ends a workload's wait when its controller reports that admission refuses its pods.
+struct DenialWatch {
+    client: Client,
+    namespace: String,
+    /// The kind of the controller that creates the pods.
+    creator: &'static str,
+}
+
+impl DenialWatch {
+    async fn check(&self, name: &str) -> Option<String> {
+        let events = Api::<k8s_openapi::api::core::v1::Event>::namespaced(
+            self.client.clone(),
+            &self.namespace,
+        )
+        .list(&Default::default())
+        .await
+        .ok()?;
+        let prefix = format!("{name}-");
+        events.items.iter().find_map(|e| {
+            let involved = &e.involved_object;
+            let ours = involved.kind.as_deref() == Some(self.creator)
+                && involved
+                    .name
+                    .as_deref()
+                    .is_some_and(|n| n == name || n.starts_with(&prefix));
+            let message = e.message.as_deref().unwrap_or_default();
+            (ours
+                && e.reason.as_deref() == Some("FailedCreate")
+                && super::admission::is_policy_denial(message))
+            .then(|| {
+                format!(
+                    "the cluster's admission refused the pods of {} \"{}\" (FailedCreate): {}",
+                    self.creator,
+                    involved.name.as_deref().unwrap_or_default(),
+                    message.trim()
+                )
+            })
+        })
+    }
+}
+
 impl Waitable for Pod {
     fn verdict(&self, until: WaitUntil) -> Verdict {
         pod_verdict(self, until)
@@ -227,6 +286,8 @@ impl Waitable for Pod {
 
 /// A Deployment is available when all replicas are updated, available, and observed.
 impl Waitable for Deployment {
+    const POD_CREATOR: Option<&'static str> = Some("ReplicaSet");
+
     fn verdict(&self, _until: WaitUntil) -> Verdict {
         let want = self.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
         let Some(status) = &self.status else {
@@ -261,6 +322,8 @@ impl Waitable for Deployment {
 
 /// A Job is complete (or failed) by its conditions.
 impl Waitable for Job {
+    const POD_CREATOR: Option<&'static str> = Some("Job");
+
     fn verdict(&self, until: WaitUntil) -> Verdict {
         let condition = |t: &str| {
             self.status

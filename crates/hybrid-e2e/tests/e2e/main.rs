@@ -5,6 +5,8 @@ mod common;
 
 // Transient API errors survived; an API server that is down, reported in one line.
 mod api_errors;
+// Namespaces that real admission accepts: Pod Security labels, policy denials as skips.
+mod admission;
 
 // Command line without a cluster: list, render, bad input, help.
 mod cli;

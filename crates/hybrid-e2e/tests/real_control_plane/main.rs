@@ -15,3 +15,5 @@ mod lifecycle;
 mod rbac;
 // kubectl against a served cluster: get, apply, wait, logs, exec, delete.
 mod kubectl;
+// --pod-security baseline: what the real PodSecurity admission refuses is skipped, quoted.
+mod podsec;

@@ -220,6 +220,13 @@ pub(crate) fn create(
     }
     if target.def.plural == "pods" {
         admit_service_account(state, target.ns(), &checked_name, &object)?;
+        super::policy::admit_pod(
+            &state.store,
+            &state.config,
+            target.ns(),
+            &checked_name,
+            &object,
+        )?;
     }
     let meta = metadata_mut(&mut object);
     for field in [

@@ -28,6 +28,8 @@ pub(crate) mod lifecycle;
 pub(crate) mod logs;
 pub(crate) mod openapi;
 pub(crate) mod patch;
+pub(crate) mod podsecurity;
+pub(crate) mod policy;
 pub(crate) mod protobuf;
 pub(crate) mod query;
 pub(crate) mod registry;

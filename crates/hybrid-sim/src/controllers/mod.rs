@@ -40,7 +40,7 @@ pub(crate) fn start(
         tokio::spawn(kubelet::run(runtime.clone())),
         tokio::spawn(services::run(runtime.clone())),
         tokio::spawn(storage::run(runtime.clone())),
-        tokio::spawn(workloads::run(store.clone())),
+        tokio::spawn(workloads::run(store.clone(), config.clone())),
     ]
 }
 

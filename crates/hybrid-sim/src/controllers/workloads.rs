@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use super::events::{self, Source};
 use crate::api;
+use crate::config::SimConfig;
 use crate::meta;
 use crate::store::{now_rfc3339, Store};
 
@@ -68,19 +69,37 @@ impl Controller {
     }
 
     /// Creates `count` pods from `owner`'s `spec.template` (named `<owner>-<suffix>`, with
-    /// `extra_labels`), each with a SuccessfulCreate event.
-    fn create_pods(&self, store: &Store, owner: &Value, count: usize, extra_labels: &Value) {
+    /// `extra_labels`), each with a SuccessfulCreate event; a pod the admission policies refuse
+    /// is a FailedCreate Warning quoting the API server (`Error creating: pods "w-x" is
+    /// forbidden: ...`), as the real controllers record, and no further pod is tried this pass.
+    fn create_pods(
+        &self,
+        store: &Store,
+        config: &SimConfig,
+        owner: &Value,
+        count: usize,
+        extra_labels: &Value,
+    ) {
         for _ in 0..count {
-            if let Some(p) = create_pod(
+            match create_pod(
                 store,
+                config,
                 meta::namespace(owner),
                 &format!("{}-", meta::name(owner)),
                 &owner["spec"]["template"],
                 self.owner_ref(owner),
                 extra_labels,
             ) {
-                let message = format!("Created pod: {}", meta::name(&p));
-                self.event(store, owner, false, "SuccessfulCreate", &message);
+                Ok(Some(p)) => {
+                    let message = format!("Created pod: {}", meta::name(&p));
+                    self.event(store, owner, false, "SuccessfulCreate", &message);
+                }
+                Ok(None) => {}
+                Err(refused) => {
+                    let message = format!("Error creating: {refused}");
+                    self.event(store, owner, true, "FailedCreate", &message);
+                    return;
+                }
             }
         }
     }
@@ -112,15 +131,17 @@ fn template_hash(template: &Value) -> String {
         .collect()
 }
 
-/// Creates a pod from a template as the API server would store it.
+/// Creates a pod from a template as the API server would store it, through its admission
+/// policies (which see the generated name, as validating admission does).
 fn create_pod(
     store: &Store,
+    config: &SimConfig,
     ns: &str,
     prefix: &str,
     template: &Value,
     owner: Value,
     extra_labels: &Value,
-) -> Option<Value> {
+) -> Result<Option<Value>, api::status::ApiError> {
     let mut pod = json!({
         "apiVersion": "v1", "kind": "Pod",
         "metadata": template["metadata"].clone(),
@@ -130,7 +151,8 @@ fn create_pod(
         pod["metadata"] = json!({});
     }
     *super::field(&mut pod, &["metadata", "generateName"]) = json!(prefix);
-    pod["metadata"].as_object_mut()?.remove("name");
+    let name = format!("{prefix}{}", crate::store::random_suffix());
+    *super::field(&mut pod, &["metadata", "name"]) = json!(name);
     *super::field(&mut pod, &["metadata", "ownerReferences"]) = owner;
     if !pod["metadata"]["labels"].is_object() {
         *super::field(&mut pod, &["metadata", "labels"]) = json!({});
@@ -141,7 +163,8 @@ fn create_pod(
     if let Some(def) = api::registry::find("", "v1", "pods") {
         api::defaults::on_create(def, &mut pod);
     }
-    store.create("pods", ns, pod).ok()
+    api::policy::admit_pod(store, config, ns, &name, &pod)?;
+    Ok(store.create("pods", ns, pod).ok())
 }
 
 /// Deletes a pod as a controller does: gracefully if bound, at once otherwise.
@@ -193,7 +216,7 @@ fn replicas(o: &Value) -> usize {
 }
 
 /// One pass of the ReplicaSet controller.
-pub(crate) fn reconcile_replicasets(store: &Store) {
+pub(crate) fn reconcile_replicasets(store: &Store, config: &SimConfig) {
     let (sets, _) = store.list("replicasets", None);
     let (pods, _) = store.list("pods", None);
     for rs in &sets {
@@ -205,7 +228,7 @@ pub(crate) fn reconcile_replicasets(store: &Store) {
             .collect();
         let want = replicas(rs);
         if mine.len() < want {
-            REPLICA_SETS.create_pods(store, rs, want - mine.len(), &json!({}));
+            REPLICA_SETS.create_pods(store, config, rs, want - mine.len(), &json!({}));
         } else if mine.len() > want {
             // Not-ready and newest pods go first.
             let mut victims = mine.clone();
@@ -388,7 +411,7 @@ pub(crate) fn reconcile_deployments(store: &Store) {
 }
 
 /// One pass of the Job controller.
-pub(crate) fn reconcile_jobs(store: &Store) {
+pub(crate) fn reconcile_jobs(store: &Store, config: &SimConfig) {
     let (jobs, _) = store.list("jobs", None);
     let (pods, _) = store.list("pods", None);
     for job in &jobs {
@@ -465,7 +488,13 @@ pub(crate) fn reconcile_jobs(store: &Store) {
                 let want = parallelism.min(completions - succeeded);
                 let labels = json!({"batch.kubernetes.io/job-name": name, "job-name": name,
                                     "batch.kubernetes.io/controller-uid": uid, "controller-uid": uid});
-                JOBS.create_pods(store, job, want.saturating_sub(active.len()), &labels);
+                JOBS.create_pods(
+                    store,
+                    config,
+                    job,
+                    want.saturating_sub(active.len()),
+                    &labels,
+                );
             }
         }
         write_status(store, "jobs", job, status);
@@ -473,12 +502,12 @@ pub(crate) fn reconcile_jobs(store: &Store) {
 }
 
 /// Runs the workload controllers when their objects or pods change, and every second.
-pub(crate) async fn run(store: Arc<Store>) {
+pub(crate) async fn run(store: Arc<Store>, config: SimConfig) {
     let watched = ["pods", "deployments", "replicasets", "jobs"];
     super::on_changes(&store, &watched, || {
         reconcile_deployments(&store);
-        reconcile_replicasets(&store);
-        reconcile_jobs(&store);
+        reconcile_replicasets(&store, &config);
+        reconcile_jobs(&store, &config);
     })
     .await;
 }
@@ -505,13 +534,46 @@ mod tests {
     }
 
     #[test]
+    fn a_pod_the_admission_refuses_is_a_failed_create_warning_quoting_the_api_server() {
+        let store = Store::new();
+        store
+            .create("namespaces", "", json!({"metadata": {"name": "ns"}}))
+            .unwrap();
+        let rs = json!({"metadata": {"name": "web-1"},
+                        "spec": {"replicas": 2, "template": template()}});
+        store.create("replicasets", "ns", rs).unwrap();
+        let config = SimConfig {
+            quirks: [crate::quirks::Quirk::QuotaRequiresLimits].into(),
+            ..SimConfig::default()
+        };
+        reconcile_replicasets(&store, &config);
+        let (pods, _) = store.list("pods", Some("ns"));
+        assert!(pods.is_empty());
+        let (events, _) = store.list("events", Some("ns"));
+        assert_eq!(events.len(), 1, "one attempt per pass");
+        assert_eq!(events[0]["type"], "Warning");
+        assert_eq!(events[0]["reason"], "FailedCreate");
+        let message = events[0]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("Error creating: pods \"web-1-"),
+            "{message}"
+        );
+        assert!(
+            message.ends_with(
+                "\" is forbidden: failed quota: compute-limits: must specify limits.cpu for: c; limits.memory for: c"
+            ),
+            "{message}"
+        );
+    }
+
+    #[test]
     fn a_replica_set_creates_its_pods_once_and_scales_down_to_its_count() {
         let store = Store::new();
         let rs = json!({"metadata": {"name": "web-1"},
                         "spec": {"replicas": 2, "template": template()}});
         let rs = store.create("replicasets", "ns", rs).unwrap();
-        reconcile_replicasets(&store);
-        reconcile_replicasets(&store);
+        reconcile_replicasets(&store, &SimConfig::default());
+        reconcile_replicasets(&store, &SimConfig::default());
         let (pods, _) = store.list("pods", Some("ns"));
         assert_eq!(pods_of(&pods, &rs).count(), 2);
         assert!(pods.iter().all(|p| meta::name(p).starts_with("web-1-")));
@@ -530,7 +592,7 @@ mod tests {
                 true
             })
             .unwrap();
-        reconcile_replicasets(&store);
+        reconcile_replicasets(&store, &SimConfig::default());
         let (pods, _) = store.list("pods", Some("ns"));
         assert_eq!(pods.len(), 1, "an unbound pod is removed at once");
         assert!(reasons(&store)
@@ -543,8 +605,8 @@ mod tests {
         let job = json!({"metadata": {"name": "once"},
                          "spec": {"completions": 3, "parallelism": 2, "template": template()}});
         let job = store.create("jobs", "ns", job).unwrap();
-        reconcile_jobs(&store);
-        reconcile_jobs(&store);
+        reconcile_jobs(&store, &SimConfig::default());
+        reconcile_jobs(&store, &SimConfig::default());
         let (pods, _) = store.list("pods", Some("ns"));
         assert_eq!(pods_of(&pods, &job).count(), 2);
         for pod in &pods {

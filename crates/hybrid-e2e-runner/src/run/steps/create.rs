@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::{StepError, StepFuture, StepKind};
 use crate::catalog::Os;
 use crate::fixture::{materialize, Placement};
+use crate::run::admission;
 use crate::run::scope::TestScope;
 
 pub(super) struct Create<'a> {
@@ -73,11 +74,7 @@ impl Create<'_> {
                 Api::<DynamicObject>::namespaced_with(scope.client(), &scope.namespace, &resource);
             create_once(&api, object)
                 .await
-                .map_err(|source| StepError::Create {
-                    kind: types.kind.clone(),
-                    name: object_name,
-                    source,
-                })?;
+                .map_err(|source| create_error(&types.kind, object_name, source))?;
         }
         Ok(())
     }
@@ -128,6 +125,19 @@ fn created_by(object: &DynamicObject, token: &str) -> bool {
         .is_some_and(|t| t == token)
 }
 
+/// A refused create: a policy's admission refusal (PodSecurity, quota, LimitRange, webhook)
+/// skips the test quoting the denial; anything else fails the step.
+fn create_error(kind: &str, name: String, source: kube::Error) -> StepError {
+    match admission::policy_denial(&source) {
+        Some(message) => StepError::Skip(admission::skip_reason(kind, &name, &message)),
+        None => StepError::Create {
+            kind: kind.to_string(),
+            name,
+            source,
+        },
+    }
+}
+
 /// The API resource for an `apiVersion` and `kind` (plural guessed as kube does).
 fn api_resource(api_version: &str, kind: &str) -> ApiResource {
     let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
@@ -162,6 +172,30 @@ mod tests {
         assert!(created_by(&with_token(Some("abc")), "abc"));
         assert!(!created_by(&with_token(Some("abd")), "abc"));
         assert!(!created_by(&with_token(None), "abc"));
+    }
+
+    #[test]
+    fn policy_refusals_skip_and_other_refusals_fail() {
+        let refused = |message: &str| {
+            kube::Error::Api(
+                kube::core::Status::failure(message, "Forbidden")
+                    .with_code(403)
+                    .boxed(),
+            )
+        };
+        let denial = "pods \"p\" is forbidden: violates PodSecurity \"baseline:latest\": hostPath volumes (volume \"host\")";
+        match create_error("Pod", "p".into(), refused(denial)) {
+            StepError::Skip(reason) => assert_eq!(
+                reason,
+                format!("the cluster's admission refused Pod \"p\": {denial}")
+            ),
+            other => panic!("not a skip: {other}"),
+        }
+        let rbac = "pods is forbidden: User \"u\" cannot create resource \"pods\"";
+        assert!(matches!(
+            create_error("Pod", "p".into(), refused(rbac)),
+            StepError::Create { .. }
+        ));
     }
 
     #[test]

@@ -56,9 +56,17 @@ impl Wait<'_> {
         self.judge(outcome)
     }
 
-    /// The step's result from the wait's: as is, or (with `fails-with`) turned around.
+    /// The step's result from the wait's: as is, or (with `fails-with`) turned around; pods
+    /// the cluster's admission refuses skip the test either way.
     fn judge(&self, outcome: Result<(), StepError>) -> Result<(), StepError> {
         match (self.fails_with, outcome) {
+            (
+                _,
+                Err(StepError::Wait {
+                    source: WaitError::Denied(reason),
+                    ..
+                }),
+            ) => Err(StepError::Skip(reason)),
             (None, outcome) => outcome,
             (
                 Some(text),
@@ -90,6 +98,32 @@ mod tests {
             os: "linux".into(),
             source: WaitError::Hopeless(reason.into()),
         })
+    }
+
+    #[test]
+    fn refused_pods_skip_the_test_whatever_the_wait_expects() {
+        let deployment = ObjectRef {
+            kind: ObjectKind::Deployment,
+            name: "web".into(),
+        };
+        let denied =
+            "the cluster's admission refused the pods of ReplicaSet \"web-1\" (FailedCreate): x";
+        for fails_with in [None, Some("ImagePullBackOff")] {
+            let step = Wait {
+                object: &deployment,
+                until: WaitUntil::Available,
+                fails_with,
+            };
+            let outcome = step.judge(Err(StepError::Wait {
+                object: "deployment \"web\"".into(),
+                os: "linux".into(),
+                source: WaitError::Denied(denied.into()),
+            }));
+            match outcome {
+                Err(StepError::Skip(reason)) => assert_eq!(reason, denied),
+                other => panic!("not a skip: {other:?}"),
+            }
+        }
     }
 
     #[test]

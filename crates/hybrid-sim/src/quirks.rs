@@ -1,0 +1,55 @@
+//! Quirks: behaviours in which legitimate real clusters differ from a plain kubeadm one, not
+//! faults (`--quirk NAME`, repeatable, or `SimConfig::quirks` in tests). A harness that works
+//! on real clusters passes the catalog under every quirk, perhaps with some tests skipped.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// One behaviour of some real clusters. The doc comment of each variant is its `--help` text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "kebab-case")]
+pub enum Quirk {
+    /// PodSecurity admission enforces "baseline" in namespaces without a
+    /// pod-security.kubernetes.io/enforce label (AdmissionConfiguration defaults, as on
+    /// hardened, OpenShift-like and some managed clusters).
+    PodSecurityBaseline,
+    /// Every namespace has a ResourceQuota on limits.cpu and limits.memory (as platform teams
+    /// add through namespace templates), so pods without limits are refused.
+    QuotaRequiresLimits,
+    /// A validating admission webhook ("policy.example.com") refuses pods with hostPath
+    /// volumes.
+    WebhookDeniesHostpath,
+}
+
+impl Quirk {
+    /// The name used on the command line (`pod-security-baseline`, ...).
+    pub fn name(self) -> String {
+        // The serde name is the kebab-case name clap derives too.
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::String(name)) => name,
+            _ => format!("{self:?}"),
+        }
+    }
+}
+
+impl fmt::Display for Quirk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_kebab_case() {
+        assert_eq!(Quirk::PodSecurityBaseline.name(), "pod-security-baseline");
+        assert_eq!(
+            Quirk::QuotaRequiresLimits.to_string(),
+            "quota-requires-limits"
+        );
+    }
+}
