@@ -78,11 +78,14 @@ pub(crate) fn without_kube_retry(mut config: Config) -> Config {
     config
 }
 
+/// kube's client stack (whose futures are `F`) under the buffer and the retry layer.
+pub(crate) type Retrying<F> = Retry<ApiRetryPolicy, Buffer<Request<Body>, F>>;
+
 /// kube's client stack in `builder` with the retry layer on top, counting into `retries`.
 pub(crate) fn retrying<S>(
     builder: ClientBuilder<S>,
     retries: ApiRetries,
-) -> ClientBuilder<Retry<ApiRetryPolicy, Buffer<Request<Body>, S::Future>>>
+) -> ClientBuilder<Retrying<S::Future>>
 where
     S: Service<Request<Body>> + Send + 'static,
     S::Future: Send,
