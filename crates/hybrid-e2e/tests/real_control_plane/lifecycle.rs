@@ -111,10 +111,12 @@ async fn a_served_cluster_is_kubernetes_v1_37_and_stops_on_sigterm() {
 #[tokio::test]
 async fn a_control_plane_that_cannot_start_is_one_line_and_exit_2() {
     let empty = tempfile::tempdir().unwrap();
+    let reports = tempfile::tempdir().unwrap();
     let out = tokio::time::timeout(
         Duration::from_secs(120),
         tokio::process::Command::new(BIN)
-            .args(["run", "--sim", "--control-plane", "real"])
+            .args(["run", "--sim", "--control-plane", "real", "--report-dir"])
+            .arg(reports.path())
             .env("HYBRID_E2E_CONTROL_PLANE_BIN", empty.path())
             .output(),
     )
@@ -136,6 +138,12 @@ async fn a_control_plane_that_cannot_start_is_one_line_and_exit_2() {
     assert!(
         !stderr.contains("panicked") && !stderr.contains("Status {"),
         "{stderr}"
+    );
+    let junit = std::fs::read_to_string(reports.path().join("junit.xml")).expect("junit.xml");
+    assert_eq!(
+        junit.matches("<error").count(),
+        1,
+        "one error case: {junit}"
     );
 }
 
