@@ -128,10 +128,20 @@ mod tests {
 
     /// An executable `build.sh` in `dir` that runs `body` (sh).
     fn build_script_running(dir: &Path, body: &str) -> PathBuf {
-        use std::os::unix::fs::PermissionsExt;
         let script = dir.join("build.sh");
-        std::fs::write(&script, format!("#!/bin/sh\n{body}\n")).unwrap();
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // Written by a child shell: a write descriptor of this process, inherited by a child that
+        // another test forks meanwhile, would make exec fail with ETXTBSY ("Text file busy").
+        let written = std::process::Command::new("sh")
+            .args([
+                "-c",
+                "printf '%s' \"$2\" > \"$1\" && chmod 755 \"$1\"",
+                "sh",
+            ])
+            .arg(&script)
+            .arg(format!("#!/bin/sh\n{body}\n"))
+            .status()
+            .unwrap();
+        assert!(written.success(), "cannot write {}", script.display());
         script
     }
 }

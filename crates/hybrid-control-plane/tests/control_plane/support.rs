@@ -1,7 +1,6 @@
 //! Shared by the tests: whether the real binaries can be had, a lock so that at most one real
 //! control plane runs at a time, and folders of fake component binaries.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use hybrid_control_plane::{Component, ControlPlane, BIN_DIR_ENV};
@@ -45,8 +44,19 @@ pub(crate) fn fake_bin_dir(scripts: &[(Component, &str)]) -> tempfile::TempDir {
             .find(|(c, _)| *c == component)
             .map_or("exec sleep 30", |(_, script)| script);
         let path = dir.path().join(component.name());
-        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // Written by a child shell: a write descriptor of this process, inherited by a child that
+        // another test forks meanwhile, would make exec fail with ETXTBSY ("Text file busy").
+        let written = std::process::Command::new("sh")
+            .args([
+                "-c",
+                "printf '%s' \"$2\" > \"$1\" && chmod 755 \"$1\"",
+                "sh",
+            ])
+            .arg(&path)
+            .arg(format!("#!/bin/sh\n{body}\n"))
+            .status()
+            .unwrap();
+        assert!(written.success(), "cannot write {}", path.display());
     }
     dir
 }

@@ -2,7 +2,6 @@
 //! the kubeconfig's `proxy-url`), with an exec credential plugin, and each kind of bad input
 //! (one line, exit 2, the JUnit error case, nothing created).
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -264,8 +263,19 @@ async fn the_kubeconfig_proxy_url_is_used() {
 /// An executable shell script `name` in `dir`.
 fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
     let path = dir.join(name);
-    std::fs::write(&path, format!("#!/bin/sh\n{body}")).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // Written by a child shell: a write descriptor of this process, inherited by a child that
+    // another test forks meanwhile, would make exec fail with ETXTBSY ("Text file busy").
+    let written = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "printf '%s' \"$2\" > \"$1\" && chmod 755 \"$1\"",
+            "sh",
+        ])
+        .arg(&path)
+        .arg(format!("#!/bin/sh\n{body}"))
+        .status()
+        .unwrap();
+    assert!(written.success(), "cannot write {}", path.display());
     path
 }
 
