@@ -264,10 +264,10 @@ pub(crate) struct SimArgs {
     #[arg(long = "fault", value_enum, value_name = "NAME")]
     pub faults: Vec<Fault>,
 
-    /// Behave like some legitimate real clusters do (repeatable): not a fault, a difference
-    /// the harness must cope with.
+    /// Behave like some legitimate real clusters do (repeatable, or `all`): not a fault, a
+    /// difference the harness must cope with.
     #[arg(long = "quirk", value_enum, value_name = "NAME")]
-    pub quirks: Vec<Quirk>,
+    pub quirks: Vec<QuirkArg>,
 
     /// Which API server, scheduler and controllers the simulated nodes run under [default:
     /// embedded]. `real` starts etcd, kube-apiserver, kube-controller-manager and kube-scheduler
@@ -311,5 +311,44 @@ mod tests {
         let err =
             Cli::try_parse_from(["hybrid-e2e", "run", "--sim", "--kubeconfig", "x"]).unwrap_err();
         assert!(err.to_string().contains("cannot be used with"), "{err}");
+    }
+}
+
+/// A `--quirk` value: one quirk, or `all` of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum QuirkArg {
+    /// Every quirk at once.
+    All,
+    /// One quirk.
+    One(Quirk),
+}
+
+impl QuirkArg {
+    /// The quirks this value stands for.
+    pub(crate) fn quirks(self) -> Vec<Quirk> {
+        match self {
+            QuirkArg::All => Quirk::value_variants().to_vec(),
+            QuirkArg::One(quirk) => vec![quirk],
+        }
+    }
+}
+
+impl ValueEnum for QuirkArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        static VARIANTS: std::sync::OnceLock<Vec<QuirkArg>> = std::sync::OnceLock::new();
+        VARIANTS.get_or_init(|| {
+            std::iter::once(QuirkArg::All)
+                .chain(Quirk::value_variants().iter().copied().map(QuirkArg::One))
+                .collect()
+        })
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        match self {
+            QuirkArg::All => {
+                Some(clap::builder::PossibleValue::new("all").help("Every quirk below at once."))
+            }
+            QuirkArg::One(quirk) => quirk.to_possible_value(),
+        }
     }
 }

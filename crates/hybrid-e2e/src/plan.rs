@@ -230,7 +230,11 @@ pub(crate) fn sim_config(args: &SimArgs) -> Option<SimConfig> {
         windows_taint: !args.no_windows_taint,
         storage_class: !args.no_storage_class,
         faults: args.faults.iter().copied().collect::<BTreeSet<_>>(),
-        quirks: args.quirks.iter().copied().collect::<BTreeSet<_>>(),
+        quirks: args
+            .quirks
+            .iter()
+            .flat_map(|q| q.quirks())
+            .collect::<BTreeSet<_>>(),
         ..default
     })
 }
@@ -291,7 +295,11 @@ mod tests {
         ]);
         let config = sim_config(&args.sim_args).expect("a quirk is a sim flag");
         assert!(config.has_quirk(Quirk::PodSecurityBaseline));
+        assert_eq!(config.quirks.len(), 1);
         assert!(check_faults(&config, ControlPlaneKind::Embedded).is_ok());
+        let all = run_args(&["hybrid-e2e", "run", "--sim", "--quirk", "all"]);
+        let all = sim_config(&all.sim_args).expect("--quirk all is a sim flag");
+        assert!(all.has_quirk(Quirk::Ipv6) && all.has_quirk(Quirk::PodSecurityBaseline));
         let refused = check_faults(&config, ControlPlaneKind::Real).unwrap_err();
         assert_eq!(
             refused.to_string(),

@@ -21,6 +21,29 @@ pub enum Quirk {
     /// A validating admission webhook ("policy.example.com") refuses pods with hostPath
     /// volumes.
     WebhookDeniesHostpath,
+    /// The API server's pod proxy cannot reach pod ports (GKE private clusters, EKS security
+    /// groups opening only 443/10250, Windows on Flannel VXLAN): `pods/NAME:PORT/proxy` answers
+    /// 503 "error trying to reach service: dial tcp IP:PORT: i/o timeout". Exec still works.
+    PodProxyBlocked,
+    /// Windows pods treat every name with a dot as fully qualified (Kubernetes' documented
+    /// Windows DNS limitation): `web.NS` and `kubernetes.default` do not resolve from Windows;
+    /// the short name and the FQDN do.
+    WindowsDnsPqdn,
+    /// Node names are FQDNs (`NODE.ec2.internal`, as on AWS) while their
+    /// kubernetes.io/hostname label is the short host name.
+    HostnameLabelDiffers,
+    /// An extra Ready Linux node like AKS virtual nodes / virtual-kubelet (label
+    /// type=virtual-kubelet, taint virtual-kubelet.io/provider=azure:NoSchedule) that serves
+    /// no NodePorts.
+    VirtualNode,
+    /// A Windows pod cannot reach a NodePort at its own node's address (documented Windows
+    /// limitation; other nodes and external clients work).
+    WindowsNoLocalNodeport,
+    /// The cluster DNS domain is cluster.example instead of cluster.local (the kubelet's
+    /// clusterDomain).
+    ClusterDomain,
+    /// Pod IPs are IPv6 (fd00:10:244::/48), so netexec's /clientip answers [IP]:PORT.
+    Ipv6,
 }
 
 impl Quirk {
