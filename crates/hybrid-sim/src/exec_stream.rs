@@ -1,7 +1,7 @@
 //! The exec channel protocol over WebSocket (`v5.channel.k8s.io`, `v4.channel.k8s.io`), shared by
 //! the API's `pods/exec` and the kubelet's `/exec`: once a command has run, its stdout goes on
-//! channel 1, its stderr on 2, the exit status as a `Status` on 3, and the socket closes with
-//! code 1000.
+//! channel 1, its stderr on 2 (each in frames of at most 32 KiB, as the kubelet's copy loop
+//! writes them), the exit status as a `Status` on 3, and the socket closes with code 1000.
 
 use std::time::Duration;
 
@@ -16,6 +16,10 @@ pub(crate) const PROTOCOLS: [&str; 2] = ["v5.channel.k8s.io", "v4.channel.k8s.io
 const STDOUT: u8 = 1;
 const STDERR: u8 = 2;
 const STATUS: u8 = 3;
+
+/// The most bytes of one stream per frame: the container runtime and the kubelet copy a
+/// process's output with Go's `io.Copy`, whose buffer is 32 KiB, and each write is one frame.
+const CHUNK: usize = 32 * 1024;
 
 /// What to send once upgraded: the output of a finished command, and which streams the client
 /// asked for.
@@ -34,23 +38,7 @@ pub(crate) struct Frames {
 impl Frames {
     /// Sends the frames and the close, then waits (briefly) for the client's close.
     pub(crate) async fn send(self, mut socket: WebSocket) {
-        let mut out = self.output.stdout.clone();
-        if self.tty {
-            out.extend_from_slice(&self.output.stderr);
-        }
-        let mut frames = Vec::new();
-        if self.stdout && !out.is_empty() {
-            frames.push(frame(STDOUT, &out));
-        }
-        if self.stderr && !self.tty && !self.output.stderr.is_empty() {
-            frames.push(frame(STDERR, &self.output.stderr));
-        }
-        frames.push(frame(
-            STATUS,
-            exit_status(&self.command, self.output.exit_code)
-                .to_string()
-                .as_bytes(),
-        ));
+        let frames = self.frames();
         for f in frames {
             if socket.send(f).await.is_err() {
                 return;
@@ -68,6 +56,30 @@ impl Frames {
             while let Some(Ok(_)) = socket.recv().await {}
         })
         .await;
+    }
+}
+
+impl Frames {
+    /// The data frames, then the status: each stream cut into [`CHUNK`]-byte frames.
+    fn frames(&self) -> Vec<Message> {
+        let mut out = self.output.stdout.clone();
+        if self.tty {
+            out.extend_from_slice(&self.output.stderr);
+        }
+        let mut frames = Vec::new();
+        if self.stdout {
+            frames.extend(out.chunks(CHUNK).map(|c| frame(STDOUT, c)));
+        }
+        if self.stderr && !self.tty {
+            frames.extend(self.output.stderr.chunks(CHUNK).map(|c| frame(STDERR, c)));
+        }
+        frames.push(frame(
+            STATUS,
+            exit_status(&self.command, self.output.exit_code)
+                .to_string()
+                .as_bytes(),
+        ));
+        frames
     }
 }
 
@@ -108,5 +120,39 @@ mod tests {
             .as_str()
             .is_some_and(|m| m.contains("[sh -c exit 3], exit code 3")));
         assert_eq!(exit_status(&[], 0)["status"], "Success");
+    }
+
+    #[test]
+    fn big_output_goes_in_32_kib_frames_stdout_then_stderr_then_status() {
+        let frames = Frames {
+            stdout: true,
+            stderr: true,
+            tty: false,
+            command: vec!["sh".into()],
+            output: ExecOutput {
+                exit_code: 0,
+                stdout: b"done\n".to_vec(),
+                stderr: vec![b'e'; 70_000],
+            },
+        }
+        .frames();
+        let shape: Vec<(u8, usize)> = frames
+            .iter()
+            .map(|m| match m {
+                Message::Binary(b) => (b[0], b.len() - 1),
+                _ => (0, 0),
+            })
+            .collect();
+        let status_len = shape.last().map(|s| s.1).unwrap_or_default();
+        assert_eq!(
+            shape,
+            [
+                (1, 5),
+                (2, 32 * 1024),
+                (2, 32 * 1024),
+                (2, 70_000 - 64 * 1024),
+                (3, status_len)
+            ]
+        );
     }
 }

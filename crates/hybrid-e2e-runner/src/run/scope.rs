@@ -11,7 +11,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
 use kube::api::AttachParams;
 use kube::{Api, Client};
 use serde_json::Value;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::placeholders::{self, PlaceholderError};
 use crate::catalog::Os;
@@ -100,22 +100,53 @@ impl TestScope<'_> {
             .exec(pod, command.to_vec(), &params)
             .await
             .map_err(ApiError::wrap(what))?;
-        let mut stdout = String::new();
-        let mut stderr = String::new();
+        // Both streams at once: kube-client hands each over through a 1 KiB pipe, so reading
+        // stdout to its end first stalls a command that writes more than that to stderr.
         let status = process.take_status();
-        if let Some(mut out) = process.stdout() {
-            let _ = out.read_to_string(&mut stdout).await;
-        }
-        if let Some(mut err) = process.stderr() {
-            let _ = err.read_to_string(&mut stderr).await;
-        }
-        let status = match status {
-            Some(s) => s.await,
-            None => None,
-        };
+        let stdout = process.stdout();
+        let stderr = process.stderr();
+        let (stdout, stderr, status) = tokio::join!(
+            read_bounded(stdout, OUTPUT_KEPT),
+            read_bounded(stderr, OUTPUT_KEPT),
+            async {
+                match status {
+                    Some(s) => s.await,
+                    None => None,
+                }
+            }
+        );
         let _ = process.join().await;
         Ok((exit_code(status.as_ref()), stdout, stderr))
     }
+}
+
+/// Bytes of stdout and of stderr an exec keeps; the rest is read and counted, not kept.
+const OUTPUT_KEPT: usize = 1024 * 1024;
+
+/// Reads `stream` to its end (nothing when absent), keeping its first `max` bytes as text
+/// (invalid UTF-8 replaced) and ending with `[… N bytes not kept]` when there was more. A read
+/// error ends the stream: what came before it is kept.
+async fn read_bounded(stream: Option<impl AsyncRead + Unpin>, max: usize) -> String {
+    let Some(mut stream) = stream else {
+        return String::new();
+    };
+    let mut kept = Vec::new();
+    let mut dropped: u64 = 0;
+    let mut chunk = vec![0u8; 16 * 1024];
+    loop {
+        let n = match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let room = max.saturating_sub(kept.len()).min(n);
+        kept.extend_from_slice(&chunk[..room]);
+        dropped += (n - room) as u64;
+    }
+    let mut text = String::from_utf8_lossy(&kept).into_owned();
+    if dropped > 0 {
+        text.push_str(&format!("[… {dropped} bytes not kept]"));
+    }
+    text
 }
 
 /// The exit code in an exec status: `Success` → 0, `NonZeroExitCode` → the cause's code.
@@ -151,5 +182,40 @@ mod tests {
             .unwrap();
         assert_eq!(exit_code(Some(&three)), 3);
         assert_eq!(exit_code(None), -1);
+    }
+
+    #[tokio::test]
+    async fn output_beyond_the_bound_is_drained_and_counted() {
+        let big = vec![b'x'; 100_000];
+        let text = read_bounded(Some(&big[..]), 10).await;
+        assert_eq!(text, "xxxxxxxxxx[… 99990 bytes not kept]");
+        assert_eq!(read_bounded(Some(&b"short"[..]), 10).await, "short");
+        assert_eq!(read_bounded(None::<&[u8]>, 10).await, "");
+        assert_eq!(read_bounded(Some(&b"ok\xff"[..]), 10).await, "ok\u{fffd}");
+    }
+
+    #[tokio::test]
+    async fn both_streams_drain_while_a_small_pipe_blocks_the_writer() {
+        // kube-client's shape: one writer task feeding 1 KiB pipes, stdout first, then stderr.
+        let (out_r, mut out_w) = tokio::io::simplex(1024);
+        let (err_r, mut err_w) = tokio::io::simplex(1024);
+        let writer = tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            let _ = err_w.write_all(&vec![b'e'; 70_000]).await;
+            let _ = out_w.write_all(b"done\n").await;
+            let _ = err_w.shutdown().await;
+            let _ = out_w.shutdown().await;
+        });
+        let (out, err) = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            tokio::join!(
+                read_bounded(Some(out_r), OUTPUT_KEPT),
+                read_bounded(Some(err_r), OUTPUT_KEPT)
+            )
+        })
+        .await
+        .expect("no stall");
+        assert_eq!(out, "done\n");
+        assert_eq!(err.len(), 70_000);
+        let _ = writer.await;
     }
 }

@@ -12,6 +12,8 @@ mod admission;
 mod cli;
 // Proxies, credential plugins and bad kubeconfigs, as users connect.
 mod connect;
+// exec steps whose commands write a lot to stderr: both streams read at once.
+mod exec_streams;
 // The lifecycle suite and the kubelet faults.
 mod lifecycle;
 // The networking suite and the network faults.

@@ -6,6 +6,7 @@
 pub(crate) mod fs;
 pub(crate) mod images;
 pub(crate) mod netexec;
+pub(crate) mod seq;
 pub(crate) mod shell;
 
 use std::sync::{Arc, Mutex};

@@ -2,13 +2,13 @@
 //! `powershell -Command` scripts, `exec` and netexec's `/shell`.
 //!
 //! Syntax: commands joined by `&&`, `||`, `;` (sh, PowerShell) or `&` (all), one loop form
-//! `while true; do ...; done` (sh), redirections `>`, `>>`, `2>`, `2>&1`, `>nul`, `>/dev/null`,
+//! `while true; do ...; done` (sh), redirections `>`, `>>`, `2>`, `2>&1`, `>&2`, `>nul`, `>/dev/null`,
 //! `$VAR`/`${VAR}` (sh), `%VAR%` (cmd), `$env:VAR` (PowerShell), quotes.
 //! Commands: `echo` (`-n`; cmd prints the raw text), `cat`/`type`/`Get-Content`, `ls`/`dir`,
 //! `mkdir`/`md` (`-p`), `touch`, `rm`/`del`, `test`/`[` (`-f -d -e -z -n = !=`), `sleep N`,
 //! `stat -c %a` (sh: permission bits), `sleep infinity`, `tail -f /dev/null`, `timeout /t N`, `ping -n N 127.0.0.1`,
 //! `Start-Sleep`, `exit N` (`exit /b N`), `true`, `false`, `hostname`, `nslookup NAME`,
-//! `Write-Output`/`Write-Host`, `Set-Content -Path P -Value V`.
+//! `Write-Output`/`Write-Host`, `Set-Content -Path P -Value V`, `seq` (sh, see [`super::seq`]).
 //! Anything else (pipes, `$(...)`, other programs) exits 127 with
 //! `not modeled by the simulated cluster: <command>` on stderr: nothing succeeds by default.
 
@@ -272,6 +272,7 @@ enum Target {
     Null,
     File(String, bool),
     ToStdout,
+    ToStderr,
 }
 
 /// Removes redirections from a command's text: `(rest, stdout target, stderr target)`.
@@ -312,6 +313,7 @@ fn strip_redirects(text: &str, dialect: Dialect) -> (String, Target, Target) {
                 j += 2;
                 match fd {
                     Some('1') => Target::ToStdout,
+                    Some('2') => Target::ToStderr,
                     _ => Target::Inherit,
                 }
             } else {
@@ -338,7 +340,11 @@ fn strip_redirects(text: &str, dialect: Dialect) -> (String, Target, Target) {
                 }
             };
             if fd2 {
-                err = target;
+                err = if target == Target::ToStderr {
+                    Target::Inherit
+                } else {
+                    target
+                };
             } else if target != Target::ToStdout {
                 out = target;
             }
@@ -474,11 +480,13 @@ async fn simple(text: &str, dialect: Dialect, sb: &Sandbox, sink: &mut Sink, las
     let _ = eol;
     if err_t == Target::ToStdout {
         out.push_str(&std::mem::take(&mut err));
+    } else if out_t == Target::ToStderr {
+        err.push_str(&std::mem::take(&mut out));
     }
     for (text, target, is_err) in [(out, out_t, false), (err, err_t, true)] {
         match target {
             Target::Null => {}
-            Target::Inherit | Target::ToStdout => {
+            Target::Inherit | Target::ToStdout | Target::ToStderr => {
                 if is_err {
                     sink.err(&text)
                 } else {
@@ -871,6 +879,7 @@ async fn command(
                 .unwrap_or(last);
             return Flow::Exit(code);
         }
+        "seq" if dialect == Dialect::Sh => super::seq::seq(args, out, err),
         "true" => 0,
         "false" => 1,
         "hostname" => {
@@ -1063,6 +1072,18 @@ mod tests {
         )
         .await;
         assert_eq!((code, out.as_str()), (0, "x y\r\n"));
+    }
+
+    #[tokio::test]
+    async fn stdout_redirected_to_stderr_goes_there() {
+        let sb = sandbox();
+        let (code, out, err) = run("seq 1 3 >&2; echo done 1>&2; echo out", Dialect::Sh, &sb).await;
+        assert_eq!(
+            (code, out.as_str(), err.as_str()),
+            (0, "out\n", "1\n2\n3\ndone\n")
+        );
+        let (_, out, err) = run("echo kept 2>&2", Dialect::Sh, &sb).await;
+        assert_eq!((out.as_str(), err.as_str()), ("kept\n", ""));
     }
 
     #[test]
