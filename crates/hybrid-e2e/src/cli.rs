@@ -26,8 +26,9 @@ Examples:
 
 Reports (in --report-dir, default reports/<run-id>/):
   junit.xml      one <testsuite> per suite, one <testcase> per test cell (--junit moves it)
-  results.json   one object per test: name, tags, outcome, duration, message, skip reason
-  summary.md     counts, failed tests with their messages, skips grouped by reason
+  results.json   one object per test: name, tags, outcome (passed, failed, error, skipped),
+                 duration, message, skip reason; `error`: the harness could not check
+  summary.md     counts, failed and errored tests with their messages, skips by reason
   artifacts/     for each failed test: objects, events and container logs of its namespace
 ";
 

@@ -64,8 +64,9 @@ pub(crate) enum Error {
     /// Writing to stdout failed (a closed pipe is not an error: see `exit_code`).
     #[error("cannot write to standard output")]
     Output(#[source] io::Error),
-    /// At least one test failed (the console and the reports said which).
-    #[error("{0} test(s) failed")]
+    /// At least one test failed or ended in error (the harness could not check it; the console
+    /// and the reports said which). Both are exit code 1.
+    #[error("{0} test(s) failed or errored")]
     TestsFailed(usize),
     /// Ctrl-C stopped the run (the console said so, and what was cleaned up).
     #[error("interrupted")]

@@ -2,7 +2,7 @@
 
 /// Every selected test passed or was skipped.
 pub(crate) const OK: i32 = 0;
-/// At least one test failed.
+/// At least one test failed, or ended in error (the harness could not check it).
 pub(crate) const TEST_FAILED: i32 = 1;
 /// Usage, suite or configuration error (nothing touched a cluster, or the run could not start).
 pub(crate) const USAGE: i32 = 2;
@@ -15,7 +15,7 @@ pub(crate) const INTERRUPTED: i32 = 130;
 pub(crate) const HELP: &str = "\
 Exit codes:
   0    every selected test passed or was skipped
-  1    at least one test failed
+  1    at least one test failed (or ended in error: the harness could not check it)
   2    usage, suite or configuration error
   3    cluster unreachable, or access forbidden
   130  interrupted (Ctrl-C), after cleanup";

@@ -1,7 +1,9 @@
 //! The console view of a run: renders [`RunEvent`]s as they come. Per-test lines go to stdout
 //! in libtest's shapes ([`ConsoleFormat`]: one line per test, one character per test, or one
 //! JSON object per line), with libtest's "failures:" section and "test result:" line at the
-//! end; everything about the cluster, the cleanup and the reports goes to stderr as prose.
+//! end; tests the harness could not check (outcome `error`) show `ERROR` (`E`; in JSON a
+//! `failed` event with `"outcome": "error"`), are listed with the failures and counted apart
+//! (`N errored` in the result line, only when there are any); everything about the cluster, the cleanup and the reports goes to stderr as prose.
 //! Write errors are ignored: a closed pipe must not stop a run.
 
 use std::io::{IsTerminal as _, Write};
@@ -43,8 +45,9 @@ struct State {
     open: Option<String>,
     passed: usize,
     failed: usize,
+    errored: usize,
     ignored: usize,
-    /// Failed tests and what to show for them, in the order they failed.
+    /// Failed and errored tests and what to show for them, in the order they failed.
     failures: Vec<(String, String)>,
 }
 
@@ -133,25 +136,35 @@ impl ConsoleReporter {
                         let _ = writeln!(out, "    {name}");
                     }
                 }
-                let (p, f, i) = (state.passed, state.failed, state.ignored);
+                let (p, f, e, i) = (state.passed, state.failed, state.errored, state.ignored);
                 match self.format {
                     ConsoleFormat::Pretty | ConsoleFormat::Terse => {
-                        let verdict = if f > 0 {
+                        let errored = if e > 0 {
+                            format!(" {e} errored;")
+                        } else {
+                            String::new()
+                        };
+                        let verdict = if f + e > 0 {
                             self.paint(RED, "FAILED")
                         } else {
                             self.paint(GREEN, "ok")
                         };
                         let _ = write!(
                             out,
-                            "\ntest result: {verdict}. {p} passed; {f} failed; {i} ignored; 0 measured; 0 filtered out; finished in {:.2}s\n\n",
+                            "\ntest result: {verdict}. {p} passed; {f} failed;{errored} {i} ignored; 0 measured; 0 filtered out; finished in {:.2}s\n\n",
                             elapsed.as_secs_f64()
                         );
                     }
                     ConsoleFormat::Json => {
+                        let errored = if e > 0 {
+                            format!(r#" "errored": {e},"#)
+                        } else {
+                            String::new()
+                        };
                         let _ = writeln!(
                             out,
-                            r#"{{ "type": "suite", "event": "{}", "passed": {p}, "failed": {f}, "ignored": {i}, "measured": 0, "filtered_out": 0, "exec_time": {} }}"#,
-                            if f > 0 { "failed" } else { "ok" },
+                            r#"{{ "type": "suite", "event": "{}", "passed": {p}, "failed": {f},{errored} "ignored": {i}, "measured": 0, "filtered_out": 0, "exec_time": {} }}"#,
+                            if f + e > 0 { "failed" } else { "ok" },
                             elapsed.as_secs_f64()
                         );
                     }
@@ -239,8 +252,12 @@ impl ConsoleReporter {
                 state.ignored += 1;
                 None
             }
-            Outcome::Failed => {
-                state.failed += 1;
+            Outcome::Failed | Outcome::Error => {
+                if result.outcome == Outcome::Error {
+                    state.errored += 1;
+                } else {
+                    state.failed += 1;
+                }
                 let shown = if result.details.is_empty() {
                     result.message.clone().unwrap_or_default()
                 } else {
@@ -255,6 +272,7 @@ impl ConsoleReporter {
                 let text = match (result.outcome, &result.skip_reason) {
                     (Outcome::Passed, _) => self.paint(GREEN, "ok"),
                     (Outcome::Failed, _) => self.paint(RED, "FAILED"),
+                    (Outcome::Error, _) => self.paint(RED, "ERROR"),
                     (Outcome::Skipped, Some(reason)) => {
                         self.paint(YELLOW, &format!("ignored ({reason})"))
                     }
@@ -266,15 +284,18 @@ impl ConsoleReporter {
                 let text = match result.outcome {
                     Outcome::Passed => self.paint(GREEN, "."),
                     Outcome::Failed => self.paint(RED, "F"),
+                    Outcome::Error => self.paint(RED, "E"),
                     Outcome::Skipped => self.paint(YELLOW, "i"),
                 };
                 let _ = write!(out, "{text}");
             }
             ConsoleFormat::Json => {
-                let event = match result.outcome {
-                    Outcome::Passed => "ok",
-                    Outcome::Failed => "failed",
-                    Outcome::Skipped => "ignored",
+                // libtest knows no error event: a failure, marked as the harness's own.
+                let (event, marked) = match result.outcome {
+                    Outcome::Passed => ("ok", ""),
+                    Outcome::Failed => ("failed", ""),
+                    Outcome::Error => ("failed", r#", "outcome": "error""#),
+                    Outcome::Skipped => ("ignored", ""),
                 };
                 let stdout = shown
                     .map(|s| {
@@ -286,7 +307,7 @@ impl ConsoleReporter {
                     .unwrap_or_default();
                 let _ = writeln!(
                     out,
-                    r#"{{ "type": "test", "name": {}, "event": "{event}"{stdout} }}"#,
+                    r#"{{ "type": "test", "name": {}, "event": "{event}"{marked}{stdout} }}"#,
                     json_string(&result.name)
                 );
             }
@@ -348,6 +369,7 @@ mod tests {
         let mut r = crate::run::test::result(&c, outcome);
         match outcome {
             Outcome::Failed => r.message = Some("step 1 failed".into()),
+            Outcome::Error => r.message = Some("the harness panicked: boom".into()),
             Outcome::Skipped => r.skip_reason = Some("no Ready node".into()),
             Outcome::Passed => {}
         }
@@ -356,12 +378,21 @@ mod tests {
 
     /// Renders a run of three tests (passed, failed, skipped) and returns (stdout, stderr).
     fn render_run(format: ConsoleFormat, threads: usize) -> (String, String) {
-        let console = reporter(format);
         let results = [
             result("s/a", Outcome::Passed),
             result("s/long-name", Outcome::Failed),
             result("s/c", Outcome::Skipped),
         ];
+        render_results(format, threads, &results)
+    }
+
+    /// Renders a run of `results` and returns (stdout, stderr).
+    fn render_results(
+        format: ConsoleFormat,
+        threads: usize,
+        results: &[TestResult],
+    ) -> (String, String) {
+        let console = reporter(format);
         let cases: Vec<_> = results
             .iter()
             .map(|r| {
@@ -383,7 +414,7 @@ mod tests {
             threads,
             run_id: "r1",
         });
-        for r in &results {
+        for r in results {
             if r.outcome != Outcome::Skipped {
                 send(RunEvent::TestStarted { name: &r.name });
             }
@@ -421,6 +452,37 @@ mod tests {
                 "threads {threads}"
             );
         }
+    }
+
+    #[test]
+    fn harness_errors_show_as_errors_and_are_counted_apart() {
+        let results = [
+            result("s/a", Outcome::Passed),
+            result("s/e", Outcome::Error),
+            result("s/f", Outcome::Failed),
+        ];
+        let (out, _) = render_results(ConsoleFormat::Pretty, 1, &results);
+        assert!(out.contains("test s/e ... ERROR\n"), "{out}");
+        assert!(
+            out.contains("---- s/e ----\nthe harness panicked: boom\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("test result: FAILED. 1 passed; 1 failed; 1 errored; 0 ignored;"),
+            "{out}"
+        );
+        let (out, _) = render_results(ConsoleFormat::Terse, 4, &results);
+        assert!(out.contains(".EF\n"), "{out}");
+        let (out, _) = render_results(ConsoleFormat::Json, 4, &results[1..2]);
+        let events: Vec<serde_json::Value> = out
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON object per line"))
+            .collect();
+        assert_eq!(events[2]["event"], "failed", "{out}");
+        assert_eq!(events[2]["outcome"], "error", "{out}");
+        assert_eq!(events[3]["event"], "failed", "{out}");
+        assert_eq!(events[3]["failed"], 0, "{out}");
+        assert_eq!(events[3]["errored"], 1, "{out}");
     }
 
     #[test]

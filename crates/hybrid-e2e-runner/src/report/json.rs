@@ -2,7 +2,8 @@
 //!
 //! Shape: `{"run": {...}, "aborted": null | "why", "tests": [{"name", "suite", "tags",
 //! "outcome", "duration", "message", "skip_reason", "artifacts"}], "summary": {"passed",
-//! "failed", "skipped"}}`, pretty-printed. Durations are seconds (millisecond precision);
+//! "failed", "skipped", "errored"}}`, pretty-printed. `outcome` is `passed`, `failed`, `skipped`
+//! or `error` (the harness could not check; `message` says why). Durations are seconds (millisecond precision);
 //! messages are stripped of ANSI escapes and bounded like the JUnit ones. Details (step logs,
 //! events) are not included: they are in JUnit and in the artifacts folder.
 
@@ -122,6 +123,43 @@ mod tests {
         assert_eq!(v["summary"]["failed"], 1);
         assert_eq!(v["summary"]["passed"], 0);
         assert_eq!(v["summary"]["skipped"], 0);
+        assert_eq!(v["summary"]["errored"], 0);
         assert!(text.contains("\n  \"tests\""), "pretty-printed");
+    }
+
+    #[test]
+    fn a_harness_error_is_outcome_error_and_counted_apart() {
+        let mut report = RunReport {
+            info: RunInfo {
+                run_id: "r1".into(),
+                harness_version: "0.1.0".into(),
+                started: chrono::Utc::now(),
+                duration: Duration::ZERO,
+                cluster_version: None,
+                nodes: vec![],
+                tag_expression: None,
+                name_filter: vec![],
+                api_retries: 0,
+            },
+            results: vec![],
+            aborted: None,
+        };
+        report.results.push(TestResult {
+            name: "s/t".into(),
+            suite: "s".into(),
+            tags: vec![],
+            outcome: Outcome::Error,
+            duration: Duration::ZERO,
+            message: Some("the harness panicked: boom".into()),
+            skip_reason: None,
+            details: String::new(),
+            artifacts: None,
+        });
+        let text = render_results_json(&report).expect("serialises");
+        let v: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+        assert_eq!(v["tests"][0]["outcome"], "error");
+        assert_eq!(v["tests"][0]["message"], "the harness panicked: boom");
+        assert_eq!(v["summary"]["errored"], 1);
+        assert_eq!(v["summary"]["failed"], 0);
     }
 }

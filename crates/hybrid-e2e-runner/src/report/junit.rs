@@ -3,8 +3,9 @@
 //! One `<testsuite>` per suite (first-seen order) with the run's `<properties>`, one `<testcase>`
 //! per test. Every string is cleaned and bounded by [`super::sanitize`] and then written through
 //! `quick_xml::Writer`, which escapes it; no CDATA is ever written, so `]]>` in a log is just
-//! text. Passed tests carry no body; failures carry their message and (bounded) details; skips
-//! their reason. An aborted run adds a suite `hybrid-e2e` with one erroring test case
+//! text. Passed tests carry no body; failures carry their message and (bounded) details in a
+//! `<failure>`, tests the harness could not check the same in an `<error type="HarnessError">`
+//! (counted in `errors`, not `failures`); skips their reason. An aborted run adds a suite `hybrid-e2e` with one erroring test case
 //! `hybrid-e2e/run`. The mapping is our own: quick-junit writes attributes the schema rejects.
 
 use std::borrow::Cow;
@@ -54,12 +55,10 @@ fn write_document(w: &mut Writer<Vec<u8>>, report: &RunReport) -> io::Result<()>
 
     let aborted_case = usize::from(report.aborted.is_some());
     let tests = report.results.len() + aborted_case;
-    let failures = report
-        .results
-        .iter()
-        .filter(|r| r.outcome == Outcome::Failed)
-        .count();
-    let body_max = sanitize::body_share(failures);
+    let count = |o: Outcome| report.results.iter().filter(|r| r.outcome == o).count();
+    let failures = count(Outcome::Failed);
+    let errors = aborted_case + count(Outcome::Error);
+    let body_max = sanitize::body_share(failures + count(Outcome::Error));
 
     w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
     w.create_element("testsuites")
@@ -67,7 +66,7 @@ fn write_document(w: &mut Writer<Vec<u8>>, report: &RunReport) -> io::Result<()>
             attr("name", RUN_SUITE),
             attr("tests", &tests.to_string()),
             attr("failures", &failures.to_string()),
-            attr("errors", &aborted_case.to_string()),
+            attr("errors", &errors.to_string()),
             attr("time", &time(report.info.duration)),
         ])
         .write_inner_content(|w| {
@@ -107,7 +106,7 @@ fn write_document(w: &mut Writer<Vec<u8>>, report: &RunReport) -> io::Result<()>
                     name,
                     tests: results.len(),
                     failures: count(Outcome::Failed),
-                    errors: 0,
+                    errors: count(Outcome::Error),
                     skipped: count(Outcome::Skipped),
                     time: results.iter().map(|r| r.duration).sum(),
                     timestamp: &timestamp,
@@ -217,7 +216,11 @@ fn write_case(w: &mut Writer<Vec<u8>>, r: &TestResult, body_max: usize) -> io::R
                 Ok(())
             })?;
         }
-        Outcome::Failed => {
+        Outcome::Failed | Outcome::Error => {
+            let (element, kind) = match r.outcome {
+                Outcome::Error => ("error", "HarnessError"),
+                _ => ("failure", "StepFailed"),
+            };
             let message = match r.message.as_deref() {
                 Some(m) => m,
                 None => r
@@ -228,10 +231,10 @@ fn write_case(w: &mut Writer<Vec<u8>>, r: &TestResult, body_max: usize) -> io::R
             };
             let body = sanitize::body_within(&r.details, body_max, r.artifacts.as_deref());
             case.write_inner_content(|w| {
-                w.create_element("failure")
+                w.create_element(element)
                     .with_attributes([
                         attr("message", &sanitize::message(message)),
-                        attr("type", "StepFailed"),
+                        attr("type", kind),
                     ])
                     .write_text_content(text(&body))?;
                 Ok(())
@@ -394,6 +397,35 @@ mod tests {
         assert!(xml.contains("<testcase name=\"hybrid-e2e/run\" classname=\"hybrid-e2e\""));
         assert!(xml.contains("<error message=\"cannot reach the cluster: client error (Connect)\" type=\"RunAborted\">"));
         assert!(xml.contains("<testsuite name=\"a\""));
+    }
+
+    #[test]
+    fn a_harness_error_is_an_error_element_counted_in_errors() {
+        let mut errored = result("a/e", Outcome::Error);
+        errored.message = Some("the harness panicked: boom".into());
+        errored.details = "step log".into();
+        let mut failed = result("a/f", Outcome::Failed);
+        failed.message = Some("step 1 failed".into());
+        let report = RunReport {
+            info: info(),
+            results: vec![errored, failed],
+            aborted: Some("interrupted".into()),
+        };
+        let xml = render_junit(&report);
+        assert!(
+            xml.contains("<testsuites name=\"hybrid-e2e\" tests=\"3\" failures=\"1\" errors=\"2\""),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(
+                "<testsuite name=\"a\" tests=\"2\" failures=\"1\" errors=\"1\" skipped=\"0\""
+            ),
+            "{xml}"
+        );
+        assert!(xml.contains(
+            "<error message=\"the harness panicked: boom\" type=\"HarnessError\">step log</error>"
+        ));
+        assert!(xml.contains("<failure message=\"step 1 failed\" type=\"StepFailed\">"));
     }
 
     #[test]

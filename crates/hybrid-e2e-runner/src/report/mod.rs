@@ -96,7 +96,7 @@ pub fn write_all(
         write_file(&paths.summary, render_summary(report).as_bytes()),
     ];
     for r in &report.results {
-        if let (Outcome::Failed, Some(artifacts)) = (r.outcome, &r.artifacts) {
+        if let (true, Some(artifacts)) = (r.outcome.is_unsuccessful(), &r.artifacts) {
             if !r.details.is_empty() {
                 let path = artifacts.join(sanitize::DETAILS_FILE);
                 results.push(write_file(&path, r.details.as_bytes()));

@@ -16,6 +16,16 @@ pub enum Outcome {
     Failed,
     /// The test did not run, or a step could not be checked from here; `skip_reason` says why.
     Skipped,
+    /// The harness could not check (a fault of the harness or of the machine it runs on, not of
+    /// the cluster); `message` says why. Counted apart from failures; the run fails all the same.
+    Error,
+}
+
+impl Outcome {
+    /// Whether the test makes the run fail: it failed, or the harness could not check it.
+    pub fn is_unsuccessful(self) -> bool {
+        matches!(self, Outcome::Failed | Outcome::Error)
+    }
 }
 
 /// The result of one test cell.
@@ -32,13 +42,13 @@ pub struct TestResult {
     /// How long the test took (written in seconds).
     #[serde(serialize_with = "secs")]
     pub duration: Duration,
-    /// For failures: the step that failed and why (one paragraph).
+    /// For failures and errors: the step that failed and why (one paragraph).
     pub message: Option<String>,
     /// For skips: why.
     pub skip_reason: Option<String>,
-    /// Step log, events and log tails; written in full only for failures.
+    /// Step log, events and log tails; written in full only for failures and errors.
     pub details: String,
-    /// Folder with the namespace's objects, events and logs (failures only).
+    /// Folder with the namespace's objects, events and logs (failures and errors only).
     pub artifacts: Option<PathBuf>,
 }
 

@@ -1,5 +1,6 @@
 //! `summary.md`: a short Markdown summary of a run (counts, failed tests with their messages,
-//! skips grouped by reason), fit for a GitHub step summary; and the outcome counts.
+//! tests the harness could not check (errors), skips grouped by reason), fit for a GitHub step
+//! summary; and the outcome counts.
 
 use std::fmt::Write as _;
 
@@ -17,12 +18,14 @@ pub struct Counts {
     pub failed: usize,
     /// Tests that were skipped.
     pub skipped: usize,
+    /// Tests the harness could not check (outcome `error`).
+    pub errored: usize,
 }
 
 impl Counts {
     /// All tests, whatever their outcome.
     pub fn total(&self) -> usize {
-        self.passed + self.failed + self.skipped
+        self.passed + self.failed + self.skipped + self.errored
     }
 }
 
@@ -34,6 +37,7 @@ pub fn counts(report: &RunReport) -> Counts {
             Outcome::Passed => c.passed += 1,
             Outcome::Failed => c.failed += 1,
             Outcome::Skipped => c.skipped += 1,
+            Outcome::Error => c.errored += 1,
         }
     }
     c
@@ -48,9 +52,14 @@ pub fn render_summary(report: &RunReport) -> String {
     let c = counts(report);
     let mut out = String::new();
     let _ = writeln!(out, "## hybrid-e2e run `{}`\n", code(&info.run_id));
+    let errors = match c.errored {
+        0 => String::new(),
+        1 => ", 1 error".to_string(),
+        n => format!(", {n} errors"),
+    };
     let _ = writeln!(
         out,
-        "**{} passed, {} failed, {} skipped** of {} in {:.1}s\n",
+        "**{} passed, {} failed{errors}, {} skipped** of {} in {:.1}s\n",
         c.passed,
         c.failed,
         c.skipped,
@@ -80,24 +89,11 @@ pub fn render_summary(report: &RunReport) -> String {
         let _ = writeln!(out, "> **Run aborted:** {}\n", cell(reason));
     }
 
-    let failed: Vec<_> = report
-        .results
-        .iter()
-        .filter(|r| r.outcome == Outcome::Failed)
-        .collect();
-    if !failed.is_empty() {
-        out.push_str("### Failed\n\n| Test | Message |\n| --- | --- |\n");
-        for r in failed {
-            let message = r.message.as_deref().unwrap_or("failed");
-            let message = sanitize::truncate_end(&sanitize::clean(message), TABLE_MESSAGE_BYTES);
-            let mut row = cell(&message);
-            if let Some(dir) = &r.artifacts {
-                let dir = table_code(&dir.display().to_string());
-                let _ = write!(row, "<br>artifacts: `{dir}`");
-            }
-            let _ = writeln!(out, "| `{}` | {row} |", table_code(&r.name));
-        }
-        out.push('\n');
+    for (outcome, heading) in [
+        (Outcome::Failed, "### Failed"),
+        (Outcome::Error, "### Errors (the harness could not check)"),
+    ] {
+        table_of(&mut out, report, outcome, heading);
     }
 
     let mut by_reason: Vec<(String, Vec<&str>)> = Vec::new();
@@ -131,6 +127,31 @@ pub fn render_summary(report: &RunReport) -> String {
         out.pop();
     }
     out
+}
+
+/// A `heading` and a table of the tests that ended with `outcome` and their messages (nothing
+/// when none did).
+fn table_of(out: &mut String, report: &RunReport, outcome: Outcome, heading: &str) {
+    let mut rows = report
+        .results
+        .iter()
+        .filter(|r| r.outcome == outcome)
+        .peekable();
+    if rows.peek().is_none() {
+        return;
+    }
+    let _ = write!(out, "{heading}\n\n| Test | Message |\n| --- | --- |\n");
+    for r in rows {
+        let message = r.message.as_deref().unwrap_or("failed");
+        let message = sanitize::truncate_end(&sanitize::clean(message), TABLE_MESSAGE_BYTES);
+        let mut row = cell(&message);
+        if let Some(dir) = &r.artifacts {
+            let dir = table_code(&dir.display().to_string());
+            let _ = write!(row, "<br>artifacts: `{dir}`");
+        }
+        let _ = writeln!(out, "| `{}` | {row} |", table_code(&r.name));
+    }
+    out.push('\n');
 }
 
 /// Text for a Markdown table cell or list item: one line, no table breaks, no raw HTML.
@@ -218,7 +239,8 @@ mod tests {
             Counts {
                 passed: 1,
                 failed: 1,
-                skipped: 3
+                skipped: 3,
+                errored: 0,
             }
         );
         let md = render_summary(&report);
@@ -237,5 +259,56 @@ mod tests {
             "- no Ready node with kubernetes.io/os=windows (2): `s/a[os=windows]`, `s/b[os=windows]`"
         ));
         assert!(md.contains("- no default StorageClass (1): `s/c`"));
+        assert!(!md.contains("error"), "no errors, no mention: {md}");
+    }
+
+    #[test]
+    fn harness_errors_are_counted_and_listed_apart_from_failures() {
+        let mut f = result("s/f", Outcome::Failed);
+        f.message = Some("step 1 http: connection refused".into());
+        let mut e = result("s/e", Outcome::Error);
+        e.message = Some("the harness panicked: boom".into());
+        let mut e2 = e.clone();
+        e2.name = "s/e2".into();
+        let report = RunReport {
+            info: RunInfo {
+                run_id: "r1".into(),
+                harness_version: "0.1.0".into(),
+                started: chrono::Utc::now(),
+                duration: Duration::from_secs(1),
+                cluster_version: None,
+                nodes: vec![],
+                tag_expression: None,
+                name_filter: vec![],
+                api_retries: 0,
+            },
+            results: vec![f, e, e2],
+            aborted: None,
+        };
+        assert_eq!(
+            counts(&report),
+            Counts {
+                passed: 0,
+                failed: 1,
+                skipped: 0,
+                errored: 2,
+            }
+        );
+        assert_eq!(counts(&report).total(), 3);
+        let md = render_summary(&report);
+        assert!(
+            md.contains("**0 passed, 1 failed, 2 errors, 0 skipped** of 3"),
+            "{md}"
+        );
+        let failed = md.find("### Failed").expect("failed table");
+        let errors = md
+            .find("### Errors (the harness could not check)")
+            .expect("errors table");
+        assert!(failed < errors, "{md}");
+        assert!(
+            md[errors..].contains("| `s/e` | the harness panicked: boom |"),
+            "{md}"
+        );
+        assert!(!md[failed..errors].contains("s/e`"), "{md}");
     }
 }

@@ -80,6 +80,8 @@ pub struct RunSummary {
     pub failed: usize,
     /// Tests that were skipped (including those an interrupt kept from starting).
     pub skipped: usize,
+    /// Tests the harness could not check (outcome `error`); they fail the run like failures.
+    pub errored: usize,
     /// Whether Ctrl-C stopped the run early.
     pub interrupted: bool,
 }
@@ -202,6 +204,7 @@ pub fn execute(
             passed: counts.passed,
             failed: counts.failed,
             skipped: counts.skipped,
+            errored: counts.errored,
             interrupted,
         }
     };
@@ -212,6 +215,7 @@ pub fn execute(
                 passed: 0,
                 failed: 0,
                 skipped: 0,
+                errored: 0,
                 interrupted: true,
             },
         }

@@ -76,7 +76,7 @@ pub(crate) async fn run_all(
         .collect()
 }
 
-/// The failure of a test whose task panicked (or ended without a result).
+/// The error of a test whose task panicked (or ended without a result): the harness's fault.
 fn broken(case: &TestCase, error: tokio::task::JoinError) -> TestResult {
     let message = match error.try_into_panic() {
         Ok(panic) => format!("the harness panicked: {}", panic_text(&panic)),
@@ -84,7 +84,7 @@ fn broken(case: &TestCase, error: tokio::task::JoinError) -> TestResult {
     };
     TestResult {
         message: Some(message),
-        ..test::result(case, Outcome::Failed)
+        ..test::result(case, Outcome::Error)
     }
 }
 
@@ -159,6 +159,19 @@ mod tests {
         assert_eq!(
             seen.into_inner().expect("not poisoned"),
             ["finished s/a", "finished s/b", "finished s/c", "done"]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_panicking_test_is_a_harness_error() {
+        let panicked = tokio::spawn(async { panic!("boom") })
+            .await
+            .expect_err("the task panicked");
+        let result = broken(&case(&[]), panicked);
+        assert_eq!(result.outcome, Outcome::Error);
+        assert_eq!(
+            result.message.as_deref(),
+            Some("the harness panicked: boom")
         );
     }
 }

@@ -1,5 +1,5 @@
 //! One test cell from start to end: its namespace, its steps in order, diagnostics when a step
-//! fails, and deleting the namespace whatever happened (kept on failure with --keep-namespaces).
+//! fails (outcome `failed`) or the harness cannot check it (outcome `error`), and deleting the namespace whatever happened (kept on failure with --keep-namespaces).
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -110,6 +110,8 @@ pub(crate) async fn run_test(env: &RunEnv, case: &TestCase, index: usize) -> Tes
         namespace: namespace.clone(),
         os_of: HashMap::new(),
     };
+    // Why the test did not pass, and whether the harness (not the cluster) is to blame.
+    let mut harness_error = false;
     let mut failure: Option<String> = ready.err().map(|e| {
         format!(
             "the test's namespace {namespace} is not ready for pods: {}",
@@ -144,7 +146,9 @@ pub(crate) async fn run_test(env: &RunEnv, case: &TestCase, index: usize) -> Tes
                 break;
             }
             Err(error) => {
-                let _ = writeln!(log, "step {} FAILED ({took:.1}s): {what}", n + 1);
+                harness_error = error.is_harness_error();
+                let verdict = if harness_error { "ERROR" } else { "FAILED" };
+                let _ = writeln!(log, "step {} {verdict} ({took:.1}s): {what}", n + 1);
                 failure = Some(format!(
                     "step {} ({}) {what}: {error}",
                     n + 1,
@@ -160,7 +164,11 @@ pub(crate) async fn run_test(env: &RunEnv, case: &TestCase, index: usize) -> Tes
         result.skip_reason = Some(reason);
         result.details = log;
     } else if let Some(message) = failure {
-        result.outcome = Outcome::Failed;
+        result.outcome = if harness_error {
+            Outcome::Error
+        } else {
+            Outcome::Failed
+        };
         let artifacts = env
             .report_dir
             .join("artifacts")

@@ -50,8 +50,8 @@ pub(super) fn run(args: &RunArgs) -> Result<(), Error> {
     let summary = result?;
     if summary.interrupted {
         Err(Error::Interrupted)
-    } else if summary.failed > 0 {
-        Err(Error::TestsFailed(summary.failed))
+    } else if summary.failed + summary.errored > 0 {
+        Err(Error::TestsFailed(summary.failed + summary.errored))
     } else {
         Ok(())
     }

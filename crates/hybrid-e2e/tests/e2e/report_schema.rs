@@ -1,4 +1,4 @@
-//! The reports of hostile, skipped, aborted and empty runs: JUnit validates against
+//! The reports of hostile, skipped, errored, aborted and empty runs: JUnit validates against
 //! `tests/data/junit-10.xsd` and holds what CI needs; results.json and summary.md agree.
 
 use std::collections::BTreeMap;
@@ -432,7 +432,7 @@ fn write_all_writes_three_agreeing_files() {
             .expect("JSON");
     assert_eq!(
         json["summary"],
-        serde_json::json!({"passed": 1, "failed": 1, "skipped": 1})
+        serde_json::json!({"passed": 1, "failed": 1, "skipped": 1, "errored": 0})
     );
     assert_eq!(json["tests"][1]["outcome"], "failed");
     assert_eq!(json["tests"][1]["message"], "step 2 wait: pod never ready");
@@ -455,8 +455,73 @@ fn write_all_writes_three_agreeing_files() {
         report::Counts {
             passed: 1,
             failed: 1,
-            skipped: 1
+            skipped: 1,
+            errored: 0,
         }
+    );
+}
+
+#[test]
+fn harness_errors_validate_as_error_cases_and_agree_across_reports() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path().join("reports/run-1");
+    let artifacts = dir.join("artifacts/net_e");
+    let errored = TestResult {
+        outcome: Outcome::Error,
+        message: Some(format!("the harness panicked: {NASTY}")),
+        details: format!("step log {NASTY}"),
+        artifacts: Some(artifacts.clone()),
+        ..passed("net/e")
+    };
+    let report = run(
+        vec![
+            errored,
+            failed("net/f", "step 1 http: refused", "log".into(), None),
+            passed("net/p"),
+        ],
+        Some("interrupted by Ctrl-C; tests not started were skipped"),
+    );
+    let (root, _) = render_and_validate(&report);
+    assert_eq!(
+        counts_of(&root),
+        (4, 1, 2),
+        "the abort and the harness error"
+    );
+    let net = root.suite("net");
+    assert_eq!(counts_of(net), (3, 1, 1));
+    let error = net.case("net/e").one("error");
+    assert_eq!(error.attr("type"), "HarnessError");
+    assert!(
+        error
+            .attr("message")
+            .starts_with("the harness panicked: ERROR"),
+        "{}",
+        error.attr("message")
+    );
+    assert!(net.case("net/e").all("failure").is_empty());
+    assert_eq!(net.case("net/f").one("failure").attr("type"), "StepFailed");
+
+    let paths = report::write_all(&report, &dir, None).expect("reports written");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&paths.json).expect("results.json"))
+            .expect("JSON");
+    assert_eq!(json["tests"][0]["outcome"], "error");
+    assert_eq!(
+        json["summary"],
+        serde_json::json!({"passed": 1, "failed": 1, "skipped": 0, "errored": 1})
+    );
+    let md = std::fs::read_to_string(&paths.summary).expect("summary.md");
+    assert!(
+        md.contains("**1 passed, 1 failed, 1 error, 0 skipped** of 3"),
+        "{md}"
+    );
+    assert!(
+        md.contains("### Errors (the harness could not check)"),
+        "{md}"
+    );
+    assert!(
+        artifacts.join("details.txt").is_file(),
+        "an errored test's details are kept like a failure's"
     );
 }
 

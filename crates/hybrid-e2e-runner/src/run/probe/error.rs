@@ -102,6 +102,13 @@ pub(crate) enum ProbeError {
     Skip(String),
 }
 
+impl ProbeError {
+    /// Whether the harness could not check (as opposed to the cluster failing the check).
+    pub(crate) fn is_harness_error(&self) -> bool {
+        false
+    }
+}
+
 /// ` for port 80`, or nothing for port 0.
 fn for_port(port: u16) -> String {
     if port == 0 {

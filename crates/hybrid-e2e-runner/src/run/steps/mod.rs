@@ -105,6 +105,17 @@ pub(crate) enum StepError {
     Skip(String),
 }
 
+impl StepError {
+    /// Whether the harness could not check (its own fault or its machine's), as opposed to the
+    /// cluster failing the check: the test ends `error`, not `failed`.
+    pub(crate) fn is_harness_error(&self) -> bool {
+        match self {
+            StepError::Probe(p) => p.is_harness_error(),
+            _ => false,
+        }
+    }
+}
+
 /// A probe that cannot be made from here skips the test; any other probe error fails the step.
 impl From<ProbeError> for StepError {
     fn from(error: ProbeError) -> Self {
@@ -279,6 +290,13 @@ impl TestScope<'_> {
 mod tests {
     use super::*;
     use crate::catalog::{ObjectKind, ObjectRef, WaitUntil};
+
+    #[test]
+    fn what_the_cluster_did_is_never_a_harness_error() {
+        assert!(!StepError::Check("stdout does not contain \"x\"".into()).is_harness_error());
+        assert!(!StepError::Timeout(Duration::from_secs(1)).is_harness_error());
+        assert!(!StepError::Skip("no route".into()).is_harness_error());
+    }
 
     #[test]
     fn actions_are_described_and_timed_by_their_kind() {
