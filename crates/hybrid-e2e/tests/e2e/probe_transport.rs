@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use hybrid_sim::{Quirk, SimConfig};
 
-use crate::common::harness::{run_against_sim, Run};
+use crate::common::harness::{hybrid_e2e, run_against_sim, Run};
 
 fn blocked_proxy() -> SimConfig {
     SimConfig {
@@ -64,4 +64,18 @@ async fn probes_through_a_blocked_pod_proxy_blame_the_proxy_and_gate_nothing() {
     for cell in gating {
         assert_ne!(cell["outcome"], "passed", "{cell}");
     }
+}
+
+#[test]
+fn an_unknown_transport_is_a_usage_error() {
+    let (code, _, stderr) = hybrid_e2e(&["run", "--sim", "--probe-via", "carrier-pigeon"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("invalid value 'carrier-pigeon' for '--probe-via <HOW>'"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("[possible values: exec, proxy]"),
+        "{stderr}"
+    );
 }
