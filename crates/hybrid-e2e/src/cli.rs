@@ -223,6 +223,24 @@ pub(crate) struct RunArgs {
     /// pod-security.kubernetes.io/enforce|warn|audit); tests needing more are skipped.
     #[arg(long, value_enum, value_name = "LEVEL", default_value_t = PodSecurity::Privileged)]
     pub pod_security: PodSecurity,
+
+    /// How `http` steps from a pod reach the netexec server of that source pod, which then
+    /// dials the target. A failure of this path is an error of the harness, never a verdict on
+    /// pod networking.
+    #[arg(long, value_enum, value_name = "HOW", default_value_t = ProbeVia::Exec)]
+    pub probe_via: ProbeVia,
+}
+
+/// How probes reach the source pod's netexec (`--probe-via`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ProbeVia {
+    /// Run curl in the source pod (pods/exec, via the kubelet) against its own netexec on
+    /// 127.0.0.1; works wherever `kubectl exec` does.
+    Exec,
+    /// Ask through the API server's pod proxy to port 8080 of the source pod; needs the API
+    /// server to reach pod IPs (often blocked: GKE private clusters, EKS security groups,
+    /// Windows on Flannel VXLAN).
+    Proxy,
 }
 
 /// A Pod Security Standard level for test namespaces.

@@ -11,10 +11,12 @@ use hybrid_e2e_runner::fixture::{FixtureSet, Images};
 use hybrid_e2e_runner::pod_security::PodSecurityLevel;
 use hybrid_e2e_runner::run::connect::KubeconfigSource;
 use hybrid_e2e_runner::run::namespace::random_suffix;
-use hybrid_e2e_runner::run::{ConsoleFormat, RunConfig};
+use hybrid_e2e_runner::run::{ConsoleFormat, ProbeVia, RunConfig};
 use hybrid_sim::{Fault, Quirk, SimConfig};
 
-use crate::cli::{ClusterArgs, Format, PodSecurity, RunArgs, SelectArgs, SimArgs};
+use crate::cli::{
+    ClusterArgs, Format, PodSecurity, ProbeVia as ProbeViaFlag, RunArgs, SelectArgs, SimArgs,
+};
 
 /// Why the flags do not make a runnable plan.
 #[derive(Debug, thiserror::Error)]
@@ -172,6 +174,10 @@ impl RunPlan {
                 PodSecurity::Baseline => PodSecurityLevel::Baseline,
                 PodSecurity::Restricted => PodSecurityLevel::Restricted,
             },
+            probe_via: match args.probe_via {
+                ProbeViaFlag::Exec => ProbeVia::Exec,
+                ProbeViaFlag::Proxy => ProbeVia::Proxy,
+            },
         };
         Ok(RunPlan {
             target,
@@ -306,6 +312,15 @@ mod tests {
             "--quirk pod-security-baseline is a behaviour of the embedded API server, so it \
              cannot be combined with --control-plane real"
         );
+    }
+
+    #[test]
+    fn probes_go_by_exec_unless_told_otherwise() {
+        let plan = RunPlan::from_args(&run_args(&["hybrid-e2e", "run", "--sim"])).unwrap();
+        assert_eq!(plan.config.probe_via, ProbeVia::Exec);
+        let args = run_args(&["hybrid-e2e", "run", "--sim", "--probe-via", "proxy"]);
+        let plan = RunPlan::from_args(&args).unwrap();
+        assert_eq!(plan.config.probe_via, ProbeVia::Proxy);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Instant;
 
 use tokio::sync::mpsc;
@@ -15,7 +15,7 @@ use super::config::SimConfig;
 use super::network::{self, DialFailure, NetState};
 use super::store::Store;
 use super::workload::fs::SharedTree;
-use super::workload::shell::{self, Dialect, Sandbox, Sink};
+use super::workload::shell::{self, Dialect, HttpReply, Net, NetFailure, NetFuture, Sandbox, Sink};
 use super::workload::{self, netexec, Program, SharedLog, Signal};
 
 /// The answer of an HTTP request proxied to a port of a pod.
@@ -196,14 +196,14 @@ impl Runtime {
         port: u16,
         udp: bool,
     ) -> Result<(Arc<PodRt>, u16), DialFailure> {
-        let ip = if host.parse::<std::net::Ipv4Addr>().is_ok() {
+        let ip = if host.parse::<std::net::IpAddr>().is_ok() {
             host.to_string()
         } else {
             let dns = network::ClusterDns::new(self.store.clone(), &self.config, &src.namespace);
             use shell::Dns;
             dns.lookup(host).ok_or(DialFailure::NoSuchHost)?.1
         };
-        let (pod, port) = if ip == "127.0.0.1" {
+        let (pod, port) = if is_loopback(&ip) {
             (
                 self.pod(&src.namespace, &src.name)
                     .ok_or(DialFailure::Refused)?,
@@ -236,6 +236,24 @@ impl Runtime {
         format!("{ip}:{}", self.net().source_port())
     }
 
+    /// An HTTP `GET` from pod `src` to `host:port` (netexec's dial, curl in a container):
+    /// routed as any packet of the pod; loopback reaches the pod itself, from 127.0.0.1.
+    pub(crate) async fn get_from(
+        &self,
+        src: &PodRt,
+        host: &str,
+        port: u16,
+        path_and_query: &str,
+    ) -> Result<ProxyResponse, DialFailure> {
+        let (pod, port) = self.route(src, host, port, false)?;
+        let client = if is_loopback(host) {
+            format!("127.0.0.1:{}", self.net().source_port())
+        } else {
+            self.client_addr(src)
+        };
+        self.http_to(&pod, port, path_and_query, &client).await
+    }
+
     /// netexec's HTTP dial from `src`: the body, or agnhost's error text.
     pub(crate) async fn dial_http(
         &self,
@@ -260,12 +278,7 @@ impl Runtime {
             ),
         }
         };
-        let (pod, port) = self.route(src, host, port, false).map_err(fail)?;
-        let client = self.client_addr(src);
-        let resp = self
-            .http_to(&pod, port, &path, &client)
-            .await
-            .map_err(fail)?;
+        let resp = self.get_from(src, host, port, &path).await.map_err(fail)?;
         Ok(String::from_utf8_lossy(&resp.body).into_owned())
     }
 
@@ -430,5 +443,47 @@ impl Runtime {
         } else {
             Ok(workload::read_log(&c.log))
         }
+    }
+}
+
+/// Whether an address is the pod's own loopback.
+fn is_loopback(ip: &str) -> bool {
+    ip.parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The network handle of one pod's containers ([`Net`]): their `GET`s leave from that pod.
+/// Weak references, so a container's sandbox keeps neither its pod nor the runtime alive.
+pub(crate) struct PodNet {
+    runtime: Weak<Runtime>,
+    pod: Weak<PodRt>,
+}
+
+impl PodNet {
+    pub(crate) fn new(runtime: &Arc<Runtime>, pod: &Arc<PodRt>) -> Self {
+        Self {
+            runtime: Arc::downgrade(runtime),
+            pod: Arc::downgrade(pod),
+        }
+    }
+}
+
+impl Net for PodNet {
+    fn http_get<'a>(&'a self, ip: &'a str, port: u16, path_and_query: &'a str) -> NetFuture<'a> {
+        Box::pin(async move {
+            // A pod (or simulated cluster) that is gone sends nothing anywhere.
+            let (Some(runtime), Some(pod)) = (self.runtime.upgrade(), self.pod.upgrade()) else {
+                return Err(NetFailure::Timeout);
+            };
+            match runtime.get_from(&pod, ip, port, path_and_query).await {
+                Ok(answer) => Ok(HttpReply {
+                    status: answer.status,
+                    body: answer.body,
+                }),
+                Err(DialFailure::Refused) => Err(NetFailure::Refused),
+                // The caller resolved the name already; an address nobody has times out.
+                Err(DialFailure::Timeout | DialFailure::NoSuchHost) => Err(NetFailure::Timeout),
+            }
+        })
     }
 }

@@ -69,6 +69,31 @@ pub struct RunConfig {
     pub name_filters: Vec<String>,
     /// The Pod Security level the run's namespaces enforce (`--pod-security`).
     pub pod_security: crate::pod_security::PodSecurityLevel,
+    /// How `http` steps from a pod reach that pod's netexec (`--probe-via`).
+    pub probe_via: ProbeVia,
+}
+
+/// How an `http` step from a pod reaches the agnhost netexec of that source pod, which then
+/// `/dial`s the target (`--probe-via`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProbeVia {
+    /// `pods/exec` in the source pod runs curl (`curl.exe` on Windows) against its own netexec
+    /// on 127.0.0.1: API server → kubelet, the path `kubectl exec` takes, open on every cluster.
+    #[default]
+    Exec,
+    /// The API server's pod proxy to port 8080 of the source pod: the API server must open TCP
+    /// to the pod's IP, which GKE private clusters, common EKS security groups and Windows on
+    /// Flannel VXLAN do not allow.
+    Proxy,
+}
+
+impl std::fmt::Display for ProbeVia {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ProbeVia::Exec => "exec",
+            ProbeVia::Proxy => "proxy",
+        })
+    }
 }
 
 /// How a run that got to its tests ended.
@@ -176,6 +201,7 @@ pub fn execute(
             images,
             timeout_scale: plan.timeout_scale,
             storage_classes: plan.storage_classes.clone(),
+            probe_via: plan.probe_via,
         },
         run_id: plan.run_id.clone(),
         pod_security: plan.pod_security,

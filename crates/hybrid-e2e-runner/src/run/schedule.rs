@@ -116,6 +116,7 @@ mod tests {
                 images: Default::default(),
                 timeout_scale: 1.0,
                 storage_classes: Default::default(),
+                probe_via: Default::default(),
             },
             run_id: "r1".into(),
             pod_security: Default::default(),

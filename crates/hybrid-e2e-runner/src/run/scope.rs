@@ -30,6 +30,8 @@ pub(crate) struct TestEnv {
     pub timeout_scale: f64,
     /// StorageClass per OS for claims that name none (absent: the cluster's default).
     pub storage_classes: BTreeMap<Os, String>,
+    /// How `http` steps from a pod reach its netexec (`--probe-via`).
+    pub probe_via: super::ProbeVia,
 }
 
 /// The state of one test while its steps run.

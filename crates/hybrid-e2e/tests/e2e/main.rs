@@ -18,6 +18,8 @@ mod exec_streams;
 mod lifecycle;
 // The networking suite and the network faults.
 mod networking;
+// --probe-via: exec and the pod proxy, under a blocked pod proxy.
+mod probe_transport;
 // The preflight: permissions asked before any test (SelfSubjectAccessReviews).
 mod preflight;
 // Reports of hostile, skipped, aborted and empty runs against the JUnit schema.

@@ -1,5 +1,8 @@
 //! `pods/{name}[:{port}]/proxy/{path}`: HTTP requests to a simulated container's port (through
-//! `Runtime::proxy`).
+//! `Runtime::proxy`). Under the quirk `pod-proxy-blocked` the API server cannot dial pod IPs
+//! and answers what kube-apiserver's proxy transport answers then (k8s.io/apimachinery
+//! `pkg/util/proxy/transport.go`: `errors.NewServiceUnavailable("error trying to reach
+//! service: " + err)`, a 503 Status with reason ServiceUnavailable).
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -9,6 +12,7 @@ use super::crud::current;
 use super::route::Target;
 use super::status::ApiError;
 use super::ApiState;
+use crate::quirks::Quirk;
 
 /// `GET pods/{name}[:{port}]/proxy/{path}`: forwards path and query to the pod's port.
 pub(crate) async fn proxy(
@@ -18,6 +22,11 @@ pub(crate) async fn proxy(
 ) -> Result<Response, ApiError> {
     let pod = current(state, target)?;
     let port = resolve_port(&pod, target.port.as_deref())?;
+    if state.config.has_quirk(Quirk::PodProxyBlocked) {
+        if let Some(ip) = pod["status"]["podIP"].as_str().filter(|ip| !ip.is_empty()) {
+            return Err(ApiError::ServiceUnavailable(blocked_message(ip, port)));
+        }
+    }
     let mut path = target.rest.clone();
     if let Some(q) = raw_query.filter(|q| !q.is_empty()) {
         path.push('?');
@@ -32,6 +41,16 @@ pub(crate) async fn proxy(
         answer.body,
     )
         .into_response())
+}
+
+/// What Go's dialer says when the SYN to `ip:port` is dropped, as the proxy transport wraps it.
+fn blocked_message(ip: &str, port: u16) -> String {
+    let address = if ip.contains(':') {
+        format!("[{ip}]:{port}")
+    } else {
+        format!("{ip}:{port}")
+    };
+    format!("error trying to reach service: dial tcp {address}: i/o timeout")
 }
 
 /// A port number, a named container port, or (none given) the first declared port, else 80.
@@ -76,5 +95,17 @@ mod tests {
         assert_eq!(resolve_port(&pod, None).unwrap(), 8080);
         assert!(resolve_port(&pod, Some("grpc")).is_err());
         assert_eq!(resolve_port(&json!({}), None).unwrap(), 80);
+    }
+
+    #[test]
+    fn blocked_dials_read_as_go_writes_them() {
+        assert_eq!(
+            blocked_message("10.244.0.5", 8080),
+            "error trying to reach service: dial tcp 10.244.0.5:8080: i/o timeout"
+        );
+        assert_eq!(
+            blocked_message("fd00:10:244::5", 8080),
+            "error trying to reach service: dial tcp [fd00:10:244::5]:8080: i/o timeout"
+        );
     }
 }

@@ -3,6 +3,7 @@
 //! `test-webserver`), web servers (nginx, httpd), scripts in the shell subset (`shell.rs`), and
 //! direct commands. Anything else exits 127 with "not modeled by the simulated cluster: ...".
 
+pub(crate) mod curl;
 pub(crate) mod fs;
 pub(crate) mod images;
 pub(crate) mod netexec;

@@ -8,11 +8,15 @@
 //! `mkdir`/`md` (`-p`), `touch`, `rm`/`del`, `test`/`[` (`-f -d -e -z -n = !=`), `sleep N`,
 //! `stat -c %a` (sh: permission bits), `sleep infinity`, `tail -f /dev/null`, `timeout /t N`, `ping -n N 127.0.0.1`,
 //! `Start-Sleep`, `exit N` (`exit /b N`), `true`, `false`, `hostname`, `nslookup NAME`,
-//! `Write-Output`/`Write-Host`, `Set-Content -Path P -Value V`, `seq` (sh, see [`super::seq`]).
+//! `Write-Output`/`Write-Host`, `Set-Content -Path P -Value V`, `seq` (sh, see [`super::seq`]),
+//! `curl`/`curl.exe` (`curl.rs`:
+//! HTTP `GET` from this pod over the simulated network).
 //! Anything else (pipes, `$(...)`, other programs) exits 127 with
 //! `not modeled by the simulated cluster: <command>` on stderr: nothing succeeds by default.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,6 +48,33 @@ pub(crate) trait Dns: Send + Sync {
     }
 }
 
+/// An HTTP answer a container received: status code and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct HttpReply {
+    pub(crate) status: u16,
+    pub(crate) body: Vec<u8>,
+}
+
+/// Why a TCP connection from a container got no HTTP answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NetFailure {
+    /// Nothing listens there (or a Service without endpoints): the SYN is answered by RST.
+    Refused,
+    /// Nothing answers at all (dropped packets, an address nobody has).
+    Timeout,
+}
+
+/// The answer of [`Net::http_get`], boxed (the call may go through several simulated pods).
+pub(crate) type NetFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<HttpReply, NetFailure>> + Send + 'a>>;
+
+/// The pod network as one container sees it (implemented by `sim::runtime`, per pod): TCP
+/// from this pod, routed like any other packet of it (loopback, pod IPs, ClusterIPs, node ports).
+pub(crate) trait Net: Send + Sync {
+    /// `GET path_and_query` over HTTP/1.1 to `ip:port` (an IP literal, without brackets).
+    fn http_get<'a>(&'a self, ip: &'a str, port: u16, path_and_query: &'a str) -> NetFuture<'a>;
+}
+
 /// Everything a script can touch.
 #[derive(Clone)]
 pub(crate) struct Sandbox {
@@ -51,6 +82,8 @@ pub(crate) struct Sandbox {
     pub(crate) hostname: String,
     pub(crate) env: BTreeMap<String, String>,
     pub(crate) dns: Arc<dyn Dns>,
+    /// Where its TCP connections go.
+    pub(crate) net: Arc<dyn Net>,
 }
 
 /// Where a script's output goes: collected, and copied into the container log when `log` is set.
@@ -894,6 +927,7 @@ async fn command(
                 NOT_MODELED_CODE
             }
         },
+        "curl" => super::curl::curl(args, sb, out, err).await,
         "sh" | "bash" | "cmd" | "powershell" | "pwsh" => match super::script_of(words) {
             Some((d, script)) => {
                 let mut inner = Sink::default();
@@ -978,6 +1012,14 @@ mod tests {
         }
     }
 
+    /// A network where nothing listens.
+    struct NoNet;
+    impl Net for NoNet {
+        fn http_get<'a>(&'a self, _: &'a str, _: u16, _: &'a str) -> NetFuture<'a> {
+            Box::pin(async { Err(NetFailure::Refused) })
+        }
+    }
+
     fn sandbox() -> Sandbox {
         Sandbox {
             fs: ContainerFs {
@@ -992,6 +1034,7 @@ mod tests {
             hostname: "pod-a".into(),
             env: [("GREETING".to_string(), "hello".to_string())].into(),
             dns: Arc::new(FakeDns),
+            net: Arc::new(NoNet),
         }
     }
 
@@ -1037,7 +1080,7 @@ mod tests {
     #[tokio::test]
     async fn unmodeled_commands_fail_loudly() {
         let sb = sandbox();
-        for script in ["curl http://x", "echo a | grep a", "echo $(hostname)"] {
+        for script in ["wget http://x", "echo a | grep a", "echo $(hostname)"] {
             let (code, _, err) = run(script, Dialect::Sh, &sb).await;
             assert_eq!(code, 127, "{script}");
             assert!(

@@ -7,5 +7,7 @@ mod common;
 mod api;
 // Nodes, scheduler, kubelets, workloads, network, storage and the faults.
 mod cluster;
+// curl in simulated containers, and the pod proxy under the quirk pod-proxy-blocked.
+mod curl;
 // kubectl 1.3x unchanged against the simulated cluster.
 mod kubectl;

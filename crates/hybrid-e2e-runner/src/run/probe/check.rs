@@ -1,16 +1,18 @@
 //! One check against each address of a target: try until the answers meet the expectation or
 //! the deadline passes, judge every answer (reached? the right body?), and say what was seen.
-//! Negative checks pass after [`UNREACHABLE_ATTEMPTS`] failed attempts in a row.
+//! Negative checks pass after [`UNREACHABLE_ATTEMPTS`] failed attempts in a row, counting only
+//! dials netexec itself reported failed: an attempt whose transport to the source pod failed
+//! ([`TransportFailure`]) is no evidence either way, and a check that ends on one fails as
+//! [`ProbeError::Transport`], an error of the harness.
 
 use std::collections::BTreeSet;
-use std::fmt::Display;
 use std::future::Future;
 use std::sync::Mutex;
 use std::time::Instant;
 
 use serde::Deserialize;
 
-use super::error::{CheckFailure, ProbeError};
+use super::error::{CheckFailure, ProbeError, TransportFailure};
 use super::lookup::Endpoint;
 use super::protocol_name;
 use crate::catalog::{HttpExpect, Protocol, Target};
@@ -45,19 +47,37 @@ pub(crate) async fn check_every<F, Fut, E>(
 where
     F: Fn(&Endpoint) -> Fut,
     Fut: Future<Output = Result<DialResponse, E>>,
-    E: Display,
+    E: Into<TransportFailure>,
 {
     let mut failures = Vec::new();
     for endpoint in endpoints {
         let outcome = check_one(endpoint, target, expect, deadline, || attempt(endpoint)).await;
-        if let Err(failure) = outcome {
-            failures.push(failure);
+        match outcome {
+            Ok(()) => {}
+            Err(Failed::Transport(transport)) => return Err(ProbeError::Transport(transport)),
+            Err(Failed::Check(failure)) => failures.push(failure),
         }
     }
     if failures.is_empty() {
         Ok(())
     } else {
         Err(ProbeError::Unanswered { from, failures })
+    }
+}
+
+/// How one check failed: on what netexec reported, or on the way to netexec.
+#[derive(Debug, PartialEq)]
+enum Failed {
+    Check(CheckFailure),
+    Transport(TransportFailure),
+}
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failed::Check(c) => c.fmt(f),
+            Failed::Transport(t) => t.fmt(f),
+        }
     }
 }
 
@@ -68,18 +88,18 @@ async fn check_one<F, Fut, E>(
     expect: &HttpExpect,
     deadline: Instant,
     mut attempt: F,
-) -> Result<(), CheckFailure>
+) -> Result<(), Failed>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<DialResponse, E>>,
-    E: Display,
+    E: Into<TransportFailure>,
 {
     let progress = Mutex::new(Progress::new());
     let shared = &progress;
     let outcome = retry::until(deadline, PROBE_RETRY_EVERY, move || {
         let answer = attempt();
         async move {
-            let answer = answer.await;
+            let answer = answer.await.map_err(Into::into);
             if shared
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -98,6 +118,9 @@ where
     let progress = progress
         .into_inner()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(transport) = progress.last_transport {
+        return Err(Failed::Transport(transport));
+    }
     let expected = if expect.unreachable {
         format!("it to become unreachable ({UNREACHABLE_ATTEMPTS} failed attempts in a row), but it answered")
     } else if !expect.bodies.is_empty() {
@@ -124,7 +147,7 @@ where
         },
         target.path
     );
-    Err(progress.attempts.failure(request, expected))
+    Err(Failed::Check(progress.attempts.failure(request, expected)))
 }
 
 /// What the attempts of one `http` check have seen so far.
@@ -133,6 +156,8 @@ struct Progress {
     /// Every body of an answer that reached the target.
     bodies: BTreeSet<String>,
     failed_in_a_row: usize,
+    /// The transport failure of the last attempt, if it had one.
+    last_transport: Option<TransportFailure>,
 }
 
 impl Progress {
@@ -141,15 +166,24 @@ impl Progress {
             attempts: Attempts::new(),
             bodies: BTreeSet::new(),
             failed_in_a_row: 0,
+            last_transport: None,
         }
     }
 
-    /// Records one answer; whether the check has passed.
-    fn record<E: Display>(
+    /// Records one answer; whether the check has passed. A transport failure counts as an
+    /// attempt but neither as reached nor as unreachable.
+    fn record(
         &mut self,
-        answer: &Result<DialResponse, E>,
+        answer: &Result<DialResponse, TransportFailure>,
         expect: &HttpExpect,
     ) -> bool {
+        if let Err(transport) = answer {
+            self.attempts
+                .saw(format!("no answer from netexec: {}", transport.cause));
+            self.last_transport = Some(transport.clone());
+            return false;
+        }
+        self.last_transport = None;
         let (reached, what) = judge(answer, expect);
         if let (true, Ok(r)) = (reached, answer) {
             self.bodies.extend(r.responses.iter().cloned());
@@ -224,9 +258,9 @@ pub(crate) fn classify(error: &str) -> &'static str {
 }
 
 /// What one attempt saw: reached (and the bodies of the answer) or why not.
-fn judge<E: Display>(answer: &Result<DialResponse, E>, expect: &HttpExpect) -> (bool, String) {
+fn judge(answer: &Result<DialResponse, TransportFailure>, expect: &HttpExpect) -> (bool, String) {
     match answer {
-        Err(e) => (false, format!("no answer from netexec: {e}")),
+        Err(e) => (false, format!("no answer from netexec: {}", e.cause)),
         Ok(r) if !r.errors.is_empty() => (
             false,
             format!("{}: {}", classify(&r.errors[0]), r.errors.join("; ")),
@@ -282,18 +316,84 @@ mod tests {
         }
     }
 
-    fn answer(body: &str) -> Result<DialResponse, String> {
+    fn answer(body: &str) -> Result<DialResponse, TransportFailure> {
         Ok(DialResponse {
             responses: vec![body.into()],
             errors: vec![],
         })
     }
 
-    fn refused() -> Result<DialResponse, String> {
+    fn refused() -> Result<DialResponse, TransportFailure> {
         Ok(DialResponse {
             responses: vec![],
             errors: vec!["dial tcp 10.244.1.5:8080: connect: connection refused".into()],
         })
+    }
+
+    fn proxy_blocked() -> TransportFailure {
+        TransportFailure {
+            via: crate::run::ProbeVia::Proxy,
+            pod: "pod \"client\"".into(),
+            cause: "error trying to reach service (ServiceUnavailable, 503)".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_negative_check_whose_transport_fails_does_not_pass() {
+        let expect = HttpExpect {
+            unreachable: true,
+            ..HttpExpect::default()
+        };
+        let deadline = Instant::now() + Duration::from_millis(2500);
+        let err = check_every(
+            "pod \"client\"".into(),
+            &[endpoint()],
+            &target(),
+            &expect,
+            deadline,
+            |_| async { Err::<DialResponse, _>(proxy_blocked()) },
+        )
+        .await
+        .unwrap_err();
+        assert!(err.is_harness_error(), "{err}");
+        assert!(
+            err.to_string()
+                .contains("through the API server's pod proxy"),
+            "{err}"
+        );
+        // Transport failures between netexec's own failures neither count nor pass the check.
+        let mut n = 0;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let outcome = check_one(&endpoint(), &target(), &expect, deadline, || {
+            n += 1;
+            let a = if n % 2 == 0 {
+                Err(proxy_blocked())
+            } else {
+                refused()
+            };
+            async move { a }
+        })
+        .await;
+        assert_eq!(outcome, Ok(()));
+        assert_eq!(n, 5, "three refusals counted, two transport failures not");
+    }
+
+    #[tokio::test]
+    async fn a_positive_check_retries_transport_failures_until_the_deadline() {
+        let expect = HttpExpect::default();
+        let mut n = 0;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let outcome = check_one(&endpoint(), &target(), &expect, deadline, || {
+            n += 1;
+            let a = if n < 3 {
+                Err(proxy_blocked())
+            } else {
+                answer("server")
+            };
+            async move { a }
+        })
+        .await;
+        assert_eq!(outcome, Ok(()));
     }
 
     #[tokio::test]
@@ -369,6 +469,9 @@ mod tests {
         })
         .await
         .unwrap_err();
+        let Failed::Check(err) = err else {
+            panic!("not a check failure: {err}");
+        };
         assert_eq!(
             err.attempts, 5,
             "refused twice, answered, refused twice: {err}"
@@ -471,7 +574,7 @@ mod tests {
                 "wrong body: answer [\"other\"], expected one containing \"server\"".into()
             )
         );
-        let timeout: Result<DialResponse, String> = Ok(DialResponse {
+        let timeout: Result<DialResponse, TransportFailure> = Ok(DialResponse {
             responses: vec![],
             errors: vec!["dial tcp 10.0.0.1:8080: i/o timeout".into()],
         });
@@ -479,10 +582,14 @@ mod tests {
             judge(&timeout, &expect),
             (false, "timeout: dial tcp 10.0.0.1:8080: i/o timeout".into())
         );
-        let broken: Result<DialResponse, String> = Err("proxy error".into());
+        let broken: Result<DialResponse, TransportFailure> = Err(proxy_blocked());
         assert_eq!(
             judge(&broken, &expect),
-            (false, "no answer from netexec: proxy error".into())
+            (
+                false,
+                "no answer from netexec: error trying to reach service (ServiceUnavailable, 503)"
+                    .into()
+            )
         );
     }
 }

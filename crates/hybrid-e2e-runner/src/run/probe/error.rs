@@ -1,11 +1,13 @@
-//! Why a probe failed or could not be made: [`ProbeError`], and [`CheckFailure`], what one
-//! address did instead of what was expected. The Display texts are the report's messages.
+//! Why a probe failed or could not be made: [`ProbeError`], [`CheckFailure`], what one
+//! address did instead of what was expected, and [`TransportFailure`], the harness's own path
+//! to the source pod failing. The Display texts are the report's messages.
 
 use std::fmt;
 use std::time::Duration;
 
 use crate::kube_error::api_message;
 use crate::run::placeholders::PlaceholderError;
+use crate::run::ProbeVia;
 
 /// Why an `http` or `dns` step failed, or why it cannot be made from here ([`ProbeError::Skip`]).
 /// (`pub`, not `pub(crate)`, only because the public `StepError` holds one.)
@@ -82,6 +84,10 @@ pub(crate) enum ProbeError {
         /// What went wrong at each address that failed.
         failures: Vec<CheckFailure>,
     },
+    /// The probe never got netexec's answer from the source pod: the harness's path into the
+    /// pod failed, which says nothing about the target (an error of the harness, not a verdict).
+    #[error("{0}")]
+    Transport(TransportFailure),
     /// The harness dials only node ports and hosts.
     #[error("the harness cannot reach {0} targets")]
     HarnessCannotReach(String),
@@ -103,9 +109,49 @@ pub(crate) enum ProbeError {
 }
 
 impl ProbeError {
-    /// Whether the harness could not check (as opposed to the cluster failing the check).
+    /// Whether the failure is the harness's own (its path to the source pod broke), not a
+    /// verdict on what the test checks: reported as an error, not a failure.
     pub(crate) fn is_harness_error(&self) -> bool {
-        false
+        matches!(self, ProbeError::Transport(_))
+    }
+}
+
+/// The path from the harness to netexec in the source pod failed (`--probe-via`): exec or
+/// curl in the pod, or the API server's pod proxy. (`pub` only because [`ProbeError`] is.)
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct TransportFailure {
+    /// The transport that failed.
+    pub(crate) via: ProbeVia,
+    /// The source pod, described.
+    pub(crate) pod: String,
+    /// What the last attempt met on the way.
+    pub(crate) cause: String,
+}
+
+impl fmt::Display for TransportFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let TransportFailure { via, pod, cause } = self;
+        match via {
+            ProbeVia::Proxy => write!(
+                f,
+                "the probe could not reach netexec in {pod} through the API server's pod proxy \
+                 ({cause}): that is the API server's path to the pod, not pod networking; run \
+                 with --probe-via exec (the default)"
+            ),
+            ProbeVia::Exec => write!(
+                f,
+                "the probe could not reach netexec in {pod} by running curl in it through \
+                 pods/exec ({cause}): that is the harness's path into the pod, not pod \
+                 networking; --probe-via proxy asks through the API server's pod proxy instead"
+            ),
+        }
+    }
+}
+
+/// A check whose attempts never fail on the way to the source pod (the harness's own client).
+impl From<std::convert::Infallible> for TransportFailure {
+    fn from(never: std::convert::Infallible) -> Self {
+        match never {}
     }
 }
 
@@ -201,6 +247,37 @@ mod tests {
             error.to_string(),
             "cannot read pod \"server\": pods \"server\" not found (NotFound, 404)"
         );
+    }
+
+    #[test]
+    fn transport_failures_blame_the_path_to_the_pod_not_pod_networking() {
+        let proxy = ProbeError::Transport(TransportFailure {
+            via: ProbeVia::Proxy,
+            pod: "pod \"client\"".into(),
+            cause: "error trying to reach service: dial tcp 10.244.0.5:8080: i/o timeout \
+                    (ServiceUnavailable, 503)"
+                .into(),
+        });
+        assert_eq!(
+            proxy.to_string(),
+            "the probe could not reach netexec in pod \"client\" through the API server's pod \
+             proxy (error trying to reach service: dial tcp 10.244.0.5:8080: i/o timeout \
+             (ServiceUnavailable, 503)): that is the API server's path to the pod, not pod \
+             networking; run with --probe-via exec (the default)"
+        );
+        assert!(proxy.is_harness_error());
+        let exec = ProbeError::Transport(TransportFailure {
+            via: ProbeVia::Exec,
+            pod: "pod \"client\"".into(),
+            cause: "curl exited with code 127".into(),
+        });
+        let text = exec.to_string();
+        assert!(
+            text.contains("by running curl in it through pods/exec (curl exited with code 127)"),
+            "{text}"
+        );
+        assert!(text.contains("not pod networking"), "{text}");
+        assert!(!ProbeError::NoReadyNode.is_harness_error());
     }
 
     #[test]

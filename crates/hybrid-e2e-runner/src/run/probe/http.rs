@@ -1,19 +1,17 @@
-//! The `http` step from a pod: ask the source pod's agnhost netexec, through the API server's
-//! pod proxy, to `/dial` every address of the target once per attempt.
+//! The `http` step from a pod: ask the source pod's agnhost netexec, by exec or through the
+//! API server's pod proxy (`transport`), to `/dial` every address of the target once per
+//! attempt.
 
 use std::time::Instant;
 
-use super::check::{check_every, DialResponse};
-use super::error::ProbeError;
+use super::check::check_every;
+use super::error::{ProbeError, TransportFailure};
+use super::expand_http;
 use super::lookup::{pod_view, resolve};
-use super::{excerpt, expand_http};
+use super::transport;
 use crate::catalog::{HttpExpect, Protocol, Target};
-use crate::kube_error::api_message;
 use crate::run::retry::{self, Retry, PROBE_RETRY_EVERY};
 use crate::run::scope::TestScope;
-
-/// Port of the netexec HTTP server in the source pod (agnhost's default).
-const NETEXEC_PORT: u16 = 8080;
 
 /// Runs an `http` step: from pod `from`'s netexec to every address of the target.
 pub(crate) async fn http(
@@ -37,6 +35,8 @@ pub(crate) async fn http(
         last: Box::new(last),
         took: started.elapsed(),
     })?;
+    let via = scope.env.probe_via;
+    let described = source.describe();
     check_every(
         source.describe(),
         &endpoints,
@@ -44,26 +44,29 @@ pub(crate) async fn http(
         &expect,
         deadline,
         |endpoint| {
-            let proxy = format!(
-                "/api/v1/namespaces/{}/pods/{from}:{NETEXEC_PORT}/proxy/{}",
-                scope.namespace,
-                dial_query(&target, &endpoint.host, endpoint.port)
-            );
-            async move { ask(scope, &proxy).await }
+            let query = dial_query(&target, &endpoint.host, endpoint.port);
+            let described = described.clone();
+            async move {
+                transport::ask(scope, via, from, &query)
+                    .await
+                    .map_err(|cause| TransportFailure {
+                        via,
+                        pod: described,
+                        cause: cause.to_string(),
+                    })
+            }
         },
     )
     .await
 }
 
-/// The `/dial` query that asks netexec to reach `host:port` once.
+/// The `/dial` query that asks netexec to reach `host:port` once. The request is the path
+/// without its leading `/`, as upstream's e2e framework sends it: netexec builds
+/// `http://host:port/<request>` (and takes a UDP request as a command, `hostname`).
 fn dial_query(target: &Target, host: &str, port: u16) -> String {
-    let request = match target.protocol {
-        // netexec's UDP server takes a command (`hostname`, `clientip`, `echo x`), not a path.
-        Protocol::Udp => target.path.trim_start_matches('/').to_string(),
-        Protocol::Http => target.path.clone(),
-    };
+    let request = target.path.trim_start_matches('/');
     let query = form_urlencoded::Serializer::new(String::new())
-        .append_pair("request", &request)
+        .append_pair("request", request)
         .append_pair("host", host)
         .append_pair("port", &port.to_string())
         .append_pair(
@@ -76,32 +79,6 @@ fn dial_query(target: &Target, host: &str, port: u16) -> String {
         .append_pair("tries", "1")
         .finish();
     format!("dial?{query}")
-}
-
-/// Why netexec gave no `/dial` answer.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum NoAnswer {
-    /// The proxy path is not a valid request.
-    #[error("{0}")]
-    Request(#[from] ::http::Error),
-    /// The API server's pod proxy failed (pod gone, netexec not listening, ...).
-    #[error("{}", api_message(.0))]
-    Proxy(#[source] kube::Error),
-    /// The answer is not netexec's JSON; the start of it.
-    #[error("unexpected answer {0:?}")]
-    NotJson(String),
-}
-
-/// One `GET` of `path` through the API server (the pod proxy); netexec's answer.
-async fn ask(scope: &TestScope<'_>, path: &str) -> Result<DialResponse, NoAnswer> {
-    let request = ::http::Request::get(path).body(Vec::new())?;
-    let text = scope
-        .env
-        .client
-        .request_text(request)
-        .await
-        .map_err(NoAnswer::Proxy)?;
-    serde_json::from_str(&text).map_err(|_| NoAnswer::NotJson(excerpt(&text)))
 }
 
 #[cfg(test)]
@@ -121,19 +98,16 @@ mod tests {
     }
 
     #[test]
-    fn dial_query_encodes_the_query() {
+    fn http_requests_are_paths_without_the_leading_slash_as_upstream_sends_them() {
         assert_eq!(
             dial_query(&target(), "10.244.1.5", 31080),
-            "dial?request=%2Fhostname&host=10.244.1.5&port=31080&protocol=http&tries=1"
+            "dial?request=hostname&host=10.244.1.5&port=31080&protocol=http&tries=1"
         );
-    }
-
-    #[test]
-    fn answers_that_are_not_json_show_their_start() {
-        let error = NoAnswer::NotJson(excerpt(&"x".repeat(500)));
+        let mut echo = target();
+        echo.path = "/echo?msg=a b".into();
         assert_eq!(
-            error.to_string(),
-            format!("unexpected answer {:?}", "x".repeat(200))
+            dial_query(&echo, "fd00::5", 80),
+            "dial?request=echo%3Fmsg%3Da+b&host=fd00%3A%3A5&port=80&protocol=http&tries=1"
         );
     }
 }

@@ -1,13 +1,14 @@
 //! Network checks of the `http` and `dns` steps: ask the source pod's agnhost netexec to
-//! `/dial` a target through the API server's pod proxy ([`http`]), reach NodePorts and hosts
+//! `/dial` a target, by curl in the pod or through the API server's pod proxy ([`http`],
+//! `transport`), reach NodePorts and hosts
 //! from the machine running the harness ([`from_harness`]), and resolve names with `nslookup`
 //! in a pod ([`dns`]). Every check retries until the step's deadline (routes and endpoints take
 //! a moment to converge), then fails with what its attempts saw.
 //!
 //! One job per file: `lookup` finds the pods, Services and nodes a check names; `check` tries
 //! one address until its deadline and judges the answers; `http`, `harness` and `dns` are the
-//! three entry points; `client` is the harness's own plain HTTP client; `error` says why a
-//! probe failed.
+//! three entry points; `transport` is how `http` reaches the source pod's netexec; `client` is
+//! the harness's own plain HTTP client; `error` says why a probe failed.
 
 mod check;
 mod client;
@@ -16,6 +17,7 @@ mod error;
 mod harness;
 mod http;
 mod lookup;
+mod transport;
 
 pub(crate) use self::http::http;
 pub(crate) use dns::dns;

@@ -24,7 +24,7 @@ use super::set_condition;
 use crate::faults::Fault;
 use crate::meta;
 use crate::network::ClusterDns;
-use crate::runtime::{PodRt, Running, Runtime};
+use crate::runtime::{PodNet, PodRt, Running, Runtime};
 use crate::store::now_rfc3339;
 use crate::workload::shell::{self, Sandbox, Sink};
 use crate::workload::{self, images, Program, SharedLog, Signal};
@@ -682,6 +682,7 @@ impl Worker {
                 .to_string(),
             env: volumes::environment(&self.rt, &spec, &self.raw),
             dns,
+            net: Arc::new(PodNet::new(&self.rt, &self.prt)),
         };
         let log = SharedLog::default();
         let (tx, rx) = mpsc::unbounded_channel();
