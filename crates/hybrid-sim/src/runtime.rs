@@ -196,14 +196,21 @@ impl Runtime {
         port: u16,
         udp: bool,
     ) -> Result<(Arc<PodRt>, u16), DialFailure> {
-        let ip = if host.parse::<std::net::Ipv4Addr>().is_ok() {
-            host.to_string()
-        } else {
-            let dns = network::ClusterDns::new(self.store.clone(), &self.config, &src.namespace);
-            use shell::Dns;
-            dns.lookup(host).ok_or(DialFailure::NoSuchHost)?.1
+        // An IP literal (v4, or v6 with or without brackets) or a name for the pod's resolver.
+        let ip = match network::ip_literal(host) {
+            Some(ip) => ip,
+            None => {
+                let dns = network::ClusterDns::new(
+                    self.store.clone(),
+                    &self.config,
+                    &src.namespace,
+                    src.windows,
+                );
+                use shell::Dns;
+                dns.lookup(host).ok_or(DialFailure::NoSuchHost)?.1
+            }
         };
-        let (pod, port) = if ip == "127.0.0.1" {
+        let (pod, port) = if ip == "127.0.0.1" || ip == "::1" {
             (
                 self.pod(&src.namespace, &src.name)
                     .ok_or(DialFailure::Refused)?,
@@ -232,8 +239,9 @@ impl Runtime {
     }
 
     fn client_addr(&self, src: &PodRt) -> String {
+        // Go's RemoteAddr: `[v6]:port` for IPv6 pod addresses.
         let ip = network::source_ip(&self.config, &src.ip, &src.host_ip);
-        format!("{ip}:{}", self.net().source_port())
+        network::join_host_port(ip, self.net().source_port())
     }
 
     /// netexec's HTTP dial from `src`: the body, or agnhost's error text.
@@ -245,14 +253,15 @@ impl Runtime {
         request: &str,
     ) -> Result<String, String> {
         let path = format!("/{}", request.trim_start_matches('/'));
-        let url = format!("http://{host}:{port}{path}");
+        let host_port = network::join_host_port(host, port);
+        let url = format!("http://{host_port}{path}");
         let fail = |f: DialFailure| {
             match f {
             DialFailure::Timeout => format!(
-                "Get \"{url}\": dial tcp {host}:{port}: i/o timeout (Client.Timeout exceeded while awaiting headers)"
+                "Get \"{url}\": dial tcp {host_port}: i/o timeout (Client.Timeout exceeded while awaiting headers)"
             ),
             DialFailure::Refused => {
-                format!("Get \"{url}\": dial tcp {host}:{port}: connect: connection refused")
+                format!("Get \"{url}\": dial tcp {host_port}: connect: connection refused")
             }
             DialFailure::NoSuchHost => format!(
                 "Get \"{url}\": dial tcp: lookup {host} on {}:53: no such host",
@@ -277,7 +286,7 @@ impl Runtime {
         port: u16,
         request: &str,
     ) -> Result<String, String> {
-        let addr = format!("{host}:{port}");
+        let addr = network::join_host_port(host, port);
         let fail = |f: DialFailure| match f {
             DialFailure::NoSuchHost => format!(
                 "dial udp: lookup {host} on {}:53: no such host",

@@ -7,5 +7,7 @@ mod common;
 mod api;
 // Nodes, scheduler, kubelets, workloads, network, storage and the faults.
 mod cluster;
+// Cluster DNS and pod addresses under the quirks of real clusters.
+mod dns;
 // kubectl 1.3x unchanged against the simulated cluster.
 mod kubectl;
