@@ -1,16 +1,19 @@
-//! The simulated cluster network: node and pod addresses, Service ClusterIPs and NodePorts,
-//! cluster DNS (`<svc>`, `<svc>.<ns>`, `<svc>.<ns>.svc`, `<svc>.<ns>.svc.cluster.local` with the
-//! caller's search path), where a dial to `IP:port` lands, and the network faults.
+//! The simulated cluster network: node and pod addresses (IPv4, or IPv6 pod addresses under the
+//! `ipv6` quirk), Service ClusterIPs and NodePorts, cluster DNS (`<svc>.<ns>.svc.<domain>` found
+//! through the resolver's search list, as a pod's `/etc/resolv.conf` sets it: `ndots:5`, search
+//! `<ns>.svc.<domain> svc.<domain> <domain>`; Windows pods under `windows-dns-pqdn` query
+//! dotted names as-is only), where a dial to `IP:port` lands, and the network faults.
 //! Dials themselves are carried out by `Runtime` (it knows the running processes).
 
 use std::collections::{HashMap, HashSet};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use serde_json::Value;
 
 use super::config::SimConfig;
 use super::faults::Fault;
+use super::quirks::Quirk;
 use super::store::Store;
 use super::workload::shell::Dns;
 use crate::meta;
@@ -19,7 +22,12 @@ use crate::meta;
 pub(crate) const KUBERNETES_SERVICE_IP: &str = "10.96.0.1";
 /// ClusterIP of cluster DNS (`kube-dns` in `kube-system`).
 pub(crate) const DNS_SERVICE_IP: &str = "10.96.0.10";
+/// The kubelet's default `clusterDomain`.
 pub(crate) const CLUSTER_DOMAIN: &str = "cluster.local";
+/// The cluster domain under the `cluster-domain` quirk.
+pub(crate) const QUIRK_CLUSTER_DOMAIN: &str = "cluster.example";
+/// The resolver's `ndots` in pods with dnsPolicy ClusterFirst (the kubelet writes `ndots:5`).
+pub(crate) const NDOTS: usize = 5;
 /// Address API-server proxy requests come from (the control plane).
 pub(crate) const CONTROL_PLANE_IP: &str = "10.240.0.2";
 pub(crate) const NODE_PORT_RANGE: std::ops::RangeInclusive<u16> = 30000..=32767;
@@ -37,9 +45,58 @@ pub(crate) fn node_external_ip(api_port: u16, i: usize) -> String {
     format!("127.{hi}.{lo}.{}", 10 + i)
 }
 
-/// Pod CIDR of the node with index `i`.
-pub(crate) fn pod_cidr(i: usize) -> String {
-    format!("10.244.{i}.0/24")
+/// Pod CIDR of the node with index `i`: `10.244.N.0/24`, or the /64 `fd00:10:244:N::/64` under
+/// the `ipv6` quirk.
+pub(crate) fn pod_cidr(config: &SimConfig, i: usize) -> String {
+    if config.has_quirk(Quirk::Ipv6) {
+        format!("fd00:10:244:{i:x}::/64")
+    } else {
+        format!("10.244.{i}.0/24")
+    }
+}
+
+/// The cluster's DNS domain (the kubelet's `clusterDomain`).
+pub(crate) fn cluster_domain(config: &SimConfig) -> &'static str {
+    if config.has_quirk(Quirk::ClusterDomain) {
+        QUIRK_CLUSTER_DOMAIN
+    } else {
+        CLUSTER_DOMAIN
+    }
+}
+
+/// The resolver search list of a pod in `namespace` (dnsPolicy ClusterFirst).
+pub(crate) fn search_list(namespace: &str, domain: &str) -> [String; 3] {
+    [
+        format!("{namespace}.svc.{domain}"),
+        format!("svc.{domain}"),
+        domain.to_string(),
+    ]
+}
+
+/// `/etc/resolv.conf` as the kubelet writes it for a Linux pod with dnsPolicy ClusterFirst.
+pub(crate) fn resolv_conf(namespace: &str, domain: &str) -> String {
+    format!(
+        "search {}\nnameserver {DNS_SERVICE_IP}\noptions ndots:{NDOTS}\n",
+        search_list(namespace, domain).join(" ")
+    )
+}
+
+/// An IP literal as a host (`10.0.0.1`, `fd00::1`, `[fd00::1]`), normalised; `None` for names.
+pub(crate) fn ip_literal(host: &str) -> Option<String> {
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    bare.parse::<IpAddr>().ok().map(|ip| ip.to_string())
+}
+
+/// `host:port` as Go's `net.JoinHostPort` writes it (`[v6]:port`).
+pub(crate) fn join_host_port(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
 }
 
 /// Why a connection failed, worded by the caller in agnhost's style.
@@ -63,15 +120,18 @@ pub(crate) struct NetState {
 }
 
 impl NetState {
-    /// A free pod IP from a node's `spec.podCIDR` (`10.244.N.0/24`).
+    /// A free pod IP from a node's pod CIDR (`10.244.N.0/24` or `fd00:10:244:N::/64`; hosts
+    /// 2 to 254 of it either way).
     pub(crate) fn allocate_pod_ip(&mut self, pod_cidr: &str) -> Option<String> {
-        let base: Ipv4Addr = pod_cidr.split('/').next()?.parse().ok()?;
-        let base = u32::from(base);
+        let base: IpAddr = pod_cidr.split('/').next()?.parse().ok()?;
         let next = self.next_host.entry(pod_cidr.to_string()).or_insert(2);
         for _ in 0..253 {
             let host = *next;
             *next = if host >= 254 { 2 } else { host + 1 };
-            let ip = Ipv4Addr::from(base + host).to_string();
+            let ip = match base {
+                IpAddr::V4(v4) => Ipv4Addr::from(u32::from(v4) + host).to_string(),
+                IpAddr::V6(v6) => Ipv6Addr::from(u128::from(v6) + u128::from(host)).to_string(),
+            };
             if self.in_use.insert(ip.clone()) {
                 return Some(ip);
             }
@@ -102,18 +162,24 @@ impl NetState {
     }
 }
 
-/// Cluster DNS for pods of one namespace.
+/// Cluster DNS as the resolver of one pod sees it.
 pub(crate) struct ClusterDns {
     pub(crate) store: Arc<Store>,
-    pub(crate) namespace: String,
+    pub(crate) resolver: Resolver,
     pub(crate) broken: bool,
 }
 
 impl ClusterDns {
-    pub(crate) fn new(store: Arc<Store>, config: &SimConfig, namespace: &str) -> Self {
+    /// The DNS of a pod in `namespace` on a Windows or Linux node.
+    pub(crate) fn new(
+        store: Arc<Store>,
+        config: &SimConfig,
+        namespace: &str,
+        windows: bool,
+    ) -> Self {
         Self {
             store,
-            namespace: namespace.to_string(),
+            resolver: Resolver::of_pod(config, namespace, windows),
             broken: config.has(Fault::Dns),
         }
     }
@@ -124,37 +190,72 @@ impl Dns for ClusterDns {
         if self.broken {
             return None;
         }
-        resolve(&self.store, &self.namespace, name)
+        resolve(&self.store, &self.resolver, name)
     }
 
     fn answering(&self) -> bool {
         !self.broken
     }
+
+    fn queries(&self, name: &str) -> usize {
+        self.resolver.queries(name).len().max(1)
+    }
 }
 
-/// Resolves `name` as a pod in `namespace` would (search path `<ns>.svc.cluster.local`,
-/// `svc.cluster.local`, `cluster.local`): `(fqdn, ClusterIP)`.
-pub(crate) fn resolve(store: &Store, namespace: &str, name: &str) -> Option<(String, String)> {
-    let name = name.trim_end_matches('.').to_ascii_lowercase();
-    if name.is_empty() {
+/// How a pod's resolver turns a name into the names it asks the DNS server for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Resolver {
+    /// The cluster domain (`cluster.local`).
+    pub(crate) domain: String,
+    pub(crate) search: Vec<String>,
+    /// Names with a dot are queried as they are, without the search list (Windows'
+    /// devolution-free resolver under the `windows-dns-pqdn` quirk).
+    pub(crate) dotted_as_is: bool,
+}
+
+impl Resolver {
+    pub(crate) fn of_pod(config: &SimConfig, namespace: &str, windows: bool) -> Self {
+        let domain = cluster_domain(config);
+        Self {
+            domain: domain.to_string(),
+            search: search_list(namespace, domain).to_vec(),
+            dotted_as_is: windows && config.has_quirk(Quirk::WindowsDnsPqdn),
+        }
+    }
+
+    /// The names queried for `name`, in order (glibc/BIND: fewer dots than `ndots` → the search
+    /// list first and the name itself last; otherwise the name first; a trailing dot → only it).
+    pub(crate) fn queries(&self, name: &str) -> Vec<String> {
+        let name = name.to_ascii_lowercase();
+        if let Some(absolute) = name.strip_suffix('.') {
+            return vec![absolute.to_string()];
+        }
+        let dots = name.matches('.').count();
+        if self.dotted_as_is && dots > 0 {
+            return vec![name];
+        }
+        let searched = self.search.iter().map(|s| format!("{name}.{s}"));
+        if dots < NDOTS {
+            searched.chain(std::iter::once(name.clone())).collect()
+        } else {
+            std::iter::once(name.clone()).chain(searched).collect()
+        }
+    }
+}
+
+/// Resolves `name` with a pod's resolver: `(fqdn, ClusterIP)` of the first query answered.
+pub(crate) fn resolve(store: &Store, resolver: &Resolver, name: &str) -> Option<(String, String)> {
+    if name.trim_end_matches('.').is_empty() {
         return None;
     }
-    if name == "localhost" {
+    if name.eq_ignore_ascii_case("localhost") {
         return Some(("localhost".into(), "127.0.0.1".into()));
     }
-    if name.parse::<Ipv4Addr>().is_ok() {
-        return Some((name.clone(), name));
+    if let Some(ip) = ip_literal(name) {
+        return Some((ip.clone(), ip));
     }
-    let suffix = format!(".svc.{CLUSTER_DOMAIN}");
-    let mut candidates = Vec::new();
-    if name.ends_with(CLUSTER_DOMAIN) {
-        candidates.push(name.clone());
-    } else {
-        candidates.push(format!("{name}.{namespace}{suffix}"));
-        candidates.push(format!("{name}.svc.{CLUSTER_DOMAIN}"));
-        candidates.push(format!("{name}.{CLUSTER_DOMAIN}"));
-    }
-    candidates.into_iter().find_map(|fqdn| {
+    let suffix = format!(".svc.{}", resolver.domain);
+    resolver.queries(name).into_iter().find_map(|fqdn| {
         let short = fqdn.strip_suffix(&suffix)?;
         let (svc, ns) = short.split_once('.')?;
         if ns.contains('.') {
@@ -339,7 +440,27 @@ mod tests {
     }
 
     #[test]
-    fn dns_names_resolve_with_the_search_path() {
+    fn ipv6_pod_ips_come_from_the_node_slash_64() {
+        let mut net = NetState::default();
+        let config = SimConfig {
+            quirks: [Quirk::Ipv6].into(),
+            ..SimConfig::default()
+        };
+        let cidr = pod_cidr(&config, 1);
+        assert_eq!(cidr, "fd00:10:244:1::/64");
+        assert_eq!(
+            net.allocate_pod_ip(&cidr).as_deref(),
+            Some("fd00:10:244:1::2")
+        );
+        assert_eq!(
+            join_host_port("fd00:10:244:1::2", 8080),
+            "[fd00:10:244:1::2]:8080"
+        );
+        assert_eq!(ip_literal("[fd00::1]").as_deref(), Some("fd00::1"));
+        assert_eq!(ip_literal("web"), None);
+    }
+
+    fn store_with_services() -> Store {
         let store = Store::new();
         store
             .create(
@@ -355,7 +476,16 @@ mod tests {
                 json!({"metadata": {"name": "kubernetes"}, "spec": {"clusterIP": "10.96.0.1"}}),
             )
             .unwrap();
-        let ip = |ns: &str, n: &str| resolve(&store, ns, n).map(|(_, ip)| ip);
+        store
+    }
+
+    #[test]
+    fn dns_names_resolve_with_the_search_path() {
+        let store = store_with_services();
+        let config = SimConfig::default();
+        let ip = |ns: &str, n: &str| {
+            resolve(&store, &Resolver::of_pod(&config, ns, false), n).map(|(_, ip)| ip)
+        };
         assert_eq!(ip("web", "front").as_deref(), Some("10.96.1.7"));
         assert_eq!(ip("other", "front"), None);
         assert_eq!(ip("other", "front.web").as_deref(), Some("10.96.1.7"));
@@ -365,9 +495,59 @@ mod tests {
             Some("10.96.1.7")
         );
         assert_eq!(
+            ip("other", "front.web.svc.cluster.local.").as_deref(),
+            Some("10.96.1.7")
+        );
+        assert_eq!(
             ip("web", "kubernetes.default").as_deref(),
             Some("10.96.0.1")
         );
         assert_eq!(ip("web", "nope"), None);
+    }
+
+    #[test]
+    fn the_cluster_domain_quirk_moves_every_name() {
+        let store = store_with_services();
+        let config = SimConfig {
+            quirks: [Quirk::ClusterDomain].into(),
+            ..SimConfig::default()
+        };
+        let resolver = Resolver::of_pod(&config, "other", false);
+        let ip = |n: &str| resolve(&store, &resolver, n);
+        assert_eq!(
+            ip("front.web"),
+            Some(("front.web.svc.cluster.example".into(), "10.96.1.7".into()))
+        );
+        assert_eq!(ip("front.web.svc.cluster.local"), None);
+        assert_eq!(
+            resolv_conf("other", cluster_domain(&config)),
+            "search other.svc.cluster.example svc.cluster.example cluster.example\n\
+             nameserver 10.96.0.10\noptions ndots:5\n"
+        );
+    }
+
+    #[test]
+    fn windows_pods_under_the_pqdn_quirk_query_dotted_names_as_is() {
+        let store = store_with_services();
+        let config = SimConfig {
+            quirks: [Quirk::WindowsDnsPqdn].into(),
+            ..SimConfig::default()
+        };
+        let windows = Resolver::of_pod(&config, "web", true);
+        let linux = Resolver::of_pod(&config, "web", false);
+        let ip = |r: &Resolver, n: &str| resolve(&store, r, n).map(|(_, ip)| ip);
+        assert_eq!(ip(&windows, "front").as_deref(), Some("10.96.1.7"));
+        assert_eq!(ip(&windows, "front.web"), None);
+        assert_eq!(ip(&windows, "kubernetes.default"), None);
+        assert_eq!(
+            ip(&windows, "front.web.svc.cluster.local").as_deref(),
+            Some("10.96.1.7")
+        );
+        assert_eq!(
+            ip(&linux, "kubernetes.default").as_deref(),
+            Some("10.96.0.1")
+        );
+        assert_eq!(windows.queries("front.web"), vec!["front.web".to_string()]);
+        assert_eq!(linux.queries("front.web").len(), 4);
     }
 }

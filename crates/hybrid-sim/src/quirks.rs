@@ -42,7 +42,9 @@ pub enum Quirk {
     /// The cluster DNS domain is cluster.example instead of cluster.local (the kubelet's
     /// clusterDomain).
     ClusterDomain,
-    /// Pod IPs are IPv6 (fd00:10:244::/48), so netexec's /clientip answers [IP]:PORT.
+    /// Pod IPs are IPv6 (fd00:10:244:N::/64 per node, in spec.podCIDR(s), status.podIP(s)),
+    /// so netexec's /clientip answers [IP]:PORT; dials to IPv6 pod IPs work. ClusterIPs and
+    /// node IPs stay IPv4.
     Ipv6,
 }
 

@@ -196,12 +196,19 @@ impl Runtime {
         port: u16,
         udp: bool,
     ) -> Result<(Arc<PodRt>, u16), DialFailure> {
-        let ip = if host.parse::<std::net::IpAddr>().is_ok() {
-            host.to_string()
-        } else {
-            let dns = network::ClusterDns::new(self.store.clone(), &self.config, &src.namespace);
-            use shell::Dns;
-            dns.lookup(host).ok_or(DialFailure::NoSuchHost)?.1
+        // An IP literal (v4, or v6 with or without brackets) or a name for the pod's resolver.
+        let ip = match network::ip_literal(host) {
+            Some(ip) => ip,
+            None => {
+                let dns = network::ClusterDns::new(
+                    self.store.clone(),
+                    &self.config,
+                    &src.namespace,
+                    src.windows,
+                );
+                use shell::Dns;
+                dns.lookup(host).ok_or(DialFailure::NoSuchHost)?.1
+            }
         };
         let (pod, port) = if is_loopback(&ip) {
             (
@@ -232,8 +239,9 @@ impl Runtime {
     }
 
     fn client_addr(&self, src: &PodRt) -> String {
+        // Go's RemoteAddr: `[v6]:port` for IPv6 pod addresses.
         let ip = network::source_ip(&self.config, &src.ip, &src.host_ip);
-        format!("{ip}:{}", self.net().source_port())
+        network::join_host_port(ip, self.net().source_port())
     }
 
     /// An HTTP `GET` from pod `src` to `host:port` (netexec's dial, curl in a container):
@@ -263,14 +271,15 @@ impl Runtime {
         request: &str,
     ) -> Result<String, String> {
         let path = format!("/{}", request.trim_start_matches('/'));
-        let url = format!("http://{host}:{port}{path}");
+        let host_port = network::join_host_port(host, port);
+        let url = format!("http://{host_port}{path}");
         let fail = |f: DialFailure| {
             match f {
             DialFailure::Timeout => format!(
-                "Get \"{url}\": dial tcp {host}:{port}: i/o timeout (Client.Timeout exceeded while awaiting headers)"
+                "Get \"{url}\": dial tcp {host_port}: i/o timeout (Client.Timeout exceeded while awaiting headers)"
             ),
             DialFailure::Refused => {
-                format!("Get \"{url}\": dial tcp {host}:{port}: connect: connection refused")
+                format!("Get \"{url}\": dial tcp {host_port}: connect: connection refused")
             }
             DialFailure::NoSuchHost => format!(
                 "Get \"{url}\": dial tcp: lookup {host} on {}:53: no such host",
@@ -290,7 +299,7 @@ impl Runtime {
         port: u16,
         request: &str,
     ) -> Result<String, String> {
-        let addr = format!("{host}:{port}");
+        let addr = network::join_host_port(host, port);
         let fail = |f: DialFailure| match f {
             DialFailure::NoSuchHost => format!(
                 "dial udp: lookup {host} on {}:53: no such host",

@@ -67,8 +67,8 @@ pub(crate) fn node_object(spec: &NodeSpec, config: &SimConfig) -> Value {
                "lastHeartbeatTime": now, "lastTransitionTime": now})
     };
     let mut spec_obj = json!({
-        "podCIDR": network::pod_cidr(spec.index),
-        "podCIDRs": [network::pod_cidr(spec.index)],
+        "podCIDR": network::pod_cidr(config, spec.index),
+        "podCIDRs": [network::pod_cidr(config, spec.index)],
         "providerID": format!("sim://{}", spec.name),
     });
     if !taints.is_empty() {

@@ -15,7 +15,6 @@ mod kubelet;
 mod tls;
 
 use std::convert::Infallible;
-use std::net::Ipv4Addr;
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -211,10 +210,7 @@ impl Egress {
             failure,
         };
         // The API server dials InternalIPs and pod/Service IPs: never names.
-        let ip = host
-            .parse::<Ipv4Addr>()
-            .map_err(|_| unreachable(DialFailure::NoSuchHost))?
-            .to_string();
+        let ip = network::ip_literal(host).ok_or_else(|| unreachable(DialFailure::NoSuchHost))?;
         let rt = &self.runtime;
         let nodes = rt.config.linux_nodes + rt.config.windows_nodes;
         let is_node = (0..nodes).any(|i| network::node_ip(i) == ip);

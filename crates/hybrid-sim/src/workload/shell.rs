@@ -46,6 +46,11 @@ pub(crate) trait Dns: Send + Sync {
     fn answering(&self) -> bool {
         true
     }
+    /// How many names the resolver queries for `name` (its search list applied), which is
+    /// how many timeouts BIND's nslookup reports when the server does not answer.
+    fn queries(&self, _name: &str) -> usize {
+        1
+    }
 }
 
 /// An HTTP answer a container received: status code and body.
@@ -951,53 +956,41 @@ async fn command(
 
 const DNS_IP: &str = "10.96.0.10";
 
+/// BIND 9's `nslookup` (Linux agnhost is alpine with bind-tools; Windows agnhost puts BIND's
+/// `C:\dig\nslookup.exe` first on PATH), all on stdout: the server block, then the answer or
+/// `** server can't find NAME: NXDOMAIN` (exit 1); without a server, one
+/// `;; connection timed out; trying next origin` per search-list name but the last and
+/// `;; connection timed out; no servers could be reached` (exit 1). Windows ends lines with CRLF.
 fn nslookup(
     target: &str,
     dialect: Dialect,
     sb: &Sandbox,
     out: &mut String,
-    err: &mut String,
+    _err: &mut String,
 ) -> i32 {
-    let windows = dialect != Dialect::Sh;
-    if !sb.dns.answering() {
-        if windows {
-            out.push_str(&format!(
-                "DNS request timed out.\r\n    timeout was 2 seconds.\r\nServer:  UnKnown\r\nAddress:  {DNS_IP}\r\n\r\n"
-            ));
-            err.push_str("*** Request to UnKnown timed-out\r\n");
-        } else {
-            out.push_str(";; connection timed out; no servers could be reached\n\n");
+    let nl = if dialect == Dialect::Sh { "\n" } else { "\r\n" };
+    let mut text = String::new();
+    let code = if !sb.dns.answering() {
+        for _ in 1..sb.dns.queries(target) {
+            text.push_str(";; connection timed out; trying next origin\n");
         }
-        return 1;
-    }
-    match sb.dns.lookup(target) {
-        Some((fqdn, ip)) => {
-            if windows {
-                out.push_str(&format!(
-                    "Server:  kube-dns.kube-system.svc.cluster.local\r\nAddress:  {DNS_IP}\r\n\r\nName:    {fqdn}\r\nAddress:  {ip}\r\n\r\n"
-                ));
-            } else {
-                out.push_str(&format!(
-                    "Server:\t\t{DNS_IP}\nAddress:\t{DNS_IP}:53\n\nName:\t{fqdn}\nAddress: {ip}\n\n"
-                ));
+        text.push_str(";; connection timed out; no servers could be reached\n\n");
+        1
+    } else {
+        text.push_str(&format!("Server:\t\t{DNS_IP}\nAddress:\t{DNS_IP}#53\n\n"));
+        match sb.dns.lookup(target) {
+            Some((fqdn, ip)) => {
+                text.push_str(&format!("Name:\t{fqdn}\nAddress: {ip}\n\n"));
+                0
             }
-            0
-        }
-        None => {
-            if windows {
-                out.push_str(&format!(
-                    "Server:  kube-dns.kube-system.svc.cluster.local\r\nAddress:  {DNS_IP}\r\n\r\n"
-                ));
-                err.push_str(&format!(
-                    "*** kube-dns.kube-system.svc.cluster.local can't find {target}: Non-existent domain\r\n"
-                ));
-            } else {
-                out.push_str(&format!("Server:\t\t{DNS_IP}\nAddress:\t{DNS_IP}:53\n\n"));
-                err.push_str(&format!("** server can't find {target}: NXDOMAIN\n"));
+            None => {
+                text.push_str(&format!("** server can't find {target}: NXDOMAIN\n\n"));
+                1
             }
-            1
         }
-    }
+    };
+    out.push_str(&text.replace('\n', nl));
+    code
 }
 
 #[cfg(test)]
@@ -1091,14 +1084,54 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn nslookup_answers_like_busybox_and_windows() {
+    async fn nslookup_answers_like_bind_on_both_oses() {
         let sb = sandbox();
         let (code, out, _) = run("nslookup web", Dialect::Sh, &sb).await;
-        assert_eq!(code, 0);
-        assert!(out.contains("Address: 10.96.1.1"), "{out}");
-        let (code, _, err) = run("nslookup nope", Dialect::Cmd, &sb).await;
+        assert_eq!(
+            (code, out.as_str()),
+            (
+                0,
+                "Server:\t\t10.96.0.10\nAddress:\t10.96.0.10#53\n\n\
+                 Name:\tweb.ns.svc.cluster.local\nAddress: 10.96.1.1\n\n"
+            )
+        );
+        let (code, out, _) = run("nslookup nope", Dialect::Cmd, &sb).await;
+        assert_eq!(
+            (code, out.as_str()),
+            (
+                1,
+                "Server:\t\t10.96.0.10\r\nAddress:\t10.96.0.10#53\r\n\r\n\
+                 ** server can't find nope: NXDOMAIN\r\n\r\n"
+            )
+        );
+    }
+
+    struct SilentDns;
+    impl Dns for SilentDns {
+        fn lookup(&self, _: &str) -> Option<(String, String)> {
+            None
+        }
+        fn answering(&self) -> bool {
+            false
+        }
+        fn queries(&self, _: &str) -> usize {
+            4
+        }
+    }
+
+    #[tokio::test]
+    async fn nslookup_without_a_server_times_out_once_per_searched_name() {
+        let sb = Sandbox {
+            dns: Arc::new(SilentDns),
+            ..sandbox()
+        };
+        let (code, out, _) = run("nslookup web", Dialect::Sh, &sb).await;
         assert_eq!(code, 1);
-        assert!(err.contains("Non-existent domain"), "{err}");
+        assert_eq!(out.matches("trying next origin").count(), 3, "{out}");
+        assert!(
+            out.ends_with(";; connection timed out; no servers could be reached\n\n"),
+            "{out}"
+        );
     }
 
     #[tokio::test]

@@ -9,5 +9,7 @@ mod api;
 mod cluster;
 // curl in simulated containers, and the pod proxy under the quirk pod-proxy-blocked.
 mod curl;
+// Cluster DNS and pod addresses under the quirks of real clusters.
+mod dns;
 // kubectl 1.3x unchanged against the simulated cluster.
 mod kubectl;

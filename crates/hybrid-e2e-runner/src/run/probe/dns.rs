@@ -93,30 +93,55 @@ impl Lookup {
     }
 }
 
-/// Reads `nslookup` output (busybox / bind-tools on Linux, Windows' own): the address after
-/// the `Name:` line, NXDOMAIN, or a timeout.
+/// Reads `nslookup` output (BIND's on both OSes, busybox's, Windows' own) for its FINAL
+/// answer: an address after a `Name:` line outside the server block wins over earlier
+/// timeouts or NXDOMAIN lines (BIND prints `;; connection timed out; trying next origin` for a
+/// search-list name and then may answer for the next); else NXDOMAIN; else a timeout.
 fn judge_nslookup(code: i32, stdout: &str, stderr: &str) -> Lookup {
-    let all = format!("{stdout}\n{stderr}").to_ascii_lowercase();
-    if all.contains("nxdomain") || all.contains("non-existent domain") {
+    let _ = code;
+    let all = format!("{stdout}\n{stderr}");
+    let mut in_server_block = false;
+    let mut after_name = false;
+    let mut answer = None;
+    for line in all.lines() {
+        let line = line.trim();
+        if line.is_empty() {
+            in_server_block = false;
+            continue;
+        }
+        if line.starts_with("Server:") {
+            in_server_block = true;
+            after_name = false;
+            continue;
+        }
+        if line.starts_with("Name:") {
+            in_server_block = false;
+            after_name = true;
+            continue;
+        }
+        if after_name && !in_server_block {
+            let address = line
+                .strip_prefix("Addresses:")
+                .or_else(|| line.strip_prefix("Address:"))
+                .map(str::trim)
+                .filter(|a| !a.is_empty());
+            if let (Some(a), None) = (address, &answer) {
+                answer = Some(a.to_string());
+            }
+        }
+    }
+    if let Some(ip) = answer {
+        return Lookup::Resolved(ip);
+    }
+    let lower = all.to_ascii_lowercase();
+    if lower.contains("nxdomain") || lower.contains("non-existent domain") {
         return Lookup::NxDomain;
     }
-    if all.contains("timed out") || all.contains("timed-out") || all.contains("no servers could") {
+    if lower.contains("timed out")
+        || lower.contains("timed-out")
+        || lower.contains("no servers could")
+    {
         return Lookup::Timeout;
-    }
-    if code == 0 {
-        let after_name = stdout
-            .lines()
-            .skip_while(|l| !l.trim_start().starts_with("Name:"))
-            .skip(1)
-            .find_map(|l| {
-                let l = l.trim();
-                l.strip_prefix("Address:")
-                    .or_else(|| l.strip_prefix("Addresses:"))
-                    .map(|a| a.trim().to_string())
-            });
-        if let Some(ip) = after_name.filter(|a| !a.is_empty()) {
-            return Lookup::Resolved(ip);
-        }
     }
     Lookup::Other
 }
@@ -162,6 +187,33 @@ mod tests {
             judge_nslookup(0, "Server:\t\t10.96.0.10\nAddress:\t10.96.0.10:53\n", ""),
             Lookup::Other
         );
+    }
+
+    #[test]
+    fn binds_final_answer_wins_over_earlier_search_list_failures() {
+        let bind_ok = "Server:\t\t10.96.0.10\nAddress:\t10.96.0.10#53\n\nName:\tweb.t.svc.cluster.local\nAddress: 10.96.1.1\n\n";
+        assert_eq!(
+            judge_nslookup(0, bind_ok, ""),
+            Lookup::Resolved("10.96.1.1".into())
+        );
+        let after_timeout = format!(";; connection timed out; trying next origin\n{bind_ok}");
+        assert_eq!(
+            judge_nslookup(0, &after_timeout, ""),
+            Lookup::Resolved("10.96.1.1".into())
+        );
+        let windows_bind = bind_ok.replace('\n', "\r\n");
+        assert_eq!(
+            judge_nslookup(0, &windows_bind, ""),
+            Lookup::Resolved("10.96.1.1".into())
+        );
+        let bind_nx = "Server:\t\t10.96.0.10\nAddress:\t10.96.0.10#53\n\n** server can't find no-such-service.t.svc.cluster.local: NXDOMAIN\n\n";
+        assert_eq!(judge_nslookup(1, bind_nx, ""), Lookup::NxDomain);
+        let all_timed_out = ";; connection timed out; trying next origin\n;; connection timed out; trying next origin\n;; connection timed out; no servers could be reached\n\n";
+        assert_eq!(judge_nslookup(1, all_timed_out, ""), Lookup::Timeout);
+        // BIND 9.18 wording of the same.
+        let bind18 =
+            ";; communications error to 10.96.0.10#53: timed out\n;; no servers could be reached\n";
+        assert_eq!(judge_nslookup(1, bind18, ""), Lookup::Timeout);
     }
 
     #[test]

@@ -161,7 +161,7 @@ fn service_of_host<'a>(host: &'a str, namespace: &str) -> Option<&'a str> {
     let svc = labels.next()?;
     match labels.next() {
         None => Some(svc),
-        Some(ns) if ns == namespace => Some(svc),
+        Some(ns) if ns == namespace && matches!(labels.next(), None | Some("svc")) => Some(svc),
         Some(_) => None,
     }
 }
@@ -276,6 +276,11 @@ mod tests {
             service_of_host("web.t1.svc.cluster.local", "t1"),
             Some("web")
         );
+        assert_eq!(
+            service_of_host("web.t1.svc.cluster.example", "t1"),
+            Some("web")
+        );
+        assert_eq!(service_of_host("web.t1.example.com", "t1"), None);
         assert_eq!(service_of_host("kubernetes.default", "t1"), None);
         assert_eq!(service_of_host("10.96.0.1", "t1"), None);
     }

@@ -206,6 +206,21 @@ impl Ctr {
     }
 }
 
+/// The pod CIDR the kubelet allocates from: the node's `spec.podCIDRs` entry of the cluster's
+/// pod address family (IPv6 under the `ipv6` quirk), else `spec.podCIDR`.
+fn pod_cidr_of(node: &Value, config: &crate::config::SimConfig) -> String {
+    let want_v6 = config.has_quirk(crate::quirks::Quirk::Ipv6);
+    node["spec"]["podCIDRs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .find(|c| c.contains(':') == want_v6)
+        .or(node["spec"]["podCIDR"].as_str())
+        .map(str::to_string)
+        .unwrap_or_else(|| crate::network::pod_cidr(config, 0))
+}
+
 struct Worker {
     rt: Arc<Runtime>,
     ns: String,
@@ -258,7 +273,8 @@ async fn run_pod(rt: Arc<Runtime>, raw: Value, node: Value) {
             return linger(&rt, &raw).await;
         }
     }
-    let cidr = node["spec"]["podCIDR"].as_str().unwrap_or("10.244.0.0/24");
+    let cidr = pod_cidr_of(&node, &rt.config);
+    let cidr = cidr.as_str();
     let host_ip = crate::network::node_internal_ip(&node).unwrap_or_default();
     let Some(ip) = rt.net().allocate_pod_ip(cidr) else {
         warn(
@@ -388,6 +404,20 @@ impl Worker {
             reason,
             message,
         );
+    }
+
+    /// Files the runtime puts into every container besides the image's: `/etc/resolv.conf` as
+    /// the kubelet writes it for dnsPolicy ClusterFirst (Linux; Windows takes DNS settings from
+    /// the network adapter, not a file).
+    fn image_files(&self) -> Vec<(String, String)> {
+        if self.windows {
+            return Vec::new();
+        }
+        let domain = crate::network::cluster_domain(self.config());
+        vec![(
+            "etc/resolv.conf".to_string(),
+            crate::network::resolv_conf(&self.ns, domain),
+        )]
     }
 
     fn config(&self) -> &crate::config::SimConfig {
@@ -669,13 +699,18 @@ impl Worker {
         let latency = self.config().delay(self.config().latency);
         tokio::time::sleep(latency).await;
         let store = self.rt.store.clone();
-        let dns = Arc::new(ClusterDns::new(store, self.config(), &self.ns));
+        let dns = Arc::new(ClusterDns::new(
+            store,
+            self.config(),
+            &self.ns,
+            self.windows,
+        ));
         let (spec, program) = {
             let c = self.ctr(init, i);
             (c.spec.clone(), c.program.clone())
         };
         let sandbox = Sandbox {
-            fs: volumes::container_fs(&spec, &self.volumes),
+            fs: volumes::container_fs(&spec, &self.volumes, &self.image_files()),
             hostname: self.raw["spec"]["hostname"]
                 .as_str()
                 .unwrap_or(&self.name)

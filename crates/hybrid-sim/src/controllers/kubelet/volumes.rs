@@ -307,7 +307,13 @@ pub(crate) fn refresh(rt: &Runtime, pod: &Pod, pod_raw: &Value, volumes: &[PodVo
 }
 
 /// The file system of a new instance of `container`.
-pub(crate) fn container_fs(container: &Container, volumes: &[PodVolume]) -> ContainerFs {
+/// A container's file system: its volume mounts over its own layer, which holds `/proc/mounts`
+/// and `image_files` (`(path without leading /, content)`, e.g. `/etc/resolv.conf`).
+pub(crate) fn container_fs(
+    container: &Container,
+    volumes: &[PodVolume],
+    image_files: &[(String, String)],
+) -> ContainerFs {
     let mut mounts = Vec::new();
     let mut proc_mounts = String::from("overlay / overlay rw,relatime 0 0\n");
     for m in container.volume_mounts.iter().flatten() {
@@ -355,9 +361,13 @@ pub(crate) fn container_fs(container: &Container, volumes: &[PodVolume]) -> Cont
         });
     }
     // What `cat /proc/mounts` shows (Linux containers; harmless elsewhere).
-    fs::lock(&image)
-        .files
-        .insert("proc/mounts".to_string(), proc_mounts);
+    {
+        let mut image = fs::lock(&image);
+        image.files.insert("proc/mounts".to_string(), proc_mounts);
+        for (path, content) in image_files {
+            image.files.insert(path.clone(), content.clone());
+        }
+    }
     ContainerFs { mounts, root }
 }
 
@@ -431,6 +441,7 @@ mod tests {
                 volume("mem", ("tmpfs", "tmpfs")),
                 volume("disk", ("/dev/sda1", "ext4")),
             ],
+            &[],
         );
         let mounts = fs.read("/proc/mounts").unwrap();
         assert!(mounts.contains("tmpfs /data tmpfs rw,"), "{mounts}");
@@ -443,7 +454,7 @@ mod tests {
         let c = container(json!({"name": "c",
             "securityContext": {"readOnlyRootFilesystem": true},
             "volumeMounts": [{"name": "data", "mountPath": "/data"}]}));
-        let fs = container_fs(&c, &[volume("data", ("/dev/sda1", "ext4"))]);
+        let fs = container_fs(&c, &[volume("data", ("/dev/sda1", "ext4"))], &[]);
         assert_eq!(fs.write("/probe", "x", false), Err(fs::FsError::ReadOnly));
         fs.write("/data/probe", "x", false).unwrap();
         assert!(fs
