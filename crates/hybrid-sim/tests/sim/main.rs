@@ -7,5 +7,7 @@ mod common;
 mod api;
 // Nodes, scheduler, kubelets, workloads, network, storage and the faults.
 mod cluster;
+// Nodes of some real clusters: FQDN names, virtual nodes, NodePort limits, the kubelet port.
+mod nodes;
 // kubectl 1.3x unchanged against the simulated cluster.
 mod kubectl;
