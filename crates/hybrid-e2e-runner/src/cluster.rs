@@ -1,9 +1,11 @@
 //! What the cluster offers (version, Ready nodes by OS and Windows build, storage classes) and,
 //! from that, why a test cell must be skipped. Skips are decided here, never in the runner.
+//! Also what marks a node that is not a real machine (virtual-kubelet, Fargate), which takes
+//! no test pods and serves no NodePorts ([`virtual_node_reason`]).
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Namespace, Node};
+use k8s_openapi::api::core::v1::{Namespace, Node, Taint};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{ListParams, ObjectMeta, PostParams};
 use kube::{Api, Client};
@@ -27,6 +29,11 @@ pub struct NodeFacts {
     pub ready: bool,
     /// Not cordoned (`spec.unschedulable` unset).
     pub schedulable: bool,
+    /// NoSchedule/NoExecute taints the test pods of this node's OS do not tolerate
+    /// (`key=value:effect`; Windows test pods tolerate `os=windows:NoSchedule`).
+    pub untolerated_taints: Vec<String>,
+    /// Why this is not a real machine (virtual-kubelet, Fargate), if it is not.
+    pub virtual_node: Option<String>,
 }
 
 impl NodeFacts {
@@ -34,6 +41,71 @@ impl NodeFacts {
     pub fn usable(&self) -> bool {
         self.ready && self.schedulable
     }
+
+    /// Why the test pods of this node's OS would not land here, if they would not: not
+    /// Ready, cordoned, an untolerated taint, or a virtual node.
+    pub fn why_no_test_pods(&self) -> Option<String> {
+        if !self.ready {
+            Some("not Ready".to_string())
+        } else if !self.schedulable {
+            Some("cordoned".to_string())
+        } else if let Some(why) = &self.virtual_node {
+            Some(why.clone())
+        } else if !self.untolerated_taints.is_empty() {
+            Some(format!("taint {}", self.untolerated_taints.join(", ")))
+        } else {
+            None
+        }
+    }
+}
+
+/// The labels and taint keys that mark nodes which are not machines of their own: AKS virtual
+/// nodes and other virtual-kubelet providers, EKS Fargate. They run pods elsewhere, have no
+/// kube-proxy (no NodePorts) and take only pods that tolerate them.
+const VIRTUAL_LABELS: &[(&str, &str, &str)] = &[
+    ("type", "virtual-kubelet", "virtual-kubelet node"),
+    ("eks.amazonaws.com/compute-type", "fargate", "Fargate node"),
+];
+const VIRTUAL_TAINTS: &[(&str, &str)] = &[
+    ("virtual-kubelet.io/provider", "virtual-kubelet node"),
+    ("eks.amazonaws.com/compute-type", "Fargate node"),
+];
+
+/// Why a node is a virtual-kubelet or Fargate node, by its labels and taints:
+/// `virtual-kubelet node (label type=virtual-kubelet)`.
+pub(crate) fn virtual_node_reason(node: &Node) -> Option<String> {
+    let labels = node.metadata.labels.as_ref();
+    let by_label = VIRTUAL_LABELS.iter().find_map(|(key, value, what)| {
+        (labels.and_then(|l| l.get(*key)).map(String::as_str) == Some(*value))
+            .then(|| format!("{what} (label {key}={value})"))
+    });
+    by_label.or_else(|| {
+        taints_of(node).iter().find_map(|t| {
+            VIRTUAL_TAINTS
+                .iter()
+                .find(|(key, _)| t.key == *key)
+                .map(|(key, what)| format!("{what} (taint {key})"))
+        })
+    })
+}
+
+fn taints_of(node: &Node) -> &[Taint] {
+    node.spec
+        .as_ref()
+        .and_then(|s| s.taints.as_deref())
+        .unwrap_or(&[])
+}
+
+/// Whether the harness's test pods of `os` tolerate `taint` (see `fixture.rs`: Windows pods
+/// tolerate `os=windows:NoSchedule` and `node.kubernetes.io/os=windows:NoSchedule`).
+fn tolerated_by_test_pods(taint: &Taint, os: Option<Os>) -> bool {
+    if taint.effect != "NoSchedule" && taint.effect != "NoExecute" {
+        return true;
+    }
+    os == Some(Os::Windows)
+        && taint.effect == "NoSchedule"
+        && (taint.key == "os" || taint.key == "node.kubernetes.io/os")
+        && taint.value.as_deref() == Some("windows")
 }
 
 /// What the cluster offers to tests.
@@ -172,8 +244,22 @@ fn node_facts(node: &Node) -> NodeFacts {
         .into_iter()
         .flatten()
         .any(|c| c.type_ == "Ready" && c.status == "True");
+    let untolerated_taints = taints_of(node)
+        .iter()
+        .filter(|t| !tolerated_by_test_pods(t, os))
+        .map(|t| {
+            format!(
+                "{}={}:{}",
+                t.key,
+                t.value.as_deref().unwrap_or(""),
+                t.effect
+            )
+        })
+        .collect();
     NodeFacts {
         name: node.metadata.name.clone().unwrap_or_default(),
+        untolerated_taints,
+        virtual_node: virtual_node_reason(node),
         os,
         windows_build: labels.get(WINDOWS_BUILD_LABEL).cloned(),
         ready,
@@ -212,6 +298,7 @@ impl ClusterFacts {
         match requirement {
             Requirement::Nodes(os) => (!self.nodes.iter().any(|n| n.os == Some(*os) && n.usable()))
                 .then(|| format!("no Ready node with {OS_LABEL}={os}")),
+            Requirement::TwoNodes(os) => self.two_nodes_missing(*os),
             Requirement::DefaultStorageClass => {
                 let oses: Vec<Os> = if case.oses.is_empty() {
                     vec![Os::Linux]
@@ -235,6 +322,33 @@ impl ClusterFacts {
             }
             Requirement::LoadBalancer => Some("no LoadBalancer support detected".to_string()),
         }
+    }
+
+    /// Why there are not two nodes of `os` the test pods land on, if there are not.
+    fn two_nodes_missing(&self, os: Os) -> Option<String> {
+        let of_os = self.nodes.iter().filter(|n| n.os == Some(os));
+        let (fit, unfit): (Vec<&NodeFacts>, Vec<&NodeFacts>) =
+            of_os.partition(|n| n.why_no_test_pods().is_none());
+        if fit.len() >= 2 {
+            return None;
+        }
+        let found: Vec<&str> = fit.iter().map(|n| n.name.as_str()).collect();
+        let mut reason = format!(
+            "needs two schedulable nodes with {OS_LABEL}={os} (pods on different nodes), found {}",
+            if found.is_empty() {
+                "none".to_string()
+            } else {
+                format!("{} ({})", found.len(), found.join(", "))
+            }
+        );
+        let not_counted: Vec<String> = unfit
+            .iter()
+            .filter_map(|n| Some(format!("{}: {}", n.name, n.why_no_test_pods()?)))
+            .collect();
+        if !not_counted.is_empty() {
+            reason.push_str(&format!("; not counted: {}", not_counted.join("; ")));
+        }
+        Some(reason)
     }
 
     /// Usable nodes by OS and build, e.g. `linux=2`, `windows/10.0.20348=2` (for reports).
@@ -268,7 +382,64 @@ pub(crate) mod tests {
             windows_build: (os == Os::Windows).then(|| "10.0.20348".to_string()),
             ready,
             schedulable: true,
+            untolerated_taints: vec![],
+            virtual_node: None,
         }
+    }
+
+    #[test]
+    fn two_nodes_count_only_nodes_the_test_pods_land_on() {
+        let mut tainted = node("w2", Os::Windows, true);
+        tainted.untolerated_taints = vec!["gpu=true:NoSchedule".into()];
+        let mut virtual_node = node("vk", Os::Linux, true);
+        virtual_node.virtual_node =
+            Some("virtual-kubelet node (label type=virtual-kubelet)".into());
+        let facts = ClusterFacts {
+            nodes: vec![
+                node("l1", Os::Linux, true),
+                virtual_node,
+                node("w1", Os::Windows, true),
+                tainted,
+                node("w3", Os::Windows, true),
+            ],
+            ..ClusterFacts::default()
+        };
+        let linux = facts.skip_reason(&case(&[Requirement::TwoNodes(Os::Linux)]), &none());
+        assert_eq!(
+            linux.as_deref(),
+            Some(
+                "needs two schedulable nodes with kubernetes.io/os=linux (pods on different nodes), \
+                 found 1 (l1); not counted: vk: virtual-kubelet node (label type=virtual-kubelet)"
+            )
+        );
+        let windows = case(&[Requirement::TwoNodes(Os::Windows)]);
+        assert_eq!(facts.skip_reason(&windows, &none()), None, "w1 and w3");
+    }
+
+    #[test]
+    fn virtual_and_fargate_nodes_are_known_by_labels_and_taints() {
+        let node = |value: serde_json::Value| -> Node { serde_json::from_value(value).unwrap() };
+        let aks = node(
+            serde_json::json!({"metadata": {"name": "v", "labels": {"type": "virtual-kubelet"}}}),
+        );
+        assert_eq!(
+            virtual_node_reason(&aks).as_deref(),
+            Some("virtual-kubelet node (label type=virtual-kubelet)")
+        );
+        let fargate = node(
+            serde_json::json!({"metadata": {"name": "f"}, "spec": {"taints": [
+            {"key": "eks.amazonaws.com/compute-type", "value": "fargate", "effect": "NoSchedule"}]}}),
+        );
+        assert_eq!(
+            virtual_node_reason(&fargate).as_deref(),
+            Some("Fargate node (taint eks.amazonaws.com/compute-type)")
+        );
+        let windows_taint: Taint = serde_json::from_value(
+            serde_json::json!({"key": "os", "value": "windows", "effect": "NoSchedule"}),
+        )
+        .unwrap();
+        assert!(tolerated_by_test_pods(&windows_taint, Some(Os::Windows)));
+        assert!(!tolerated_by_test_pods(&windows_taint, Some(Os::Linux)));
     }
 
     /// No StorageClass chosen for any OS.

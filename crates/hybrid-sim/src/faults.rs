@@ -41,6 +41,9 @@ pub enum Fault {
     NoEndpoints,
     /// NodePorts refuse connections on every node (ClusterIPs still work).
     NodeportClosed,
+    /// Windows nodes drop NodePort traffic (kube-proxy never programmed the port): connections
+    /// to a NodePort at a Windows node's address time out, from pods and from outside.
+    NodeportSilentWindows,
     /// Pod-to-pod traffic arrives from the source node's IP instead of the pod's IP (SNAT).
     Snat,
     /// UDP datagrams between pods are dropped (TCP still flows).

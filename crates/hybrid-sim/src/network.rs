@@ -12,6 +12,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::config::SimConfig;
+use super::controllers::nodes::is_virtual_kubelet;
 use super::faults::Fault;
 use super::quirks::Quirk;
 use super::store::Store;
@@ -294,6 +295,50 @@ pub(crate) fn source_ip<'a>(config: &SimConfig, pod_ip: &'a str, node_ip: &'a st
     } else {
         pod_ip
     }
+}
+
+/// A pod a NodePort dial comes from: its OS and its node's InternalIP.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NodePortClient<'a> {
+    pub(crate) windows: bool,
+    pub(crate) host_ip: &'a str,
+}
+
+/// Whether a TCP/UDP dial to `port` of `node` (a Node object) is silently dropped, so that it
+/// times out: a virtual-kubelet node has no node network at all (nothing answers at its
+/// addresses); under `nodeport-silent-windows` a Windows node never programmed its NodePorts;
+/// under `Quirk::WindowsNoLocalNodeport` a Windows pod cannot reach a NodePort at its own
+/// node's address. `from`: the pod dialling, `None` for a client outside the cluster.
+pub(crate) fn node_port_dropped(
+    config: &SimConfig,
+    node: &Value,
+    port: u16,
+    from: Option<NodePortClient<'_>>,
+) -> bool {
+    if is_virtual_kubelet(node) {
+        return true;
+    }
+    if !NODE_PORT_RANGE.contains(&port) {
+        return false;
+    }
+    let windows_node = node["metadata"]["labels"]["kubernetes.io/os"] == "windows";
+    if windows_node && config.has(Fault::NodeportSilentWindows) {
+        return true;
+    }
+    from.is_some_and(|client| {
+        client.windows
+            && config.has_quirk(Quirk::WindowsNoLocalNodeport)
+            && node_internal_ip(node).as_deref() == Some(client.host_ip)
+    })
+}
+
+/// The node whose InternalIP is `ip`.
+pub(crate) fn node_with_internal_ip(store: &Store, ip: &str) -> Option<Value> {
+    store
+        .list("nodes", None)
+        .0
+        .into_iter()
+        .find(|n| node_internal_ip(n).as_deref() == Some(ip))
 }
 
 /// A backend a dial reaches after Service translation.

@@ -219,6 +219,15 @@ impl Runtime {
         } else if let Some(p) = self.pod_by_ip(&ip) {
             (p, port)
         } else {
+            if let Some(node) = network::node_with_internal_ip(&self.store, &ip) {
+                let client = network::NodePortClient {
+                    windows: src.windows,
+                    host_ip: &src.host_ip,
+                };
+                if network::node_port_dropped(&self.config, &node, port, Some(client)) {
+                    return Err(DialFailure::Timeout);
+                }
+            }
             let backend = {
                 let mut net = self.net();
                 network::service_backend(&self.store, &self.config, &mut net, &ip, port, udp)

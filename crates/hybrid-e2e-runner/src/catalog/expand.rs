@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::error::Diagnostic;
 use super::fixtures::FixtureSet;
-use super::model::{Action, Location, Os, Requirement, TestCase};
+use super::model::{Action, Check, Location, ObjectKind, Os, Requirement, Step, TestCase};
 use super::parse::{RawSuite, RawTest};
 use super::step::{read_step, Created};
 use super::vars::{self, NAMESPACE};
@@ -123,6 +123,7 @@ fn expand_cell(
     }
     let mut requires = test.requires.clone();
     requires.extend(oses.iter().map(|os| Requirement::Nodes(*os)));
+    requires.extend(apart_on_nodes(&steps));
     if created
         .values()
         .any(|(_, fixture)| fixture.claims_storage())
@@ -145,6 +146,34 @@ fn expand_cell(
             line: test.line,
         },
     })
+}
+
+/// `TwoNodes(os)` for every `expect` that two pods of one OS run on different nodes:
+/// `expect: { node-of: a, path: $.metadata.name, not-equals: "${node-name.b}" }`.
+fn apart_on_nodes(steps: &[Step]) -> Vec<Requirement> {
+    let os_of: BTreeMap<&str, Os> = steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::Create { name, os, .. } => Some((name.as_str(), *os)),
+            _ => None,
+        })
+        .collect();
+    steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::Expect {
+                object,
+                path,
+                check: Check::NotEquals(serde_json::Value::String(other)),
+                ..
+            } if object.kind == ObjectKind::NodeOf && path == "$.metadata.name" => {
+                let other = other.strip_prefix("${node-name.")?.strip_suffix('}')?;
+                let os = *os_of.get(object.name.as_str())?;
+                (os_of.get(other) == Some(&os)).then_some(Requirement::TwoNodes(os))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -178,6 +207,25 @@ mod tests {
         );
         let m = matrix(&[("os", &["linux", "windows"]), ("size", &["1"])]);
         assert_eq!(cells(&m).len(), 2);
+    }
+
+    #[test]
+    fn an_expect_that_two_pods_of_one_os_are_apart_requires_two_nodes_of_it() {
+        let catalog = crate::catalog::Catalog::load(None, None).expect("embedded catalog");
+        let requires = |name: &str| {
+            catalog
+                .tests
+                .iter()
+                .find(|t| t.name == name)
+                .map(|t| t.requires.clone())
+                .unwrap_or_default()
+        };
+        for os in [Os::Linux, Os::Windows] {
+            let other = requires(&format!("networking/pod-to-pod-other-node[os={os}]"));
+            assert!(other.contains(&Requirement::TwoNodes(os)), "{other:?}");
+            let same = requires(&format!("networking/pod-to-pod-same-node[os={os}]"));
+            assert!(!same.contains(&Requirement::TwoNodes(os)), "{same:?}");
+        }
     }
 
     #[test]

@@ -68,6 +68,9 @@ impl fmt::Display for Location {
 pub enum Requirement {
     /// At least one Ready, schedulable node with `kubernetes.io/os=<os>` (derived from the cell).
     Nodes(Os),
+    /// Two schedulable nodes with `kubernetes.io/os=<os>`: derived from an `expect` that two
+    /// pods of that OS run on different nodes (`node-of: a` ... `not-equals: ${node-name.b}`).
+    TwoNodes(Os),
     /// A default StorageClass (declared `default-storage-class`, or derived from a PVC fixture).
     DefaultStorageClass,
     /// A LoadBalancer implementation (declared `load-balancer`).
@@ -235,6 +238,8 @@ pub enum Action {
 pub enum Check {
     /// Exactly one value, equal (as JSON, or as text: `3` equals `"3"`).
     Equals(serde_json::Value),
+    /// Exactly one value, not equal (in the sense of `Equals`).
+    NotEquals(serde_json::Value),
     /// Exactly one number, at least this.
     AtLeast(f64),
     /// Exactly one number, at most this.

@@ -159,7 +159,14 @@ struct Reader<'a, 'f> {
 }
 
 /// The checks an `expect` step can make.
-const CHECKS: &[&str] = &["equals", "at-least", "at-most", "contains", "exists"];
+const CHECKS: &[&str] = &[
+    "equals",
+    "not-equals",
+    "at-least",
+    "at-most",
+    "contains",
+    "exists",
+];
 
 /// The kinds of object a step can name, by key.
 const REF_KINDS: &[(&str, ObjectKind)] = &[
@@ -690,6 +697,7 @@ impl<'f> Reader<'_, 'f> {
         };
         let check = match key {
             "equals" => Check::Equals(yaml::to_json(m.required("equals")?)),
+            "not-equals" => Check::NotEquals(yaml::to_json(m.required("not-equals")?)),
             "at-least" => Check::AtLeast(number("at-least")?),
             "at-most" => Check::AtMost(number("at-most")?),
             "contains" => Check::Contains(m.str("contains")?.0),

@@ -1,15 +1,22 @@
-//! Real TCP listeners for NodePorts on every node's ExternalIP (a loopback address), so the
-//! machine running the harness reaches NodePort Services of the simulated cluster over plain
-//! HTTP/1.1, as it would reach a real node. None under the `nodeport-closed` fault.
+//! Real TCP listeners on every node's ExternalIP (a loopback address), so the machine running
+//! the harness reaches the simulated nodes as it would reach real ones:
+//! - NodePorts, over plain HTTP/1.1 (none under the `nodeport-closed` fault, so they refuse);
+//! - a NodePort a node drops (`network::node_port_dropped`: a virtual node, a Windows node
+//!   under `nodeport-silent-windows`) is a *black hole*: a listener with an accept backlog of
+//!   0 whose one queue slot holds a connection nobody accepts, so Linux drops every further
+//!   SYN and a client's connect() times out, as behind a firewall that drops packets;
+//! - the kubelet port 10250 on every node, which accepts and closes at once, so a client can
+//!   tell whether it reaches a node at all apart from any NodePort.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::task::JoinHandle;
 
+use crate::egress::KUBELET_PORT;
 use crate::faults::Fault;
 use crate::network;
 use crate::runtime::{ProxyResponse, Runtime};
@@ -47,36 +54,43 @@ pub(crate) fn spawn(rt: Arc<Runtime>) -> Guard {
 /// The largest request head a listener reads.
 const MAX_HEAD: usize = 16 * 1024;
 
-/// Listening tasks by (ExternalIP, nodePort); aborted when dropped.
+/// What listens at one (ExternalIP, port).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// A NodePort that answers through its Service.
+    NodePort,
+    /// A NodePort whose packets the node drops: connections time out.
+    Dropped,
+    /// The kubelet port: accepts, then closes.
+    Kubelet,
+}
+
+/// Listening tasks by (ExternalIP, port), with their role; aborted when dropped.
 #[derive(Default)]
 pub(crate) struct Listeners {
-    tasks: HashMap<(String, u16), JoinHandle<()>>,
+    tasks: HashMap<(String, u16), (Role, JoinHandle<()>)>,
 }
 
 impl Drop for Listeners {
     fn drop(&mut self) {
-        for task in self.tasks.values() {
+        for (_, task) in self.tasks.values() {
             task.abort();
         }
     }
 }
 
 impl Listeners {
-    /// Listens on every (node ExternalIP, TCP nodePort) pair that exists, stops the others.
+    /// Listens on every (node ExternalIP, port) pair that exists, stops the others.
     pub(crate) async fn sync(&mut self, rt: &Arc<Runtime>) {
-        let wanted = if rt.config.has(Fault::NodeportClosed) {
-            BTreeSet::new()
-        } else {
-            wanted(rt)
-        };
-        self.tasks.retain(|key, task| {
-            let keep = wanted.contains(key) && !task.is_finished();
+        let wanted = wanted(rt);
+        self.tasks.retain(|key, (role, task)| {
+            let keep = wanted.get(key) == Some(role) && !task.is_finished();
             if !keep {
                 task.abort();
             }
             keep
         });
-        for (ip, port) in wanted {
+        for ((ip, port), role) in wanted {
             if self.tasks.contains_key(&(ip.clone(), port)) {
                 continue;
             }
@@ -85,39 +99,93 @@ impl Listeners {
             let Ok(addr) = ip.parse::<std::net::Ipv4Addr>() else {
                 continue;
             };
-            let Ok(listener) = TcpListener::bind((addr, port)).await else {
-                continue;
+            let task = match role {
+                Role::NodePort => {
+                    let Ok(listener) = TcpListener::bind((addr, port)).await else {
+                        continue;
+                    };
+                    let internal = internal_ip_for(rt, &ip);
+                    tokio::spawn(serve(rt.clone(), listener, internal, port))
+                }
+                Role::Kubelet => {
+                    let Ok(listener) = TcpListener::bind((addr, port)).await else {
+                        continue;
+                    };
+                    tokio::spawn(accept_and_close(listener))
+                }
+                Role::Dropped => match black_hole((addr, port).into()).await {
+                    Ok(held) => tokio::spawn(async move {
+                        let _held = held;
+                        std::future::pending::<()>().await
+                    }),
+                    Err(_) => continue,
+                },
             };
-            let rt = rt.clone();
-            let internal = internal_ip_for(&rt, &ip);
-            let task = tokio::spawn(serve(rt, listener, internal, port));
-            self.tasks.insert((ip, port), task);
+            self.tasks.insert((ip, port), (role, task));
         }
     }
 }
 
-/// (ExternalIP, nodePort) for every node and every TCP nodePort of every Service.
-fn wanted(rt: &Runtime) -> BTreeSet<(String, u16)> {
+/// What listens at each node ExternalIP: the kubelet port, and every TCP nodePort of every
+/// Service (none under `nodeport-closed`; dropped ones as black holes).
+fn wanted(rt: &Runtime) -> BTreeMap<(String, u16), Role> {
     let (nodes, _) = rt.store.list("nodes", None);
     let (services, _) = rt.store.list("services", None);
-    let ports: Vec<u16> = services
-        .iter()
-        .flat_map(|s| s["spec"]["ports"].as_array().cloned().unwrap_or_default())
-        .filter(|p| p["protocol"].as_str().unwrap_or("TCP") == "TCP")
-        .filter_map(|p| p["nodePort"].as_u64().and_then(|n| u16::try_from(n).ok()))
-        .collect();
-    let mut out = BTreeSet::new();
+    let ports: Vec<u16> = if rt.config.has(Fault::NodeportClosed) {
+        Vec::new()
+    } else {
+        services
+            .iter()
+            .flat_map(|s| s["spec"]["ports"].as_array().cloned().unwrap_or_default())
+            .filter(|p| p["protocol"].as_str().unwrap_or("TCP") == "TCP")
+            .filter_map(|p| p["nodePort"].as_u64().and_then(|n| u16::try_from(n).ok()))
+            .collect()
+    };
+    let mut out = BTreeMap::new();
     for node in &nodes {
         for addr in node["status"]["addresses"].as_array().into_iter().flatten() {
             if addr["type"] != "ExternalIP" {
                 continue;
             }
-            if let Some(ip) = addr["address"].as_str() {
-                out.extend(ports.iter().map(|p| (ip.to_string(), *p)));
+            let Some(ip) = addr["address"].as_str() else {
+                continue;
+            };
+            out.insert((ip.to_string(), KUBELET_PORT), Role::Kubelet);
+            for port in &ports {
+                let role = if network::node_port_dropped(&rt.config, node, *port, None) {
+                    Role::Dropped
+                } else {
+                    Role::NodePort
+                };
+                out.insert((ip.to_string(), *port), role);
             }
         }
     }
     out
+}
+
+/// A listener nobody accepts from, with its one accept-queue slot taken (backlog 0 holds one
+/// connection on Linux): the kernel drops further SYNs, so connecting times out. Returns what
+/// must stay open for that.
+async fn black_hole(addr: std::net::SocketAddr) -> std::io::Result<(TcpListener, TcpStream)> {
+    let socket = TcpSocket::new_v4()?;
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    let listener = socket.listen(0)?;
+    let filler = tokio::time::timeout(Duration::from_secs(1), TcpStream::connect(addr))
+        .await
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))??;
+    Ok((listener, filler))
+}
+
+/// The kubelet port as seen from outside: it accepts, then closes (no TLS spoken here).
+async fn accept_and_close(listener: TcpListener) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => drop(stream),
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
 }
 
 /// The InternalIP of the node whose ExternalIP is `external` (what Service routing knows).

@@ -1,37 +1,74 @@
 //! The cluster's fixed objects: Linux and Windows nodes as real ones look, the system
 //! namespaces, the `kubernetes` and `kube-dns` Services, and the default StorageClass.
+//! Under `Quirk::HostnameLabelDiffers` node names are FQDNs (`linux-node-1.ec2.internal`, as
+//! on EKS) and their `kubernetes.io/hostname` label the short name; under `Quirk::VirtualNode`
+//! one more node looks like AKS's virtual node (virtual-kubelet), which serves no NodePorts.
 
 use serde_json::{json, Value};
 
 use crate::config::SimConfig;
 use crate::network;
+use crate::quirks::Quirk;
 use crate::store::{now_rfc3339, Store};
 
 /// Provisioner name of the simulated StorageClass.
 pub(crate) const PROVISIONER: &str = "disk.csi.sim.hybrid-e2e.io";
 pub(crate) const KUBELET_VERSION: &str = "v1.33.5";
+/// The name of the virtual node under `Quirk::VirtualNode` (AKS's name for its ACI node).
+pub(crate) const VIRTUAL_NODE_NAME: &str = "virtual-node-aci-linux";
+/// The domain of node names under `Quirk::HostnameLabelDiffers` (EKS in us-east-1).
+pub(crate) const NODE_NAME_DOMAIN: &str = "ec2.internal";
+/// The label that marks a virtual-kubelet node (AKS virtual nodes, virtual-kubelet providers).
+pub(crate) const VIRTUAL_KUBELET_LABEL: (&str, &str) = ("type", "virtual-kubelet");
 
-/// A simulated node: name, OS and index (which gives its addresses and pod CIDR).
+/// A simulated node: name, host name, OS and index (which gives its addresses and pod CIDR).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct NodeSpec {
     pub(crate) name: String,
+    /// Its `kubernetes.io/hostname` label: the name, or the short name when names are FQDNs.
+    pub(crate) hostname: String,
     pub(crate) windows: bool,
     pub(crate) index: usize,
+    /// A virtual-kubelet node (`Quirk::VirtualNode`): no kube-proxy, no NodePorts.
+    pub(crate) virtual_kubelet: bool,
 }
 
-/// The nodes of a configuration, Linux first: `linux-node-1`, ..., `windows-node-1`, ...
+/// The nodes of a configuration, Linux first: `linux-node-1`, ..., `windows-node-1`, ...,
+/// then the virtual node (under `Quirk::VirtualNode`).
 pub(crate) fn node_specs(config: &SimConfig) -> Vec<NodeSpec> {
     let linux = (1..=config.linux_nodes).map(|i| (format!("linux-node-{i}"), false));
     let windows = (1..=config.windows_nodes).map(|i| (format!("windows-node-{i}"), true));
-    linux
+    let fqdn = config.has_quirk(Quirk::HostnameLabelDiffers);
+    let mut specs: Vec<NodeSpec> = linux
         .chain(windows)
         .enumerate()
-        .map(|(index, (name, windows))| NodeSpec {
-            name,
+        .map(|(index, (hostname, windows))| NodeSpec {
+            name: if fqdn {
+                format!("{hostname}.{NODE_NAME_DOMAIN}")
+            } else {
+                hostname.clone()
+            },
+            hostname,
             windows,
             index,
+            virtual_kubelet: false,
         })
-        .collect()
+        .collect();
+    if config.has_quirk(Quirk::VirtualNode) {
+        specs.push(NodeSpec {
+            name: VIRTUAL_NODE_NAME.to_string(),
+            hostname: VIRTUAL_NODE_NAME.to_string(),
+            windows: false,
+            index: specs.len(),
+            virtual_kubelet: true,
+        });
+    }
+    specs
+}
+
+/// Whether a Node object is a virtual-kubelet node (label `type=virtual-kubelet`).
+pub(crate) fn is_virtual_kubelet(node: &Value) -> bool {
+    node["metadata"]["labels"][VIRTUAL_KUBELET_LABEL.0] == VIRTUAL_KUBELET_LABEL.1
 }
 
 pub(crate) fn node_object(spec: &NodeSpec, config: &SimConfig) -> Value {
@@ -42,12 +79,24 @@ pub(crate) fn node_object(spec: &NodeSpec, config: &SimConfig) -> Value {
         "beta.kubernetes.io/os": os,
         "kubernetes.io/arch": "amd64",
         "beta.kubernetes.io/arch": "amd64",
-        "kubernetes.io/hostname": spec.name,
+        "kubernetes.io/hostname": spec.hostname,
         "node.kubernetes.io/instance-type": "sim-standard-4",
         "topology.kubernetes.io/zone": "sim-zone-1",
     });
     let mut taints = Vec::new();
-    let (os_image, kernel) = if spec.windows {
+    let mut kubelet_version = KUBELET_VERSION.to_string();
+    let (os_image, kernel) = if spec.virtual_kubelet {
+        // As AKS's virtual node (virtual-kubelet's azure-aci provider) registers itself.
+        labels[VIRTUAL_KUBELET_LABEL.0] = json!(VIRTUAL_KUBELET_LABEL.1);
+        labels["kubernetes.io/role"] = json!("agent");
+        labels["alpha.service-controller.kubernetes.io/exclude-balancer"] = json!("true");
+        labels["node.kubernetes.io/exclude-from-external-load-balancers"] = json!("true");
+        taints.push(
+            json!({"key": "virtual-kubelet.io/provider", "value": "azure", "effect": "NoSchedule"}),
+        );
+        kubelet_version = format!("{KUBELET_VERSION}-vk-azure-aci-1.6.2");
+        (String::new(), String::new())
+    } else if spec.windows {
         labels["node.kubernetes.io/windows-build"] = json!(config.windows_build);
         if config.windows_taint {
             taints.push(json!({"key": "os", "value": "windows", "effect": "NoSchedule"}));
@@ -104,8 +153,8 @@ pub(crate) fn node_object(spec: &NodeSpec, config: &SimConfig) -> Value {
                 "kernelVersion": kernel,
                 "osImage": os_image,
                 "containerRuntimeVersion": "containerd://1.7.27",
-                "kubeletVersion": KUBELET_VERSION,
-                "kubeProxyVersion": KUBELET_VERSION,
+                "kubeletVersion": kubelet_version,
+                "kubeProxyVersion": kubelet_version,
                 "operatingSystem": os,
                 "architecture": "amd64",
             },
@@ -197,5 +246,53 @@ mod tests {
         assert!(lin["spec"].get("taints").is_none());
         assert!(store.get("storageclasses", "", "standard").is_some());
         assert!(store.get("services", "default", "kubernetes").is_some());
+        assert!(store.get("nodes", "", VIRTUAL_NODE_NAME).is_none());
+    }
+
+    #[test]
+    fn fqdn_node_names_keep_the_short_name_as_hostname_label() {
+        let mut config = SimConfig::default();
+        config.quirks.insert(Quirk::HostnameLabelDiffers);
+        let store = Store::new();
+        create_fixed(&store, &config);
+        let node = store.get("nodes", "", "linux-node-1.ec2.internal").unwrap();
+        assert_eq!(
+            node["metadata"]["labels"]["kubernetes.io/hostname"],
+            "linux-node-1"
+        );
+        assert!(store.get("nodes", "", "linux-node-1").is_none());
+        assert!(store
+            .get("nodes", "", "windows-node-2.ec2.internal")
+            .is_some());
+    }
+
+    #[test]
+    fn the_virtual_node_is_a_ready_tainted_virtual_kubelet() {
+        let mut config = SimConfig::default();
+        config.quirks.insert(Quirk::VirtualNode);
+        let store = Store::new();
+        create_fixed(&store, &config);
+        assert_eq!(store.list("nodes", None).0.len(), 5);
+        let node = store.get("nodes", "", VIRTUAL_NODE_NAME).unwrap();
+        assert!(is_virtual_kubelet(&node));
+        let labels = &node["metadata"]["labels"];
+        assert_eq!(labels["kubernetes.io/role"], "agent");
+        assert_eq!(labels["kubernetes.io/os"], "linux");
+        assert_eq!(
+            node["spec"]["taints"],
+            json!([{"key": "virtual-kubelet.io/provider", "value": "azure", "effect": "NoSchedule"}])
+        );
+        let types: Vec<&str> = node["status"]["addresses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|a| a["type"].as_str())
+            .collect();
+        assert_eq!(types, ["InternalIP", "ExternalIP", "Hostname"]);
+        assert_eq!(node["status"]["conditions"][3]["status"], "True");
+        assert_eq!(
+            network::node_internal_ip(&node).as_deref(),
+            Some("10.240.0.14")
+        );
     }
 }

@@ -11,5 +11,7 @@ mod cluster;
 mod curl;
 // Cluster DNS and pod addresses under the quirks of real clusters.
 mod dns;
+// Nodes of some real clusters: FQDN names, virtual nodes, NodePort limits, the kubelet port.
+mod nodes;
 // kubectl 1.3x unchanged against the simulated cluster.
 mod kubectl;

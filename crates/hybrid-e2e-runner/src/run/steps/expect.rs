@@ -47,6 +47,7 @@ impl Expect<'_> {
         })?;
         let check = match self.check {
             Check::Equals(v) => Check::Equals(scope.expand_value(v).await?),
+            Check::NotEquals(v) => Check::NotEquals(scope.expand_value(v).await?),
             Check::Contains(t) => Check::Contains(scope.expand(t).await?),
             other => other.clone(),
         };
@@ -78,6 +79,7 @@ impl Expect<'_> {
 fn describe_check(check: &Check) -> String {
     match check {
         Check::Equals(v) => format!("== {v}"),
+        Check::NotEquals(v) => format!("!= {v}"),
         Check::AtLeast(n) => format!(">= {n}"),
         Check::AtMost(n) => format!("<= {n}"),
         Check::Contains(t) => format!("contains {t:?}"),
@@ -102,6 +104,7 @@ fn judge(found: &[&Value], check: &Check) -> Result<(), String> {
     let ok = match (check, found) {
         (Check::Exists(want), _) => *want != found.is_empty(),
         (Check::Equals(want), [one]) => loosely_equal(one, want),
+        (Check::NotEquals(unwanted), [one]) => !loosely_equal(one, unwanted),
         (Check::AtLeast(n), [one]) => number(one).is_some_and(|v| v >= *n),
         (Check::AtMost(n), [one]) => number(one).is_some_and(|v| v <= *n),
         (Check::Contains(t), [one]) => text_of(one).contains(t.as_str()),
@@ -159,6 +162,16 @@ mod tests {
         assert!(
             judge(&[&three, &three], &Check::Equals(json!(3))).is_err(),
             "one value only"
+        );
+        let node = json!("linux-node-1");
+        assert!(judge(&[&node], &Check::NotEquals(json!("linux-node-2"))).is_ok());
+        assert_eq!(
+            judge(&[&node], &Check::NotEquals(json!("linux-node-1"))),
+            Err("found \"linux-node-1\", expected != \"linux-node-1\"".into())
+        );
+        assert!(
+            judge(&[], &Check::NotEquals(json!("x"))).is_err(),
+            "nothing found is not a different value"
         );
     }
 

@@ -3,7 +3,8 @@
 //! persistentVolumeClaim (the PV's contents in the runtime, outliving pods) and hostPath
 //! (per node). `/proc/mounts` lists the mounts (tmpfs for `medium: Memory`, secrets and
 //! projected volumes). `defaultMode`/item modes set file permissions; `readOnlyRootFilesystem` makes
-//! everything outside the volumes read-only; a Windows node refuses `emptyDir.medium: Memory`.
+//! everything outside the volumes read-only; a Windows node makes `emptyDir.medium: Memory` a plain
+//! folder (no tmpfs there, as mount-utils' mount_windows.go does).
 //! Anything else fails the mount with a clear message.
 
 use std::collections::BTreeMap;
@@ -225,13 +226,9 @@ pub(crate) fn setup(
                 .store
                 .get("nodes", "", node)
                 .is_some_and(|n| n["metadata"]["labels"]["kubernetes.io/os"] == "windows");
-            if windows && dir.medium.as_deref() == Some("Memory") {
-                // The Windows kubelet has no tmpfs.
-                return Err(fail(
-                    "emptyDir medium \"Memory\" is not supported on Windows nodes".into(),
-                ));
-            }
-            if dir.medium.as_deref() == Some("Memory") {
+            // The Windows kubelet has no tmpfs: mount-utils' mount_windows.go makes a Memory
+            // emptyDir a plain folder on the node's disk, without an error.
+            if !windows && dir.medium.as_deref() == Some("Memory") {
                 vol.device = ("tmpfs", "tmpfs");
             }
         } else if let Some(claim) = &v.persistent_volume_claim {
@@ -447,6 +444,32 @@ mod tests {
         assert!(mounts.contains("tmpfs /data tmpfs rw,"), "{mounts}");
         assert!(mounts.contains("/dev/sda1 /disk ext4 rw,"), "{mounts}");
         assert!(mounts.starts_with("overlay / overlay rw,"), "{mounts}");
+    }
+
+    #[test]
+    fn a_memory_emptydir_is_tmpfs_on_linux_and_a_plain_folder_on_windows() {
+        let store = std::sync::Arc::new(crate::store::Store::new());
+        for (name, os) in [("l1", "linux"), ("w1", "windows")] {
+            store
+                .create(
+                    "nodes",
+                    "",
+                    json!({"metadata": {"name": name, "labels": {"kubernetes.io/os": os}}}),
+                )
+                .unwrap();
+        }
+        let rt = Runtime::new(store, crate::config::SimConfig::default());
+        let raw = json!({"metadata": {"name": "p", "namespace": "t"}, "spec": {
+            "containers": [{"name": "c", "image": "i"}],
+            "volumes": [{"name": "mem", "emptyDir": {"medium": "Memory"}}]}});
+        let pod: Pod = serde_json::from_value(raw.clone()).unwrap();
+        let on = |node: &str| setup(&rt, &pod, &raw, node).map(|v| v[0].device);
+        assert_eq!(on("l1"), Ok(("tmpfs", "tmpfs")));
+        assert_eq!(
+            on("w1"),
+            Ok(("/dev/sda1", "ext4")),
+            "no FailedMount on Windows"
+        );
     }
 
     #[test]
