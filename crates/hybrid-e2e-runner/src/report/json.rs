@@ -129,21 +129,7 @@ mod tests {
 
     #[test]
     fn a_harness_error_is_outcome_error_and_counted_apart() {
-        let mut report = RunReport {
-            info: RunInfo {
-                run_id: "r1".into(),
-                harness_version: "0.1.0".into(),
-                started: chrono::Utc::now(),
-                duration: Duration::ZERO,
-                cluster_version: None,
-                nodes: vec![],
-                tag_expression: None,
-                name_filter: vec![],
-                api_retries: 0,
-            },
-            results: vec![],
-            aborted: None,
-        };
+        let mut report = crate::report::tests::report();
         report.results.push(TestResult {
             name: "s/t".into(),
             suite: "s".into(),

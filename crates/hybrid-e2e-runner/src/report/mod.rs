@@ -134,7 +134,8 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    fn report() -> RunReport {
+    /// An empty report of run `r1`, for the report modules' tests.
+    pub(crate) fn report() -> RunReport {
         RunReport {
             info: RunInfo {
                 run_id: "r1".into(),

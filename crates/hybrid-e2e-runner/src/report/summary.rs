@@ -271,19 +271,8 @@ mod tests {
         let mut e2 = e.clone();
         e2.name = "s/e2".into();
         let report = RunReport {
-            info: RunInfo {
-                run_id: "r1".into(),
-                harness_version: "0.1.0".into(),
-                started: chrono::Utc::now(),
-                duration: Duration::from_secs(1),
-                cluster_version: None,
-                nodes: vec![],
-                tag_expression: None,
-                name_filter: vec![],
-                api_retries: 0,
-            },
             results: vec![f, e, e2],
-            aborted: None,
+            ..crate::report::tests::report()
         };
         assert_eq!(
             counts(&report),
