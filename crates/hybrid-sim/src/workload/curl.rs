@@ -227,43 +227,41 @@ enum UrlError {
 }
 
 impl Url {
+    /// An `http://` URL (curl assumes `http://` without a scheme), read by the `http` crate.
     fn parse(text: &str) -> Result<Url, UrlError> {
-        let rest = match text.split_once("://") {
-            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,
-            Some(_) => return Err(UrlError::Malformed),
-            None => text,
-        };
-        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        let (authority, tail) = rest.split_at(end);
-        let tail = tail.split('#').next().unwrap_or_default();
-        let path_and_query = if tail.starts_with('/') {
-            tail.to_string()
+        let text = if text.contains("://") {
+            text.to_string()
         } else {
-            format!("/{tail}")
+            format!("http://{text}")
         };
-        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-            let (host, after) = v6.split_once(']').ok_or(UrlError::Malformed)?;
-            if host.parse::<std::net::Ipv6Addr>().is_err() {
-                return Err(UrlError::Malformed);
-            }
-            (host, after.strip_prefix(':'))
-        } else {
-            match authority.split_once(':') {
-                Some((host, port)) => (host, Some(port)),
-                None => (authority, None),
-            }
-        };
-        if host.is_empty() || host.contains('@') {
+        let uri: ::http::Uri = text.parse().map_err(|_| UrlError::Malformed)?;
+        if uri.scheme_str() != Some("http") {
             return Err(UrlError::Malformed);
         }
-        let port = match port {
+        let authority = uri.authority().ok_or(UrlError::Malformed)?;
+        if authority.as_str().contains('@') {
+            return Err(UrlError::Malformed);
+        }
+        let written = authority.host();
+        let host = match written.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+            Some(v6) if v6.parse::<std::net::Ipv6Addr>().is_ok() => v6,
+            Some(_) => return Err(UrlError::Malformed),
+            None => written,
+        };
+        // `Authority::port` hides a port that is no u16 (99999); curl refuses it.
+        let after_host = authority.as_str().get(written.len()..).unwrap_or_default();
+        let port = match after_host.strip_prefix(':') {
             None | Some("") => 80,
-            Some(p) => p.parse::<u16>().map_err(|_| UrlError::BadPort)?,
+            Some(port) => port.parse::<u16>().map_err(|_| UrlError::BadPort)?,
         };
         Ok(Url {
             host: host.to_string(),
             port,
-            path_and_query,
+            path_and_query: match uri.path_and_query().map(|p| p.as_str()) {
+                Some(p) if p.starts_with('/') => p.to_string(),
+                Some(p) => format!("/{p}"),
+                None => "/".to_string(),
+            },
         })
     }
 }
