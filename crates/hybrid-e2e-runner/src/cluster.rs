@@ -280,10 +280,21 @@ impl ClusterFacts {
         case: &TestCase,
         chosen_storage_classes: &BTreeMap<Os, String>,
     ) -> Option<String> {
-        let mut reasons: Vec<String> = case
+        let unmet: Vec<(&Requirement, String)> = case
             .requires
             .iter()
-            .filter_map(|r| self.unmet(r, case, chosen_storage_classes))
+            .filter_map(|r| Some((r, self.unmet(r, case, chosen_storage_classes)?)))
+            .collect();
+        // Without one node of an OS, "needs two of them" says nothing more.
+        let mut reasons: Vec<String> = unmet
+            .iter()
+            .filter(|(r, _)| match r {
+                Requirement::TwoNodes(os) => !unmet
+                    .iter()
+                    .any(|(other, _)| **other == Requirement::Nodes(*os)),
+                _ => true,
+            })
+            .map(|(_, reason)| reason.clone())
             .collect();
         reasons.dedup();
         (!reasons.is_empty()).then(|| reasons.join("; "))
@@ -414,6 +425,32 @@ pub(crate) mod tests {
         );
         let windows = case(&[Requirement::TwoNodes(Os::Windows)]);
         assert_eq!(facts.skip_reason(&windows, &none()), None, "w1 and w3");
+    }
+
+    #[test]
+    fn without_any_node_of_the_os_the_two_nodes_reason_is_not_repeated() {
+        let facts = ClusterFacts {
+            nodes: vec![node("l1", Os::Linux, true)],
+            ..ClusterFacts::default()
+        };
+        let windows = case(&[
+            Requirement::Nodes(Os::Windows),
+            Requirement::TwoNodes(Os::Windows),
+        ]);
+        assert_eq!(
+            facts.skip_reason(&windows, &none()).as_deref(),
+            Some("no Ready node with kubernetes.io/os=windows")
+        );
+        let linux = case(&[
+            Requirement::Nodes(Os::Linux),
+            Requirement::TwoNodes(Os::Linux),
+        ]);
+        assert!(
+            facts
+                .skip_reason(&linux, &none())
+                .is_some_and(|r| r.starts_with("needs two schedulable nodes")),
+            "one Linux node: the two-nodes reason stays"
+        );
     }
 
     #[test]
