@@ -148,8 +148,13 @@ pub fn execute(
     let mut info = run_info(plan);
     let retries = RetriesSince::now();
 
-    let preflight =
-        preflight::stop_reason(&connection.client, &connection.server, &cases, &fixtures);
+    let preflight = preflight::stop_reason(
+        &connection.client,
+        &connection.server,
+        &cases,
+        &fixtures,
+        plan.probe_via,
+    );
     if let Some(error) = runtime.block_on(preflight) {
         info.duration = clock.elapsed();
         write_reports(plan, aborted_report(info, &error_chain(&error)), reporter);

@@ -13,7 +13,7 @@ use kube::api::{GroupVersionKind, PostParams};
 use kube::core::ApiResource;
 use kube::{Api, Client};
 
-use super::RunError;
+use super::{ProbeVia, RunError};
 use crate::catalog::{Action, FixtureSet, ObjectKind, TargetKind, TestCase};
 use crate::cluster::DiscoveryError;
 use crate::kube_error::api_message;
@@ -111,15 +111,17 @@ pub fn nice_to_have() -> BTreeSet<Permission> {
 }
 
 /// Every permission the cells `cases` need (fixtures resolved in `fixtures`), beyond
-/// [`nice_to_have`]: what every run does, plus what each step's code calls.
+/// [`nice_to_have`]: what every run does, plus what each step's code calls; an `http` step
+/// from a pod needs what its transport `via` calls (`pods/exec` or `pods/proxy`).
 pub fn needed<'c>(
     cases: impl IntoIterator<Item = &'c TestCase>,
     fixtures: &FixtureSet,
+    via: ProbeVia,
 ) -> BTreeSet<Permission> {
     let mut needed: BTreeSet<Permission> = every_run().into_iter().collect();
     for case in cases {
         for step in &case.steps {
-            step_needs(&step.action, fixtures, &mut needed);
+            step_needs(&step.action, fixtures, via, &mut needed);
         }
     }
     needed
@@ -145,7 +147,12 @@ fn on_kind(verb: &str, kind: ObjectKind) -> Permission {
 
 /// Adds what one step's code calls (read from `run/steps`, `run/wait.rs`, `run/probe`,
 /// `run/objects.rs` and `run/placeholders.rs`).
-fn step_needs(action: &Action, fixtures: &FixtureSet, needed: &mut BTreeSet<Permission>) {
+fn step_needs(
+    action: &Action,
+    fixtures: &FixtureSet,
+    via: ProbeVia,
+    needed: &mut BTreeSet<Permission>,
+) {
     let exec = [
         // A WebSocket exec is a GET: RBAC checks `get`, and from 1.35 `create` as well.
         Permission::new("get", "", "pods", "exec"),
@@ -185,7 +192,12 @@ fn step_needs(action: &Action, fixtures: &FixtureSet, needed: &mut BTreeSet<Perm
         }
         Action::Http { to, .. } => {
             needed.insert(Permission::core("get", "pods"));
-            needed.insert(Permission::new("get", "", "pods", "proxy"));
+            match via {
+                ProbeVia::Exec => needed.extend(exec),
+                ProbeVia::Proxy => {
+                    needed.insert(Permission::new("get", "", "pods", "proxy"));
+                }
+            }
             target_needs(&to.kind, needed);
         }
         Action::HttpFromHarness { to, .. } => target_needs(&to.kind, needed),
@@ -314,8 +326,9 @@ pub(crate) async fn stop_reason(
     server: &str,
     cases: &[TestCase],
     fixtures: &FixtureSet,
+    via: ProbeVia,
 ) -> Option<RunError> {
-    match missing(client, &needed(cases, fixtures)).await {
+    match missing(client, &needed(cases, fixtures, via)).await {
         Ok(missing) if missing.is_empty() => None,
         Ok(missing) => Some(RunError::MissingPermissions {
             server: server.to_string(),
@@ -336,9 +349,10 @@ pub(crate) async fn stop_reason(
 }
 
 /// The `Rights` lines of `doctor`: what the selected `cases` need and the credentials lack (a
-/// line each), the optional rights they lack, or that the reviews could not be asked.
+/// line each), the optional rights they lack, or that the reviews could not be asked. `doctor`
+/// asks for the default probe transport's rights.
 pub async fn doctor_lines(client: &Client, cases: &[TestCase], fixtures: &FixtureSet) -> String {
-    let needed = needed(cases, fixtures);
+    let needed = needed(cases, fixtures, ProbeVia::default());
     let optional = nice_to_have();
     let (needed_missing, optional_missing) =
         match futures::future::join(missing(client, &needed), missing(client, &optional)).await {
@@ -424,7 +438,9 @@ mod tests {
     #[test]
     fn deploy_rbac_grants_exactly_what_the_preflight_asks_for_the_whole_catalog() {
         let catalog = catalog();
-        let mut asked = needed(&catalog.tests, &catalog.fixtures);
+        // The ClusterRole serves either probe transport (`--probe-via exec|proxy`).
+        let mut asked = needed(&catalog.tests, &catalog.fixtures, ProbeVia::Exec);
+        asked.extend(needed(&catalog.tests, &catalog.fixtures, ProbeVia::Proxy));
         asked.extend(nice_to_have());
         let granted = granted_by_deploy_rbac();
         let too_much: Vec<String> = granted.difference(&asked).map(|p| p.to_string()).collect();
@@ -441,15 +457,18 @@ mod tests {
         let catalog = catalog();
         let (with, without): (Vec<&TestCase>, Vec<&TestCase>) =
             catalog.tests.iter().partition(|case| {
-                case.steps
-                    .iter()
-                    .any(|s| matches!(s.action, Action::Exec { .. } | Action::Dns { .. }))
+                case.steps.iter().any(|s| {
+                    matches!(
+                        s.action,
+                        Action::Exec { .. } | Action::Dns { .. } | Action::Http { .. }
+                    )
+                })
             });
         assert!(!with.is_empty() && !without.is_empty());
-        let needs = needed(without.iter().copied(), &catalog.fixtures);
+        let needs = needed(without.iter().copied(), &catalog.fixtures, ProbeVia::Exec);
         assert!(!needs.contains(&exec("get")) && !needs.contains(&exec("create")));
         for case in with {
-            let needs = needed([case], &catalog.fixtures);
+            let needs = needed([case], &catalog.fixtures, ProbeVia::Exec);
             assert!(
                 needs.contains(&exec("get")) && needs.contains(&exec("create")),
                 "{}",
@@ -459,8 +478,31 @@ mod tests {
     }
 
     #[test]
+    fn http_steps_need_the_rights_of_their_probe_transport() {
+        let catalog = catalog();
+        let http_only = catalog
+            .tests
+            .iter()
+            .find(|case| {
+                case.steps
+                    .iter()
+                    .any(|s| matches!(s.action, Action::Http { .. }))
+                    && !case
+                        .steps
+                        .iter()
+                        .any(|s| matches!(s.action, Action::Exec { .. } | Action::Dns { .. }))
+            })
+            .expect("a cell whose only pod probes are http steps");
+        let proxy = Permission::new("get", "", "pods", "proxy");
+        let by_exec = needed([http_only], &catalog.fixtures, ProbeVia::Exec);
+        assert!(by_exec.contains(&exec("create")) && !by_exec.contains(&proxy));
+        let by_proxy = needed([http_only], &catalog.fixtures, ProbeVia::Proxy);
+        assert!(by_proxy.contains(&proxy) && !by_proxy.contains(&exec("create")));
+    }
+
+    #[test]
     fn every_run_needs_its_namespaces_and_nothing_of_steps_it_has_not() {
-        let needs = needed(std::iter::empty(), &FixtureSet::default());
+        let needs = needed(std::iter::empty(), &FixtureSet::default(), ProbeVia::Exec);
         assert!(needs.contains(&Permission::core("create", "namespaces")));
         assert!(needs.contains(&Permission::core("watch", "serviceaccounts")));
         assert!(!needs.contains(&Permission::core("create", "pods")));
@@ -483,7 +525,7 @@ mod tests {
                 })
             })
             .unwrap();
-        let needs = needed([deploying], &catalog.fixtures);
+        let needs = needed([deploying], &catalog.fixtures, ProbeVia::Exec);
         assert!(needs.contains(&Permission::new("create", "apps", "deployments", "")));
     }
 
@@ -557,16 +599,22 @@ mod tests {
         )
         .await;
         let catalog = catalog();
-        let needs = needed(&catalog.tests, &catalog.fixtures);
+        let needs = needed(&catalog.tests, &catalog.fixtures, ProbeVia::Exec);
         let error = missing(&client, &needs).await.unwrap_err();
         assert!(matches!(error, PreflightError::Unavailable(_)), "{error:?}");
         assert_eq!(
             error.to_string(),
             "the API server does not answer SelfSubjectAccessReviews: the server could not find the requested resource (NotFound, 404)"
         );
-        assert!(stop_reason(&client, "k", &catalog.tests, &catalog.fixtures)
-            .await
-            .is_none());
+        assert!(stop_reason(
+            &client,
+            "k",
+            &catalog.tests,
+            &catalog.fixtures,
+            ProbeVia::Exec
+        )
+        .await
+        .is_none());
     }
 
     #[tokio::test]
@@ -575,9 +623,15 @@ mod tests {
         let catalog = catalog();
         let error = missing(&client, &nice_to_have()).await.unwrap_err();
         assert!(matches!(error, PreflightError::Failed(_)), "{error:?}");
-        assert!(stop_reason(&client, "k", &catalog.tests, &catalog.fixtures)
-            .await
-            .is_none());
+        assert!(stop_reason(
+            &client,
+            "k",
+            &catalog.tests,
+            &catalog.fixtures,
+            ProbeVia::Exec
+        )
+        .await
+        .is_none());
     }
 
     #[tokio::test]
@@ -586,7 +640,7 @@ mod tests {
         let url = format!("http://{}", listener.local_addr().unwrap());
         drop(listener);
         let client = Client::try_from(kube::Config::new(url.parse().unwrap())).unwrap();
-        let stop = stop_reason(&client, "k", &[], &FixtureSet::default()).await;
+        let stop = stop_reason(&client, "k", &[], &FixtureSet::default(), ProbeVia::Exec).await;
         assert!(
             matches!(
                 stop,

@@ -35,6 +35,8 @@ const NAMESPACE: &str = "default";
 const EXEC_TESTS: &[&str] = &[
     "exec-returns-stdout-and-exit-code",
     "startup-probe-delays-liveness",
+    // Its `http` step probes by exec (curl in the source pod, `--probe-via exec`).
+    "prestop-hook-runs-before-stop",
 ];
 
 /// What the whole catalog needs, except `pods/exec`: with these rules every cell without an
