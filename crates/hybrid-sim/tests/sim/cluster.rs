@@ -604,7 +604,7 @@ async fn unmodeled_commands_fail_loudly() {
         "odd",
         "linux",
         "Never",
-        "curl http://example.com",
+        "wget http://example.com",
     ))
     .await;
     let p = e
@@ -616,7 +616,7 @@ async fn unmodeled_commands_fail_loudly() {
     );
     let logs = e.pods().logs("odd", &LogParams::default()).await.unwrap();
     assert!(
-        logs.contains("not modeled by the simulated cluster: curl http://example.com"),
+        logs.contains("not modeled by the simulated cluster: wget http://example.com"),
         "{logs}"
     );
     e.sim.shutdown().await;
