@@ -2,6 +2,12 @@
 //! the API's `pods/exec` and the kubelet's `/exec`: once a command has run, its stdout goes on
 //! channel 1, its stderr on 2 (each in frames of at most 32 KiB, as the kubelet's copy loop
 //! writes them), the exit status as a `Status` on 3, and the socket closes with code 1000.
+//!
+//! As from a real kubelet, the first frame is an empty one on the lowest channel asked for (the
+//! "connection established" signal of `remotecommand/websocket.go`), and output follows only after
+//! the time a container runtime takes to start the process. kubectl before v1.33 drops frames
+//! that arrive before it has set up its streams (kubernetes/kubernetes#131189), so output sent at
+//! once would be lost there, as it never is against a real cluster.
 
 use std::time::Duration;
 
@@ -21,6 +27,10 @@ const STATUS: u8 = 3;
 /// process's output with Go's `io.Copy`, whose buffer is 32 KiB, and each write is one frame.
 const CHUNK: usize = 32 * 1024;
 
+/// How long after the upgrade the first output arrives: a container runtime takes tens of
+/// milliseconds to start an exec'd process (a CRI `Exec`, then the process itself).
+const PROCESS_START: Duration = Duration::from_millis(30);
+
 /// What to send once upgraded: the output of a finished command, and which streams the client
 /// asked for.
 pub(crate) struct Frames {
@@ -38,6 +48,10 @@ pub(crate) struct Frames {
 impl Frames {
     /// Sends the frames and the close, then waits (briefly) for the client's close.
     pub(crate) async fn send(self, mut socket: WebSocket) {
+        if socket.send(self.ready()).await.is_err() {
+            return;
+        }
+        tokio::time::sleep(PROCESS_START).await;
         let frames = self.frames();
         for f in frames {
             if socket.send(f).await.is_err() {
@@ -60,6 +74,19 @@ impl Frames {
 }
 
 impl Frames {
+    /// The empty frame that tells the client the streams are up: on stdout if asked for, else
+    /// stderr, else the status channel.
+    fn ready(&self) -> Message {
+        let channel = if self.stdout {
+            STDOUT
+        } else if self.stderr {
+            STDERR
+        } else {
+            STATUS
+        };
+        frame(channel, &[])
+    }
+
     /// The data frames, then the status: each stream cut into [`CHUNK`]-byte frames.
     fn frames(&self) -> Vec<Message> {
         let mut out = self.output.stdout.clone();
@@ -120,6 +147,28 @@ mod tests {
             .as_str()
             .is_some_and(|m| m.contains("[sh -c exit 3], exit code 3")));
         assert_eq!(exit_status(&[], 0)["status"], "Success");
+    }
+
+    #[test]
+    fn the_ready_frame_is_empty_and_on_the_lowest_channel_asked_for() {
+        let frames = |stdout, stderr| Frames {
+            stdout,
+            stderr,
+            tty: false,
+            command: vec![],
+            output: ExecOutput {
+                exit_code: 0,
+                stdout: b"x".to_vec(),
+                stderr: vec![],
+            },
+        };
+        let ready = |f: Frames| match f.ready() {
+            Message::Binary(b) => b.to_vec(),
+            _ => vec![],
+        };
+        assert_eq!(ready(frames(true, true)), [STDOUT]);
+        assert_eq!(ready(frames(false, true)), [STDERR]);
+        assert_eq!(ready(frames(false, false)), [STATUS]);
     }
 
     #[test]
