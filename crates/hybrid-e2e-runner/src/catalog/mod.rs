@@ -24,7 +24,7 @@
 //!       - http: { from: client, to: { pod: server, port: 8080, path: /hostname }, expect: { body: server } }
 //!       - http: { from: client, to: { service: web, port: 90, protocol: udp, path: hostname } }
 //!       - http: { from: client, to: { service: web, port: 80, path: /hostname }, expect: { bodies: [a, b] } }
-//!       - http: { from: client, to: { node-port: web, path: /hostname } }   # every Ready node's InternalIP
+//!       - http: { from: client, to: { node-port: web, path: /hostname } }   # the server's node and a node per OS
 //!       - http: { from: harness, to: { node-port: web, path: /hostname } }  # from this machine; skips if no node address answers
 //!       - dns: { from: client, name: kubernetes.default, expect: resolves }  # or nxdomain; `nslookup NAME` in the pod
 //!       - exec: { pod: p, container: c, command: { linux: [..], windows: [..] }, expect: { exit-code: 0, stdout: x } }

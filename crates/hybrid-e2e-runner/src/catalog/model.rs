@@ -403,7 +403,8 @@ pub enum TargetKind {
     Service(String),
     /// A host name as given (DNS), `${namespace}` already substituted by the runner.
     Host(String),
-    /// A Service created by this test, at its nodePort on every Ready node's address
+    /// A Service created by this test, at its nodePort on the server's node and a node of each
+    /// OS (`run::probe::nodes` chooses)
     /// (`port` picks the Service port whose nodePort is used; 0: the first of the protocol).
     NodePort(String),
 }

@@ -1,7 +1,7 @@
 //! `results.json`: the run's facts and one object per test, for scripts and dashboards.
 //!
 //! Shape: `{"run": {...}, "aborted": null | "why", "tests": [{"name", "suite", "tags",
-//! "outcome", "duration", "message", "skip_reason", "artifacts"}], "summary": {"passed",
+//! "outcome", "duration", "message", "skip_reason", "notes", "artifacts"}], "summary": {"passed",
 //! "failed", "skipped", "errored"}}`, pretty-printed. `outcome` is `passed`, `failed`, `skipped`
 //! or `error` (the harness could not check; `message` says why). Durations are seconds (millisecond precision);
 //! messages are stripped of ANSI escapes and bounded like the JUnit ones. Details (step logs,
@@ -33,6 +33,7 @@ struct Test<'a> {
     duration: f64,
     message: Option<String>,
     skip_reason: Option<String>,
+    notes: Vec<String>,
     artifacts: Option<&'a PathBuf>,
 }
 
@@ -49,6 +50,7 @@ pub fn render_results_json(report: &RunReport) -> Result<String, serde_json::Err
             duration: (r.duration.as_secs_f64() * 1000.0).round() / 1000.0,
             message: r.message.as_deref().map(sanitize::message),
             skip_reason: r.skip_reason.as_deref().map(sanitize::message),
+            notes: r.notes.iter().map(|n| sanitize::message(n)).collect(),
             artifacts: r.artifacts.as_ref(),
         })
         .collect();
@@ -101,6 +103,7 @@ mod tests {
                 message: Some("\x1b[31mboom\x1b[0m".into()),
                 skip_reason: None,
                 details: "secret details".into(),
+                notes: vec![],
                 artifacts: Some(PathBuf::from("reports/r1/artifacts/x")),
             }],
             aborted: None,
@@ -139,6 +142,7 @@ mod tests {
             message: Some("the harness panicked: boom".into()),
             skip_reason: None,
             details: String::new(),
+            notes: vec![],
             artifacts: None,
         });
         let text = render_results_json(&report).expect("serialises");

@@ -3,7 +3,7 @@
 //! One `<testsuite>` per suite (first-seen order) with the run's `<properties>`, one `<testcase>`
 //! per test. Every string is cleaned and bounded by [`super::sanitize`] and then written through
 //! `quick_xml::Writer`, which escapes it; no CDATA is ever written, so `]]>` in a log is just
-//! text. Passed tests carry no body; failures carry their message and (bounded) details in a
+//! text. Passed tests carry no body but their notes (nodes a check left out) in `<system-out>`; failures carry their message and (bounded) details in a
 //! `<failure>`, tests the harness could not check the same in an `<error type="HarnessError">`
 //! (counted in `errors`, not `failures`); skips their reason. An aborted run adds a suite `hybrid-e2e` with one erroring test case
 //! `hybrid-e2e/run`. The mapping is our own: quick-junit writes attributes the schema rejects.
@@ -204,8 +204,16 @@ fn write_case(w: &mut Writer<Vec<u8>>, r: &TestResult, body_max: usize) -> io::R
         attr("time", &time(r.duration)),
     ]);
     match r.outcome {
-        Outcome::Passed => {
+        Outcome::Passed if r.notes.is_empty() => {
             case.write_empty()?;
+        }
+        Outcome::Passed => {
+            let notes = sanitize::body_within(&r.notes.join("\n"), body_max, None);
+            case.write_inner_content(|w| {
+                w.create_element("system-out")
+                    .write_text_content(text(&notes))?;
+                Ok(())
+            })?;
         }
         Outcome::Skipped => {
             let reason = r.skip_reason.as_deref().unwrap_or("skipped");
@@ -307,6 +315,7 @@ mod tests {
             message: None,
             skip_reason: None,
             details: String::new(),
+            notes: vec![],
             artifacts: None,
         }
     }

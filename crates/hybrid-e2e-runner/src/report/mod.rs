@@ -167,6 +167,7 @@ mod tests {
             message: Some("m".into()),
             skip_reason: None,
             details: "full details".into(),
+            notes: vec![],
             artifacts: Some(dir.join("artifacts/s_t")),
         });
         let paths = write_all(&r, &dir, None).expect("written");

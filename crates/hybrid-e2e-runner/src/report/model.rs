@@ -48,6 +48,9 @@ pub struct TestResult {
     pub skip_reason: Option<String>,
     /// Step log, events and log tails; written in full only for failures and errors.
     pub details: String,
+    /// What the harness chose or left out while checking, a line each (the nodes a NodePort
+    /// check dialled and left out, and why): written for every outcome, passes too.
+    pub notes: Vec<String>,
     /// Folder with the namespace's objects, events and logs (failures and errors only).
     pub artifacts: Option<PathBuf>,
 }

@@ -205,6 +205,7 @@ mod tests {
             message: None,
             skip_reason: None,
             details: String::new(),
+            notes: vec![],
             artifacts: None,
         }
     }

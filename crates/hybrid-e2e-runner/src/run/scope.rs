@@ -42,6 +42,9 @@ pub(crate) struct TestScope<'a> {
     pub namespace: String,
     /// The OS each created name was created for.
     pub os_of: HashMap<String, Os>,
+    /// What steps noted for the report, a line each (the nodes a NodePort check left out);
+    /// taken by the test after each step.
+    pub notes: Vec<String>,
 }
 
 /// What a command run in a container gave: exit code, stdout, stderr.

@@ -46,6 +46,7 @@ pub(crate) fn result(case: &TestCase, outcome: Outcome) -> TestResult {
         message: None,
         skip_reason: None,
         details: String::new(),
+        notes: vec![],
         artifacts: None,
     }
 }
@@ -109,6 +110,7 @@ pub(crate) async fn run_test(env: &RunEnv, case: &TestCase, index: usize) -> Tes
         env: &env.test,
         namespace: namespace.clone(),
         os_of: HashMap::new(),
+        notes: Vec::new(),
     };
     // Why the test did not pass, and whether the harness (not the cluster) is to blame.
     let mut harness_error = false;
@@ -132,9 +134,18 @@ pub(crate) async fn run_test(env: &RunEnv, case: &TestCase, index: usize) -> Tes
             _ = env.cancel.cancelled() => Err(StepError::Check("interrupted (Ctrl-C)".to_string())),
         };
         let took = step_started.elapsed().as_secs_f64();
+        let notes = std::mem::take(&mut scope.notes);
         match outcome {
             Ok(()) => {
                 let _ = writeln!(log, "step {} ok ({took:.1}s): {what}", n + 1);
+                for note in &notes {
+                    let _ = writeln!(log, "  {note}");
+                }
+                result.notes.extend(
+                    notes
+                        .into_iter()
+                        .map(|note| format!("step {}: {note}", n + 1)),
+                );
             }
             Err(StepError::Skip(reason)) => {
                 let _ = writeln!(

@@ -197,7 +197,8 @@ async fn nodeport_closed_breaks_only_nodeports() {
         m,
         &[
             "from pod \"client\" (linux, node linux-node-",
-            "of service \"web\" on node linux-node-1 (linux) at 10.240.0.10",
+            "of service \"web\" on node linux-node-1 (linux, one node per OS) at 10.240.0.10",
+            "(windows, the server's node)",
             "saw: refused: ",
         ],
     );

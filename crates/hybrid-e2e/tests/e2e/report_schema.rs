@@ -44,6 +44,7 @@ fn passed(name: &str) -> TestResult {
         message: None,
         skip_reason: None,
         details: "step 1 ok (0.1s): create netexec server\n".into(),
+        notes: vec![],
         artifacts: None,
     }
 }
@@ -64,6 +65,7 @@ fn skipped(name: &str, reason: &str) -> TestResult {
         duration: Duration::ZERO,
         skip_reason: Some(reason.into()),
         details: String::new(),
+        notes: vec![],
         ..passed(name)
     }
 }
@@ -215,10 +217,15 @@ fn assert_properties(suite: &Element) {
 
 #[test]
 fn passing_run_validates_with_suites_properties_and_bare_cases() {
+    let mut noted = passed("networking/pod-to-pod[client=linux,server=windows]");
+    noted.notes = vec![
+        "step 6: dialled nodePort 30004 on node l1".into(),
+        "step 6: left out node vk (virtual-kubelet node: serves no NodePorts)".into(),
+    ];
     let report = run(
         vec![
             passed("scheduling/lands-on-os[os=linux]"),
-            passed("networking/pod-to-pod[client=linux,server=windows]"),
+            noted,
             passed("scheduling/lands-on-os[os=windows]"),
         ],
         None,
@@ -246,6 +253,16 @@ fn passing_run_validates_with_suites_properties_and_bare_cases() {
     assert_eq!(case.attr("classname"), "scheduling");
     assert_eq!(case.attr("time"), "2.345");
     assert!(case.children.is_empty() && case.text.is_empty(), "no body");
+    let noted = root
+        .suite("networking")
+        .case("networking/pod-to-pod[client=linux,server=windows]");
+    let out = noted.all("system-out");
+    assert_eq!(out.len(), 1, "a passed case's notes go in <system-out>");
+    assert_eq!(
+        out[0].text,
+        "step 6: dialled nodePort 30004 on node l1\n\
+         step 6: left out node vk (virtual-kubelet node: serves no NodePorts)"
+    );
 }
 
 #[test]
@@ -470,6 +487,7 @@ fn harness_errors_validate_as_error_cases_and_agree_across_reports() {
         outcome: Outcome::Error,
         message: Some(format!("the harness panicked: {NASTY}")),
         details: format!("step log {NASTY}"),
+        notes: vec![],
         artifacts: Some(artifacts.clone()),
         ..passed("net/e")
     };

@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use super::error::{CheckFailure, ProbeError, TransportFailure};
 use super::lookup::Endpoint;
+use super::nodes::LeftOut;
 use super::protocol_name;
 use crate::catalog::{HttpExpect, Protocol, Target};
 use crate::run::retry::{self, Retry, PROBE_RETRY_EVERY};
@@ -34,11 +35,14 @@ pub(crate) struct DialResponse {
     pub(crate) errors: Vec<String>,
 }
 
-/// Checks every endpoint in turn, each until `deadline`, with `attempt(endpoint)` making one
-/// try; fails with what each failing endpoint saw, `from` naming where the checks ran.
+/// Checks every endpoint at once, each with the whole budget until `deadline` (one silent
+/// address cannot eat the others' time), with `attempt(endpoint)` making one try; fails with
+/// what each failing endpoint saw, which answered, and `left_out` (the nodes a NodePort check
+/// did not dial, and why), `from` naming where the checks ran.
 pub(crate) async fn check_every<F, Fut, E>(
     from: String,
     endpoints: &[Endpoint],
+    left_out: Vec<LeftOut>,
     target: &Target,
     expect: &HttpExpect,
     deadline: Instant,
@@ -49,11 +53,18 @@ where
     Fut: Future<Output = Result<DialResponse, E>>,
     E: Into<TransportFailure>,
 {
+    let attempt = &attempt;
+    let outcomes = futures::future::join_all(endpoints.iter().map(|endpoint| {
+        check_one(endpoint, target, expect, deadline, move || {
+            attempt(endpoint)
+        })
+    }))
+    .await;
     let mut failures = Vec::new();
-    for endpoint in endpoints {
-        let outcome = check_one(endpoint, target, expect, deadline, || attempt(endpoint)).await;
+    let mut answered = Vec::new();
+    for (endpoint, outcome) in endpoints.iter().zip(outcomes) {
         match outcome {
-            Ok(()) => {}
+            Ok(()) => answered.push(endpoint.desc.clone()),
             Err(Failed::Transport(transport)) => return Err(ProbeError::Transport(transport)),
             Err(Failed::Check(failure)) => failures.push(failure),
         }
@@ -61,7 +72,12 @@ where
     if failures.is_empty() {
         Ok(())
     } else {
-        Err(ProbeError::Unanswered { from, failures })
+        Err(ProbeError::Unanswered {
+            from,
+            failures,
+            answered,
+            left_out,
+        })
     }
 }
 
@@ -348,6 +364,7 @@ mod tests {
         let err = check_every(
             "pod \"client\"".into(),
             &[endpoint()],
+            vec![],
             &target(),
             &expect,
             deadline,
@@ -519,10 +536,14 @@ mod tests {
         let err = check_every(
             "pod \"client\"".into(),
             &[endpoint(), other],
+            vec![LeftOut {
+                node: "vk".into(),
+                reason: "virtual".into(),
+            }],
             &target(),
             &expect,
             deadline,
-            |e| {
+            |e: &Endpoint| {
                 let reached = e.host == "10.244.1.5";
                 async move {
                     if reached {
@@ -543,6 +564,13 @@ mod tests {
             "{err}"
         );
         assert!(!err.contains("; and to "), "only the failing one: {err}");
+        assert!(
+            err.ends_with(&format!(
+                "; answered as expected: {}; left out: node vk (virtual)",
+                endpoint().desc
+            )),
+            "what answered and what was left out are named too: {err}"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use super::nodes::LeftOut;
 use crate::kube_error::api_message;
 use crate::run::placeholders::PlaceholderError;
 use crate::run::ProbeVia;
@@ -62,6 +63,15 @@ pub(crate) enum ProbeError {
         /// The Service port the target names (0: any).
         port: u16,
     },
+    /// The pods of a Service cannot be listed.
+    #[error("cannot list pods {selector}: {}", api_message(.source))]
+    ListPods {
+        /// The Service's selector.
+        selector: String,
+        /// What the API server said.
+        #[source]
+        source: kube::Error,
+    },
     /// No node is Ready, so there is no nodePort to dial.
     #[error("no Ready node to dial")]
     NoReadyNode,
@@ -77,12 +87,16 @@ pub(crate) enum ProbeError {
         took: Duration,
     },
     /// Some addresses did not answer as expected before the deadline.
-    #[error("from {from} to {}", join(failures))]
+    #[error("from {from} to {}{}{}", join(failures), also("answered as expected", answered), also("left out", &left_out.iter().map(ToString::to_string).collect::<Vec<_>>()))]
     Unanswered {
         /// The source pod described, or `the harness`.
         from: String,
         /// What went wrong at each address that failed.
         failures: Vec<CheckFailure>,
+        /// The addresses that answered as expected, described (when several were dialled).
+        answered: Vec<String>,
+        /// The nodes a NodePort check left out, with why.
+        left_out: Vec<LeftOut>,
     },
     /// The probe never got netexec's answer from the source pod: the harness's path into the
     /// pod failed, which says nothing about the target (an error of the harness, not a verdict).
@@ -164,6 +178,15 @@ fn for_port(port: u16) -> String {
     }
 }
 
+/// `; <what>: a; b`, or nothing when `items` is empty.
+fn also(what: &str, items: &[String]) -> String {
+    if items.is_empty() {
+        String::new()
+    } else {
+        format!("; {what}: {}", items.join("; "))
+    }
+}
+
 fn join(failures: &[CheckFailure]) -> String {
     failures
         .iter()
@@ -227,11 +250,33 @@ mod tests {
         let both = ProbeError::Unanswered {
             from: "the harness".into(),
             failures: vec![failure(2), failure(3)],
+            answered: vec![],
+            left_out: vec![],
         };
         assert_eq!(
             both.to_string(),
             "from the harness to host web port 80 over http GET /: expected an answer; saw: refused: no (2 attempts in 2.0s); \
              and to host web port 80 over http GET /: expected an answer; saw: refused: no (3 attempts in 2.0s)"
+        );
+    }
+
+    #[test]
+    fn a_node_port_failure_also_names_what_answered_and_what_was_left_out() {
+        let error = ProbeError::Unanswered {
+            from: "pod \"client\"".into(),
+            failures: vec![failure(2)],
+            answered: vec!["nodePort 31000 on node l1".into()],
+            left_out: vec![LeftOut {
+                node: "vk".into(),
+                reason: "virtual".into(),
+            }],
+        };
+        assert!(
+            error.to_string().ends_with(
+                "(2 attempts in 2.0s); answered as expected: nodePort 31000 on node l1; \
+                 left out: node vk (virtual)"
+            ),
+            "{error}"
         );
     }
 

@@ -1,45 +1,50 @@
-//! The `http` step from the machine running the harness: find the node addresses (or the
-//! host) it can reach at all, then `GET` each with the harness's own client. When it reaches
-//! none, the check cannot be made from here and the test is skipped.
+//! The `http` step from the machine running the harness: find the nodes (or the host) it can
+//! reach at all, then `GET` the NodePort on the ones `nodes::choose` picks, with the harness's
+//! own client. Whether a node is reachable is judged on the kubelet's port 10250, not on the
+//! NodePort under test, so a node whose NodePort is silent fails the check instead of being
+//! dropped. When no node of the server's OS is reachable, the check cannot be made from here
+//! and the test is skipped with that reason.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use super::check::check_every;
 use super::client;
 use super::error::ProbeError;
 use super::expand_http;
-use super::lookup::{node_port, ready_nodes, Endpoint, NodeView};
+use super::lookup::{node_port, ready_nodes, service_nodes, Endpoint, NodeView, Resolved};
+use super::nodes::{self, Dialer, LeftOut};
 use crate::catalog::{HttpExpect, Target, TargetKind};
 use crate::run::scope::TestScope;
 
-/// Runs an `http` step from the harness machine: plain HTTP to every node address it can
-/// reach; skips the test when it reaches none.
+/// The port a node's reachability is judged on: the kubelet's, open on every real node to the
+/// control plane (and commonly to the node's network), and unrelated to kube-proxy.
+const KUBELET_PORT: u16 = 10250;
+
+/// Runs an `http` step from the harness machine: plain HTTP to the NodePort on the reachable
+/// nodes chosen (or to the host); skips the test when no node of the server's OS is reachable.
+/// Passed, it returns notes for the test's log (the nodes dialled and left out).
 pub(crate) async fn from_harness(
     scope: &TestScope<'_>,
     target: &Target,
     expect: &HttpExpect,
     deadline: Instant,
-) -> Result<(), ProbeError> {
+) -> Result<Vec<String>, ProbeError> {
     let (target, expect) = expand_http(scope, target, expect).await?;
-    let reach = match &target.kind {
-        TargetKind::NodePort(name) => node_ports(scope, name, &target).await?,
-        TargetKind::Host(host) => self::host(host, target.port).await,
+    let (reach, notes) = match &target.kind {
+        TargetKind::NodePort(name) => {
+            let reach = node_ports(scope, name, &target).await?;
+            let notes = super::http::node_notes(&reach);
+            (reach, notes)
+        }
+        TargetKind::Host(host) => (self::host(host, target.port).await?, vec![]),
         other => return Err(ProbeError::HarnessCannotReach(format!("{other:?}"))),
     };
-    if reach.endpoints.is_empty() {
-        return Err(ProbeError::Skip(format!(
-            "no node address is reachable from the machine running the harness (tried {})",
-            if reach.unreachable.is_empty() {
-                "none: no Ready node".to_string()
-            } else {
-                reach.unreachable.join(", ")
-            }
-        )));
-    }
     let path = &target.path;
     check_every(
         "the harness".to_string(),
         &reach.endpoints,
+        reach.left_out,
         &target,
         &expect,
         deadline,
@@ -48,65 +53,141 @@ pub(crate) async fn from_harness(
             async move { Ok::<_, std::convert::Infallible>(client::get(&host, port, path).await) }
         },
     )
-    .await
+    .await?;
+    Ok(notes)
 }
 
-/// What the harness can reach: the endpoints to check, and the addresses that did not answer.
-struct Reach {
-    endpoints: Vec<Endpoint>,
-    /// `node address:port` (or the host) for each address that did not answer.
-    unreachable: Vec<String>,
-}
-
-/// The host, if it answers on `port` at all.
-async fn host(host: &str, port: u16) -> Reach {
-    if client::reachable(host, port).await {
-        Reach {
-            endpoints: vec![Endpoint {
-                host: host.to_string(),
-                port,
-                desc: format!("host {host}"),
-            }],
-            unreachable: vec![],
-        }
-    } else {
-        Reach {
-            endpoints: vec![],
-            unreachable: vec![host.to_string()],
-        }
+/// The host, if it answers on `port` at all; else the test is skipped.
+async fn host(host: &str, port: u16) -> Result<Resolved, ProbeError> {
+    if !client::reachable(host, port).await {
+        return Err(ProbeError::Skip(format!(
+            "host {host} is not reachable on port {port} from the machine running the harness"
+        )));
     }
+    Ok(Resolved {
+        endpoints: vec![Endpoint {
+            host: host.to_string(),
+            port,
+            desc: format!("host {host}"),
+        }],
+        left_out: vec![],
+    })
 }
 
-/// The nodePort of Service `name` on every Ready node, at the first of the node's addresses
-/// that answers. Every node at once (a real cluster's private addresses time out, and one at
-/// a time they would outlast a scaled-down step timeout).
+/// The nodePort of Service `name` on the nodes chosen among those the harness reaches (each at
+/// the first of its addresses whose kubelet port answers); every node is probed at once (a real
+/// cluster's private addresses time out, and one at a time they would outlast a step timeout).
 async fn node_ports(
     scope: &TestScope<'_>,
     name: &str,
     target: &Target,
-) -> Result<Reach, ProbeError> {
+) -> Result<Resolved, ProbeError> {
     let node_port = node_port(scope, name, target).await?;
     let nodes = ready_nodes(scope).await?;
-    let found =
-        futures::future::join_all(nodes.iter().map(|node| answering_address(node, node_port)))
-            .await;
-    let mut reach = Reach {
-        endpoints: vec![],
-        unreachable: vec![],
-    };
-    for (node, found) in nodes.iter().zip(found) {
-        match found {
-            Ok(address) => reach
-                .endpoints
-                .push(Endpoint::node_port(name, node, address, node_port)),
-            Err(tried) => reach.unreachable.extend(
-                tried
-                    .iter()
-                    .map(|a| format!("{} {a}:{node_port}", node.name)),
-            ),
+    let servers = service_nodes(scope, name).await?;
+    let mut left_out = Vec::new();
+    let mut candidates = Vec::new();
+    for node in &nodes {
+        match nodes::unfit(node, &Dialer::Harness) {
+            Some(reason) => left_out.push(LeftOut {
+                node: node.name.clone(),
+                reason,
+            }),
+            None => candidates.push(node),
         }
     }
-    Ok(reach)
+    let found = futures::future::join_all(
+        candidates
+            .iter()
+            .map(|node| answering_address(node, KUBELET_PORT)),
+    )
+    .await;
+    let mut reachable: Vec<NodeView> = Vec::new();
+    let mut address_of = BTreeMap::new();
+    for (node, found) in candidates.into_iter().zip(found) {
+        match found {
+            Ok(address) => {
+                address_of.insert(node.name.clone(), address);
+                reachable.push(node.clone());
+            }
+            Err(tried) => left_out.push(LeftOut {
+                node: node.name.clone(),
+                reason: format!(
+                    "not reachable from the machine running the harness: no answer on the \
+                     kubelet port at {}",
+                    if tried.is_empty() {
+                        "any address (it has none)".to_string()
+                    } else {
+                        tried
+                            .iter()
+                            .map(|a| format!("{a}:{KUBELET_PORT}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
+                ),
+            }),
+        }
+    }
+    if let Some(reason) = unreachable_reason(&nodes, &servers, &reachable, &left_out) {
+        return Err(ProbeError::Skip(reason));
+    }
+    let choice = nodes::choose(&reachable, &servers, &Dialer::Harness);
+    let endpoints = choice
+        .dial
+        .iter()
+        .filter_map(|c| {
+            let address = address_of.get(&c.node.name)?.clone();
+            Some(Endpoint::node_port(
+                name, c.node, &c.why, address, node_port,
+            ))
+        })
+        .collect();
+    left_out.extend(choice.left_out);
+    Ok(Resolved {
+        endpoints,
+        left_out,
+    })
+}
+
+/// Why the check cannot be made from here, if it cannot: no node of the server's OS (the OS of
+/// the nodes in `servers`) is among the `reachable` ones, or no node at all is.
+fn unreachable_reason(
+    nodes: &[NodeView],
+    servers: &BTreeSet<String>,
+    reachable: &[NodeView],
+    left_out: &[LeftOut],
+) -> Option<String> {
+    let server_oses: BTreeSet<&str> = nodes
+        .iter()
+        .filter(|n| servers.contains(&n.name))
+        .map(|n| n.os.as_str())
+        .collect();
+    let missing: Vec<&str> = server_oses
+        .iter()
+        .copied()
+        .filter(|os| !reachable.iter().any(|n| n.os == *os))
+        .collect();
+    if !reachable.is_empty() && missing.is_empty() {
+        return None;
+    }
+    let what = if missing.is_empty() {
+        "no node is".to_string()
+    } else {
+        format!("no {} node (the server's OS) is", missing.join(" or "))
+    };
+    Some(format!(
+        "{what} reachable from the machine running the harness (judged on the kubelet port \
+         {KUBELET_PORT}); left out {}",
+        if left_out.is_empty() {
+            "none: no Ready node".to_string()
+        } else {
+            left_out
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        }
+    ))
 }
 
 /// The first address of `node` that answers on `port`, or every address tried. Its
@@ -136,6 +217,7 @@ mod tests {
             internal_ip: None,
             addresses: addresses.iter().map(|a| a.to_string()).collect(),
             external_count,
+            virtual_node: None,
         }
     }
 
@@ -144,6 +226,36 @@ mod tests {
             .await
             .expect("bind");
         listener.local_addr().expect("addr").port()
+    }
+
+    fn named(name: &str, os: &str) -> NodeView {
+        NodeView {
+            name: name.into(),
+            os: os.into(),
+            ..node(&[], 0)
+        }
+    }
+
+    #[test]
+    fn without_a_reachable_node_of_the_servers_os_the_check_is_skipped() {
+        let nodes = [named("l1", "linux"), named("w1", "windows")];
+        let servers = BTreeSet::from(["w1".to_string()]);
+        let left_out = [LeftOut {
+            node: "w1".into(),
+            reason: "not reachable".into(),
+        }];
+        let reason = unreachable_reason(&nodes, &servers, &nodes[..1], &left_out);
+        assert_eq!(
+            reason.as_deref(),
+            Some(
+                "no windows node (the server's OS) is reachable from the machine running the \
+                 harness (judged on the kubelet port 10250); left out node w1 (not reachable)"
+            )
+        );
+        assert_eq!(unreachable_reason(&nodes, &servers, &nodes, &[]), None);
+        let none = unreachable_reason(&nodes, &BTreeSet::new(), &[], &[]);
+        assert!(none.is_some_and(|r| r.starts_with("no node is reachable")
+            && r.ends_with("left out none: no Ready node")));
     }
 
     #[tokio::test]

@@ -7,39 +7,52 @@ use std::time::Instant;
 use super::check::check_every;
 use super::error::{ProbeError, TransportFailure};
 use super::expand_http;
-use super::lookup::{pod_view, resolve};
+use super::lookup::{pod_view, resolve, Resolved};
 use super::transport;
-use crate::catalog::{HttpExpect, Protocol, Target};
+use crate::catalog::{HttpExpect, Protocol, Target, TargetKind};
 use crate::run::retry::{self, Retry, PROBE_RETRY_EVERY};
 use crate::run::scope::TestScope;
 
-/// Runs an `http` step: from pod `from`'s netexec to every address of the target.
+/// Runs an `http` step: from pod `from`'s netexec to every address of the target. Passed, it
+/// returns notes for the test's log (the nodes a NodePort check left out).
 pub(crate) async fn http(
     scope: &TestScope<'_>,
     from: &str,
     target: &Target,
     expect: &HttpExpect,
     deadline: Instant,
-) -> Result<(), ProbeError> {
+) -> Result<Vec<String>, ProbeError> {
     let (target, expect) = expand_http(scope, target, expect).await?;
     let source = pod_view(scope, from).await?;
     // The target may not have an address yet (a pod without IP, a Service without ClusterIP
     // or nodePort): ask again until the deadline.
     let started = Instant::now();
-    let endpoints = retry::until(deadline, PROBE_RETRY_EVERY, || async {
-        resolve(scope, &target).await.map_err(Retry::Again)
+    let resolved = retry::until(deadline, PROBE_RETRY_EVERY, || async {
+        resolve(scope, &target, &source).await.map_err(|e| match e {
+            // Every node was left out: no later attempt changes that.
+            ProbeError::Skip(_) => Retry::Stop(e),
+            _ => Retry::Again(e),
+        })
     })
     .await
-    .map_err(|last| ProbeError::Unresolved {
-        from: source.describe(),
-        last: Box::new(last),
-        took: started.elapsed(),
+    .map_err(|last| match last {
+        ProbeError::Skip(_) => last,
+        _ => ProbeError::Unresolved {
+            from: source.describe(),
+            last: Box::new(last),
+            took: started.elapsed(),
+        },
     })?;
     let via = scope.env.probe_via;
     let described = source.describe();
+    let notes = match target.kind {
+        TargetKind::NodePort(_) => node_notes(&resolved),
+        _ => vec![],
+    };
     check_every(
         source.describe(),
-        &endpoints,
+        &resolved.endpoints,
+        resolved.left_out,
         &target,
         &expect,
         deadline,
@@ -57,7 +70,20 @@ pub(crate) async fn http(
             }
         },
     )
-    .await
+    .await?;
+    Ok(notes)
+}
+
+/// For a NodePort check, what it dialled and which nodes it left out (and why), a line each,
+/// for the test's log and report.
+pub(super) fn node_notes(resolved: &Resolved) -> Vec<String> {
+    let mut notes: Vec<String> = resolved
+        .endpoints
+        .iter()
+        .map(|e| format!("dialled {}", e.desc))
+        .collect();
+    notes.extend(resolved.left_out.iter().map(|l| format!("left out {l}")));
+    notes
 }
 
 /// The `/dial` query that asks netexec to reach `host:port` once. The request is the path

@@ -1,12 +1,16 @@
 //! What a check names, looked up in the cluster: pods (with OS, node and IP, as messages name
-//! them), Services and their nodePorts, Ready nodes and their addresses, and the addresses a
-//! target resolves to ([`Endpoint`]).
+//! them), Services, their nodePorts and the nodes of their pods, Ready nodes and their
+//! addresses, and the addresses a target resolves to ([`Endpoint`]; for a nodePort, the nodes
+//! `nodes::choose` picks, and the ones it left out).
+
+use std::collections::BTreeSet;
 
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use kube::api::ListParams;
 use kube::Api;
 
 use super::error::ProbeError;
+use super::nodes::{self, Dialer, LeftOut};
 use crate::catalog::{Protocol, Target, TargetKind};
 use crate::run::scope::TestScope;
 
@@ -75,11 +79,17 @@ pub(crate) struct Endpoint {
 }
 
 impl Endpoint {
-    /// The nodePort of Service `service` on `node` at `address`.
-    pub(crate) fn node_port(service: &str, node: &NodeView, address: String, port: u16) -> Self {
+    /// The nodePort of Service `service` on `node` (chosen as `why`) at `address`.
+    pub(crate) fn node_port(
+        service: &str,
+        node: &NodeView,
+        why: &str,
+        address: String,
+        port: u16,
+    ) -> Self {
         Endpoint {
             desc: format!(
-                "nodePort {port} of service \"{service}\" on node {} ({}) at {address}",
+                "nodePort {port} of service \"{service}\" on node {} ({}, {why}) at {address}",
                 node.name, node.os
             ),
             host: address,
@@ -88,18 +98,28 @@ impl Endpoint {
     }
 }
 
-/// Resolves the target to the addresses to dial from a pod (one, or one per Ready node for
-/// `node-port`).
+/// The addresses a check dials, and the nodes it left out (for `node-port`).
+pub(crate) struct Resolved {
+    pub(crate) endpoints: Vec<Endpoint>,
+    pub(crate) left_out: Vec<LeftOut>,
+}
+
+/// Resolves the target to the addresses to dial from pod `source` (one, or for `node-port`
+/// the nodes `nodes::choose` picks).
 pub(crate) async fn resolve(
     scope: &TestScope<'_>,
     target: &Target,
-) -> Result<Vec<Endpoint>, ProbeError> {
+    source: &PodView,
+) -> Result<Resolved, ProbeError> {
     let one = |host: String, desc: String| {
-        Ok(vec![Endpoint {
-            host,
-            port: target.port,
-            desc,
-        }])
+        Ok(Resolved {
+            endpoints: vec![Endpoint {
+                host,
+                port: target.port,
+                desc,
+            }],
+            left_out: vec![],
+        })
     };
     match &target.kind {
         TargetKind::Pod(name) => {
@@ -140,15 +160,69 @@ pub(crate) async fn resolve(
             if nodes.is_empty() {
                 return Err(ProbeError::NoReadyNode);
             }
-            Ok(nodes
+            let servers = service_nodes(scope, name).await?;
+            let dialer = Dialer::Pod {
+                node: &source.node,
+                os: &source.os,
+            };
+            let choice = nodes::choose(&nodes, &servers, &dialer);
+            if choice.dial.is_empty() {
+                return Err(ProbeError::Skip(format!(
+                    "no Ready node can serve this NodePort check: left out {}",
+                    choice
+                        .left_out
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                )));
+            }
+            let endpoints = choice
+                .dial
                 .iter()
-                .filter_map(|node| {
-                    let ip = node.internal_ip.clone()?;
-                    Some(Endpoint::node_port(name, node, ip, node_port))
+                .filter_map(|c| {
+                    let ip = c.node.internal_ip.clone()?;
+                    Some(Endpoint::node_port(name, c.node, &c.why, ip, node_port))
                 })
-                .collect())
+                .collect();
+            Ok(Resolved {
+                endpoints,
+                left_out: choice.left_out,
+            })
         }
     }
+}
+
+/// The nodes the pods of Service `name` (its selector, in the test's namespace) run on.
+pub(crate) async fn service_nodes(
+    scope: &TestScope<'_>,
+    name: &str,
+) -> Result<BTreeSet<String>, ProbeError> {
+    let selector = service(scope, name)
+        .await?
+        .spec
+        .and_then(|s| s.selector)
+        .unwrap_or_default();
+    if selector.is_empty() {
+        return Ok(BTreeSet::new());
+    }
+    let labels = selector
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let pods = Api::<Pod>::namespaced(scope.env.client.clone(), &scope.namespace)
+        .list(&ListParams::default().labels(&labels))
+        .await
+        .map_err(|source| ProbeError::ListPods {
+            selector: labels.clone(),
+            source,
+        })?;
+    Ok(pods
+        .items
+        .into_iter()
+        .filter_map(|p| p.spec?.node_name)
+        .collect())
 }
 
 /// The Service of this namespace a cluster DNS name names (`svc`, `svc.ns`, `svc.ns.svc`,
@@ -205,6 +279,7 @@ pub(crate) async fn node_port(
 }
 
 /// A Ready node and its addresses.
+#[derive(Debug, Clone)]
 pub(crate) struct NodeView {
     /// The node's name.
     pub(crate) name: String,
@@ -216,9 +291,11 @@ pub(crate) struct NodeView {
     pub(crate) addresses: Vec<String>,
     /// How many of `addresses` are ExternalIPs (they are tried before any InternalIP).
     pub(crate) external_count: usize,
+    /// Why it is a virtual node that serves no NodePorts (virtual-kubelet, Fargate), if it is.
+    pub(crate) virtual_node: Option<String>,
 }
 
-/// The Ready nodes of the cluster.
+/// The Ready nodes of the cluster, in name order.
 pub(crate) async fn ready_nodes(scope: &TestScope<'_>) -> Result<Vec<NodeView>, ProbeError> {
     let nodes = Api::<Node>::all(scope.env.client.clone())
         .list(&ListParams::default())
@@ -226,6 +303,7 @@ pub(crate) async fn ready_nodes(scope: &TestScope<'_>) -> Result<Vec<NodeView>, 
         .map_err(|source| ProbeError::ListNodes { source })?;
     let mut out = Vec::new();
     for node in nodes.items {
+        let virtual_node = crate::cluster::virtual_node_reason(&node);
         let status = node.status.unwrap_or_default();
         let ready = status
             .conditions
@@ -259,8 +337,10 @@ pub(crate) async fn ready_nodes(scope: &TestScope<'_>) -> Result<Vec<NodeView>, 
             internal_ip: internal.first().cloned(),
             addresses: reachable,
             external_count,
+            virtual_node,
         });
     }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
 }
 

@@ -5,8 +5,9 @@
 //! in a pod ([`dns`]). Every check retries until the step's deadline (routes and endpoints take
 //! a moment to converge), then fails with what its attempts saw.
 //!
-//! One job per file: `lookup` finds the pods, Services and nodes a check names; `check` tries
-//! one address until its deadline and judges the answers; `http`, `harness` and `dns` are the
+//! One job per file: `lookup` finds the pods, Services and nodes a check names; `nodes`
+//! chooses the nodes a NodePort check dials; `check` tries every address at once until the
+//! deadline and judges the answers; `http`, `harness` and `dns` are the
 //! three entry points; `transport` is how `http` reaches the source pod's netexec; `client` is
 //! the harness's own plain HTTP client; `error` says why a probe failed.
 
@@ -17,6 +18,7 @@ mod error;
 mod harness;
 mod http;
 mod lookup;
+mod nodes;
 mod transport;
 
 pub(crate) use self::http::http;
@@ -34,7 +36,9 @@ pub(crate) fn describe_target(target: &Target) -> String {
         TargetKind::Pod(p) => format!("pod \"{p}\""),
         TargetKind::Service(s) => format!("service \"{s}\""),
         TargetKind::Host(h) => format!("host {h}"),
-        TargetKind::NodePort(s) => format!("the nodePort of service \"{s}\" on every Ready node"),
+        TargetKind::NodePort(s) => {
+            format!("the nodePort of service \"{s}\" on the server's node and a node of each OS")
+        }
     };
     let port = if target.port == 0 {
         String::new()
@@ -125,7 +129,7 @@ mod tests {
         };
         assert_eq!(
             describe_target(&target),
-            "the nodePort of service \"web\" on every Ready node (udp hostname)"
+            "the nodePort of service \"web\" on the server's node and a node of each OS (udp hostname)"
         );
     }
 

@@ -35,10 +35,11 @@ impl StepKind for Http<'_> {
 
     fn run<'s>(&'s self, scope: &'s mut TestScope<'_>, deadline: Instant) -> StepFuture<'s> {
         Box::pin(async move {
-            match self.from {
+            let notes = match self.from {
                 Some(from) => probe::http(scope, from, self.to, self.expect, deadline).await?,
                 None => probe::from_harness(scope, self.to, self.expect, deadline).await?,
-            }
+            };
+            scope.notes.extend(notes);
             Ok(())
         })
     }
