@@ -53,9 +53,11 @@
 //! `http.to` takes one of `pod`, `service`, `host`, `node-port` (plus `port`, `path` (default `/`;
 //! for UDP the netexec command, e.g. `hostname`), `protocol: http|udp`); `node-port` needs no
 //! `port` (it picks the Service port whose nodePort is dialed). `http.expect`: `body` (one answer
-//! contains it), `bodies` (each is seen in some answer before the deadline), `unreachable: true`.
-//! `http.from: harness` (when no pod is named `harness`) reaches `node-port`/`host` targets from
-//! the machine running the harness, ExternalIP first, and skips the test when none answers; objects are named by kind: `pod`, `service`, `claim`, `deployment`,
+//! contains it), `bodies` (each is seen in some answer before the deadline), `unreachable: true`,
+//! `client-ip: POD` (netexec's `/clientip` answer, `IP:port` or `[IPv6]:port`, names that pod's
+//! IP). `http.from: harness` (when no pod is named `harness`) reaches `node-port`/`host`
+//! targets from the machine running the harness (a node when its kubelet port answers,
+//! ExternalIP first), and skips the test when no node of the server's OS does; objects are named by kind: `pod`, `service`, `claim`, `deployment`,
 //! `job`, `configmap`, `secret`, and (for `expect`) `node-of`. Every name must come from an earlier `create` whose fixture makes
 //! an object of that kind. `${key}` is a matrix value; `${namespace}` is left for the runner.
 //! Unquoted scalars have YAML types (`equals: 3` is a number), quoted ones are strings.

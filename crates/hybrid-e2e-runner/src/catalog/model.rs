@@ -439,6 +439,9 @@ pub struct HttpExpect {
     /// Each of these must be seen in some answer before the deadline (e.g. the host names of
     /// every backend of a Service); every answer must contain one of them.
     pub bodies: Vec<String>,
+    /// The answer is netexec's `/clientip` (`IP:port`, `[IPv6]:port`) and its IP must be this
+    /// pod's (no SNAT on the way). The catalog holds the pod's name; the runner its IP.
+    pub client_ip: Option<String>,
 }
 
 /// Expected result of an `exec` step.

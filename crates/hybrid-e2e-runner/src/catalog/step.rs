@@ -503,7 +503,22 @@ impl<'f> Reader<'_, 'f> {
         let mut expect = HttpExpect::default();
         if let Some(node) = m.get("expect") {
             let e = Map::new(m.file, m.field("expect"), node)?;
-            e.only(&["body", "bodies", "unreachable"])?;
+            e.only(&["body", "bodies", "unreachable", "client-ip"])?;
+            if let Some((pod, node)) = e.opt_str("client-ip")? {
+                self.check_created(&pod, node, "expect.client-ip", "Pod", created)?;
+                expect.client_ip = Some(pod);
+            }
+            if expect.client_ip.is_some()
+                && (e.get("body").is_some()
+                    || e.get("bodies").is_some()
+                    || e.get("unreachable").is_some())
+            {
+                return Err(e.err(
+                    None,
+                    "client-ip",
+                    "client-ip judges the whole answer: give it alone, without body, bodies or unreachable",
+                ));
+            }
             expect.body = e.opt_str("body")?.map(|(b, _)| b);
             expect.bodies = e
                 .opt_str_list("bodies")?

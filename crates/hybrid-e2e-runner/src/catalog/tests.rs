@@ -499,6 +499,20 @@ fn error_network_steps() {
         "{CREATE}      - http: {{ from: a, to: {{ pod: a, port: 8080 }}, expect: {{ body: x, bodies: [y] }} }}\n"
     )));
     assert!(e.contains("give body or bodies, not both"), "{e}");
+    let e = load_err(&with_steps(&format!(
+        "{CREATE}      - http: {{ from: a, to: {{ pod: a, port: 8080 }}, expect: {{ client-ip: a, body: x }} }}\n"
+    )));
+    assert!(
+        e.contains("expect.client-ip: client-ip judges the whole answer"),
+        "{e}"
+    );
+    let e = load_err(&with_steps(&format!(
+        "{CREATE}      - http: {{ from: a, to: {{ pod: a, port: 8080 }}, expect: {{ client-ip: b }} }}\n"
+    )));
+    assert!(
+        e.starts_with("suites/s.yaml:7: ") && e.contains("no earlier create step made \"b\""),
+        "{e}"
+    );
 }
 
 #[test]

@@ -218,7 +218,8 @@ async fn snat_breaks_only_source_ip() {
         &[
             "from pod \"client\" (windows, node windows-node-",
             "GET /clientip",
-            "saw: wrong body: answer [\"10.240.0.",
+            "saw: wrong source: the server saw the request come from 10.240.0.",
+            "expected the client pod's IP 10.244.",
         ],
     );
 }

@@ -146,6 +146,8 @@ where
             progress.bodies,
             missing_bodies(expect, &progress.bodies)
         )
+    } else if let Some(ip) = &expect.client_ip {
+        format!("the client pod's own IP {ip} as the source")
     } else {
         match &expect.body {
             Some(b) => format!("an answer containing {b:?}"),
@@ -288,6 +290,9 @@ fn judge(answer: &Result<DialResponse, TransportFailure>, expect: &HttpExpect) -
 
 /// Whether the bodies of an answer are what the step expects (any of them, if several).
 fn judge_body(responses: &[String], expect: &HttpExpect) -> (bool, String) {
+    if let Some(ip) = &expect.client_ip {
+        return judge_client_ip(responses, ip);
+    }
     let wanted: Vec<&String> = expect.body.iter().chain(expect.bodies.iter()).collect();
     if !wanted.is_empty()
         && !responses
@@ -305,6 +310,41 @@ fn judge_body(responses: &[String], expect: &HttpExpect) -> (bool, String) {
         );
     }
     (true, format!("answer {responses:?}"))
+}
+
+/// Whether netexec's `/clientip` answer (`10.244.1.5:43512`, `[fd00::5]:43512`) names `ip`
+/// as the source. The address is parsed, never matched as text: `10.244.1.5` is a prefix of
+/// `10.244.1.50`, and an IPv6 address has colons of its own.
+fn judge_client_ip(responses: &[String], ip: &str) -> (bool, String) {
+    let wanted = ip.parse::<std::net::IpAddr>().ok();
+    let seen: Vec<Option<std::net::IpAddr>> = responses
+        .iter()
+        .map(|r| {
+            r.trim()
+                .parse::<std::net::SocketAddr>()
+                .ok()
+                .map(|a| a.ip())
+        })
+        .collect();
+    if wanted.is_some() && seen.iter().any(|s| *s == wanted) {
+        return (true, format!("answer {responses:?}"));
+    }
+    let sources: Vec<String> = seen
+        .iter()
+        .zip(responses)
+        .map(|(s, r)| match s {
+            Some(addr) => addr.to_string(),
+            None => format!("{:?} (not IP:port)", r.trim()),
+        })
+        .collect();
+    (
+        false,
+        format!(
+            "wrong source: the server saw the request come from {}, expected the client pod's \
+             IP {ip}",
+            sources.join(", ")
+        ),
+    )
 }
 
 /// The bodies an `http` step must see (all of `bodies`) that are not among those seen so far.
@@ -571,6 +611,28 @@ mod tests {
             )),
             "what answered and what was left out are named too: {err}"
         );
+    }
+
+    #[test]
+    fn client_ips_are_parsed_in_both_forms_never_matched_as_text() {
+        let v4 = |answer: &str| judge_client_ip(&[answer.to_string()], "10.244.1.5");
+        assert!(v4("10.244.1.5:43512\n").0);
+        let (ok, what) = v4("10.244.1.50:43512");
+        assert!(
+            !ok,
+            "a longer address with the same start is another address"
+        );
+        assert_eq!(
+            what,
+            "wrong source: the server saw the request come from 10.244.1.50, expected the \
+             client pod's IP 10.244.1.5"
+        );
+        let v6 = |answer: &str| judge_client_ip(&[answer.to_string()], "fd00:10:244:1::5");
+        assert!(v6("[fd00:10:244:1::5]:43512").0);
+        assert!(!v6("[fd00:10:244:1::6]:43512").0);
+        let (ok, what) = v4("oops");
+        assert!(!ok);
+        assert!(what.contains("\"oops\" (not IP:port)"), "{what}");
     }
 
     #[test]

@@ -96,6 +96,13 @@ async fn expand_http(
         bodies.push(expand(scope, b).await?);
     }
     expect.bodies = bodies;
+    if let Some(pod) = &expect.client_ip {
+        let view = lookup::pod_view(scope, pod).await?;
+        if view.ip.is_empty() {
+            return Err(ProbeError::PodWithoutIp(pod.clone()));
+        }
+        expect.client_ip = Some(view.ip);
+    }
     Ok((target, expect))
 }
 
