@@ -332,6 +332,10 @@ impl ClusterFacts {
                 (!problems.is_empty()).then(|| problems.join("; "))
             }
             Requirement::LoadBalancer => Some("no LoadBalancer support detected".to_string()),
+            // Still here: the selection did not opt in (see `Selection::grant_opt_ins`).
+            Requirement::OptIn { tag, reason } => {
+                Some(Requirement::opt_in_skip_reason(tag, reason))
+            }
         }
     }
 
@@ -524,6 +528,35 @@ pub(crate) mod tests {
             facts.skip_reason(&case(&[Requirement::Nodes(Os::Linux)]), &none()),
             None
         );
+    }
+
+    #[test]
+    fn an_opt_in_left_in_the_case_skips_with_its_reason_and_how_to_select_it() {
+        let facts = ClusterFacts {
+            nodes: vec![node("l1", Os::Linux, true), node("w1", Os::Windows, true)],
+            ..Default::default()
+        };
+        let opt_in = Requirement::OptIn {
+            tag: "windows-pqdn".into(),
+            reason: "not on Windows".into(),
+        };
+        let windows = case(&[Requirement::Nodes(Os::Windows), opt_in.clone()]);
+        assert_eq!(
+            facts.skip_reason(&windows, &none()).as_deref(),
+            Some("not on Windows; opt-in: select it with --tags windows-pqdn")
+        );
+        // The cluster's own reasons come first; the opt-in still says how to select the cell.
+        let no_windows = ClusterFacts {
+            nodes: vec![node("l1", Os::Linux, true)],
+            ..Default::default()
+        };
+        assert_eq!(
+            no_windows.skip_reason(&windows, &none()).as_deref(),
+            Some("no Ready node with kubernetes.io/os=windows; not on Windows; opt-in: select it with --tags windows-pqdn")
+        );
+        // Granted (dropped by the selection): it runs.
+        let granted = case(&[Requirement::Nodes(Os::Windows)]);
+        assert_eq!(facts.skip_reason(&granted, &none()), None);
     }
 
     #[test]

@@ -110,6 +110,7 @@ mod tests {
             exact: true,
             ..Selection::default()
         });
+        let cases: Vec<&TestCase> = cases.iter().collect();
         let yaml = render(&cases, &catalog.fixtures, &Images::default()).expect("render");
         let docs: Vec<&str> = yaml.split("---\n").collect();
         assert_eq!(docs.len(), 2, "{yaml}");

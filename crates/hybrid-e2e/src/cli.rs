@@ -15,6 +15,8 @@ Tag expressions (--tags):
   matrix cell (linux, windows), and `hybrid` when the cell mixes operating systems.
   Combine them with && (and), || (or), ! (not) and parentheses; ! binds tightest,
   then &&, then ||. An unknown tag is an error that lists the known ones.
+  Opt-in cells (e.g. windows-pqdn: partially qualified DNS names from Windows pods) run
+  only when the expression names their tag; otherwise they skip with the reason.
 
 Examples:
   hybrid-e2e run --sim

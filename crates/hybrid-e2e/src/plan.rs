@@ -94,7 +94,7 @@ impl Selected {
             exact: args.exact,
             skip: args.skip.clone(),
         };
-        let cases = catalog.select(&selection).into_iter().cloned().collect();
+        let cases = catalog.select(&selection);
         let images = match &args.image_repo {
             Some(repo) => Images::default().with_repo(repo),
             None => Images::default(),

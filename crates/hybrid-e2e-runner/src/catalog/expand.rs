@@ -1,5 +1,6 @@
 //! Matrix expansion: each raw test → one [`TestCase`] per matrix cell, with its name, tags,
-//! operating systems, requirements and checked steps.
+//! operating systems, requirements (an `opt-in` cell: its tag and `Requirement::OptIn`) and
+//! checked steps.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -129,6 +130,13 @@ fn expand_cell(
         .any(|(_, fixture)| fixture.claims_storage())
     {
         requires.insert(Requirement::DefaultStorageClass);
+    }
+    if let Some(opt_in) = test.opt_in.as_ref().filter(|o| o.covers(cell)) {
+        tags.insert(opt_in.tag.clone());
+        requires.insert(Requirement::OptIn {
+            tag: opt_in.tag.clone(),
+            reason: opt_in.reason.clone(),
+        });
     }
     Ok(TestCase {
         name: case_name(&suite.name, &test.name, cell),

@@ -18,6 +18,10 @@
 //!     requires: [default-storage-class]  # optional: default-storage-class, load-balancer
 //!     linux-only: "no tmpfs on Windows"  # optional: why there is no Windows cell (`list` shows it);
 //!                                        # a cell creating anything for windows is an error
+//!     opt-in:                            # optional: cells that run only when --tags names the tag
+//!       tag: windows-pqdn                #   a tag of its own; the matching cells carry it
+//!       when: { client: windows }        #   matrix bindings; left out: every cell
+//!       reason: "..."                    #   required; the skip reason when not selected
 //!     steps:
 //!       - create: { fixture: netexec, name: server, os: "${server}", vars: { k: v } }
 //!       - wait: { pod: server, until: ready, timeout: 90s }
@@ -165,9 +169,14 @@ impl Catalog {
         tags
     }
 
-    /// The selected cells, in catalog order.
-    pub fn select(&self, selection: &Selection) -> Vec<&TestCase> {
-        self.tests.iter().filter(|t| selection.matches(t)).collect()
+    /// The selected cells, in catalog order, with the opt-ins the selection names granted
+    /// ([`Selection::grant_opt_ins`]).
+    pub fn select(&self, selection: &Selection) -> Vec<TestCase> {
+        self.tests
+            .iter()
+            .filter(|t| selection.matches(t))
+            .map(|t| selection.grant_opt_ins(t.clone()))
+            .collect()
     }
 }
 

@@ -75,6 +75,22 @@ pub enum Requirement {
     DefaultStorageClass,
     /// A LoadBalancer implementation (declared `load-balancer`).
     LoadBalancer,
+    /// The user's choice, not the cluster's: an `opt-in` cell runs only when the `--tags`
+    /// expression names `tag` (`Selection` drops the requirement then); otherwise it skips
+    /// with `reason`.
+    OptIn {
+        /// The tag that selects the cell (`windows-pqdn`); the cell carries it.
+        tag: String,
+        /// Why the cell does not run by default (from the suite's `opt-in.reason`).
+        reason: String,
+    },
+}
+
+impl Requirement {
+    /// The skip reason of an opt-in cell the user did not select: its reason and how to select it.
+    pub fn opt_in_skip_reason(tag: &str, reason: &str) -> String {
+        format!("{reason}; opt-in: select it with --tags {tag}")
+    }
 }
 
 /// One runnable cell of a test: a test with its matrix values bound.

@@ -35,7 +35,27 @@ pub(crate) struct RawTest {
     pub(crate) requires: BTreeSet<Requirement>,
     /// `linux-only: reason`: why the test has no Windows cell (shown by `list`).
     pub(crate) linux_only: Option<String>,
+    /// `opt-in: { tag, when, reason }`: the cells that run only when `--tags` names the tag.
+    pub(crate) opt_in: Option<RawOptIn>,
     pub(crate) steps: Vec<Node>,
+}
+
+/// A test's `opt-in`, checked against its matrix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RawOptIn {
+    /// The tag that selects the opt-in cells.
+    pub(crate) tag: String,
+    /// Matrix bindings (`client: windows`); a cell binding all of them is opt-in. Empty: every cell.
+    pub(crate) when: Vec<(String, String)>,
+    /// Why the cells do not run by default.
+    pub(crate) reason: String,
+}
+
+impl RawOptIn {
+    /// Whether the cell with these matrix values is opt-in.
+    pub(crate) fn covers(&self, cell: &[(String, String)]) -> bool {
+        self.when.iter().all(|binding| cell.contains(binding))
+    }
 }
 
 const SUITE_KEYS: &[&str] = &["suite", "description", "tests"];
@@ -46,8 +66,12 @@ const TEST_KEYS: &[&str] = &[
     "matrix",
     "requires",
     "linux-only",
+    "opt-in",
     "steps",
 ];
+const OPT_IN_KEYS: &[&str] = &["tag", "when", "reason"];
+/// Tags every cell of some OS gets: an opt-in tag must not be one, or selecting broadly would opt in.
+const IMPLIED_TAGS: &[&str] = &["linux", "windows", super::expand::HYBRID];
 const REQUIREMENTS: &[&str] = &["default-storage-class", "load-balancer"];
 
 /// Reads a suite file. Tests with problems are left out and their problems returned; the
@@ -99,7 +123,7 @@ fn read_suite(
     let mut tests = Vec::new();
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     for (index, item) in items.iter().enumerate() {
-        match read_test(file, index, item) {
+        match read_test(file, &name, index, item) {
             Ok(test) => {
                 if let Some(first) = seen.get(&test.name) {
                     diagnostics.push(Diagnostic::new(
@@ -127,7 +151,7 @@ fn read_suite(
     })
 }
 
-fn read_test(file: &str, index: usize, node: &Node) -> Result<RawTest, Diagnostic> {
+fn read_test(file: &str, suite: &str, index: usize, node: &Node) -> Result<RawTest, Diagnostic> {
     let test = Map::new(file, format!("tests[{index}]"), node)?;
     test.only(TEST_KEYS)?;
     let (name, name_node) = test.str("name")?;
@@ -201,6 +225,17 @@ fn read_test(file: &str, index: usize, node: &Node) -> Result<RawTest, Diagnosti
         Some((reason, _)) => Some(reason.trim().to_string()),
         None => None,
     };
+    let opt_in = match test.get("opt-in") {
+        Some(node) => {
+            let context = OptInContext {
+                suite,
+                tags: &tags,
+                matrix: &matrix,
+            };
+            Some(read_opt_in(file, &test.field("opt-in"), node, &context)?)
+        }
+        None => None,
+    };
     let steps_node = test.required("steps")?;
     let Node::Sequence(steps) = steps_node else {
         return Err(test.err(
@@ -224,7 +259,99 @@ fn read_test(file: &str, index: usize, node: &Node) -> Result<RawTest, Diagnosti
         matrix,
         requires,
         linux_only,
+        opt_in,
         steps: steps.to_vec(),
+    })
+}
+
+/// What an `opt-in` is checked against: the test's suite, own tags and matrix.
+struct OptInContext<'a> {
+    suite: &'a str,
+    tags: &'a [String],
+    matrix: &'a [(String, Vec<String>)],
+}
+
+fn read_opt_in(
+    file: &str,
+    path: &str,
+    node: &Node,
+    context: &OptInContext<'_>,
+) -> Result<RawOptIn, Diagnostic> {
+    let map = Map::new(file, path, node)?;
+    map.only(OPT_IN_KEYS)?;
+    let (tag, tag_node) = map.str("tag")?;
+    if !is_valid_tag(&tag) {
+        return Err(map.err(
+            Some(tag_node),
+            "tag",
+            format!("invalid tag \"{tag}\": use lowercase letters, digits, '.', '_' and '-'"),
+        ));
+    }
+    if IMPLIED_TAGS.contains(&tag.as_str()) || tag == context.suite || context.tags.contains(&tag) {
+        return Err(map.err(
+            Some(tag_node),
+            "tag",
+            format!(
+                "\"{tag}\" already selects cells of this test; an opt-in needs a tag of its own"
+            ),
+        ));
+    }
+    let (reason, reason_node) = map.str("reason")?;
+    if reason.trim().is_empty() {
+        return Err(map.err(
+            Some(reason_node),
+            "reason",
+            "give the reason the cells do not run by default",
+        ));
+    }
+    let mut when = Vec::new();
+    if let Some(when_node) = map.get("when") {
+        let bindings = Map::new(file, map.field("when"), when_node)?;
+        if bindings.node.is_empty() {
+            return Err(Diagnostic::new(
+                file,
+                bindings.line,
+                bindings.path.clone(),
+                "no matrix bindings: leave `when` out to make every cell opt-in",
+            ));
+        }
+        for (key, line, _) in bindings.entries() {
+            let Some((_, values)) = context.matrix.iter().find(|(k, _)| k == key) else {
+                let keys: Vec<&str> = context.matrix.iter().map(|(k, _)| k.as_str()).collect();
+                return Err(Diagnostic::new(
+                    file,
+                    line,
+                    bindings.field(key),
+                    format!(
+                        "the test has no matrix variable \"{key}\" (matrix: {}){}",
+                        if keys.is_empty() {
+                            "none".to_string()
+                        } else {
+                            keys.join(", ")
+                        },
+                        hint(key, keys.iter().copied())
+                    ),
+                ));
+            };
+            let (value, value_node) = bindings.str(key)?;
+            if !values.contains(&value) {
+                return Err(bindings.err(
+                    Some(value_node),
+                    key,
+                    format!(
+                        "\"{value}\" is not a value of the matrix variable \"{key}\" (values: {}){}",
+                        values.join(", "),
+                        hint(&value, values.iter().map(String::as_str))
+                    ),
+                ));
+            }
+            when.push((key.to_string(), value));
+        }
+    }
+    Ok(RawOptIn {
+        tag,
+        when,
+        reason: reason.trim().to_string(),
     })
 }
 

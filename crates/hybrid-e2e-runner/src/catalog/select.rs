@@ -1,7 +1,9 @@
 //! Choosing tests: a tag expression, name filters (libtest semantics: substring, or whole
-//! name with `exact`) and `--skip` patterns.
+//! name with `exact`) and `--skip` patterns. Opt-in cells are selected like any other; the
+//! ones whose tag the expression names are opted in (their `Requirement::OptIn` dropped), the
+//! others keep it and skip with its reason.
 
-use super::model::TestCase;
+use super::model::{Requirement, TestCase};
 use super::tags::TagExpr;
 
 /// What the command line selects.
@@ -32,5 +34,17 @@ impl Selection {
         let by_name = self.filters.is_empty() || self.filters.iter().any(hit);
         let skipped = self.skip.iter().any(hit);
         by_tags && by_name && !skipped
+    }
+
+    /// Whether the user opted in to cells behind `tag`: the tag expression names it.
+    pub fn opts_in(&self, tag: &str) -> bool {
+        self.tags.as_ref().is_some_and(|e| e.names(tag))
+    }
+
+    /// `case` with the opt-ins this selection grants dropped from its requirements.
+    pub fn grant_opt_ins(&self, mut case: TestCase) -> TestCase {
+        case.requires
+            .retain(|r| !matches!(r, Requirement::OptIn { tag, .. } if self.opts_in(tag)));
+        case
     }
 }

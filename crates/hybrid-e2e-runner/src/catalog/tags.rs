@@ -286,6 +286,13 @@ impl TagExpr {
     pub fn matches(&self, tags: &BTreeSet<String>) -> bool {
         self.root.matches(tags)
     }
+
+    /// Whether the expression asks for `tag`: names it outside any `!` (or under an even
+    /// number of them). `windows-pqdn` and `dns && windows-pqdn` name it; `!windows-pqdn`
+    /// and `dns` do not. This is how a user opts in to cells behind an `opt-in` tag.
+    pub fn names(&self, tag: &str) -> bool {
+        self.root.names(tag, true)
+    }
 }
 
 impl Expr {
@@ -298,6 +305,15 @@ impl Expr {
                 a.tags(out);
                 b.tags(out);
             }
+        }
+    }
+
+    /// Whether `tag` occurs in a position where it counts as `positive` (flipped by each `!`).
+    fn names(&self, tag: &str, positive: bool) -> bool {
+        match self {
+            Expr::Tag { name, .. } => positive && name == tag,
+            Expr::Not(e) => e.names(tag, !positive),
+            Expr::And(a, b) | Expr::Or(a, b) => a.names(tag, positive) || b.names(tag, positive),
         }
     }
 
@@ -407,6 +423,21 @@ mod tests {
         assert!(!e.matches(&tags(&["linux", "storage"])));
         assert!(parse("pod-network").matches(&tags(&["pod-network"])));
         assert!(parse("k8s.io_x").matches(&tags(&["k8s.io_x"])));
+    }
+
+    #[test]
+    fn names_is_a_tag_asked_for_outside_negations() {
+        assert!(parse("slow").names("slow"));
+        assert!(parse("networking && slow").names("slow"));
+        assert!(parse("linux || (storage && slow)").names("slow"));
+        assert!(parse("!!slow").names("slow"));
+        assert!(parse("!(linux && !slow)").names("slow"));
+        assert!(!parse("!slow").names("slow"));
+        assert!(!parse("networking && !slow").names("slow"));
+        assert!(!parse("!(slow || linux)").names("slow"));
+        assert!(!parse("networking").names("slow"));
+        // A tag whose name contains the asked one is another tag.
+        assert!(!parse("pod-network").names("network"));
     }
 
     #[test]

@@ -9,7 +9,7 @@ fn embedded() -> Catalog {
     Catalog::load(None, None).unwrap_or_else(|e| panic!("embedded catalog: {e}"))
 }
 
-fn names(cases: &[&TestCase]) -> Vec<String> {
+fn names(cases: &[TestCase]) -> Vec<String> {
     cases.iter().map(|c| c.name.clone()).collect()
 }
 
@@ -160,7 +160,7 @@ fn selection_by_tags_names_and_skip() {
         ]
     );
     let windows_no_storage = catalog.select(&sel(Some("windows && !storage"), &[], false, &[]));
-    assert_eq!(windows_no_storage.len(), 46);
+    assert_eq!(windows_no_storage.len(), 50);
     assert!(windows_no_storage
         .iter()
         .all(|c| c.tags.contains("windows") && !c.tags.contains("storage")));
@@ -235,7 +235,7 @@ fn error_yaml_syntax() {
 fn error_unknown_key() {
     assert_eq!(
         load_err(&format!("{HEADER}    tag: [x]\n    steps: []\n")),
-        "suites/s.yaml:4: tests[0].tag: unknown key, expected one of: name, description, tags, matrix, requires, linux-only, steps (did you mean \"tags\"?)"
+        "suites/s.yaml:4: tests[0].tag: unknown key, expected one of: name, description, tags, matrix, requires, linux-only, opt-in, steps (did you mean \"tags\"?)"
     );
     assert_eq!(
         load_err(&with_steps(&format!("{CREATE}      - wait: {{ pod: a, untl: ready }}\n"))),
@@ -520,5 +520,202 @@ fn error_until_that_does_not_fit_the_kind() {
     assert_eq!(
         load_err(&with_steps(&format!("{CREATE}      - wait: {{ pod: a, until: bound }}\n"))),
         "suites/s.yaml:7: tests[0].steps[1].wait.until: a Pod cannot be waited for until \"bound\"; expected one of: scheduled, running, ready, succeeded, failed, completed, not-ready"
+    );
+}
+
+// ---- opt-in cells ----
+
+/// A test over `client: [linux, windows]` with this `opt-in` block (indented for it) and one step.
+fn with_opt_in(block: &str) -> String {
+    format!(
+        "{HEADER}    tags: [dns]\n    matrix: {{ client: [linux, windows] }}\n    opt-in:\n{block}    steps:\n{}",
+        CREATE.replace("${os}", "${client}")
+    )
+}
+
+fn load(text: String) -> Catalog {
+    let fixtures = FixtureSet::load(None).expect("fixtures");
+    let files = [SourceFile {
+        name: "suites/s.yaml".into(),
+        text,
+    }];
+    Catalog::from_files(&files, fixtures).unwrap_or_else(|e| panic!("loads: {e}"))
+}
+
+fn opt_ins(case: &TestCase) -> Vec<(String, String)> {
+    case.requires
+        .iter()
+        .filter_map(|r| match r {
+            Requirement::OptIn { tag, reason } => Some((tag.clone(), reason.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn opt_in_cells_get_the_tag_and_the_requirement_others_neither() {
+    let catalog = load(with_opt_in(
+        "      tag: windows-pqdn\n      when: { client: windows }\n      reason: \" not on Windows \"\n",
+    ));
+    let [linux, windows] = &catalog.tests[..] else {
+        panic!("two cells: {:?}", catalog.tests)
+    };
+    assert_eq!(linux.name, "s/t[client=linux]");
+    assert!(!linux.tags.contains("windows-pqdn"), "{:?}", linux.tags);
+    assert!(opt_ins(linux).is_empty(), "{:?}", linux.requires);
+    assert!(windows.tags.contains("windows-pqdn"), "{:?}", windows.tags);
+    assert_eq!(
+        opt_ins(windows),
+        [("windows-pqdn".to_string(), "not on Windows".to_string())]
+    );
+    assert!(catalog.known_tags().contains("windows-pqdn"));
+
+    // Without `when`, every cell is opt-in.
+    let catalog = load(with_opt_in("      tag: later\n      reason: r\n"));
+    assert!(catalog
+        .tests
+        .iter()
+        .all(|c| c.tags.contains("later") && opt_ins(c).len() == 1));
+}
+
+#[test]
+fn the_embedded_partial_name_cells_are_opt_in_from_windows_clients() {
+    let catalog = embedded();
+    let case = |name: &str| {
+        catalog
+            .tests
+            .iter()
+            .find(|t| t.name == name)
+            .unwrap_or_else(|| panic!("{name}"))
+    };
+    for name in [
+        "networking/dns-partial-names[client=windows]",
+        "networking/service-by-partial-name[client=windows,server=linux]",
+        "networking/service-by-partial-name[client=windows,server=windows]",
+    ] {
+        let opt_in = opt_ins(case(name));
+        assert_eq!(opt_in.len(), 1, "{name}");
+        assert_eq!(opt_in[0].0, "windows-pqdn");
+        assert!(
+            opt_in[0].1.contains(
+                "https://kubernetes.io/docs/concepts/services-networking/dns-pod-service/#dns-windows"
+            ),
+            "{name}: {}",
+            opt_in[0].1
+        );
+    }
+    for name in [
+        "networking/dns-partial-names[client=linux]",
+        "networking/service-by-partial-name[client=linux,server=windows]",
+        "networking/dns[client=windows]",
+        "networking/service-by-name[client=windows,server=linux]",
+    ] {
+        assert!(opt_ins(case(name)).is_empty(), "{name}");
+        assert!(!case(name).tags.contains("windows-pqdn"), "{name}");
+    }
+}
+
+#[test]
+fn selection_grants_an_opt_in_only_when_the_tag_expression_names_it() {
+    let catalog = embedded();
+    let known = catalog.known_tags();
+    let select = |tags: Option<&str>| {
+        catalog.select(&Selection {
+            tags: tags.map(|t| {
+                TagExpr::parse(t)
+                    .and_then(|e| e.check(&known))
+                    .expect("tags")
+            }),
+            ..Selection::default()
+        })
+    };
+    let pending = |cases: &[TestCase]| -> Vec<String> {
+        cases
+            .iter()
+            .filter(|c| !opt_ins(c).is_empty())
+            .map(|c| c.name.clone())
+            .collect()
+    };
+    let opt_in_cells = [
+        "networking/service-by-partial-name[client=windows,server=linux]",
+        "networking/service-by-partial-name[client=windows,server=windows]",
+        "networking/dns-partial-names[client=windows]",
+    ];
+    // Selected, but still opt-in: they will skip.
+    assert_eq!(pending(&select(None)), opt_in_cells);
+    assert_eq!(pending(&select(Some("dns"))), opt_in_cells);
+    assert_eq!(pending(&select(Some("dns && windows"))), opt_in_cells);
+    // Named: opted in.
+    let chosen = select(Some("windows-pqdn"));
+    assert_eq!(names(&chosen), opt_in_cells);
+    assert!(pending(&chosen).is_empty());
+    let chosen = select(Some("dns && windows-pqdn"));
+    assert_eq!(names(&chosen), opt_in_cells);
+    assert!(pending(&chosen).is_empty());
+    let chosen = select(Some("networking || windows-pqdn"));
+    assert!(chosen.len() > opt_in_cells.len());
+    assert!(pending(&chosen).is_empty());
+    // Negated: not selected at all.
+    let chosen = select(Some("dns && !windows-pqdn"));
+    assert!(chosen.iter().all(|c| !c.tags.contains("windows-pqdn")));
+    assert!(!chosen.is_empty());
+}
+
+#[test]
+fn error_opt_in() {
+    let cases = [
+        (
+            "      tag: windows-pqdn\n      when: { client: windows }\n      reasn: x\n",
+            "suites/s.yaml:9: tests[0].opt-in.reasn: unknown key, expected one of: tag, when, reason (did you mean \"reason\"?)",
+        ),
+        (
+            "      tag: windows-pqdn\n      when: { clinet: windows }\n      reason: x\n",
+            "suites/s.yaml:8: tests[0].opt-in.when.clinet: the test has no matrix variable \"clinet\" (matrix: client) (did you mean \"client\"?)",
+        ),
+        (
+            "      tag: windows-pqdn\n      when: { client: macos }\n      reason: x\n",
+            "suites/s.yaml:8: tests[0].opt-in.when.client: \"macos\" is not a value of the matrix variable \"client\" (values: linux, windows)",
+        ),
+        (
+            "      tag: windows-pqdn\n      when: {}\n      reason: x\n",
+            "suites/s.yaml:8: tests[0].opt-in.when: no matrix bindings: leave `when` out to make every cell opt-in",
+        ),
+        (
+            "      tag: windows-pqdn\n      when: { client: windows }\n",
+            "suites/s.yaml:7: tests[0].opt-in.reason: missing required field",
+        ),
+        (
+            "      tag: windows-pqdn\n      reason: \"  \"\n",
+            "suites/s.yaml:8: tests[0].opt-in.reason: give the reason the cells do not run by default",
+        ),
+        (
+            "      when: { client: windows }\n      reason: x\n",
+            "suites/s.yaml:7: tests[0].opt-in.tag: missing required field",
+        ),
+        (
+            "      tag: Windows_PQDN\n      reason: x\n",
+            "suites/s.yaml:7: tests[0].opt-in.tag: invalid tag \"Windows_PQDN\": use lowercase letters, digits, '.', '_' and '-'",
+        ),
+        (
+            "      tag: windows\n      reason: x\n",
+            "suites/s.yaml:7: tests[0].opt-in.tag: \"windows\" already selects cells of this test; an opt-in needs a tag of its own",
+        ),
+        (
+            "      tag: dns\n      reason: x\n",
+            "suites/s.yaml:7: tests[0].opt-in.tag: \"dns\" already selects cells of this test; an opt-in needs a tag of its own",
+        ),
+        (
+            "      tag: s\n      reason: x\n",
+            "suites/s.yaml:7: tests[0].opt-in.tag: \"s\" already selects cells of this test; an opt-in needs a tag of its own",
+        ),
+    ];
+    for (block, expected) in cases {
+        assert_eq!(load_err(&with_opt_in(block)), expected, "{block}");
+    }
+    assert_eq!(
+        load_err(&format!(
+            "{HEADER}    opt-in: windows-pqdn\n    steps:\n{CREATE}"
+        )),
+        "suites/s.yaml:4: tests[0].opt-in: expected a mapping, found a scalar"
     );
 }

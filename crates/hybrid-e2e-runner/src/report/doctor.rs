@@ -94,4 +94,23 @@ mod tests {
         );
         assert!(text.contains("l1"), "{text}");
     }
+
+    #[test]
+    fn doctor_shows_opt_in_cells_as_skips_with_the_tag_that_selects_them() {
+        let facts = ClusterFacts {
+            nodes: vec![node("l1", Os::Linux, true)],
+            ..Default::default()
+        };
+        let mut opt_in = case(&[Requirement::OptIn {
+            tag: "later".into(),
+            reason: "not yet".into(),
+        }]);
+        opt_in.name = "s/opt".into();
+        let text = render_doctor(&facts, "https://c", &[opt_in]);
+        assert!(text.contains("0 would run, 1 would skip"), "{text}");
+        assert!(
+            text.contains("skip (1): not yet; opt-in: select it with --tags later\n    s/opt"),
+            "{text}"
+        );
+    }
 }

@@ -3,11 +3,14 @@
 //! refuse at run time (PodSecurity, ResourceQuota, admission webhooks; directly or through a
 //! controller's FailedCreate event) skips the test quoting the denial, never fails it.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use hybrid_sim::{Quirk, SimConfig};
 
-use crate::common::harness::{custom_catalog, run_against_sim, Run};
+use crate::common::harness::{
+    assert_passed_but_opt_in, custom_catalog, opt_in_cells, run_against_sim, Run,
+};
 
 const LIMIT: Duration = Duration::from_secs(300);
 
@@ -43,12 +46,7 @@ async fn a_cluster_enforcing_baseline_by_default_runs_the_whole_catalog_in_privi
     let run = run_against_sim(with_quirks(&[Quirk::PodSecurityBaseline]), &[], LIMIT).await;
     assert_eq!(run.code, Some(0), "{}{}", run.stderr, run.failures());
     assert!(run.tests.len() >= 10);
-    assert_eq!(
-        run.named("passed").len(),
-        run.tests.len(),
-        "{:#?}",
-        run.tests
-    );
+    assert_passed_but_opt_in(&run.tests);
     assert_no_debug_dumps(&run);
 }
 
@@ -62,15 +60,15 @@ async fn pod_security_baseline_skips_exactly_the_cells_needing_privileged() {
     .await;
     assert_eq!(run.code, Some(0), "{}{}", run.stderr, run.failures());
     assert_eq!(run.named("failed"), Vec::<String>::new());
-    let skipped = run.named("skipped");
-    assert_eq!(
-        skipped,
-        [
-            "storage/hostpath-folder-of-the-node[os=linux]",
-            "storage/hostpath-folder-of-the-node[os=windows]",
-        ]
-    );
-    for name in &skipped {
+    let skipped: BTreeSet<String> = run.with_outcome("skipped");
+    let privileged = [
+        "storage/hostpath-folder-of-the-node[os=linux]",
+        "storage/hostpath-folder-of-the-node[os=windows]",
+    ];
+    let mut expected = opt_in_cells();
+    expected.extend(privileged.map(str::to_string));
+    assert_eq!(skipped, expected);
+    for name in privileged {
         assert_eq!(
             skip_reason(&run, name),
             "needs Pod Security \"privileged\": hostPath volume \"host\" (namespaces of this run \
@@ -160,12 +158,7 @@ tests:
 async fn a_quota_requiring_limits_passes_the_catalog_and_skips_pods_without_limits() {
     let run = run_against_sim(with_quirks(&[Quirk::QuotaRequiresLimits]), &[], LIMIT).await;
     assert_eq!(run.code, Some(0), "{}{}", run.stderr, run.failures());
-    assert_eq!(
-        run.named("passed").len(),
-        run.tests.len(),
-        "{:#?}",
-        run.tests
-    );
+    assert_passed_but_opt_in(&run.tests);
 
     let dir = tempfile::tempdir().unwrap();
     let args = custom_catalog(dir.path(), QUOTA_SUITE, UNLIMITED_FIXTURES);

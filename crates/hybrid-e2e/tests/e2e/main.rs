@@ -34,3 +34,5 @@ mod snapshots;
 mod storage;
 // The step vocabulary beyond the first catalog.
 mod vocabulary;
+// Windows DNS: partially qualified names as opt-in cells, under the windows-dns-pqdn quirk.
+mod windows_dns;

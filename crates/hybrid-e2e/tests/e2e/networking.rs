@@ -2,13 +2,15 @@
 //! process. It passes on a behaving cluster; each network fault makes exactly the checks it
 //! breaks fail, with messages naming source, target, expectation, what was seen and attempts;
 //! without Windows nodes the Windows cells skip; `list` selects exactly the cross-OS cells.
+//! The opt-in cells (partially qualified names from Windows clients, `windows-pqdn`) skip in
+//! every run here, whatever the fault: `windows_dns.rs` selects them.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use hybrid_sim::{Fault, SimConfig};
 
-use crate::common::harness::{run_against_sim, Run, BIN};
+use crate::common::harness::{opt_in_cells, run_against_sim, Run, BIN, OPT_IN_HINT};
 
 /// The cells of the networking suite, by test, with their matrix.
 const PAIRS: &[&str] = &[
@@ -23,6 +25,7 @@ const PAIR_TESTS: &[&str] = &[
     "source-ip",
     "service-by-ip",
     "service-by-name",
+    "service-by-partial-name",
     "readiness-gating",
     "nodeport",
 ];
@@ -37,11 +40,17 @@ fn all_cells() -> BTreeSet<String> {
     for os in ["linux", "windows"] {
         out.insert(format!("networking/service-mixed-endpoints[client={os}]"));
         out.insert(format!("networking/dns[client={os}]"));
+        out.insert(format!("networking/dns-partial-names[client={os}]"));
         out.insert(format!("networking/nodeport-external[server={os}]"));
         out.insert(format!("networking/pod-to-pod-same-node[os={os}]"));
         out.insert(format!("networking/pod-to-pod-other-node[os={os}]"));
     }
     out
+}
+
+/// The cells a `--tags networking` run runs: all but the opt-in ones.
+fn runnable_cells() -> BTreeSet<String> {
+    all_cells().difference(&opt_in_cells()).cloned().collect()
 }
 
 /// `networking/TEST[PAIR]` for each pair.
@@ -60,8 +69,10 @@ async fn run(config: SimConfig, args: &[&str]) -> Run {
     run_against_sim(config, &args, Duration::from_secs(300)).await
 }
 
-/// Runs with one fault (fast timeouts) and checks exactly `broken` failed, the rest passed.
+/// Runs with one fault (fast timeouts) and checks exactly `broken` failed, the rest passed
+/// (the opt-in cells among `broken` are skipped instead, as in every run here).
 async fn run_with_fault(fault: Fault, broken: &BTreeSet<String>) -> Run {
+    let broken: BTreeSet<String> = broken.difference(&opt_in_cells()).cloned().collect();
     let run = run(
         SimConfig {
             faults: [fault].into(),
@@ -72,13 +83,14 @@ async fn run_with_fault(fault: Fault, broken: &BTreeSet<String>) -> Run {
     .await;
     assert_eq!(run.code, Some(1), "{fault}: {}", run.stderr);
     assert_eq!(
-        &run.with_outcome("failed"),
+        run.with_outcome("failed"),
         broken,
         "{fault}: failed set{}",
         run.failures()
     );
-    let passed: BTreeSet<String> = all_cells().difference(broken).cloned().collect();
+    let passed: BTreeSet<String> = runnable_cells().difference(&broken).cloned().collect();
     assert_eq!(run.with_outcome("passed"), passed, "{fault}: passed set");
+    assert_eq!(run.with_outcome("skipped"), opt_in_cells(), "{fault}");
     run
 }
 
@@ -92,7 +104,12 @@ fn assert_has(message: &str, parts: &[&str]) {
 async fn the_suite_passes_on_the_default_sim() {
     let run = run(SimConfig::default(), &[]).await;
     assert_eq!(run.code, Some(0), "{}", run.failures());
-    assert_eq!(run.with_outcome("passed"), all_cells());
+    assert_eq!(run.with_outcome("passed"), runnable_cells());
+    assert_eq!(run.with_outcome("skipped"), opt_in_cells());
+    for name in opt_in_cells() {
+        let reason = run.field(&name, "skip_reason");
+        assert!(reason.ends_with(OPT_IN_HINT), "{name}: {reason}");
+    }
     assert!(run.took < Duration::from_secs(120), "took {:?}", run.took);
 }
 
@@ -130,15 +147,18 @@ async fn cross_os_network_breaks_only_cross_os_cells() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn dns_fault_breaks_names_not_addresses() {
     let mut broken = cells("service-by-name", PAIRS);
-    broken.insert("networking/dns[client=linux]".into());
-    broken.insert("networking/dns[client=windows]".into());
+    broken.extend(cells("service-by-partial-name", PAIRS));
+    for os in ["linux", "windows"] {
+        broken.insert(format!("networking/dns[client={os}]"));
+        broken.insert(format!("networking/dns-partial-names[client={os}]"));
+    }
     let run = run_with_fault(Fault::Dns, &broken).await;
     let m = run.message("networking/dns[client=windows]");
     assert_has(
         m,
         &[
             "from pod \"client\" (windows, node windows-node-",
-            "nslookup kubernetes.default over udp to cluster DNS",
+            "nslookup web over udp to cluster DNS",
             "expected it to resolve to an address",
             "saw: timeout: no DNS server answered",
             "attempts in ",
@@ -161,6 +181,7 @@ async fn no_endpoints_breaks_every_service_check() {
     for test in [
         "service-by-ip",
         "service-by-name",
+        "service-by-partial-name",
         "readiness-gating",
         "nodeport",
     ] {

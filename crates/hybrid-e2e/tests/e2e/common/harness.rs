@@ -113,6 +113,37 @@ pub(crate) fn results(dir: &Path) -> Vec<Value> {
     json["tests"].as_array().expect("tests array").clone()
 }
 
+/// The catalog's opt-in cells: Windows clients resolving partially qualified names (tag
+/// `windows-pqdn`). A run whose `--tags` does not name the tag skips them.
+pub(crate) fn opt_in_cells() -> BTreeSet<String> {
+    [
+        "networking/service-by-partial-name[client=windows,server=linux]",
+        "networking/service-by-partial-name[client=windows,server=windows]",
+        "networking/dns-partial-names[client=windows]",
+    ]
+    .into_iter()
+    .map(str::to_string)
+    .collect()
+}
+
+/// How the skip reason of an opt-in cell ends.
+pub(crate) const OPT_IN_HINT: &str = "; opt-in: select it with --tags windows-pqdn";
+
+/// Every test of a whole-catalog run passed but the opt-in cells, skipped with their hint.
+pub(crate) fn assert_passed_but_opt_in(tests: &[Value]) {
+    let not_passed: BTreeSet<String> = tests
+        .iter()
+        .filter(|t| t["outcome"] != "passed")
+        .filter_map(|t| t["name"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(not_passed, opt_in_cells(), "{tests:#?}");
+    for t in tests.iter().filter(|t| t["outcome"] != "passed") {
+        assert_eq!(t["outcome"], "skipped", "{t}");
+        let reason = t["skip_reason"].as_str().unwrap_or_default();
+        assert!(reason.ends_with(OPT_IN_HINT), "{t}");
+    }
+}
+
 /// What one `hybrid-e2e run` produced.
 pub(crate) struct Run {
     /// `results.json`'s `tests`.
