@@ -326,7 +326,7 @@ fn judge_client_ip(responses: &[String], ip: &str) -> (bool, String) {
                 .map(|a| a.ip())
         })
         .collect();
-    if wanted.is_some() && seen.iter().any(|s| *s == wanted) {
+    if wanted.is_some() && seen.contains(&wanted) {
         return (true, format!("answer {responses:?}"));
     }
     let sources: Vec<String> = seen
