@@ -13,7 +13,7 @@ use crate::kube_error::error_chain;
 use crate::labels::RUN_ID_LABEL;
 use crate::report::events::{Reporter, RunEvent};
 
-use super::model::{Outcome, TestResult};
+use super::model::{ClusterDomain, DomainSource, Outcome, TestResult};
 
 /// Console output style.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +74,7 @@ impl ConsoleReporter {
                 server,
                 version,
                 nodes,
+                cluster_domain,
                 cases,
                 to_run,
                 skipped,
@@ -86,6 +87,21 @@ impl ConsoleReporter {
                     version.unwrap_or("unknown version"),
                     if nodes.is_empty() { "none Ready".to_string() } else { nodes.join(", ") },
                 );
+                match cluster_domain {
+                    Some(ClusterDomain {
+                        name,
+                        source: DomainSource::Assumed { reason },
+                    }) => {
+                        let _ = writeln!(
+                            err,
+                            "warning: cluster domain: {name} (assumed: {reason}); --cluster-domain sets it"
+                        );
+                    }
+                    Some(domain) => {
+                        let _ = writeln!(err, "Cluster domain: {domain}.");
+                    }
+                    None => {}
+                }
                 let mut state = self.state();
                 *state = State {
                     name_width: cases
@@ -408,6 +424,7 @@ mod tests {
             server: "https://c",
             version: Some("v1.33.1"),
             nodes: &nodes,
+            cluster_domain: None,
             cases: &cases,
             to_run: 2,
             skipped: 1,
@@ -509,6 +526,51 @@ mod tests {
         assert_eq!(events[6]["event"], "ignored");
         assert_eq!(events[7]["event"], "failed");
         assert_eq!(events[7]["passed"], 1);
+    }
+
+    #[test]
+    fn the_cluster_domain_follows_the_banner_and_an_assumed_one_is_a_warning() {
+        let banner = |domain: &ClusterDomain| {
+            let console = reporter(ConsoleFormat::Pretty);
+            let (mut out, mut err) = (Vec::new(), Vec::new());
+            console.render(
+                RunEvent::Started {
+                    server: "https://c",
+                    version: None,
+                    nodes: &[],
+                    cluster_domain: Some(domain),
+                    cases: &[],
+                    to_run: 0,
+                    skipped: 0,
+                    threads: 1,
+                    run_id: "r1",
+                },
+                &mut out,
+                &mut err,
+            );
+            String::from_utf8_lossy(&err)
+                .lines()
+                .nth(1)
+                .map(str::to_string)
+        };
+        let discovered = ClusterDomain {
+            name: "cluster.example".into(),
+            source: DomainSource::Discovered,
+        };
+        assert_eq!(
+            banner(&discovered).as_deref(),
+            Some("Cluster domain: cluster.example (discovered).")
+        );
+        let assumed = ClusterDomain {
+            name: "cluster.local".into(),
+            source: DomainSource::Assumed {
+                reason: "no Linux node takes test pods".into(),
+            },
+        };
+        assert_eq!(
+            banner(&assumed).as_deref(),
+            Some("warning: cluster domain: cluster.local (assumed: no Linux node takes test pods); --cluster-domain sets it")
+        );
     }
 
     #[test]

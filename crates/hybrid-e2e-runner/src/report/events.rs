@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::catalog::TestCase;
-use crate::report::{ReportError, ReportPaths, TestResult};
+use crate::report::{ClusterDomain, ReportError, ReportPaths, TestResult};
 
 /// Something that happened during a run, in the order it happened.
 #[derive(Debug)]
@@ -18,6 +18,9 @@ pub enum RunEvent<'a> {
         version: Option<&'a str>,
         /// Usable nodes by OS and build (`linux=2`, `windows/10.0.20348=2`).
         nodes: &'a [String],
+        /// The cluster domain `${cluster-domain}` stands for, when a test uses it or
+        /// `--cluster-domain` was given.
+        cluster_domain: Option<&'a ClusterDomain>,
         /// Every selected test cell, in the order they start.
         cases: &'a [TestCase],
         /// How many of them will run.

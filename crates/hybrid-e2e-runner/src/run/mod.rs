@@ -5,6 +5,7 @@
 
 pub(crate) mod admission;
 pub mod api_retry;
+pub mod cluster_domain;
 pub mod connect;
 pub(crate) mod diagnose;
 pub(crate) mod mounts;
@@ -71,6 +72,9 @@ pub struct RunConfig {
     pub pod_security: crate::pod_security::PodSecurityLevel,
     /// How `http` steps from a pod reach that pod's netexec (`--probe-via`).
     pub probe_via: ProbeVia,
+    /// `--cluster-domain`, already checked to be a DNS name; absent: discovered when a test
+    /// uses `${cluster-domain}` (see [`cluster_domain`]).
+    pub cluster_domain: Option<String>,
 }
 
 /// How an `http` step from a pod reaches the agnhost netexec of that source pod, which then
@@ -188,26 +192,46 @@ pub fn execute(
             (!reasons.is_empty()).then(|| reasons.join("; "))
         })
         .collect();
+    let mut test_env = TestEnv {
+        client: connection.client.clone(),
+        fixtures,
+        images,
+        timeout_scale: plan.timeout_scale,
+        storage_classes: plan.storage_classes.clone(),
+        probe_via: plan.probe_via,
+        cluster_domain: cluster_domain::DEFAULT_DOMAIN.to_string(),
+    };
+    let to_run: Vec<&TestCase> = cases
+        .iter()
+        .zip(&skips)
+        .filter(|(_, skip)| skip.is_none())
+        .map(|(case, _)| case)
+        .collect();
+    info.cluster_domain = runtime.block_on(cluster_domain::resolve(
+        &test_env,
+        plan.cluster_domain.as_deref(),
+        &to_run,
+        &facts,
+        &plan.run_id,
+        plan.pod_security,
+    ));
+    if let Some(domain) = &info.cluster_domain {
+        test_env.cluster_domain = domain.name.clone();
+    }
     reporter.report(RunEvent::Started {
         server: &connection.server,
         version: facts.version.as_deref(),
         nodes: &info.nodes,
+        cluster_domain: info.cluster_domain.as_ref(),
         cases: &cases,
-        to_run: skips.iter().filter(|s| s.is_none()).count(),
+        to_run: to_run.len(),
         skipped: skips.iter().filter(|s| s.is_some()).count(),
         threads: plan.test_threads,
         run_id: &plan.run_id,
     });
 
     let env = Arc::new(RunEnv {
-        test: TestEnv {
-            client: connection.client.clone(),
-            fixtures,
-            images,
-            timeout_scale: plan.timeout_scale,
-            storage_classes: plan.storage_classes.clone(),
-            probe_via: plan.probe_via,
-        },
+        test: test_env,
         run_id: plan.run_id.clone(),
         pod_security: plan.pod_security,
         keep_namespaces: plan.keep_namespaces,
@@ -311,6 +335,7 @@ fn run_info(plan: &RunConfig) -> RunInfo {
         tag_expression: plan.tag_expression.clone(),
         name_filter: plan.name_filters.clone(),
         api_retries: 0,
+        cluster_domain: None,
     }
 }
 
