@@ -74,7 +74,6 @@ impl ConsoleReporter {
                 server,
                 version,
                 nodes,
-                cluster_domain,
                 cases,
                 to_run,
                 skipped,
@@ -87,21 +86,6 @@ impl ConsoleReporter {
                     version.unwrap_or("unknown version"),
                     if nodes.is_empty() { "none Ready".to_string() } else { nodes.join(", ") },
                 );
-                match cluster_domain {
-                    Some(ClusterDomain {
-                        name,
-                        source: DomainSource::Assumed { reason },
-                    }) => {
-                        let _ = writeln!(
-                            err,
-                            "warning: cluster domain: {name} (assumed: {reason}); --cluster-domain sets it"
-                        );
-                    }
-                    Some(domain) => {
-                        let _ = writeln!(err, "Cluster domain: {domain}.");
-                    }
-                    None => {}
-                }
                 let mut state = self.state();
                 *state = State {
                     name_width: cases
@@ -125,6 +109,18 @@ impl ConsoleReporter {
                         );
                     }
                 }
+            }
+            RunEvent::ClusterDomain(ClusterDomain {
+                name,
+                source: DomainSource::Assumed { reason },
+            }) => {
+                let _ = writeln!(
+                    err,
+                    "warning: cluster domain: {name} (assumed: {reason}); --cluster-domain sets it"
+                );
+            }
+            RunEvent::ClusterDomain(domain) => {
+                let _ = writeln!(err, "Cluster domain: {domain}.");
             }
             RunEvent::TestStarted { name } => {
                 let mut state = self.state();
@@ -424,7 +420,6 @@ mod tests {
             server: "https://c",
             version: Some("v1.33.1"),
             nodes: &nodes,
-            cluster_domain: None,
             cases: &cases,
             to_run: 2,
             skipped: 1,
@@ -529,37 +524,21 @@ mod tests {
     }
 
     #[test]
-    fn the_cluster_domain_follows_the_banner_and_an_assumed_one_is_a_warning() {
-        let banner = |domain: &ClusterDomain| {
+    fn the_cluster_domain_is_one_line_and_an_assumed_one_a_warning() {
+        let shown = |domain: &ClusterDomain| {
             let console = reporter(ConsoleFormat::Pretty);
             let (mut out, mut err) = (Vec::new(), Vec::new());
-            console.render(
-                RunEvent::Started {
-                    server: "https://c",
-                    version: None,
-                    nodes: &[],
-                    cluster_domain: Some(domain),
-                    cases: &[],
-                    to_run: 0,
-                    skipped: 0,
-                    threads: 1,
-                    run_id: "r1",
-                },
-                &mut out,
-                &mut err,
-            );
-            String::from_utf8_lossy(&err)
-                .lines()
-                .nth(1)
-                .map(str::to_string)
+            console.render(RunEvent::ClusterDomain(domain), &mut out, &mut err);
+            assert!(out.is_empty());
+            String::from_utf8_lossy(&err).into_owned()
         };
         let discovered = ClusterDomain {
             name: "cluster.example".into(),
             source: DomainSource::Discovered,
         };
         assert_eq!(
-            banner(&discovered).as_deref(),
-            Some("Cluster domain: cluster.example (discovered).")
+            shown(&discovered),
+            "Cluster domain: cluster.example (discovered).\n"
         );
         let assumed = ClusterDomain {
             name: "cluster.local".into(),
@@ -568,8 +547,8 @@ mod tests {
             },
         };
         assert_eq!(
-            banner(&assumed).as_deref(),
-            Some("warning: cluster domain: cluster.local (assumed: no Linux node takes test pods); --cluster-domain sets it")
+            shown(&assumed),
+            "warning: cluster domain: cluster.local (assumed: no Linux node takes test pods); --cluster-domain sets it\n"
         );
     }
 

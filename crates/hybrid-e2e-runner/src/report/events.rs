@@ -18,9 +18,6 @@ pub enum RunEvent<'a> {
         version: Option<&'a str>,
         /// Usable nodes by OS and build (`linux=2`, `windows/10.0.20348=2`).
         nodes: &'a [String],
-        /// The cluster domain `${cluster-domain}` stands for, when a test uses it or
-        /// `--cluster-domain` was given.
-        cluster_domain: Option<&'a ClusterDomain>,
         /// Every selected test cell, in the order they start.
         cases: &'a [TestCase],
         /// How many of them will run.
@@ -32,6 +29,9 @@ pub enum RunEvent<'a> {
         /// The run's id (labels its namespaces).
         run_id: &'a str,
     },
+    /// The cluster domain `${cluster-domain}` stands for is known (only sent when a test that
+    /// runs uses it, or `--cluster-domain` was given); no test has started yet.
+    ClusterDomain(&'a ClusterDomain),
     /// A test began to run (skipped tests do not start).
     TestStarted {
         /// The test cell's name.

@@ -192,46 +192,28 @@ pub fn execute(
             (!reasons.is_empty()).then(|| reasons.join("; "))
         })
         .collect();
-    let mut test_env = TestEnv {
-        client: connection.client.clone(),
-        fixtures,
-        images,
-        timeout_scale: plan.timeout_scale,
-        storage_classes: plan.storage_classes.clone(),
-        probe_via: plan.probe_via,
-        cluster_domain: cluster_domain::DEFAULT_DOMAIN.to_string(),
-    };
-    let to_run: Vec<&TestCase> = cases
-        .iter()
-        .zip(&skips)
-        .filter(|(_, skip)| skip.is_none())
-        .map(|(case, _)| case)
-        .collect();
-    info.cluster_domain = runtime.block_on(cluster_domain::resolve(
-        &test_env,
-        plan.cluster_domain.as_deref(),
-        &to_run,
-        &facts,
-        &plan.run_id,
-        plan.pod_security,
-    ));
-    if let Some(domain) = &info.cluster_domain {
-        test_env.cluster_domain = domain.name.clone();
-    }
+    let to_run = skips.iter().filter(|s| s.is_none()).count();
     reporter.report(RunEvent::Started {
         server: &connection.server,
         version: facts.version.as_deref(),
         nodes: &info.nodes,
-        cluster_domain: info.cluster_domain.as_ref(),
         cases: &cases,
-        to_run: to_run.len(),
-        skipped: skips.iter().filter(|s| s.is_some()).count(),
+        to_run,
+        skipped: skips.len() - to_run,
         threads: plan.test_threads,
         run_id: &plan.run_id,
     });
 
     let env = Arc::new(RunEnv {
-        test: test_env,
+        test: TestEnv {
+            client: connection.client.clone(),
+            fixtures,
+            images,
+            timeout_scale: plan.timeout_scale,
+            storage_classes: plan.storage_classes.clone(),
+            probe_via: plan.probe_via,
+            cluster_domain: Default::default(),
+        },
         run_id: plan.run_id.clone(),
         pod_security: plan.pod_security,
         keep_namespaces: plan.keep_namespaces,
@@ -242,6 +224,30 @@ pub fn execute(
     });
 
     let work = async {
+        // Inside the interruptible part of the run: Ctrl-C during discovery skips every test,
+        // and the sweep deletes the discovery namespace.
+        let will_run: Vec<&TestCase> = cases
+            .iter()
+            .zip(&skips)
+            .filter(|(_, skip)| skip.is_none())
+            .map(|(case, _)| case)
+            .collect();
+        let resolving = cluster_domain::resolve(
+            &env.test,
+            plan.cluster_domain.as_deref(),
+            &will_run,
+            &facts,
+            &plan.run_id,
+            plan.pod_security,
+        );
+        info.cluster_domain = tokio::select! {
+            domain = resolving => domain,
+            () = env.cancel.cancelled() => None,
+        };
+        if let Some(domain) = &info.cluster_domain {
+            let _ = env.test.cluster_domain.set(domain.name.clone());
+            reporter.report(RunEvent::ClusterDomain(domain));
+        }
         let results = schedule::run_all(&env, &cases, skips, plan.test_threads, reporter).await;
         let interrupted = env.cancel.is_cancelled();
         sweep(&env, plan, interrupted, reporter).await;

@@ -32,8 +32,18 @@ pub(crate) struct TestEnv {
     pub storage_classes: BTreeMap<Os, String>,
     /// How `http` steps from a pod reach its netexec (`--probe-via`).
     pub probe_via: super::ProbeVia,
-    /// The cluster's DNS domain, `${cluster-domain}` (`cluster.local`).
-    pub cluster_domain: String,
+    /// The cluster's DNS domain, `${cluster-domain}`: set once per run, before the tests
+    /// (see `run::cluster_domain`); unset, `cluster.local`.
+    pub cluster_domain: std::sync::OnceLock<String>,
+}
+
+impl TestEnv {
+    /// `${cluster-domain}`: the run's cluster domain, `cluster.local` until it is set.
+    pub(crate) fn cluster_domain(&self) -> &str {
+        self.cluster_domain
+            .get()
+            .map_or(super::cluster_domain::DEFAULT_DOMAIN, String::as_str)
+    }
 }
 
 /// The state of one test while its steps run.
@@ -85,7 +95,7 @@ impl TestScope<'_> {
         placeholders::Context {
             client: &self.env.client,
             namespace: &self.namespace,
-            cluster_domain: &self.env.cluster_domain,
+            cluster_domain: self.env.cluster_domain(),
         }
     }
 
