@@ -231,6 +231,20 @@ pub(crate) struct RunArgs {
     /// pod networking.
     #[arg(long, value_enum, value_name = "HOW", default_value_t = ProbeVia::Exec)]
     pub probe_via: ProbeVia,
+
+    /// The cluster's own DNS domain (the kubelet's clusterDomain, e.g. cluster.local), which
+    /// ${cluster-domain} in suites stands for. When absent and a selected test uses it, it is
+    /// discovered once per run from the search line of a Linux pod's /etc/resolv.conf
+    /// (cluster.local is assumed, with a warning, when that fails).
+    #[arg(long, value_name = "DOMAIN", value_parser = cluster_domain, help_heading = "Cluster")]
+    pub cluster_domain: Option<String>,
+}
+
+/// Reads `--cluster-domain`: a DNS name, its trailing dot dropped.
+fn cluster_domain(
+    text: &str,
+) -> Result<String, hybrid_e2e_runner::run::cluster_domain::DomainError> {
+    hybrid_e2e_runner::run::cluster_domain::parse_domain(text)
 }
 
 /// How probes reach the source pod's netexec (`--probe-via`).
@@ -325,6 +339,27 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn cluster_domain_must_be_a_dns_name() {
+        let parse = |value: &str| {
+            Cli::try_parse_from(["hybrid-e2e", "run", "--cluster-domain", value]).map(|cli| {
+                match cli.command {
+                    Command::Run(run) => run.cluster_domain,
+                    _ => None,
+                }
+            })
+        };
+        assert_eq!(
+            parse("corp.example.").expect("a DNS name"),
+            Some("corp.example".to_string())
+        );
+        let err = parse("bad_domain!").expect_err("not a DNS name");
+        assert_eq!(err.exit_code(), 2);
+        let text = err.to_string();
+        assert!(text.contains("--cluster-domain"), "{text}");
+        assert!(text.contains("label \"bad_domain!\""), "{text}");
     }
 
     #[test]

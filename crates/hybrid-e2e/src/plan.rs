@@ -178,6 +178,7 @@ impl RunPlan {
                 ProbeViaFlag::Exec => ProbeVia::Exec,
                 ProbeViaFlag::Proxy => ProbeVia::Proxy,
             },
+            cluster_domain: args.cluster_domain.clone(),
         };
         Ok(RunPlan {
             target,

@@ -49,10 +49,14 @@
 //! ```
 //!
 //! Run-time placeholders in step strings, substituted just before the step runs:
-//! `${namespace}`, `${ip.POD}`, `${node-ip.POD}` (InternalIP of the pod's node), `${node-name.POD}`,
-//! `${cluster-ip.SERVICE}`, `${node-port.SERVICE}` (one table: `vars::RUNTIME`). Anything else
-//! written `${...}` that reaches a step (a shell's `$${HOME}`: `$${` writes a literal `${`)
-//! is left as written.
+//! `${namespace}`, `${cluster-domain}` (the cluster's DNS domain, e.g. `cluster.local`: from
+//! `--cluster-domain`, else discovered once per run), `${ip.POD}`, `${node-ip.POD}` (InternalIP
+//! of the pod's node), `${node-name.POD}`, `${cluster-ip.SERVICE}`, `${node-port.SERVICE}` (one
+//! table: `vars::RUNTIME`). Anything else written `${...}` that reaches a step (a shell's
+//! `$${HOME}`: `$${` writes a literal `${`) is left as written. `${cluster-domain}` names no
+//! object and only fits strings the runner substitutes (`http` `to.host`/`to.path`/`expect`,
+//! `dns.name`, `exec` `command`/`expect.stdout`, `logs.contains`, `expect` checks, `patch.merge`,
+//! `create.vars`); anywhere else it is an error (`run_wide`).
 //!
 //! `http.to` takes one of `pod`, `service`, `host`, `node-port` (plus `port`, `path` (default `/`;
 //! for UDP the netexec command, e.g. `hostname`), `protocol: http|udp`); `node-port` needs no
@@ -89,6 +93,7 @@ pub(crate) mod expand;
 pub(crate) mod fixtures;
 pub(crate) mod model;
 pub(crate) mod parse;
+pub(crate) mod run_wide;
 pub(crate) mod select;
 pub(crate) mod source;
 pub(crate) mod step;

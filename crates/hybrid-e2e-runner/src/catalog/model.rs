@@ -121,6 +121,23 @@ pub struct TestCase {
     pub location: Location,
 }
 
+impl TestCase {
+    /// Whether a step of this cell uses `${cluster-domain}` (so the run needs the domain).
+    pub fn uses_cluster_domain(&self) -> bool {
+        fn uses(value: &serde_json::Value) -> bool {
+            match value {
+                serde_json::Value::String(s) => super::vars::substituted_pieces(s)
+                    .contains(&super::vars::Piece::Var(super::vars::CLUSTER_DOMAIN)),
+                serde_json::Value::Array(items) => items.iter().any(uses),
+                serde_json::Value::Object(map) => map.values().any(uses),
+                _ => false,
+            }
+        }
+        // Steps always serialise; were one not to, the domain is needed rather than missed.
+        serde_json::to_value(&self.steps).map_or(true, |steps| uses(&steps))
+    }
+}
+
 /// One step of a test, `${vars}` already substituted.
 #[derive(Debug, Clone, Serialize)]
 pub struct Step {

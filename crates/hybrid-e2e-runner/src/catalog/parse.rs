@@ -7,6 +7,7 @@ use marked_yaml::Node;
 
 use super::error::Diagnostic;
 use super::model::Requirement;
+use super::run_wide;
 use super::suggest::hint;
 use super::tags::is_valid_tag;
 use super::vars::NAMESPACE;
@@ -96,6 +97,11 @@ fn read_suite(
     let root = yaml::parse_file(file, text)?;
     let top = Map::new(file, "", &root)?;
     top.only(SUITE_KEYS)?;
+    for key in ["suite", "description"] {
+        if let Some(node) = top.get(key) {
+            run_wide::check(file, key, node)?;
+        }
+    }
     let (name, name_node) = top.str("suite")?;
     if !is_valid_tag(&name) {
         return Err(top.err(
@@ -154,6 +160,7 @@ fn read_suite(
 fn read_test(file: &str, suite: &str, index: usize, node: &Node) -> Result<RawTest, Diagnostic> {
     let test = Map::new(file, format!("tests[{index}]"), node)?;
     test.only(TEST_KEYS)?;
+    run_wide::check(file, &test.path, node)?;
     let (name, name_node) = test.str("name")?;
     if !is_valid_tag(&name) {
         return Err(test.err(

@@ -719,3 +719,80 @@ fn error_opt_in() {
         "suites/s.yaml:4: tests[0].opt-in: expected a mapping, found a scalar"
     );
 }
+
+#[test]
+fn cluster_domain_fits_substituted_step_strings_and_marks_the_cell() {
+    let fixtures = FixtureSet::load(None).expect("fixtures");
+    let steps = format!(
+        "{CREATE}      - dns: {{ from: a, name: \"x.${{namespace}}.svc.${{cluster-domain}}\", expect: nxdomain }}
+      - exec: {{ pod: a, command: [echo, \"${{cluster-domain}}\"], expect: {{ stdout: \"${{cluster-domain}}\" }} }}
+"
+    );
+    let files = [SourceFile {
+        name: "suites/s.yaml".into(),
+        text: with_steps(&steps),
+    }];
+    let catalog = Catalog::from_files(&files, fixtures).expect("loads");
+    let case = &catalog.tests[0];
+    assert!(matches!(
+        &case.steps[1].action,
+        Action::Dns { name, .. } if name == "x.${namespace}.svc.${cluster-domain}"
+    ));
+    assert!(case.uses_cluster_domain());
+    let plain = embedded();
+    let pod_to_pod = plain
+        .tests
+        .iter()
+        .find(|t| t.name == "networking/pod-to-pod[client=linux,server=linux]")
+        .expect("cell");
+    assert!(!pod_to_pod.uses_cluster_domain());
+    let by_name = plain
+        .tests
+        .iter()
+        .find(|t| t.name == "networking/service-by-name[client=linux,server=linux]")
+        .expect("cell");
+    assert!(by_name.uses_cluster_domain());
+}
+
+#[test]
+fn error_cluster_domain_where_nothing_substitutes_it() {
+    const WHY: &str = "${cluster-domain} cannot be used here (it is substituted only in step strings: http to.host, to.path and expect, dns name, exec command and expect.stdout, logs contains, expect equals, not-equals and contains, patch merge, create vars)";
+    let cases = [
+        (
+            with_steps("      - create: { fixture: netexec, name: \"${cluster-domain}\", os: linux }\n"),
+            "suites/s.yaml:6: tests[0].steps[0].create.name",
+        ),
+        (
+            with_steps("      - create: { fixture: netexec, name: a, os: \"${cluster-domain}\" }\n"),
+            "suites/s.yaml:6: tests[0].steps[0].create.os",
+        ),
+        (
+            with_steps(&format!("{CREATE}      - wait: {{ pod: a, until: ready }}\n        timeout: \"${{cluster-domain}}\"\n")),
+            "suites/s.yaml:8: tests[0].steps[1].timeout",
+        ),
+        (
+            format!("{HEADER}    tags: [x, \"${{cluster-domain}}\"]\n    steps:\n{CREATE}"),
+            "suites/s.yaml:4: tests[0].tags[1]",
+        ),
+        (
+            format!("{HEADER}    matrix: {{ os: [linux, \"${{cluster-domain}}\"] }}\n    steps:\n{CREATE}"),
+            "suites/s.yaml:4: tests[0].matrix.os[1]",
+        ),
+        (
+            "suite: s\ntests:\n  - name: \"t-${cluster-domain}\"\n    steps: [sleep: 1s]\n".to_string(),
+            "suites/s.yaml:3: tests[0].name",
+        ),
+    ];
+    for (suite, at) in cases {
+        assert_eq!(load_err(&suite), format!("{at}: {WHY}"), "{suite}");
+    }
+    // Escaped, it is a literal and no placeholder at all.
+    let fixtures = FixtureSet::load(None).expect("fixtures");
+    let files = [SourceFile {
+        name: "suites/s.yaml".into(),
+        text: format!(
+            "{HEADER}    description: \"$${{cluster-domain}}\"\n    steps:\n      - sleep: 1s\n"
+        ),
+    }];
+    assert!(Catalog::from_files(&files, fixtures).is_ok());
+}

@@ -14,11 +14,16 @@ use serde_json::Value;
 /// The run-time variable the runner substitutes (left as is by the catalog).
 pub(crate) const NAMESPACE: &str = "namespace";
 
+/// The run-wide placeholder for the cluster's DNS domain (`--cluster-domain`, or discovered).
+pub(crate) const CLUSTER_DOMAIN: &str = "cluster-domain";
+
 /// What a run-time placeholder stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Runtime {
     /// `${namespace}`: the test's namespace.
     Namespace,
+    /// `${cluster-domain}`: the cluster's DNS domain (`cluster.local`), one per run.
+    ClusterDomain,
     /// `${ip.POD}`: the pod's IP.
     PodIp,
     /// `${node-ip.POD}`: the InternalIP of the pod's node.
@@ -36,6 +41,7 @@ pub(crate) enum Runtime {
 /// `${ip.server}` is [`Runtime::PodIp`] of the object `server`.
 pub(crate) const RUNTIME: &[(&str, Runtime)] = &[
     (NAMESPACE, Runtime::Namespace),
+    (CLUSTER_DOMAIN, Runtime::ClusterDomain),
     ("ip.", Runtime::PodIp),
     ("node-ip.", Runtime::NodeIp),
     ("node-name.", Runtime::NodeName),
@@ -44,7 +50,7 @@ pub(crate) const RUNTIME: &[(&str, Runtime)] = &[
 ];
 
 /// A run-time placeholder: what it stands for, and the object it names (empty for
-/// `${namespace}`).
+/// `${namespace}` and `${cluster-domain}`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct RuntimeVar<'a> {
     pub(crate) what: Runtime,
@@ -364,12 +370,21 @@ mod tests {
     fn the_runtime_table_names_each_placeholder_and_its_object() {
         let var = |what, object| Some(RuntimeVar { what, object });
         assert_eq!(runtime("namespace"), var(Runtime::Namespace, ""));
+        assert_eq!(runtime("cluster-domain"), var(Runtime::ClusterDomain, ""));
         assert_eq!(runtime("ip.server"), var(Runtime::PodIp, "server"));
         assert_eq!(runtime("node-ip.a.b"), var(Runtime::NodeIp, "a.b"));
         assert_eq!(runtime("node-name.p"), var(Runtime::NodeName, "p"));
         assert_eq!(runtime("cluster-ip.web"), var(Runtime::ClusterIp, "web"));
         assert_eq!(runtime("node-port.web"), var(Runtime::NodePort, "web"));
-        for name in ["ip.", "ip", "namespace.x", "ipx.a", "HOME", "os"] {
+        for name in [
+            "ip.",
+            "ip",
+            "namespace.x",
+            "cluster-domain.x",
+            "ipx.a",
+            "HOME",
+            "os",
+        ] {
             assert_eq!(runtime(name), None, "{name}");
         }
     }

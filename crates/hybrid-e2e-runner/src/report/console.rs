@@ -13,7 +13,7 @@ use crate::kube_error::error_chain;
 use crate::labels::RUN_ID_LABEL;
 use crate::report::events::{Reporter, RunEvent};
 
-use super::model::{Outcome, TestResult};
+use super::model::{ClusterDomain, DomainSource, Outcome, TestResult};
 
 /// Console output style.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +109,18 @@ impl ConsoleReporter {
                         );
                     }
                 }
+            }
+            RunEvent::ClusterDomain(ClusterDomain {
+                name,
+                source: DomainSource::Assumed { reason },
+            }) => {
+                let _ = writeln!(
+                    err,
+                    "warning: cluster domain: {name} (assumed: {reason}); --cluster-domain sets it"
+                );
+            }
+            RunEvent::ClusterDomain(domain) => {
+                let _ = writeln!(err, "Cluster domain: {domain}.");
             }
             RunEvent::TestStarted { name } => {
                 let mut state = self.state();
@@ -509,6 +521,35 @@ mod tests {
         assert_eq!(events[6]["event"], "ignored");
         assert_eq!(events[7]["event"], "failed");
         assert_eq!(events[7]["passed"], 1);
+    }
+
+    #[test]
+    fn the_cluster_domain_is_one_line_and_an_assumed_one_a_warning() {
+        let shown = |domain: &ClusterDomain| {
+            let console = reporter(ConsoleFormat::Pretty);
+            let (mut out, mut err) = (Vec::new(), Vec::new());
+            console.render(RunEvent::ClusterDomain(domain), &mut out, &mut err);
+            assert!(out.is_empty());
+            String::from_utf8_lossy(&err).into_owned()
+        };
+        let discovered = ClusterDomain {
+            name: "cluster.example".into(),
+            source: DomainSource::Discovered,
+        };
+        assert_eq!(
+            shown(&discovered),
+            "Cluster domain: cluster.example (discovered).\n"
+        );
+        let assumed = ClusterDomain {
+            name: "cluster.local".into(),
+            source: DomainSource::Assumed {
+                reason: "no Linux node takes test pods".into(),
+            },
+        };
+        assert_eq!(
+            shown(&assumed),
+            "warning: cluster domain: cluster.local (assumed: no Linux node takes test pods); --cluster-domain sets it\n"
+        );
     }
 
     #[test]

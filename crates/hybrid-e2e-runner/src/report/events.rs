@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::catalog::TestCase;
-use crate::report::{ReportError, ReportPaths, TestResult};
+use crate::report::{ClusterDomain, ReportError, ReportPaths, TestResult};
 
 /// Something that happened during a run, in the order it happened.
 #[derive(Debug)]
@@ -29,6 +29,9 @@ pub enum RunEvent<'a> {
         /// The run's id (labels its namespaces).
         run_id: &'a str,
     },
+    /// The cluster domain `${cluster-domain}` stands for is known (only sent when a test that
+    /// runs uses it, or `--cluster-domain` was given); no test has started yet.
+    ClusterDomain(&'a ClusterDomain),
     /// A test began to run (skipped tests do not start).
     TestStarted {
         /// The test cell's name.

@@ -77,8 +77,23 @@ pub fn write_results_json(report: &RunReport, path: &Path) -> Result<(), ReportE
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::model::TestResult;
+    use crate::report::model::{ClusterDomain, DomainSource, TestResult};
     use std::time::Duration;
+
+    #[test]
+    fn an_assumed_cluster_domain_says_why() {
+        let domain = ClusterDomain {
+            name: "cluster.local".into(),
+            source: DomainSource::Assumed {
+                reason: "no Linux node".into(),
+            },
+        };
+        assert_eq!(
+            serde_json::to_value(&domain).expect("serialises"),
+            serde_json::json!({"name": "cluster.local", "source": "assumed", "reason": "no Linux node"})
+        );
+        assert_eq!(domain.to_string(), "cluster.local (assumed: no Linux node)");
+    }
 
     #[test]
     fn has_run_tests_and_summary() {
@@ -93,6 +108,10 @@ mod tests {
                 tag_expression: None,
                 name_filter: vec![],
                 api_retries: 0,
+                cluster_domain: Some(ClusterDomain {
+                    name: "corp.internal".into(),
+                    source: DomainSource::Flag,
+                }),
             },
             results: vec![TestResult {
                 name: "storage/emptydir[os=linux]".into(),
@@ -112,6 +131,10 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
         assert_eq!(v["run"]["run_id"], "r1");
         assert_eq!(v["run"]["duration"], 2.5);
+        assert_eq!(
+            v["run"]["cluster_domain"],
+            serde_json::json!({"name": "corp.internal", "source": "flag"})
+        );
         assert!(v["aborted"].is_null());
         let t = &v["tests"][0];
         assert_eq!(t["name"], "storage/emptydir[os=linux]");

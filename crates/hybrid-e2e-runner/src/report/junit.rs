@@ -136,7 +136,7 @@ fn group_by_suite(results: &[TestResult]) -> Vec<(&str, Vec<&TestResult>)> {
 /// The run's facts, as `(name, value)` pairs, in the order they are written.
 fn properties(report: &RunReport) -> Vec<(&'static str, String)> {
     let info = &report.info;
-    vec![
+    let mut properties = vec![
         ("harness.version", info.harness_version.clone()),
         (
             "cluster.version",
@@ -144,11 +144,17 @@ fn properties(report: &RunReport) -> Vec<(&'static str, String)> {
                 .clone()
                 .unwrap_or_else(|| "unknown".into()),
         ),
+    ];
+    if let Some(domain) = &info.cluster_domain {
+        properties.push(("cluster.domain", domain.to_string()));
+    }
+    properties.extend([
         ("nodes", info.nodes.join(", ")),
         ("tags", info.tag_expression.clone().unwrap_or_default()),
         ("filter", info.name_filter.join(" ")),
         ("run.id", info.run_id.clone()),
-    ]
+    ]);
+    properties
 }
 
 struct SuiteHeader<'a> {
@@ -284,7 +290,7 @@ fn attr<'a>(key: &'a str, value: &str) -> Attribute<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::model::RunInfo;
+    use crate::report::model::{ClusterDomain, DomainSource, RunInfo};
     use chrono::TimeZone;
     use std::path::PathBuf;
 
@@ -302,6 +308,10 @@ mod tests {
             tag_expression: Some("networking && !slow".into()),
             name_filter: vec!["pod".into()],
             api_retries: 0,
+            cluster_domain: Some(ClusterDomain {
+                name: "cluster.example".into(),
+                source: DomainSource::Discovered,
+            }),
         }
     }
 
@@ -352,6 +362,7 @@ mod tests {
         for p in [
             "name=\"harness.version\" value=\"0.1.0\"",
             "name=\"cluster.version\" value=\"v1.33.1\"",
+            "name=\"cluster.domain\" value=\"cluster.example (discovered)\"",
             "name=\"nodes\" value=\"linux=2, windows/10.0.20348=1\"",
             "name=\"tags\" value=\"networking &amp;&amp; !slow\"",
             "name=\"filter\" value=\"pod\"",

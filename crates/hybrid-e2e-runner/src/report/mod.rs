@@ -147,6 +147,7 @@ mod tests {
                 tag_expression: None,
                 name_filter: vec![],
                 api_retries: 0,
+                cluster_domain: None,
             },
             results: vec![],
             aborted: None,

@@ -77,6 +77,46 @@ pub struct RunInfo {
     pub name_filter: Vec<String>,
     /// API requests retried after a transient error (5xx, 429, a dropped connection).
     pub api_retries: u64,
+    /// The cluster domain `${cluster-domain}` stood for; `None` when no selected test used it
+    /// and no `--cluster-domain` was given.
+    pub cluster_domain: Option<ClusterDomain>,
+}
+
+/// The cluster's DNS domain the run used for `${cluster-domain}`, and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClusterDomain {
+    /// The domain, without a trailing dot (`cluster.local`).
+    pub name: String,
+    /// Where it came from (`"source": "flag" | "discovered" | "assumed"`).
+    #[serde(flatten)]
+    pub source: DomainSource,
+}
+
+/// Where the run's cluster domain came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "source", rename_all = "lowercase")]
+pub enum DomainSource {
+    /// `--cluster-domain`.
+    Flag,
+    /// The `search` line of a Linux pod's `/etc/resolv.conf`.
+    Discovered,
+    /// Not discovered, so the kubelet's default was taken; `reason` says why.
+    Assumed {
+        /// Why discovery did not give the domain.
+        reason: String,
+    },
+}
+
+impl std::fmt::Display for ClusterDomain {
+    /// `cluster.example (discovered)`, `cluster.local (--cluster-domain)`,
+    /// `cluster.local (assumed: no Linux node)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.source {
+            DomainSource::Flag => write!(f, "{} (--cluster-domain)", self.name),
+            DomainSource::Discovered => write!(f, "{} (discovered)", self.name),
+            DomainSource::Assumed { reason } => write!(f, "{} (assumed: {reason})", self.name),
+        }
+    }
 }
 
 /// Everything a report is made from.

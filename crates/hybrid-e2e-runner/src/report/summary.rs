@@ -73,6 +73,9 @@ pub fn render_summary(report: &RunReport) -> String {
     if !info.nodes.is_empty() {
         facts.push(format!("nodes `{}`", code(&info.nodes.join(", "))));
     }
+    if let Some(domain) = &info.cluster_domain {
+        facts.push(format!("cluster domain {}", cell(&domain.to_string())));
+    }
     if let Some(t) = &info.tag_expression {
         facts.push(format!("tags `{}`", code(t)));
     }
@@ -192,7 +195,7 @@ fn table_code(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::model::{RunInfo, TestResult};
+    use crate::report::model::{ClusterDomain, DomainSource, RunInfo, TestResult};
     use std::time::Duration;
 
     fn result(name: &str, outcome: Outcome) -> TestResult {
@@ -231,6 +234,12 @@ mod tests {
                 tag_expression: Some("a || b".into()),
                 name_filter: vec![],
                 api_retries: 37,
+                cluster_domain: Some(ClusterDomain {
+                    name: "cluster.local".into(),
+                    source: DomainSource::Assumed {
+                        reason: "no Linux node".into(),
+                    },
+                }),
             },
             results: vec![result("s/p", Outcome::Passed), f, s1, s2, s3],
             aborted: Some("interrupted".into()),
@@ -251,6 +260,10 @@ mod tests {
         );
         assert!(md.contains("tags `a || b`"), "{md}");
         assert!(md.contains(" · API requests retried 37 · "), "{md}");
+        assert!(
+            md.contains(" · cluster domain cluster.local (assumed: no Linux node) · "),
+            "{md}"
+        );
         assert!(md.contains("> **Run aborted:** interrupted"));
         assert!(
             md.contains("| `s/f` | step 2 \\| wait: pod &lt;x&gt;<br>never ready |"),

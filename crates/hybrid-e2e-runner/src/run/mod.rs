@@ -5,6 +5,7 @@
 
 pub(crate) mod admission;
 pub mod api_retry;
+pub mod cluster_domain;
 pub mod connect;
 pub(crate) mod diagnose;
 pub(crate) mod mounts;
@@ -71,6 +72,9 @@ pub struct RunConfig {
     pub pod_security: crate::pod_security::PodSecurityLevel,
     /// How `http` steps from a pod reach that pod's netexec (`--probe-via`).
     pub probe_via: ProbeVia,
+    /// `--cluster-domain`, already checked to be a DNS name; absent: discovered when a test
+    /// uses `${cluster-domain}` (see [`cluster_domain`]).
+    pub cluster_domain: Option<String>,
 }
 
 /// How an `http` step from a pod reaches the agnhost netexec of that source pod, which then
@@ -188,13 +192,14 @@ pub fn execute(
             (!reasons.is_empty()).then(|| reasons.join("; "))
         })
         .collect();
+    let to_run = skips.iter().filter(|s| s.is_none()).count();
     reporter.report(RunEvent::Started {
         server: &connection.server,
         version: facts.version.as_deref(),
         nodes: &info.nodes,
         cases: &cases,
-        to_run: skips.iter().filter(|s| s.is_none()).count(),
-        skipped: skips.iter().filter(|s| s.is_some()).count(),
+        to_run,
+        skipped: skips.len() - to_run,
         threads: plan.test_threads,
         run_id: &plan.run_id,
     });
@@ -207,6 +212,7 @@ pub fn execute(
             timeout_scale: plan.timeout_scale,
             storage_classes: plan.storage_classes.clone(),
             probe_via: plan.probe_via,
+            cluster_domain: Default::default(),
         },
         run_id: plan.run_id.clone(),
         pod_security: plan.pod_security,
@@ -218,6 +224,30 @@ pub fn execute(
     });
 
     let work = async {
+        // Inside the interruptible part of the run: Ctrl-C during discovery skips every test,
+        // and the sweep deletes the discovery namespace.
+        let will_run: Vec<&TestCase> = cases
+            .iter()
+            .zip(&skips)
+            .filter(|(_, skip)| skip.is_none())
+            .map(|(case, _)| case)
+            .collect();
+        let resolving = cluster_domain::resolve(
+            &env.test,
+            plan.cluster_domain.as_deref(),
+            &will_run,
+            &facts,
+            &plan.run_id,
+            plan.pod_security,
+        );
+        info.cluster_domain = tokio::select! {
+            domain = resolving => domain,
+            () = env.cancel.cancelled() => None,
+        };
+        if let Some(domain) = &info.cluster_domain {
+            let _ = env.test.cluster_domain.set(domain.name.clone());
+            reporter.report(RunEvent::ClusterDomain(domain));
+        }
         let results = schedule::run_all(&env, &cases, skips, plan.test_threads, reporter).await;
         let interrupted = env.cancel.is_cancelled();
         sweep(&env, plan, interrupted, reporter).await;
@@ -311,6 +341,7 @@ fn run_info(plan: &RunConfig) -> RunInfo {
         tag_expression: plan.tag_expression.clone(),
         name_filter: plan.name_filters.clone(),
         api_retries: 0,
+        cluster_domain: None,
     }
 }
 

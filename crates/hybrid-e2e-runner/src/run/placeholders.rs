@@ -1,6 +1,7 @@
 //! Run-time placeholders in step strings, substituted just before a step runs: the ones
-//! `catalog::vars::RUNTIME` lists (`${namespace}`, `${ip.POD}`, `${node-ip.POD}`,
-//! `${node-name.POD}`, `${cluster-ip.SERVICE}`, `${node-port.SERVICE}`), read from the cluster.
+//! `catalog::vars::RUNTIME` lists: `${namespace}` and `${cluster-domain}` (known to the run),
+//! `${ip.POD}`, `${node-ip.POD}`, `${node-name.POD}`, `${cluster-ip.SERVICE}`,
+//! `${node-port.SERVICE}` (read from the cluster).
 //! Step strings come substituted by the catalog, so they are read as
 //! `vars::Reading::Substituted`: anything that is no run-time placeholder (a shell's
 //! `${HOME}`, written `$${HOME}` in a suite) is left as written.
@@ -60,19 +61,25 @@ fn parse(text: &str) -> Vec<Part<'_>> {
         .collect()
 }
 
+/// Where placeholders are substituted: the cluster, the test's namespace and the run's
+/// cluster domain.
+#[derive(Clone, Copy)]
+pub(crate) struct Context<'a> {
+    /// The cluster's API (pods, services and nodes are read from it).
+    pub(crate) client: &'a Client,
+    /// The test's namespace: `${namespace}`, and where named objects are looked up.
+    pub(crate) namespace: &'a str,
+    /// `${cluster-domain}`.
+    pub(crate) cluster_domain: &'a str,
+}
+
 /// Substitutes every run-time placeholder in `text`.
-pub(crate) async fn expand(
-    client: &Client,
-    namespace: &str,
-    text: &str,
-) -> Result<String, PlaceholderError> {
+pub(crate) async fn expand(at: Context<'_>, text: &str) -> Result<String, PlaceholderError> {
     let mut out = String::new();
     for part in parse(text) {
         match part {
             Part::Text(piece) => piece.push_as_written(&mut out),
-            Part::Placeholder(var, written) => {
-                out.push_str(&value_of(client, namespace, var, written).await?)
-            }
+            Part::Placeholder(var, written) => out.push_str(&value_of(at, var, written).await?),
         }
     }
     Ok(out)
@@ -80,26 +87,22 @@ pub(crate) async fn expand(
 
 /// Substitutes placeholders in every string of a JSON tree.
 pub(crate) async fn expand_value(
-    client: &Client,
-    namespace: &str,
+    at: Context<'_>,
     value: &Value,
 ) -> Result<Value, PlaceholderError> {
     Ok(match value {
-        Value::String(s) if s.contains("${") => Value::String(expand(client, namespace, s).await?),
+        Value::String(s) if s.contains("${") => Value::String(expand(at, s).await?),
         Value::Array(items) => {
             let mut out = Vec::with_capacity(items.len());
             for item in items {
-                out.push(Box::pin(expand_value(client, namespace, item)).await?);
+                out.push(Box::pin(expand_value(at, item)).await?);
             }
             Value::Array(out)
         }
         Value::Object(map) => {
             let mut out = serde_json::Map::new();
             for (k, v) in map {
-                out.insert(
-                    k.clone(),
-                    Box::pin(expand_value(client, namespace, v)).await?,
-                );
+                out.insert(k.clone(), Box::pin(expand_value(at, v)).await?);
             }
             Value::Object(out)
         }
@@ -107,13 +110,13 @@ pub(crate) async fn expand_value(
     })
 }
 
-/// The value of run-time placeholder `var` (written `${placeholder}`) in `namespace`.
+/// The value of run-time placeholder `var` (written `${placeholder}`) in `at`.
 async fn value_of(
-    client: &Client,
-    namespace: &str,
+    at: Context<'_>,
     var: RuntimeVar<'_>,
     placeholder: &str,
 ) -> Result<String, PlaceholderError> {
+    let (client, namespace) = (at.client, at.namespace);
     let name = var.object;
     let api = |what: String| {
         let placeholder = placeholder.to_string();
@@ -132,6 +135,7 @@ async fn value_of(
     let services = Api::<Service>::namespaced(client.clone(), namespace);
     match var.what {
         Runtime::Namespace => Ok(namespace.to_string()),
+        Runtime::ClusterDomain => Ok(at.cluster_domain.to_string()),
         Runtime::PodIp => {
             let what = format!("pod \"{name}\"");
             let pod = pods.get(name).await.map_err(api(what.clone()))?;
@@ -198,8 +202,8 @@ mod tests {
 
     #[test]
     fn every_run_time_placeholder_is_found() {
-        let text =
-            "${namespace}/${ip.a} ${node-ip.a} ${node-name.b.c} ${cluster-ip.web}:${node-port.web}";
+        let text = "${namespace}/${ip.a} ${node-ip.a} ${node-name.b.c} \
+                    ${cluster-ip.web}:${node-port.web} x.${cluster-domain}";
         let found: Vec<(RuntimeVar<'_>, &str)> = parse(text)
             .into_iter()
             .filter_map(|p| match p {
@@ -216,6 +220,7 @@ mod tests {
                 (var(Runtime::NodeName, "b.c"), "node-name.b.c"),
                 (var(Runtime::ClusterIp, "web"), "cluster-ip.web"),
                 (var(Runtime::NodePort, "web"), "node-port.web"),
+                (var(Runtime::ClusterDomain, ""), "cluster-domain"),
             ]
         );
     }

@@ -32,6 +32,18 @@ pub(crate) struct TestEnv {
     pub storage_classes: BTreeMap<Os, String>,
     /// How `http` steps from a pod reach its netexec (`--probe-via`).
     pub probe_via: super::ProbeVia,
+    /// The cluster's DNS domain, `${cluster-domain}`: set once per run, before the tests
+    /// (see `run::cluster_domain`); unset, `cluster.local`.
+    pub cluster_domain: std::sync::OnceLock<String>,
+}
+
+impl TestEnv {
+    /// `${cluster-domain}`: the run's cluster domain, `cluster.local` until it is set.
+    pub(crate) fn cluster_domain(&self) -> &str {
+        self.cluster_domain
+            .get()
+            .map_or(super::cluster_domain::DEFAULT_DOMAIN, String::as_str)
+    }
 }
 
 /// The state of one test while its steps run.
@@ -73,12 +85,21 @@ impl TestScope<'_> {
         if !text.contains("${") {
             return Ok(text.to_string());
         }
-        placeholders::expand(&self.env.client, &self.namespace, text).await
+        placeholders::expand(self.placeholders(), text).await
     }
 
     /// Substitutes run-time placeholders in every string of a suite value.
     pub(crate) async fn expand_value(&self, value: &Value) -> Result<Value, PlaceholderError> {
-        placeholders::expand_value(&self.env.client, &self.namespace, value).await
+        placeholders::expand_value(self.placeholders(), value).await
+    }
+
+    /// What run-time placeholders are substituted with in this test.
+    pub(crate) fn placeholders(&self) -> placeholders::Context<'_> {
+        placeholders::Context {
+            client: &self.env.client,
+            namespace: &self.namespace,
+            cluster_domain: self.env.cluster_domain(),
+        }
     }
 
     /// Runs a command in a container; returns exit code, stdout, stderr.

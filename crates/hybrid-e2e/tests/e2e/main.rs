@@ -10,6 +10,8 @@ mod admission;
 
 // Command line without a cluster: list, render, bad input, help.
 mod cli;
+// The cluster's DNS domain: discovered, --cluster-domain, assumed; bad input.
+mod cluster_domain;
 // Proxies, credential plugins and bad kubeconfigs, as users connect.
 mod connect;
 // exec steps whose commands write a lot to stderr: both streams read at once.

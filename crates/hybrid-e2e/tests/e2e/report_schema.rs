@@ -9,7 +9,9 @@ use chrono::TimeZone;
 use quick_xml::events::Event;
 use quick_xml::Reader;
 
-use hybrid_e2e_runner::report::{self, Outcome, RunInfo, RunReport, TestResult};
+use hybrid_e2e_runner::report::{
+    self, ClusterDomain, DomainSource, Outcome, RunInfo, RunReport, TestResult,
+};
 
 const NASTY: &str = "\x1b[31mERROR\x1b[0m \x00 bell\x07 vt\x0b ]]> <script>alert('x')</script> & &amp; \"q\" \u{fffe} 🚀 日本\r\n";
 
@@ -31,6 +33,10 @@ fn info() -> RunInfo {
         tag_expression: Some("networking && !slow".into()),
         name_filter: vec!["pod-to-pod".into()],
         api_retries: 0,
+        cluster_domain: Some(ClusterDomain {
+            name: "cluster.example".into(),
+            source: DomainSource::Discovered,
+        }),
     }
 }
 
@@ -206,6 +212,10 @@ fn counts_of(el: &Element) -> (usize, usize, usize) {
 fn assert_properties(suite: &Element) {
     assert_eq!(suite.property("harness.version"), "0.1.0");
     assert_eq!(suite.property("cluster.version"), "v1.33.2");
+    assert_eq!(
+        suite.property("cluster.domain"),
+        "cluster.example (discovered)"
+    );
     assert_eq!(
         suite.property("nodes"),
         "linux=2, windows/10.0.20348=1, windows/10.0.26100=1"
@@ -455,11 +465,19 @@ fn write_all_writes_three_agreeing_files() {
     assert_eq!(json["tests"][1]["message"], "step 2 wait: pod never ready");
     assert_eq!(json["tests"][2]["skip_reason"], "no default StorageClass");
     assert_eq!(json["run"]["run_id"], "20260102-030405-ab12");
+    assert_eq!(
+        json["run"]["cluster_domain"],
+        serde_json::json!({"name": "cluster.example", "source": "discovered"})
+    );
 
     let md = std::fs::read_to_string(&paths.summary).expect("summary.md");
     assert!(md.contains("**1 passed, 1 failed, 1 skipped**"), "{md}");
     assert!(md.contains("step 2 wait: pod never ready"));
     assert!(md.contains("no default StorageClass (1)"));
+    assert!(
+        md.contains("cluster domain cluster.example (discovered)"),
+        "{md}"
+    );
 
     let details = std::fs::read_to_string(artifacts.join("details.txt")).expect("details.txt");
     assert_eq!(

@@ -73,7 +73,7 @@ fn protocol_name(p: Protocol) -> &'static str {
 
 /// Substitutes run-time placeholders (`${ip.POD}`, ...) in a suite string.
 async fn expand(scope: &TestScope<'_>, text: &str) -> Result<String, ProbeError> {
-    Ok(placeholders::expand(&scope.env.client, &scope.namespace, text).await?)
+    Ok(placeholders::expand(scope.placeholders(), text).await?)
 }
 
 /// Substitutes run-time placeholders in the target and the expectation of an `http` step.
