@@ -125,8 +125,14 @@ async fn the_flag_is_used_instead_of_discovery() {
         message.contains(".svc.cluster.local (service \"web\"") && message.contains("NXDOMAIN"),
         "{message}"
     );
-    // The NXDOMAIN name is absent under any domain: that cell still passes.
-    assert_eq!(outcome(&run, CELLS[0])["outcome"], "passed");
+    // The dns test resolves the FQDN under the domain it was given, before its NXDOMAIN check.
+    let dns = outcome(&run, CELLS[0]);
+    assert_eq!(dns["outcome"], "failed", "{dns}");
+    let message = dns["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("nslookup web.") && message.contains(".svc.cluster.local"),
+        "{message}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -1,6 +1,7 @@
 //! The networking suite end to end: the real binary against a simulated cluster started in this
-//! process. It passes on a behaving cluster; each network fault makes exactly the checks it
-//! breaks fail, with messages naming source, target, expectation, what was seen and attempts;
+//! process. It passes on a behaving cluster and under each quirk; each network fault makes
+//! exactly the checks it breaks fail, alone and under every quirk at once, with messages naming
+//! source, target, expectation, what was seen and attempts;
 //! without Windows nodes the Windows cells skip; `list` selects exactly the cross-OS cells.
 //! The opt-in cells (partially qualified names from Windows clients, `windows-pqdn`) skip in
 //! every run here, whatever the fault: `windows_dns.rs` selects them.
@@ -8,7 +9,8 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use hybrid_sim::{Fault, SimConfig};
+use clap::ValueEnum;
+use hybrid_sim::{Fault, Quirk, SimConfig};
 
 use crate::common::harness::{opt_in_cells, run_against_sim, Run, BIN, OPT_IN_HINT};
 
@@ -69,29 +71,123 @@ async fn run(config: SimConfig, args: &[&str]) -> Run {
     run_against_sim(config, &args, Duration::from_secs(300)).await
 }
 
-/// Runs with one fault (fast timeouts) and checks exactly `broken` failed, the rest passed
-/// (the opt-in cells among `broken` are skipped instead, as in every run here).
-async fn run_with_fault(fault: Fault, broken: &BTreeSet<String>) -> Run {
-    let broken: BTreeSet<String> = broken.difference(&opt_in_cells()).cloned().collect();
+/// Runs with one fault (fast timeouts) and checks exactly the cells [`broken_by`] names failed,
+/// the rest passed (the opt-in cells among them are skipped instead, as in every run here).
+async fn run_with_fault(fault: Fault) -> Run {
+    run_with_fault_under(fault, BTreeSet::new()).await
+}
+
+/// [`run_with_fault`] on a cluster with these quirks too.
+async fn run_with_fault_under(fault: Fault, quirks: BTreeSet<Quirk>) -> Run {
+    let broken: BTreeSet<String> = broken_by(fault)
+        .difference(&opt_in_cells())
+        .cloned()
+        .collect();
+    let under = if quirks.is_empty() {
+        String::new()
+    } else {
+        format!(" under {} quirks", quirks.len())
+    };
     let run = run(
         SimConfig {
             faults: [fault].into(),
+            quirks,
             ..SimConfig::default()
         },
         &["--timeout-scale", "0.1"],
     )
     .await;
-    assert_eq!(run.code, Some(1), "{fault}: {}", run.stderr);
-    assert_eq!(
-        run.with_outcome("failed"),
-        broken,
-        "{fault}: failed set{}",
+    assert_eq!(run.code, Some(1), "{fault}{under}: {}", run.stderr);
+    let failed = run.with_outcome("failed");
+    assert!(
+        failed == broken,
+        "{fault}{under}: failed but should not: {:?}; should fail but did not: {:?}{}",
+        failed.difference(&broken).collect::<Vec<_>>(),
+        broken.difference(&failed).collect::<Vec<_>>(),
         run.failures()
     );
     let passed: BTreeSet<String> = runnable_cells().difference(&broken).cloned().collect();
-    assert_eq!(run.with_outcome("passed"), passed, "{fault}: passed set");
-    assert_eq!(run.with_outcome("skipped"), opt_in_cells(), "{fault}");
+    assert_eq!(
+        run.with_outcome("passed"),
+        passed,
+        "{fault}{under}: passed set"
+    );
+    assert_eq!(
+        run.with_outcome("skipped"),
+        opt_in_cells(),
+        "{fault}{under}"
+    );
     run
+}
+
+/// The network faults, each breaking its own cells.
+const NETWORK_FAULTS: [Fault; 6] = [
+    Fault::CrossOsNetwork,
+    Fault::Dns,
+    Fault::NoEndpoints,
+    Fault::NodeportClosed,
+    Fault::Snat,
+    Fault::UdpDrop,
+];
+
+/// The cells a fault breaks, and no others.
+fn broken_by(fault: Fault) -> BTreeSet<String> {
+    let mut broken = BTreeSet::new();
+    let both = ["linux", "windows"];
+    match fault {
+        Fault::CrossOsNetwork => {
+            for test in PAIR_TESTS {
+                broken.extend(cells(test, CROSS));
+            }
+            for os in both {
+                broken.insert(format!("networking/service-mixed-endpoints[client={os}]"));
+            }
+        }
+        Fault::Dns => {
+            broken.extend(cells("service-by-name", PAIRS));
+            broken.extend(cells("service-by-partial-name", PAIRS));
+            for os in both {
+                broken.insert(format!("networking/dns[client={os}]"));
+                broken.insert(format!("networking/dns-partial-names[client={os}]"));
+            }
+        }
+        Fault::NoEndpoints => {
+            for test in [
+                "service-by-ip",
+                "service-by-name",
+                "service-by-partial-name",
+                "readiness-gating",
+                "nodeport",
+            ] {
+                broken.extend(cells(test, PAIRS));
+            }
+            for os in both {
+                broken.insert(format!("networking/service-mixed-endpoints[client={os}]"));
+                broken.insert(format!("networking/nodeport-external[server={os}]"));
+            }
+        }
+        // A Windows node that drops NodePorts fails every NodePort check: each dials a
+        // Windows node (one node per OS), whatever OS the server has.
+        Fault::NodeportClosed | Fault::NodeportSilentWindows => {
+            broken.extend(cells("nodeport", PAIRS));
+            for os in both {
+                broken.insert(format!("networking/nodeport-external[server={os}]"));
+            }
+        }
+        Fault::Snat => broken.extend(cells("source-ip", PAIRS)),
+        Fault::UdpDrop => {
+            broken.extend(cells("pod-to-pod-udp", PAIRS));
+            // service-by-ip also reaches the Service's UDP port; the placement tests check UDP too.
+            broken.extend(cells("service-by-ip", PAIRS));
+            for os in both {
+                broken.insert(format!("networking/pod-to-pod-same-node[os={os}]"));
+                broken.insert(format!("networking/pod-to-pod-other-node[os={os}]"));
+            }
+        }
+        Fault::ProbesIgnored => broken.extend(cells("readiness-gating", PAIRS)),
+        other => panic!("no expected cells for {other}"),
+    }
+    broken
 }
 
 fn assert_has(message: &str, parts: &[&str]) {
@@ -115,13 +211,7 @@ async fn the_suite_passes_on_the_default_sim() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn cross_os_network_breaks_only_cross_os_cells() {
-    let mut broken = BTreeSet::new();
-    for test in PAIR_TESTS {
-        broken.extend(cells(test, CROSS));
-    }
-    broken.insert("networking/service-mixed-endpoints[client=linux]".into());
-    broken.insert("networking/service-mixed-endpoints[client=windows]".into());
-    let run = run_with_fault(Fault::CrossOsNetwork, &broken).await;
+    let run = run_with_fault(Fault::CrossOsNetwork).await;
     let m = run.message("networking/pod-to-pod[client=linux,server=windows]");
     assert_has(
         m,
@@ -146,13 +236,7 @@ async fn cross_os_network_breaks_only_cross_os_cells() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn dns_fault_breaks_names_not_addresses() {
-    let mut broken = cells("service-by-name", PAIRS);
-    broken.extend(cells("service-by-partial-name", PAIRS));
-    for os in ["linux", "windows"] {
-        broken.insert(format!("networking/dns[client={os}]"));
-        broken.insert(format!("networking/dns-partial-names[client={os}]"));
-    }
-    let run = run_with_fault(Fault::Dns, &broken).await;
+    let run = run_with_fault(Fault::Dns).await;
     let m = run.message("networking/dns[client=windows]");
     assert_has(
         m,
@@ -177,21 +261,7 @@ async fn dns_fault_breaks_names_not_addresses() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn no_endpoints_breaks_every_service_check() {
-    let mut broken = BTreeSet::new();
-    for test in [
-        "service-by-ip",
-        "service-by-name",
-        "service-by-partial-name",
-        "readiness-gating",
-        "nodeport",
-    ] {
-        broken.extend(cells(test, PAIRS));
-    }
-    for os in ["linux", "windows"] {
-        broken.insert(format!("networking/service-mixed-endpoints[client={os}]"));
-        broken.insert(format!("networking/nodeport-external[server={os}]"));
-    }
-    let run = run_with_fault(Fault::NoEndpoints, &broken).await;
+    let run = run_with_fault(Fault::NoEndpoints).await;
     let m = run.message("networking/service-by-ip[client=windows,server=linux]");
     assert_has(
         m,
@@ -208,11 +278,7 @@ async fn no_endpoints_breaks_every_service_check() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn nodeport_closed_breaks_only_nodeports() {
-    let mut broken = cells("nodeport", PAIRS);
-    for os in ["linux", "windows"] {
-        broken.insert(format!("networking/nodeport-external[server={os}]"));
-    }
-    let run = run_with_fault(Fault::NodeportClosed, &broken).await;
+    let run = run_with_fault(Fault::NodeportClosed).await;
     let m = run.message("networking/nodeport[client=linux,server=windows]");
     assert_has(
         m,
@@ -232,7 +298,7 @@ async fn nodeport_closed_breaks_only_nodeports() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn snat_breaks_only_source_ip() {
-    let run = run_with_fault(Fault::Snat, &cells("source-ip", PAIRS)).await;
+    let run = run_with_fault(Fault::Snat).await;
     let m = run.message("networking/source-ip[client=windows,server=linux]");
     assert_has(
         m,
@@ -247,14 +313,7 @@ async fn snat_breaks_only_source_ip() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn udp_drop_breaks_only_udp_checks() {
-    let mut broken = cells("pod-to-pod-udp", PAIRS);
-    // service-by-ip also reaches the Service's UDP port; the placement tests check UDP too.
-    broken.extend(cells("service-by-ip", PAIRS));
-    for os in ["linux", "windows"] {
-        broken.insert(format!("networking/pod-to-pod-same-node[os={os}]"));
-        broken.insert(format!("networking/pod-to-pod-other-node[os={os}]"));
-    }
-    let run = run_with_fault(Fault::UdpDrop, &broken).await;
+    let run = run_with_fault(Fault::UdpDrop).await;
     let m = run.message("networking/pod-to-pod-udp[client=linux,server=windows]");
     assert_has(
         m,
@@ -270,7 +329,7 @@ async fn udp_drop_breaks_only_udp_checks() {
 /// `probes-ignored` (readiness has no effect): the gated pod never leaves its Service.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn probes_ignored_breaks_readiness_gating() {
-    let run = run_with_fault(Fault::ProbesIgnored, &cells("readiness-gating", PAIRS)).await;
+    let run = run_with_fault(Fault::ProbesIgnored).await;
     let m = run.message("networking/readiness-gating[client=windows,server=linux]");
     assert_has(
         m,
@@ -279,6 +338,64 @@ async fn probes_ignored_breaks_readiness_gating() {
             "pod \"server\" (linux)",
         ],
     );
+}
+
+/// A Windows node that never programmed its NodePorts drops them silently: the check dials a
+/// Windows node from every client and from the harness (which judges it reachable on the
+/// kubelet port, not on the NodePort), so the silent node fails the check instead of being
+/// left out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_windows_node_with_silent_nodeports_fails_every_nodeport_check() {
+    let run = run_with_fault(Fault::NodeportSilentWindows).await;
+    let m = run.message("networking/nodeport-external[server=windows]");
+    assert_has(
+        m,
+        &[
+            "from the harness to nodePort ",
+            "on node windows-node-",
+            "(windows, the server's node)",
+            "saw: timeout: ",
+            "answered as expected: nodePort ",
+            "on node linux-node-1 (linux, one node per OS)",
+        ],
+    );
+    let m = run.message("networking/nodeport[client=windows,server=linux]");
+    assert_has(
+        m,
+        &[
+            "saw: timeout: ",
+            "left out: node windows-node-",
+            "the Windows client's own node",
+        ],
+    );
+}
+
+/// Each network fault fails exactly its cells on a cluster with every quirk at once too: the
+/// quirks hide no fault, and none of the verdicts depends on them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_network_fault_fails_exactly_its_cells_under_every_quirk() {
+    let every: BTreeSet<Quirk> = Quirk::value_variants().iter().copied().collect();
+    // One at a time: the runs use a tenth of every timeout, which a loaded machine can outlast.
+    for fault in NETWORK_FAULTS {
+        run_with_fault_under(fault, every.clone()).await;
+    }
+}
+
+/// Every quirk alone: the suite passes (only the opt-in cells skip).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_suite_passes_under_each_quirk_alone() {
+    let runs = futures::future::join_all(Quirk::value_variants().iter().map(|quirk| async {
+        let config = SimConfig {
+            quirks: [*quirk].into(),
+            ..SimConfig::default()
+        };
+        (*quirk, run(config, &[]).await)
+    }))
+    .await;
+    for (quirk, run) in runs {
+        assert_eq!(run.code, Some(0), "{quirk}: {}", run.failures());
+        assert_eq!(run.with_outcome("passed"), runnable_cells(), "{quirk}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -57,6 +57,58 @@ async fn the_first_catalog_passes_and_its_junit_validates() {
     assert!(cluster.leftover_namespaces().await.is_empty());
 }
 
+/// `run --sim --quirk all`, as a user types it: a cluster with every legitimate difference
+/// at once passes the whole catalog; what cannot run there is skipped, each skip with its
+/// reason (an admission denial quoted, an opt-in tag named), never failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_whole_catalog_passes_under_every_quirk_at_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let reports = dir.path().join("reports");
+    let reports_arg = reports.to_string_lossy().to_string();
+    let (code, stdout, stderr) = tokio::task::spawn_blocking(move || {
+        crate::common::harness::hybrid_e2e(&[
+            "run",
+            "--sim",
+            "--quirk",
+            "all",
+            "--report-dir",
+            &reports_arg,
+        ])
+    })
+    .await
+    .expect("run finishes");
+    let results = results(&reports);
+    assert_eq!(
+        code,
+        Some(0),
+        "{}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        failure_messages(&results)
+    );
+    assert!(results.len() >= 90, "whole catalog ran: {}", results.len());
+    assert!(names_with_outcome(&results, "failed").is_empty());
+    assert!(names_with_outcome(&results, "error").is_empty());
+    let skipped: Vec<&Value> = results
+        .iter()
+        .filter(|t| t["outcome"] == "skipped")
+        .collect();
+    for t in &skipped {
+        let reason = t["skip_reason"].as_str().unwrap_or_default();
+        assert!(reason.len() > 20, "a skip quotes its reason: {t}");
+    }
+    for name in crate::common::harness::opt_in_cells() {
+        assert!(
+            skipped.iter().any(|t| t["name"] == name.as_str()),
+            "{name} skipped"
+        );
+    }
+    assert!(
+        skipped.len() * 4 < results.len(),
+        "most of the catalog runs: {} of {} skipped",
+        skipped.len(),
+        results.len()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn cross_os_network_fault_fails_exactly_the_cross_os_pod_to_pod_cells() {
     let config = SimConfig {
