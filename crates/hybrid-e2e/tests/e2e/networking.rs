@@ -398,6 +398,33 @@ async fn the_suite_passes_under_each_quirk_alone() {
     }
 }
 
+/// With one Linux node (and the virtual node, which takes no test pods), the Linux cell of
+/// `pod-to-pod-other-node` cannot be placed: it is skipped with that reason before any pod is
+/// made, never left Unschedulable; same-node and the Windows cells still run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_one_linux_node_the_other_node_cell_is_skipped_with_the_reason() {
+    let config = SimConfig {
+        linux_nodes: 1,
+        quirks: [Quirk::VirtualNode].into(),
+        ..SimConfig::default()
+    };
+    let run = run(config, &["pod-to-pod-same-node", "pod-to-pod-other-node"]).await;
+    assert_eq!(run.code, Some(0), "{}", run.failures());
+    assert_eq!(
+        run.with_outcome("skipped"),
+        ["networking/pod-to-pod-other-node[os=linux]".to_string()].into()
+    );
+    let reason = run.field("networking/pod-to-pod-other-node[os=linux]", "skip_reason");
+    assert_has(
+        reason,
+        &[
+            "needs two schedulable nodes with kubernetes.io/os=linux (pods on different nodes), found 1 (linux-node-1)",
+            "not counted: virtual-node-aci-linux: ",
+        ],
+    );
+    assert_eq!(run.with_outcome("passed").len(), 3, "{}", run.failures());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn without_windows_nodes_windows_cells_skip_and_linux_cells_run() {
     let run = run(
