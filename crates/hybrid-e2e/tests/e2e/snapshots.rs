@@ -1,4 +1,4 @@
-//! Snapshots (insta) of what users read: `--help`, `run --help`, `list --tags windows`,
+//! Snapshots (insta) of what users read: `--help`, `run --help`, `sim --help`, `list --tags windows`,
 //! `doctor` on the default simulated cluster, and `summary.md` of a run, with times and ids
 //! redacted. A changed text fails here; `cargo insta review` (or `INSTA_UPDATE=always`)
 //! accepts it after a look.
@@ -40,6 +40,14 @@ fn run_help() {
     let (code, stdout, _) = hybrid_e2e(&["run", "--help"]);
     assert_eq!(code, Some(0));
     assert_redacted_snapshot!("run_help", stdout);
+}
+
+/// `sim --help` lists every fault and every quirk with what it does.
+#[test]
+fn sim_help() {
+    let (code, stdout, _) = hybrid_e2e(&["sim", "--help"]);
+    assert_eq!(code, Some(0));
+    assert_redacted_snapshot!("sim_help", stdout);
 }
 
 #[test]
