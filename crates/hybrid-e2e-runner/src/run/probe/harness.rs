@@ -34,7 +34,7 @@ pub(crate) async fn from_harness(
     let (reach, notes) = match &target.kind {
         TargetKind::NodePort(name) => {
             let reach = node_ports(scope, name, &target).await?;
-            let notes = super::http::node_notes(&reach);
+            let notes = reach.notes();
             (reach, notes)
         }
         TargetKind::Host(host) => (self::host(host, target.port).await?, vec![]),

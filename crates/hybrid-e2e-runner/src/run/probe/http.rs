@@ -7,14 +7,14 @@ use std::time::Instant;
 use super::check::check_every;
 use super::error::{ProbeError, TransportFailure};
 use super::expand_http;
-use super::lookup::{pod_view, resolve, Resolved};
+use super::lookup::{pod_view, resolve};
 use super::transport;
 use crate::catalog::{HttpExpect, Protocol, Target, TargetKind};
 use crate::run::retry::{self, Retry, PROBE_RETRY_EVERY};
 use crate::run::scope::TestScope;
 
 /// Runs an `http` step: from pod `from`'s netexec to every address of the target. Passed, it
-/// returns notes for the test's log (the nodes a NodePort check left out).
+/// returns notes for the test's log (the nodes a NodePort check dialled and left out).
 pub(crate) async fn http(
     scope: &TestScope<'_>,
     from: &str,
@@ -46,7 +46,7 @@ pub(crate) async fn http(
     let via = scope.env.probe_via;
     let described = source.describe();
     let notes = match target.kind {
-        TargetKind::NodePort(_) => node_notes(&resolved),
+        TargetKind::NodePort(_) => resolved.notes(),
         _ => vec![],
     };
     check_every(
@@ -72,18 +72,6 @@ pub(crate) async fn http(
     )
     .await?;
     Ok(notes)
-}
-
-/// For a NodePort check, what it dialled and which nodes it left out (and why), a line each,
-/// for the test's log and report.
-pub(super) fn node_notes(resolved: &Resolved) -> Vec<String> {
-    let mut notes: Vec<String> = resolved
-        .endpoints
-        .iter()
-        .map(|e| format!("dialled {}", e.desc))
-        .collect();
-    notes.extend(resolved.left_out.iter().map(|l| format!("left out {l}")));
-    notes
 }
 
 /// The `/dial` query that asks netexec to reach `host:port` once. The request is the path

@@ -104,6 +104,20 @@ pub(crate) struct Resolved {
     pub(crate) left_out: Vec<LeftOut>,
 }
 
+impl Resolved {
+    /// What a NodePort check dialled and which nodes it left out (and why), a line each, for
+    /// the test's log and report.
+    pub(crate) fn notes(&self) -> Vec<String> {
+        let mut notes: Vec<String> = self
+            .endpoints
+            .iter()
+            .map(|e| format!("dialled {}", e.desc))
+            .collect();
+        notes.extend(self.left_out.iter().map(|l| format!("left out {l}")));
+        notes
+    }
+}
+
 /// Resolves the target to the addresses to dial from pod `source` (one, or for `node-port`
 /// the nodes `nodes::choose` picks).
 pub(crate) async fn resolve(
