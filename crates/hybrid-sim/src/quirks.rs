@@ -32,6 +32,10 @@ pub enum Quirk {
     /// Node names are FQDNs (`NODE.ec2.internal`, as on AWS) while their
     /// kubernetes.io/hostname label is the short host name.
     HostnameLabelDiffers,
+    /// Every Linux node but the first carries the taint CriticalAddonsOnly=true:NoSchedule (as
+    /// AKS system pools do), so only pods that tolerate it land there; the first Linux node
+    /// takes any Linux pod.
+    TaintedLinuxPool,
     /// An extra Ready Linux node like AKS virtual nodes / virtual-kubelet (label
     /// type=virtual-kubelet, taint virtual-kubelet.io/provider=azure:NoSchedule) that serves
     /// no NodePorts.

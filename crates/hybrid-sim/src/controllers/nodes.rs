@@ -2,7 +2,9 @@
 //! namespaces, the `kubernetes` and `kube-dns` Services, and the default StorageClass.
 //! Under `Quirk::HostnameLabelDiffers` node names are FQDNs (`linux-node-1.ec2.internal`, as
 //! on EKS) and their `kubernetes.io/hostname` label the short name; under `Quirk::VirtualNode`
-//! one more node looks like AKS's virtual node (virtual-kubelet), which serves no NodePorts.
+//! one more node looks like AKS's virtual node (virtual-kubelet), which serves no NodePorts;
+//! under `Quirk::TaintedLinuxPool` every Linux node but the first carries
+//! [`CRITICAL_ADDONS_TAINT`], as the nodes of an AKS system pool do.
 
 use serde_json::{json, Value};
 
@@ -18,6 +20,10 @@ pub(crate) const KUBELET_VERSION: &str = "v1.33.5";
 pub(crate) const VIRTUAL_NODE_NAME: &str = "virtual-node-aci-linux";
 /// The domain of node names under `Quirk::HostnameLabelDiffers` (EKS in us-east-1).
 pub(crate) const NODE_NAME_DOMAIN: &str = "ec2.internal";
+/// The taint (key, value; effect NoSchedule) of the Linux nodes but the first under
+/// `Quirk::TaintedLinuxPool`: AKS's `--node-taints CriticalAddonsOnly=true:NoSchedule` for
+/// system pools.
+pub(crate) const CRITICAL_ADDONS_TAINT: (&str, &str) = ("CriticalAddonsOnly", "true");
 /// The label that marks a virtual-kubelet node (AKS virtual nodes, virtual-kubelet providers).
 pub(crate) const VIRTUAL_KUBELET_LABEL: (&str, &str) = ("type", "virtual-kubelet");
 
@@ -106,6 +112,11 @@ pub(crate) fn node_object(spec: &NodeSpec, config: &SimConfig) -> Value {
             format!("{}.2700", config.windows_build),
         )
     } else {
+        // Linux nodes come first: index 0 is the first Linux node.
+        if spec.index > 0 && config.has_quirk(Quirk::TaintedLinuxPool) {
+            let (key, value) = CRITICAL_ADDONS_TAINT;
+            taints.push(json!({"key": key, "value": value, "effect": "NoSchedule"}));
+        }
         (
             "Ubuntu 22.04.5 LTS".to_string(),
             "5.15.0-1074-azure".to_string(),
@@ -264,6 +275,28 @@ mod tests {
         assert!(store
             .get("nodes", "", "windows-node-2.ec2.internal")
             .is_some());
+    }
+
+    #[test]
+    fn a_tainted_linux_pool_leaves_only_the_first_linux_node_untainted() {
+        let mut config = SimConfig {
+            linux_nodes: 3,
+            ..SimConfig::default()
+        };
+        config.quirks.insert(Quirk::TaintedLinuxPool);
+        let store = Store::new();
+        create_fixed(&store, &config);
+        let taints = |name: &str| store.get("nodes", "", name).unwrap()["spec"]["taints"].clone();
+        assert!(taints("linux-node-1").is_null(), "the first Linux node");
+        let critical =
+            json!([{"key": "CriticalAddonsOnly", "value": "true", "effect": "NoSchedule"}]);
+        assert_eq!(taints("linux-node-2"), critical);
+        assert_eq!(taints("linux-node-3"), critical);
+        assert_eq!(
+            taints("windows-node-1"),
+            json!([{"key": "os", "value": "windows", "effect": "NoSchedule"}]),
+            "Windows nodes keep only their own taint"
+        );
     }
 
     #[test]

@@ -483,6 +483,44 @@ mod tests {
     }
 
     #[test]
+    fn a_tainted_linux_pool_takes_only_pods_that_tolerate_its_taint() {
+        let store = Store::new();
+        let mut config = SimConfig::default();
+        config.quirks.insert(crate::quirks::Quirk::TaintedLinuxPool);
+        nodes::create_fixed(&store, &config);
+        let off_the_first = |tolerations: Value| {
+            json!({"nodeSelector": {"kubernetes.io/os": "linux"},
+                   "tolerations": tolerations,
+                   "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+                       "nodeSelectorTerms": [{"matchFields": [
+                           {"key": "metadata.name", "operator": "NotIn", "values": ["linux-node-1"]}]}]}}}})
+        };
+        pod(&store, "plain", off_the_first(json!([])));
+        pod(
+            &store,
+            "tolerant",
+            off_the_first(
+                json!([{"key": "CriticalAddonsOnly", "operator": "Equal", "value": "true", "effect": "NoSchedule"}]),
+            ),
+        );
+        pod(
+            &store,
+            "any",
+            json!({"nodeSelector": {"kubernetes.io/os": "linux"}}),
+        );
+        schedule_pending(&store);
+        let get = |n: &str| store.get("pods", "t", n).unwrap();
+        assert_eq!(get("tolerant")["spec"]["nodeName"], "linux-node-2");
+        assert_eq!(get("any")["spec"]["nodeName"], "linux-node-1");
+        let plain = get("plain");
+        assert!(plain["spec"]["nodeName"].is_null());
+        assert_eq!(
+            plain["status"]["conditions"][0]["message"],
+            "0/4 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, 1 node(s) had untolerated taint {CriticalAddonsOnly: true}, 2 node(s) had untolerated taint {os: windows}. preemption: 0/4 nodes are available: 4 Preemption is not helpful for scheduling."
+        );
+    }
+
+    #[test]
     fn affinity_operators_tolerate_all_and_resources() {
         let store = cluster();
         pod(
