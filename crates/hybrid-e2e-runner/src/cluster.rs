@@ -1,7 +1,11 @@
 //! What the cluster offers (version, Ready nodes by OS and Windows build, storage classes) and,
 //! from that, why a test cell must be skipped. Skips are decided here, never in the runner.
 //! Also what marks a node that is not a real machine (virtual-kubelet, Fargate), which takes
-//! no test pods and serves no NodePorts ([`virtual_node_reason`]).
+//! no test pods and serves no NodePorts ([`virtual_node_reason`]). A node counts for a cell
+//! only when the test pods land there: Ready, not cordoned, not virtual, and every
+//! NoSchedule/NoExecute taint tolerated (`toleration.rs`: the OS tolerations plus
+//! `--tolerate`); a skip for want of such nodes names the taints and the `--tolerate` that
+//! would let the tests use them.
 
 use std::collections::BTreeMap;
 
@@ -11,6 +15,7 @@ use kube::api::{ListParams, ObjectMeta, PostParams};
 use kube::{Api, Client};
 
 use crate::catalog::{Os, Requirement, TestCase};
+use crate::toleration::{taint_text, tolerated_by_test_pods, TestToleration};
 
 const DEFAULT_CLASS_ANNOTATION: &str = "storageclass.kubernetes.io/is-default-class";
 const WINDOWS_BUILD_LABEL: &str = "node.kubernetes.io/windows-build";
@@ -29,8 +34,9 @@ pub struct NodeFacts {
     pub ready: bool,
     /// Not cordoned (`spec.unschedulable` unset).
     pub schedulable: bool,
-    /// NoSchedule/NoExecute taints the test pods of this node's OS do not tolerate
-    /// (`key=value:effect`; Windows test pods tolerate `os=windows:NoSchedule`).
+    /// NoSchedule/NoExecute taints the test pods of this node's OS do not tolerate, as
+    /// `--tolerate` would name them (`key=value:effect`, `key:effect`; Windows test pods
+    /// tolerate `os=windows:NoSchedule`, every test pod what `--tolerate` adds).
     pub untolerated_taints: Vec<String>,
     /// Why this is not a real machine (virtual-kubelet, Fargate), if it is not.
     pub virtual_node: Option<String>,
@@ -40,6 +46,12 @@ impl NodeFacts {
     /// Ready and not cordoned: tests may be scheduled here.
     pub fn usable(&self) -> bool {
         self.ready && self.schedulable
+    }
+
+    /// Whether the test pods stay off this node only for its taints (`--tolerate` would
+    /// let them land here).
+    pub fn only_taints_keep_test_pods_off(&self) -> bool {
+        self.usable() && self.virtual_node.is_none() && !self.untolerated_taints.is_empty()
     }
 
     /// Why the test pods of this node's OS would not land here, if they would not: not
@@ -94,18 +106,6 @@ fn taints_of(node: &Node) -> &[Taint] {
         .as_ref()
         .and_then(|s| s.taints.as_deref())
         .unwrap_or(&[])
-}
-
-/// Whether the harness's test pods of `os` tolerate `taint` (see `fixture.rs`: Windows pods
-/// tolerate `os=windows:NoSchedule` and `node.kubernetes.io/os=windows:NoSchedule`).
-fn tolerated_by_test_pods(taint: &Taint, os: Option<Os>) -> bool {
-    if taint.effect != "NoSchedule" && taint.effect != "NoExecute" {
-        return true;
-    }
-    os == Some(Os::Windows)
-        && taint.effect == "NoSchedule"
-        && (taint.key == "os" || taint.key == "node.kubernetes.io/os")
-        && taint.value.as_deref() == Some("windows")
 }
 
 /// What the cluster offers to tests.
@@ -168,8 +168,12 @@ fn api_error(verb: &'static str, resource: &'static str, source: kube::Error) ->
     }
 }
 
-/// Asks the cluster what it offers: version, nodes, default StorageClass.
-pub async fn discover(client: &Client) -> Result<ClusterFacts, DiscoveryError> {
+/// Asks the cluster what it offers: version, nodes, default StorageClass. `tolerations` are
+/// those `--tolerate` gives every test pod: taints they tolerate do not keep tests off a node.
+pub async fn discover(
+    client: &Client,
+    tolerations: &[TestToleration],
+) -> Result<ClusterFacts, DiscoveryError> {
     let version = client
         .apiserver_version()
         .await
@@ -187,7 +191,11 @@ pub async fn discover(client: &Client) -> Result<ClusterFacts, DiscoveryError> {
         .unwrap_or_default();
     Ok(ClusterFacts {
         version: Some(version.git_version),
-        nodes: nodes.items.iter().map(node_facts).collect(),
+        nodes: nodes
+            .items
+            .iter()
+            .map(|n| node_facts(n, tolerations))
+            .collect(),
         default_storage_class: classes
             .iter()
             .find(|c| {
@@ -227,7 +235,7 @@ async fn check_can_create_namespaces(client: &Client) -> Result<(), DiscoveryErr
         .map_err(|e| api_error("create", "namespaces", e))
 }
 
-fn node_facts(node: &Node) -> NodeFacts {
+fn node_facts(node: &Node, tolerations: &[TestToleration]) -> NodeFacts {
     let labels = node.metadata.labels.clone().unwrap_or_default();
     let status = node.status.as_ref();
     let os = labels
@@ -246,15 +254,8 @@ fn node_facts(node: &Node) -> NodeFacts {
         .any(|c| c.type_ == "Ready" && c.status == "True");
     let untolerated_taints = taints_of(node)
         .iter()
-        .filter(|t| !tolerated_by_test_pods(t, os))
-        .map(|t| {
-            format!(
-                "{}={}:{}",
-                t.key,
-                t.value.as_deref().unwrap_or(""),
-                t.effect
-            )
-        })
+        .filter(|t| !tolerated_by_test_pods(t, os, tolerations))
+        .map(taint_text)
         .collect();
     NodeFacts {
         name: node.metadata.name.clone().unwrap_or_default(),
@@ -307,8 +308,7 @@ impl ClusterFacts {
         chosen_storage_classes: &BTreeMap<Os, String>,
     ) -> Option<String> {
         match requirement {
-            Requirement::Nodes(os) => (!self.nodes.iter().any(|n| n.os == Some(*os) && n.usable()))
-                .then(|| format!("no Ready node with {OS_LABEL}={os}")),
+            Requirement::Nodes(os) => self.no_node_missing(*os),
             Requirement::TwoNodes(os) => self.two_nodes_missing(*os),
             Requirement::DefaultStorageClass => {
                 let oses: Vec<Os> = if case.oses.is_empty() {
@@ -339,6 +339,29 @@ impl ClusterFacts {
         }
     }
 
+    /// Why there is no node of `os` the test pods land on, if there is none: no Ready,
+    /// uncordoned one at all, or each one's reason (taints named, with the `--tolerate` that
+    /// would let the tests use them).
+    fn no_node_missing(&self, os: Os) -> Option<String> {
+        let of_os: Vec<&NodeFacts> = self.nodes.iter().filter(|n| n.os == Some(os)).collect();
+        if of_os.iter().any(|n| n.why_no_test_pods().is_none()) {
+            return None;
+        }
+        if !of_os.iter().any(|n| n.usable()) {
+            return Some(format!("no Ready node with {OS_LABEL}={os}"));
+        }
+        let not_counted: Vec<String> = of_os
+            .iter()
+            .filter_map(|n| Some(format!("{}: {}", n.name, n.why_no_test_pods()?)))
+            .collect();
+        let mut reason = format!(
+            "no node with {OS_LABEL}={os} takes the test pods ({})",
+            not_counted.join("; ")
+        );
+        reason.push_str(&tolerate_hint(&of_os));
+        Some(reason)
+    }
+
     /// Why there are not two nodes of `os` the test pods land on, if there are not.
     fn two_nodes_missing(&self, os: Os) -> Option<String> {
         let of_os = self.nodes.iter().filter(|n| n.os == Some(os));
@@ -363,6 +386,7 @@ impl ClusterFacts {
         if !not_counted.is_empty() {
             reason.push_str(&format!("; not counted: {}", not_counted.join("; ")));
         }
+        reason.push_str(&tolerate_hint(&unfit));
         Some(reason)
     }
 
@@ -382,6 +406,31 @@ impl ClusterFacts {
             .map(|(k, n)| format!("{k}={n}"))
             .collect()
     }
+}
+
+/// `; --tolerate K=V:NoSchedule would let the tests use n2, n3` for the nodes among `nodes`
+/// that only taints keep test pods off; empty when there are none.
+fn tolerate_hint(nodes: &[&NodeFacts]) -> String {
+    let tainted: Vec<&&NodeFacts> = nodes
+        .iter()
+        .filter(|n| n.only_taints_keep_test_pods_off())
+        .collect();
+    if tainted.is_empty() {
+        return String::new();
+    }
+    let mut taints: Vec<&str> = tainted
+        .iter()
+        .flat_map(|n| n.untolerated_taints.iter().map(String::as_str))
+        .collect();
+    taints.sort_unstable();
+    taints.dedup();
+    let flags: Vec<String> = taints.iter().map(|t| format!("--tolerate {t}")).collect();
+    let names: Vec<&str> = tainted.iter().map(|n| n.name.as_str()).collect();
+    format!(
+        "; {} would let the tests use {}",
+        flags.join(" "),
+        names.join(", ")
+    )
 }
 
 #[cfg(test)]
@@ -429,6 +478,108 @@ pub(crate) mod tests {
         );
         let windows = case(&[Requirement::TwoNodes(Os::Windows)]);
         assert_eq!(facts.skip_reason(&windows, &none()), None, "w1 and w3");
+    }
+
+    fn tainted(name: &str, os: Os, taint: &str) -> NodeFacts {
+        NodeFacts {
+            untolerated_taints: vec![taint.into()],
+            ..node(name, os, true)
+        }
+    }
+
+    #[test]
+    fn node_facts_leave_out_the_taints_test_pods_tolerate() {
+        let node: Node = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "l2", "labels": {"kubernetes.io/os": "linux"}},
+            "spec": {"taints": [
+                {"key": "CriticalAddonsOnly", "value": "true", "effect": "NoSchedule"},
+                {"key": "node-role.kubernetes.io/infra", "effect": "NoExecute"},
+                {"key": "spot", "value": "true", "effect": "PreferNoSchedule"}]},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+        }))
+        .unwrap();
+        assert_eq!(
+            node_facts(&node, &[]).untolerated_taints,
+            [
+                "CriticalAddonsOnly=true:NoSchedule",
+                "node-role.kubernetes.io/infra:NoExecute"
+            ]
+        );
+        let tolerate = [
+            TestToleration::parse("CriticalAddonsOnly=true:NoSchedule").unwrap(),
+            TestToleration::parse("node-role.kubernetes.io/infra:NoExecute").unwrap(),
+        ];
+        let facts = node_facts(&node, &tolerate);
+        assert!(facts.untolerated_taints.is_empty());
+        assert_eq!(facts.why_no_test_pods(), None);
+    }
+
+    #[test]
+    fn a_tainted_pool_skips_two_node_cells_naming_the_taint_and_the_flag() {
+        let facts = ClusterFacts {
+            nodes: vec![
+                node("l1", Os::Linux, true),
+                tainted("l2", Os::Linux, "CriticalAddonsOnly=true:NoSchedule"),
+                node("w1", Os::Windows, true),
+            ],
+            ..ClusterFacts::default()
+        };
+        let linux = case(&[
+            Requirement::Nodes(Os::Linux),
+            Requirement::TwoNodes(Os::Linux),
+        ]);
+        assert_eq!(
+            facts.skip_reason(&linux, &none()).as_deref(),
+            Some(
+                "needs two schedulable nodes with kubernetes.io/os=linux (pods on different nodes), \
+                 found 1 (l1); not counted: l2: taint CriticalAddonsOnly=true:NoSchedule; \
+                 --tolerate CriticalAddonsOnly=true:NoSchedule would let the tests use l2"
+            )
+        );
+        assert_eq!(
+            facts.skip_reason(&case(&[Requirement::Nodes(Os::Linux)]), &none()),
+            None,
+            "l1 takes the test pods"
+        );
+    }
+
+    #[test]
+    fn when_taints_keep_test_pods_off_every_node_of_an_os_the_cell_skips() {
+        let mut cordoned = tainted("l3", Os::Linux, "dedicated=gpu:NoExecute");
+        cordoned.schedulable = false;
+        let facts = ClusterFacts {
+            nodes: vec![
+                tainted("l1", Os::Linux, "CriticalAddonsOnly=true:NoSchedule"),
+                tainted("l2", Os::Linux, "dedicated=gpu:NoExecute"),
+                cordoned,
+                node("w1", Os::Windows, true),
+            ],
+            ..ClusterFacts::default()
+        };
+        let linux = case(&[
+            Requirement::Nodes(Os::Linux),
+            Requirement::TwoNodes(Os::Linux),
+        ]);
+        assert_eq!(
+            facts.skip_reason(&linux, &none()).as_deref(),
+            Some(
+                "no node with kubernetes.io/os=linux takes the test pods (l1: taint \
+                 CriticalAddonsOnly=true:NoSchedule; l2: taint dedicated=gpu:NoExecute; l3: \
+                 cordoned); --tolerate CriticalAddonsOnly=true:NoSchedule --tolerate \
+                 dedicated=gpu:NoExecute would let the tests use l1, l2"
+            ),
+            "the cordoned node is not offered; the two-nodes reason is not repeated"
+        );
+        let not_ready = ClusterFacts {
+            nodes: vec![node("l1", Os::Linux, false)],
+            ..ClusterFacts::default()
+        };
+        assert_eq!(
+            not_ready
+                .skip_reason(&case(&[Requirement::Nodes(Os::Linux)]), &none())
+                .as_deref(),
+            Some("no Ready node with kubernetes.io/os=linux")
+        );
     }
 
     #[test]
@@ -479,8 +630,16 @@ pub(crate) mod tests {
             serde_json::json!({"key": "os", "value": "windows", "effect": "NoSchedule"}),
         )
         .unwrap();
-        assert!(tolerated_by_test_pods(&windows_taint, Some(Os::Windows)));
-        assert!(!tolerated_by_test_pods(&windows_taint, Some(Os::Linux)));
+        assert!(tolerated_by_test_pods(
+            &windows_taint,
+            Some(Os::Windows),
+            &[]
+        ));
+        assert!(!tolerated_by_test_pods(
+            &windows_taint,
+            Some(Os::Linux),
+            &[]
+        ));
     }
 
     /// No StorageClass chosen for any OS.

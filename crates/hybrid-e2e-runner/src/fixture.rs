@@ -1,6 +1,7 @@
 //! Fixture materialisation: the objects a parsed fixture (`catalog::fixtures`) makes for one
 //! OS and namespace, with `${var}` placeholders substituted on the parsed tree, the OS applied
-//! to every pod (node selector, `spec.os`, Windows tolerations), images taken from the one
+//! to every pod (node selector, `spec.os`, Windows tolerations, and those of `--tolerate`:
+//! `toleration::for_test_pods`), images taken from the one
 //! image catalogue, and a StorageClass for claims that name none. `materialize` is the one
 //! way objects are made: `render` shows them, the `create` step creates them.
 
@@ -11,6 +12,7 @@ use serde_json::{json, Map as JsonMap, Value};
 use crate::catalog::fixtures::{Fixture, IMAGES};
 use crate::catalog::vars::{self, Piece, VarError};
 use crate::catalog::Os;
+use crate::toleration::{self, TestToleration};
 
 /// The fixtures, parsed by the catalog; re-exported for the runner and the binary.
 pub use crate::catalog::fixtures::FixtureSet;
@@ -124,11 +126,13 @@ pub(crate) struct Placement<'a> {
     /// The StorageClass for PersistentVolumeClaims that name none (`None`: the cluster's
     /// default).
     pub(crate) storage_class: Option<&'a str>,
+    /// What `--tolerate` adds to every pod and pod template, after the OS's own tolerations.
+    pub(crate) tolerations: &'a [TestToleration],
 }
 
 /// The objects fixture `fixture` makes under `name` for `os`, ready to create: variables
-/// substituted, the OS applied to every pod and pod template, placed in the namespace, and
-/// claims given the chosen StorageClass.
+/// substituted, the OS and the tolerations applied to every pod and pod template, placed in
+/// the namespace, and claims given the chosen StorageClass.
 pub(crate) fn materialize(
     fixtures: &FixtureSet,
     images: &Images,
@@ -144,6 +148,7 @@ pub(crate) fn materialize(
     })?;
     let mut objects = instantiate(found, name, os, vars, images)?;
     for object in &mut objects {
+        tolerate(object, os, placement.tolerations);
         place_in_namespace(object, placement.namespace);
         if let Some(class) = placement.storage_class {
             choose_storage_class(object, class);
@@ -270,9 +275,9 @@ fn substitute_value(
     })
 }
 
-/// Applies the OS to every pod and pod template in `object`: node selector, `spec.os.name`,
-/// Windows tolerations, and the name label.
-fn apply_os(object: &mut Value, name: &str, os: Os) {
+/// The pod, or pod template, in `object` (a Pod, a CronJob's job template, or any object
+/// with `spec.template`: Deployment, Job, ...), if it has one.
+fn pod_template(object: &mut Value) -> Option<&mut JsonMap<String, Value>> {
     let kind = object
         .get("kind")
         .and_then(Value::as_str)
@@ -283,7 +288,13 @@ fn apply_os(object: &mut Value, name: &str, os: Os) {
         "CronJob" => object.pointer_mut("/spec/jobTemplate/spec/template"),
         _ => object.pointer_mut("/spec/template"),
     };
-    let Some(pod) = template.and_then(Value::as_object_mut) else {
+    template.and_then(Value::as_object_mut)
+}
+
+/// Applies the OS to every pod and pod template in `object`: node selector, `spec.os.name`
+/// and the name label.
+fn apply_os(object: &mut Value, name: &str, os: Os) {
+    let Some(pod) = pod_template(object) else {
         return;
     };
     let labels = entry_map(entry_map(pod, "metadata"), "labels");
@@ -291,24 +302,29 @@ fn apply_os(object: &mut Value, name: &str, os: Os) {
     let spec = entry_map(pod, "spec");
     entry_map(spec, "nodeSelector").insert(OS_LABEL.to_string(), json!(os.label()));
     entry_map(spec, "os").insert("name".to_string(), json!(os.label()));
-    if os == Os::Windows {
-        let tolerations = spec
-            .entry("tolerations")
-            .or_insert_with(|| Value::Array(Vec::new()));
-        if !tolerations.is_array() {
-            *tolerations = Value::Array(Vec::new());
-        }
-        if let Value::Array(list) = tolerations {
-            for key in ["os", "node.kubernetes.io/os"] {
-                let toleration = json!({
-                    "key": key,
-                    "operator": "Equal",
-                    "value": "windows",
-                    "effect": "NoSchedule",
-                });
-                if !list.contains(&toleration) {
-                    list.push(toleration);
-                }
+}
+
+/// Adds the test pods' tolerations for `os` (the OS's own, then `extra` from `--tolerate`) to
+/// the pod or pod template in `object`, after those the fixture wrote, each once.
+fn tolerate(object: &mut Value, os: Os, extra: &[TestToleration]) {
+    let wanted = toleration::for_test_pods(os, extra);
+    if wanted.is_empty() {
+        return;
+    }
+    let Some(pod) = pod_template(object) else {
+        return;
+    };
+    let spec = entry_map(pod, "spec");
+    let tolerations = spec
+        .entry("tolerations")
+        .or_insert_with(|| Value::Array(Vec::new()));
+    if !tolerations.is_array() {
+        *tolerations = Value::Array(Vec::new());
+    }
+    if let Value::Array(list) = tolerations {
+        for toleration in wanted.iter().map(TestToleration::to_json) {
+            if !list.contains(&toleration) {
+                list.push(toleration);
             }
         }
     }
@@ -382,6 +398,7 @@ mod tests {
     const IN_NS: Placement<'static> = Placement {
         namespace: "ns",
         storage_class: None,
+        tolerations: &[],
     };
 
     /// `materialize` in namespace `ns`, storage left to the cluster.
@@ -516,6 +533,7 @@ objects:
             "spec": {"template": {"metadata": {"labels": {"app": "d"}}, "spec": {"containers": []}}}
         });
         apply_os(&mut deployment, "d", Os::Windows);
+        tolerate(&mut deployment, Os::Windows, &[]);
         let t = &deployment["spec"]["template"];
         assert_eq!(t["metadata"]["labels"]["app"], "d");
         assert_eq!(t["metadata"]["labels"][NAME_LABEL], "d");
@@ -530,6 +548,71 @@ objects:
         let mut service = json!({"kind": "Service", "spec": {"ports": []}});
         apply_os(&mut service, "s", Os::Linux);
         assert!(service["spec"].get("nodeSelector").is_none());
+    }
+
+    const WORKLOADS: &str = r#"
+fixture: workloads
+objects:
+  - { apiVersion: v1, kind: Pod, metadata: { name: "${name}" },
+      spec: { tolerations: [{ key: own, operator: Exists, effect: NoSchedule }], containers: [] } }
+  - { apiVersion: apps/v1, kind: Deployment, metadata: { name: "${name}" },
+      spec: { template: { spec: { containers: [] } } } }
+  - { apiVersion: batch/v1, kind: Job, metadata: { name: "${name}" },
+      spec: { template: { spec: { containers: [] } } } }
+  - { apiVersion: v1, kind: Service, metadata: { name: "${name}" }, spec: { ports: [] } }
+"#;
+
+    #[test]
+    fn every_pod_and_pod_template_gets_the_tolerate_flags_after_the_os_ones() {
+        let set = set(WORKLOADS);
+        let tolerate = [
+            TestToleration::parse("CriticalAddonsOnly=true:NoSchedule").unwrap(),
+            TestToleration::parse("example.com/team:NoExecute").unwrap(),
+        ];
+        let placement = Placement {
+            namespace: "ns",
+            storage_class: None,
+            tolerations: &tolerate,
+        };
+        let make = |os| {
+            materialize(
+                &set,
+                &Images::default(),
+                "workloads",
+                "w",
+                os,
+                &BTreeMap::new(),
+                placement,
+            )
+            .unwrap()
+        };
+        let critical = json!({"key": "CriticalAddonsOnly", "operator": "Equal", "value": "true", "effect": "NoSchedule"});
+        let team = json!({"key": "example.com/team", "operator": "Exists", "effect": "NoExecute"});
+        let linux = make(Os::Linux);
+        assert_eq!(
+            linux[0]["spec"]["tolerations"],
+            json!([{"key": "own", "operator": "Exists", "effect": "NoSchedule"}, critical, team]),
+            "the fixture's own toleration stays first"
+        );
+        for workload in &linux[1..3] {
+            assert_eq!(
+                workload["spec"]["template"]["spec"]["tolerations"],
+                json!([critical, team]),
+                "{workload}"
+            );
+        }
+        assert!(linux[3]["spec"].get("tolerations").is_none(), "a Service");
+        let windows = make(Os::Windows);
+        let deployment = &windows[1]["spec"]["template"]["spec"]["tolerations"];
+        assert_eq!(
+            deployment,
+            &json!([
+                {"key": "os", "operator": "Equal", "value": "windows", "effect": "NoSchedule"},
+                {"key": "node.kubernetes.io/os", "operator": "Equal", "value": "windows", "effect": "NoSchedule"},
+                critical,
+                team,
+            ])
+        );
     }
 
     #[test]
@@ -577,6 +660,7 @@ objects:
             let placement = Placement {
                 namespace,
                 storage_class: None,
+                tolerations: &[],
             };
             first_object(&set, "f", Os::Linux, placement)
         };
@@ -618,6 +702,7 @@ objects:
             let placement = Placement {
                 namespace: "ns",
                 storage_class,
+                tolerations: &[],
             };
             first_object(&set, "pvc", Os::Windows, placement)
         };

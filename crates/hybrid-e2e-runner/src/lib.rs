@@ -14,3 +14,4 @@ pub mod pod_security; // Pod Security levels: namespace labels, what a test's ob
 pub mod render; // `render`: the objects selected cells would create, as YAML
 pub mod report; // results → JUnit, JSON, console summary
 pub mod run; // executing tests: trials, namespaces, steps, waits, cleanup
+pub mod toleration; // the tolerations of test pods (Windows ones, --tolerate) and taints

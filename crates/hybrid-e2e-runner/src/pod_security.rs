@@ -250,6 +250,7 @@ fn restricted_needs(spec: &Value) -> Vec<Need> {
 const ANYWHERE: Placement<'static> = Placement {
     namespace: "${namespace}",
     storage_class: None,
+    tolerations: &[],
 };
 
 /// Why `case` cannot run in namespaces enforcing `chosen`: the most its rendered objects need,

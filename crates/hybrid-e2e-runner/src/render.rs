@@ -1,15 +1,10 @@
 //! `hybrid-e2e render`: every object the selected cells would create, as multi-document
-//! YAML, each with a comment naming its test and step, the namespace as `${namespace}`.
+//! YAML, each with a comment naming its test and step, the namespace as `${namespace}`, every
+//! pod with the tolerations `--tolerate` adds.
 
 use crate::catalog::{Action, TestCase};
 use crate::fixture::{self, FixtureError, FixtureSet, Images, Placement};
-
-/// Where `render` places objects: the namespace left as a placeholder, claims left to the
-/// cluster's default StorageClass.
-const RENDERED: Placement<'static> = Placement {
-    namespace: "${namespace}",
-    storage_class: None,
-};
+use crate::toleration::TestToleration;
 
 /// Why rendering failed.
 #[derive(Debug, thiserror::Error)]
@@ -38,12 +33,20 @@ pub enum RenderError {
     },
 }
 
-/// Renders the objects of `cases` (steps numbered from 1).
+/// Renders the objects of `cases` (steps numbered from 1), their pods tolerating what
+/// `tolerations` (`--tolerate`) name as well.
 pub fn render(
     cases: &[&TestCase],
     fixtures: &FixtureSet,
     images: &Images,
+    tolerations: &[TestToleration],
 ) -> Result<String, RenderError> {
+    // The namespace left as a placeholder, claims left to the cluster's default StorageClass.
+    let rendered = Placement {
+        namespace: "${namespace}",
+        storage_class: None,
+        tolerations,
+    };
     let mut out = String::new();
     for case in cases {
         for (i, step) in case.steps.iter().enumerate() {
@@ -58,7 +61,7 @@ pub fn render(
             };
             let number = i + 1;
             let objects =
-                fixture::materialize(fixtures, images, fixture, name, *os, vars, RENDERED)
+                fixture::materialize(fixtures, images, fixture, name, *os, vars, rendered)
                     .map_err(|source| RenderError::Fixture {
                         test: case.name.clone(),
                         step: number,
@@ -95,7 +98,7 @@ mod tests {
     fn every_embedded_cell_renders() {
         let catalog = embedded();
         let refs: Vec<&TestCase> = catalog.tests.iter().collect();
-        let yaml = render(&refs, &catalog.fixtures, &Images::default()).expect("renders");
+        let yaml = render(&refs, &catalog.fixtures, &Images::default(), &[]).expect("renders");
         assert!(
             !yaml.contains("storageClassName"),
             "claims keep the default class"
@@ -111,7 +114,7 @@ mod tests {
             ..Selection::default()
         });
         let cases: Vec<&TestCase> = cases.iter().collect();
-        let yaml = render(&cases, &catalog.fixtures, &Images::default()).expect("render");
+        let yaml = render(&cases, &catalog.fixtures, &Images::default(), &[]).expect("render");
         let docs: Vec<&str> = yaml.split("---\n").collect();
         assert_eq!(docs.len(), 2, "{yaml}");
         assert!(

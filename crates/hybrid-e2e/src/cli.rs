@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use hybrid_e2e_runner::toleration::{TestToleration, TolerationError};
 use hybrid_sim::{Fault, Quirk};
 
 use crate::plan::ControlPlaneKind;
@@ -93,6 +94,28 @@ pub(crate) struct DoctorArgs {
 
     #[command(flatten)]
     pub cluster: ClusterArgs,
+
+    #[command(flatten)]
+    pub pods: PodArgs,
+}
+
+/// What every test pod carries besides what its fixture and OS give it (`run`, `doctor`,
+/// `render`).
+#[derive(Debug, Args, Clone, Default)]
+pub(crate) struct PodArgs {
+    /// Give every test pod this toleration too (repeatable): KEY=VALUE:EFFECT (operator
+    /// Equal) or KEY:EFFECT (operator Exists, any value), EFFECT one of NoSchedule,
+    /// PreferNoSchedule, NoExecute. Nodes whose taints test pods then tolerate count for the
+    /// tests (without it, tests that need them skip, naming the taint). Windows test pods
+    /// always tolerate os=windows:NoSchedule. Example, for an AKS system pool:
+    /// --tolerate CriticalAddonsOnly=true:NoSchedule
+    #[arg(long = "tolerate", value_name = "KEY[=VALUE]:EFFECT", value_parser = toleration, help_heading = "Cluster")]
+    pub tolerations: Vec<TestToleration>,
+}
+
+/// Reads `--tolerate`: `KEY[=VALUE]:EFFECT`.
+fn toleration(text: &str) -> Result<TestToleration, TolerationError> {
+    TestToleration::parse(text)
 }
 
 #[derive(Debug, Args)]
@@ -160,6 +183,9 @@ pub(crate) struct ListArgs {
 pub(crate) struct RenderArgs {
     #[command(flatten)]
     pub select: SelectArgs,
+
+    #[command(flatten)]
+    pub pods: PodArgs,
 }
 
 /// Console output style.
@@ -180,6 +206,9 @@ pub(crate) struct RunArgs {
 
     #[command(flatten)]
     pub cluster: ClusterArgs,
+
+    #[command(flatten)]
+    pub pods: PodArgs,
 
     /// Start the embedded simulated cluster and run against it (no real cluster needed).
     #[arg(long, conflicts_with_all = ["kubeconfig", "context"], help_heading = "Cluster")]
@@ -360,6 +389,42 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("--cluster-domain"), "{text}");
         assert!(text.contains("label \"bad_domain!\""), "{text}");
+    }
+
+    #[test]
+    fn tolerate_is_repeatable_and_a_malformed_value_names_the_flag() {
+        let parse = |values: &[&str]| {
+            let mut args = vec!["hybrid-e2e", "run"];
+            for value in values {
+                args.extend(["--tolerate", value]);
+            }
+            Cli::try_parse_from(args).map(|cli| match cli.command {
+                Command::Run(run) => run.pods.tolerations,
+                _ => Vec::new(),
+            })
+        };
+        let tolerations = parse(&["CriticalAddonsOnly=true:NoSchedule", "team:NoExecute"])
+            .expect("two tolerations");
+        let texts: Vec<String> = tolerations.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            texts,
+            ["CriticalAddonsOnly=true:NoSchedule", "team:NoExecute"]
+        );
+        for (value, why) in [
+            ("CriticalAddonsOnly=true", "no :EFFECT"),
+            ("a=b:Never", "effect \"Never\" is none of"),
+            ("bad key:NoSchedule", "not a valid label key"),
+        ] {
+            let err = parse(&[value]).expect_err(value);
+            assert_eq!(err.exit_code(), 2);
+            let text = err.to_string();
+            assert!(text.contains("--tolerate"), "{text}");
+            assert!(text.contains(why), "{text}");
+        }
+        for command in ["doctor", "render"] {
+            let parsed = Cli::try_parse_from(["hybrid-e2e", command, "--tolerate", "k:NoSchedule"]);
+            assert!(parsed.is_ok(), "{command} takes --tolerate");
+        }
     }
 
     #[test]

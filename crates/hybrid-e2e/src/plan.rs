@@ -179,6 +179,7 @@ impl RunPlan {
                 ProbeViaFlag::Proxy => ProbeVia::Proxy,
             },
             cluster_domain: args.cluster_domain.clone(),
+            tolerations: args.pods.tolerations.clone(),
         };
         Ok(RunPlan {
             target,

@@ -1,6 +1,7 @@
 //! The `doctor` report: what the cluster offers (version, nodes and their state, the default
 //! StorageClass) and which of the selected tests would run or skip there, skips grouped by
-//! reason. Plain text for stdout; the cluster was read already.
+//! reason. A node whose taints keep the test pods off says so, with the taints (those
+//! `--tolerate` tolerates do not count). Plain text for stdout; the cluster was read already.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -36,7 +37,15 @@ pub fn render_doctor(facts: &ClusterFacts, server: &str, cases: &[TestCase]) -> 
             (true, false) => "Ready, cordoned",
             (false, _) => "NotReady",
         };
-        let _ = writeln!(out, "  {:30} {os}{build:12} {state}", node.name);
+        let taints = if node.untolerated_taints.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", test pods do not tolerate {}",
+                node.untolerated_taints.join(", ")
+            )
+        };
+        let _ = writeln!(out, "  {:30} {os}{build:12} {state}{taints}", node.name);
     }
     let _ = writeln!(
         out,
@@ -93,6 +102,29 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("l1"), "{text}");
+    }
+
+    #[test]
+    fn doctor_shows_the_taints_that_keep_test_pods_off_and_the_skip_they_cause() {
+        let mut tainted = node("l2", Os::Linux, true);
+        tainted.untolerated_taints = vec!["CriticalAddonsOnly=true:NoSchedule".into()];
+        let facts = ClusterFacts {
+            nodes: vec![node("l1", Os::Linux, true), tainted],
+            ..Default::default()
+        };
+        let mut other_node = case(&[Requirement::TwoNodes(Os::Linux)]);
+        other_node.name = "s/other-node[os=linux]".into();
+        let text = render_doctor(&facts, "https://c", &[other_node]);
+        assert!(
+            text.contains("l2                             linux             Ready, test pods do not tolerate CriticalAddonsOnly=true:NoSchedule\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "; --tolerate CriticalAddonsOnly=true:NoSchedule would let the tests use l2\n    s/other-node[os=linux]"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

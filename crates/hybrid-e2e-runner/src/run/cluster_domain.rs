@@ -27,6 +27,7 @@ use crate::kube_error::{api_message, ApiError};
 use crate::labels::RUN_ID_LABEL;
 use crate::pod_security::PodSecurityLevel;
 use crate::report::{ClusterDomain, DomainSource};
+use crate::toleration::TestToleration;
 
 /// The kubelet's default `clusterDomain`, assumed when the domain cannot be discovered.
 pub const DEFAULT_DOMAIN: &str = "cluster.local";
@@ -225,7 +226,10 @@ async fn read_domain(
     .map_err(DiscoveryFailed::NamespaceNotReady)?;
     let image = env.images.get("agnhost").unwrap_or_default();
     Api::<Pod>::namespaced(env.client.clone(), namespace)
-        .create(&PostParams::default(), &discovery_pod(image, run_id))
+        .create(
+            &PostParams::default(),
+            &discovery_pod(image, run_id, &env.tolerations),
+        )
         .await
         .map_err(DiscoveryFailed::CreatePod)?;
     let pod = ObjectRef {
@@ -271,7 +275,7 @@ async fn read_domain(
 /// The discovery pod: agnhost `pause` on a Linux node, no tolerations, fit for any Pod Security
 /// level (non-root, no privilege escalation, no capabilities, RuntimeDefault seccomp) and with
 /// limits (for namespaces whose quota requires them).
-fn discovery_pod(image: &str, run_id: &str) -> Pod {
+fn discovery_pod(image: &str, run_id: &str, tolerations: &[TestToleration]) -> Pod {
     let quantities = |cpu: &str, memory: &str| {
         BTreeMap::from([
             ("cpu".to_string(), Quantity(cpu.to_string())),
@@ -311,6 +315,8 @@ fn discovery_pod(image: &str, run_id: &str) -> Pod {
                 crate::fixture::OS_LABEL.to_string(),
                 Os::Linux.label().to_string(),
             )])),
+            tolerations: (!tolerations.is_empty())
+                .then(|| tolerations.iter().map(TestToleration::to_k8s).collect()),
             restart_policy: Some("Never".to_string()),
             termination_grace_period_seconds: Some(0),
             automount_service_account_token: Some(false),
@@ -438,7 +444,7 @@ mod tests {
 
     #[test]
     fn the_discovery_pod_fits_restricted_and_runs_on_linux_with_the_run_label() {
-        let pod = discovery_pod("registry.k8s.io/e2e-test-images/agnhost:2.52", "r1");
+        let pod = discovery_pod("registry.k8s.io/e2e-test-images/agnhost:2.52", "r1", &[]);
         let json = serde_json::to_value(&pod).expect("serialises");
         assert!(crate::pod_security::needs(&json).is_empty(), "{json}");
         assert_eq!(json["spec"]["nodeSelector"]["kubernetes.io/os"], "linux");

@@ -75,6 +75,9 @@ pub struct RunConfig {
     /// `--cluster-domain`, already checked to be a DNS name; absent: discovered when a test
     /// uses `${cluster-domain}` (see [`cluster_domain`]).
     pub cluster_domain: Option<String>,
+    /// `--tolerate`: tolerations every test pod carries besides its OS's own; nodes with
+    /// only such taints count for the cells.
+    pub tolerations: Vec<crate::toleration::TestToleration>,
 }
 
 /// How an `http` step from a pod reaches the agnhost netexec of that source pod, which then
@@ -164,7 +167,10 @@ pub fn execute(
         write_reports(plan, aborted_report(info, &error_chain(&error)), reporter);
         return Err(error);
     }
-    let facts = match runtime.block_on(crate::cluster::discover(&connection.client)) {
+    let facts = match runtime.block_on(crate::cluster::discover(
+        &connection.client,
+        &plan.tolerations,
+    )) {
         Ok(facts) => facts,
         Err(source) => {
             let error = RunError::Discovery {
@@ -212,6 +218,7 @@ pub fn execute(
             timeout_scale: plan.timeout_scale,
             storage_classes: plan.storage_classes.clone(),
             probe_via: plan.probe_via,
+            tolerations: plan.tolerations.clone(),
             cluster_domain: Default::default(),
         },
         run_id: plan.run_id.clone(),

@@ -117,6 +117,7 @@ mod tests {
                 timeout_scale: 1.0,
                 storage_classes: Default::default(),
                 probe_via: Default::default(),
+                tolerations: Vec::new(),
                 cluster_domain: Default::default(),
             },
             run_id: "r1".into(),

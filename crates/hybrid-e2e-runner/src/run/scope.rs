@@ -32,6 +32,8 @@ pub(crate) struct TestEnv {
     pub storage_classes: BTreeMap<Os, String>,
     /// How `http` steps from a pod reach its netexec (`--probe-via`).
     pub probe_via: super::ProbeVia,
+    /// What `--tolerate` adds to every test pod, after its OS's own tolerations.
+    pub tolerations: Vec<crate::toleration::TestToleration>,
     /// The cluster's DNS domain, `${cluster-domain}`: set once per run, before the tests
     /// (see `run::cluster_domain`); unset, `cluster.local`.
     pub cluster_domain: std::sync::OnceLock<String>,

@@ -9,12 +9,13 @@ use crate::plan::{kubeconfig_source, Selected};
 pub(super) fn doctor(args: &DoctorArgs) -> Result<(), Error> {
     let selected = Selected::from_args(&args.select)?;
     super::with_connection(&kubeconfig_source(&args.cluster), |connection| async move {
-        let facts = hybrid_e2e_runner::cluster::discover(&connection.client)
-            .await
-            .map_err(|source| Error::Discovery {
-                server: connection.server.clone(),
-                source,
-            })?;
+        let facts =
+            hybrid_e2e_runner::cluster::discover(&connection.client, &args.pods.tolerations)
+                .await
+                .map_err(|source| Error::Discovery {
+                    server: connection.server.clone(),
+                    source,
+                })?;
         let mut text =
             hybrid_e2e_runner::report::render_doctor(&facts, &connection.server, &selected.cases);
         text.push_str(

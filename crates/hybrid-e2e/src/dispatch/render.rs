@@ -11,7 +11,12 @@ use crate::plan::Selected;
 pub(super) fn render(args: &RenderArgs) -> Result<(), Error> {
     let selected = Selected::from_args(&args.select)?;
     let cases: Vec<&TestCase> = selected.cases.iter().collect();
-    let yaml = hybrid_e2e_runner::render::render(&cases, &selected.fixtures, &selected.images)?;
+    let yaml = hybrid_e2e_runner::render::render(
+        &cases,
+        &selected.fixtures,
+        &selected.images,
+        &args.pods.tolerations,
+    )?;
     let mut out = std::io::stdout().lock();
     out.write_all(yaml.as_bytes())
         .and_then(|()| out.flush())

@@ -46,6 +46,7 @@ impl Create<'_> {
         let placement = Placement {
             namespace: &scope.namespace,
             storage_class: scope.env.storage_classes.get(&self.os).map(String::as_str),
+            tolerations: &scope.env.tolerations,
         };
         let objects = materialize(
             &scope.env.fixtures,
