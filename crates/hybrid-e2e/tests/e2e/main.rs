@@ -34,6 +34,8 @@ mod run_failures;
 mod snapshots;
 // The storage suite and the storage faults.
 mod storage;
+// Tainted node pools and --tolerate: skips that name the taint, tolerations on every pod.
+mod taints;
 // The step vocabulary beyond the first catalog.
 mod vocabulary;
 // Windows DNS: partially qualified names as opt-in cells, under the windows-dns-pqdn quirk.
