@@ -1,5 +1,9 @@
-//! What the cluster offers (version, Ready nodes by OS and Windows build, storage classes) and,
-//! from that, why a test cell must be skipped. Skips are decided here, never in the runner.
+//! What the cluster offers (version, Ready nodes by OS and Windows build, storage classes and
+//! their provisioners, the CSI drivers each node's `CSINode` lists) and, from that, why a test
+//! cell must be skipped. Skips are decided here, never in the runner. A Windows cell that
+//! claims storage runs only on a class chosen with `--storage-class-windows`, or on one whose
+//! provisioner a Windows node's `CSINode` lists (a CSI driver without a Windows node plugin
+//! never mounts there); when CSINodes cannot be read, such cells skip saying so.
 //! Also what marks a node that is not a real machine (virtual-kubelet, Fargate), which takes
 //! no test pods and serves no NodePorts ([`virtual_node_reason`]). A node counts for a cell
 //! only when the test pods land there: Ready, not cordoned, not virtual, and every
@@ -10,7 +14,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Namespace, Node, Taint};
-use k8s_openapi::api::storage::v1::StorageClass;
+use k8s_openapi::api::storage::v1::{CSINode, StorageClass};
 use kube::api::{ListParams, ObjectMeta, PostParams};
 use kube::{Api, Client};
 
@@ -20,6 +24,43 @@ use crate::toleration::{taint_text, tolerated_by_test_pods, TestToleration};
 const DEFAULT_CLASS_ANNOTATION: &str = "storageclass.kubernetes.io/is-default-class";
 const WINDOWS_BUILD_LABEL: &str = "node.kubernetes.io/windows-build";
 const OS_LABEL: &str = "kubernetes.io/os";
+/// The prefix of in-tree volume plugins' provisioner names (`kubernetes.io/azure-disk`): they
+/// have no CSINode entry, so nothing tells whether they serve Windows.
+const IN_TREE_PROVISIONER_PREFIX: &str = "kubernetes.io/";
+
+/// The StorageClasses chosen for test claims instead of the cluster's default one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StorageClassChoice {
+    /// `--storage-class`: for the claims of every OS's test pods.
+    pub every_os: Option<String>,
+    /// `--storage-class-windows`: for Windows test pods' claims, trusted to serve Windows.
+    pub windows: Option<String>,
+}
+
+impl StorageClassChoice {
+    /// The class chosen for the claims of `os`'s test pods, if one is.
+    pub fn for_os(&self, os: Os) -> Option<&str> {
+        match os {
+            Os::Windows => self.windows.as_deref().or(self.every_os.as_deref()),
+            _ => self.every_os.as_deref(),
+        }
+    }
+}
+
+/// The CSI drivers each node's kubelet registered, from the cluster's `CSINode` objects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CsiDrivers {
+    /// Driver names by node name (a node without a CSINode is absent).
+    Known(BTreeMap<String, Vec<String>>),
+    /// The CSINodes could not be listed; why.
+    Unknown(String),
+}
+
+impl Default for CsiDrivers {
+    fn default() -> Self {
+        CsiDrivers::Unknown("CSINodes were not read".to_string())
+    }
+}
 
 /// One node as the harness sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,6 +160,10 @@ pub struct ClusterFacts {
     pub default_storage_class: Option<String>,
     /// Every StorageClass by name.
     pub storage_classes: Vec<String>,
+    /// The provisioner of each StorageClass, by class name.
+    pub storage_provisioners: BTreeMap<String, String>,
+    /// The CSI drivers of each node (its `CSINode`).
+    pub csi_drivers: CsiDrivers,
 }
 
 /// Why the cluster could not be inspected.
@@ -210,7 +255,36 @@ pub async fn discover(
             .iter()
             .filter_map(|c| c.metadata.name.clone())
             .collect(),
+        storage_provisioners: classes
+            .iter()
+            .filter_map(|c| Some((c.metadata.name.clone()?, c.provisioner.clone())))
+            .collect(),
+        csi_drivers: csi_drivers(client).await,
     })
+}
+
+/// The CSI drivers of every node, or why they are unknown. Listing CSINodes is an optional
+/// right (`list csinodes.storage.k8s.io`): without it, Windows cells that claim storage on a
+/// class not chosen with `--storage-class-windows` skip, saying the drivers are unknown.
+async fn csi_drivers(client: &Client) -> CsiDrivers {
+    match Api::<CSINode>::all(client.clone())
+        .list(&ListParams::default())
+        .await
+    {
+        Ok(list) => CsiDrivers::Known(
+            list.items
+                .iter()
+                .filter_map(|n| {
+                    let drivers = n.spec.drivers.iter().map(|d| d.name.clone()).collect();
+                    Some((n.metadata.name.clone()?, drivers))
+                })
+                .collect(),
+        ),
+        Err(error) => CsiDrivers::Unknown(format!(
+            "cannot list CSINodes: {}",
+            crate::kube_error::api_message(&error)
+        )),
+    }
 }
 
 /// Every test needs its own namespace: ask the API server, with a dry run that creates nothing,
@@ -274,12 +348,12 @@ fn node_facts(node: &Node, tolerations: &[TestToleration]) -> NodeFacts {
 
 impl ClusterFacts {
     /// Why this test cell cannot run on this cluster, if it cannot. `chosen_storage_classes`
-    /// are the StorageClasses chosen per OS (`--storage-class`, `--storage-class-windows`)
-    /// instead of the default one.
+    /// are the StorageClasses chosen (`--storage-class`, `--storage-class-windows`) instead of
+    /// the default one.
     pub fn skip_reason(
         &self,
         case: &TestCase,
-        chosen_storage_classes: &BTreeMap<Os, String>,
+        chosen_storage_classes: &StorageClassChoice,
     ) -> Option<String> {
         let unmet: Vec<(&Requirement, String)> = case
             .requires
@@ -305,7 +379,7 @@ impl ClusterFacts {
         &self,
         requirement: &Requirement,
         case: &TestCase,
-        chosen_storage_classes: &BTreeMap<Os, String>,
+        chosen_storage_classes: &StorageClassChoice,
     ) -> Option<String> {
         match requirement {
             Requirement::Nodes(os) => self.no_node_missing(*os),
@@ -318,16 +392,7 @@ impl ClusterFacts {
                 };
                 let problems: Vec<String> = oses
                     .iter()
-                    .filter_map(|os| match chosen_storage_classes.get(os) {
-                        Some(class) if !self.storage_classes.contains(class) => Some(format!(
-                            "StorageClass \"{class}\" chosen for {os} does not exist (classes: {})",
-                            if self.storage_classes.is_empty() { "none".to_string() } else { self.storage_classes.join(", ") }
-                        )),
-                        Some(_) => None,
-                        None => self.default_storage_class.is_none().then(|| {
-                            "no default StorageClass (annotation storageclass.kubernetes.io/is-default-class=true; or choose one with --storage-class)".to_string()
-                        }),
-                    })
+                    .filter_map(|os| self.storage_problem(*os, chosen_storage_classes))
                     .collect();
                 (!problems.is_empty()).then(|| problems.join("; "))
             }
@@ -360,6 +425,84 @@ impl ClusterFacts {
         );
         reason.push_str(&tolerate_hint(&of_os));
         Some(reason)
+    }
+
+    /// Why the claims of `os`'s test pods have no StorageClass to use, if they have none: the
+    /// chosen class does not exist, there is no default one, or (Windows, class not chosen
+    /// with `--storage-class-windows`) no Windows node's CSINode lists its provisioner.
+    fn storage_problem(&self, os: Os, chosen: &StorageClassChoice) -> Option<String> {
+        let class = match chosen.for_os(os) {
+            Some(class) if !self.storage_classes.iter().any(|c| c == class) => {
+                return Some(format!(
+                    "StorageClass \"{class}\" chosen for {os} does not exist (classes: {})",
+                    if self.storage_classes.is_empty() {
+                        "none".to_string()
+                    } else {
+                        self.storage_classes.join(", ")
+                    }
+                ))
+            }
+            Some(class) => class,
+            None => match &self.default_storage_class {
+                Some(class) => class.as_str(),
+                None => return Some(
+                    "no default StorageClass (annotation storageclass.kubernetes.io/is-default-class=true; or choose one with --storage-class)".to_string(),
+                ),
+            },
+        };
+        if os != Os::Windows || chosen.windows.is_some() {
+            return None;
+        }
+        self.windows_csi_problem(class)
+    }
+
+    /// Why `class` may not serve Windows pods, if it may not: its CSI driver is listed by no
+    /// CSINode of a Windows node the test pods land on, it is an in-tree provisioner (which
+    /// CSINodes never list), or the CSINodes could not be read. Without such a Windows node
+    /// the node requirement says why, not this.
+    fn windows_csi_problem(&self, class: &str) -> Option<String> {
+        const HOW: &str = "--storage-class-windows CLASS chooses a class for Windows claims";
+        let windows_nodes: Vec<&NodeFacts> = self
+            .nodes
+            .iter()
+            .filter(|n| n.os == Some(Os::Windows) && n.why_no_test_pods().is_none())
+            .collect();
+        if windows_nodes.is_empty() {
+            return None;
+        }
+        let Some(provisioner) = self.storage_provisioners.get(class) else {
+            return Some(format!(
+                "the provisioner of StorageClass \"{class}\" is unknown, so whether it serves Windows is too; {HOW}"
+            ));
+        };
+        if provisioner.starts_with(IN_TREE_PROVISIONER_PREFIX) {
+            return Some(format!(
+                "StorageClass \"{class}\" uses the in-tree provisioner {provisioner}, which no CSINode lists, so whether it serves Windows is unknown; {HOW}"
+            ));
+        }
+        let drivers = match &self.csi_drivers {
+            CsiDrivers::Known(drivers) => drivers,
+            CsiDrivers::Unknown(why) => {
+                return Some(format!(
+                    "whether StorageClass \"{class}\" (provisioner {provisioner}) serves Windows is unknown: {why}; {HOW}"
+                ))
+            }
+        };
+        let mut lacking = Vec::new();
+        for node in &windows_nodes {
+            match drivers.get(&node.name) {
+                Some(listed) if listed.contains(provisioner) => return None,
+                Some(listed) if listed.is_empty() => {
+                    lacking.push(format!("{}: no drivers", node.name))
+                }
+                Some(listed) => lacking.push(format!("{}: {}", node.name, listed.join(", "))),
+                None => lacking.push(format!("{}: no CSINode", node.name)),
+            }
+        }
+        Some(format!(
+            "StorageClass \"{class}\" (provisioner {provisioner}) does not serve Windows: no Windows node's CSINode lists its driver ({}); {HOW}",
+            lacking.join("; ")
+        ))
     }
 
     /// Why there are not two nodes of `os` the test pods land on, if there are not.
@@ -643,8 +786,8 @@ pub(crate) mod tests {
     }
 
     /// No StorageClass chosen for any OS.
-    pub(crate) fn none() -> BTreeMap<Os, String> {
-        BTreeMap::new()
+    pub(crate) fn none() -> StorageClassChoice {
+        StorageClassChoice::default()
     }
 
     pub(crate) fn case(requires: &[Requirement]) -> TestCase {
@@ -752,13 +895,130 @@ pub(crate) mod tests {
             ..Default::default()
         };
         let claims = case(&[Requirement::DefaultStorageClass]);
-        let chosen = BTreeMap::from([(Os::Linux, "standard".to_string())]);
+        let chosen = StorageClassChoice {
+            every_os: Some("standard".into()),
+            windows: None,
+        };
         assert_eq!(facts.skip_reason(&claims, &chosen), None);
-        let missing = BTreeMap::from([(Os::Linux, "fast".to_string())]);
+        let missing = StorageClassChoice {
+            every_os: Some("fast".into()),
+            windows: Some("ntfs".into()),
+        };
         assert_eq!(
             facts.skip_reason(&claims, &missing).as_deref(),
             Some("StorageClass \"fast\" chosen for linux does not exist (classes: standard, ntfs)")
         );
+    }
+
+    /// Two Linux and two Windows nodes, the default class `standard` of `provisioner`, and the
+    /// CSINodes `drivers`.
+    fn storage_facts(provisioner: &str, drivers: CsiDrivers) -> ClusterFacts {
+        ClusterFacts {
+            nodes: vec![
+                node("l1", Os::Linux, true),
+                node("w1", Os::Windows, true),
+                node("w2", Os::Windows, true),
+            ],
+            default_storage_class: Some("standard".into()),
+            storage_classes: vec!["standard".into(), "smb".into()],
+            storage_provisioners: BTreeMap::from([
+                ("standard".to_string(), provisioner.to_string()),
+                ("smb".to_string(), "smb.csi.k8s.io".to_string()),
+            ]),
+            csi_drivers: drivers,
+            ..ClusterFacts::default()
+        }
+    }
+
+    fn windows_claims() -> TestCase {
+        let mut case = case(&[Requirement::DefaultStorageClass]);
+        case.oses = BTreeSet::from([Os::Windows]);
+        case
+    }
+
+    fn drivers(of: &[(&str, &[&str])]) -> CsiDrivers {
+        CsiDrivers::Known(
+            of.iter()
+                .map(|(node, d)| (node.to_string(), d.iter().map(|s| s.to_string()).collect()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn a_windows_claim_needs_a_windows_csinode_listing_the_provisioner() {
+        let disk = "disk.csi.example.com";
+        let lacking = storage_facts(
+            disk,
+            drivers(&[("l1", &[disk]), ("w1", &[]), ("w2", &["smb.csi.k8s.io"])]),
+        );
+        assert_eq!(
+            lacking.skip_reason(&windows_claims(), &none()).as_deref(),
+            Some(
+                "StorageClass \"standard\" (provisioner disk.csi.example.com) does not serve \
+                 Windows: no Windows node's CSINode lists its driver (w1: no drivers; w2: \
+                 smb.csi.k8s.io); --storage-class-windows CLASS chooses a class for Windows claims"
+            )
+        );
+        let linux = case(&[Requirement::DefaultStorageClass]);
+        assert_eq!(
+            lacking.skip_reason(&linux, &none()),
+            None,
+            "Linux is not asked"
+        );
+        // --storage-class-windows is trusted; --storage-class is checked like the default.
+        let windows_chosen = StorageClassChoice {
+            every_os: None,
+            windows: Some("standard".into()),
+        };
+        assert_eq!(
+            lacking.skip_reason(&windows_claims(), &windows_chosen),
+            None
+        );
+        let every_os = StorageClassChoice {
+            every_os: Some("smb".into()),
+            windows: None,
+        };
+        assert_eq!(
+            lacking.skip_reason(&windows_claims(), &every_os),
+            None,
+            "w2 lists smb.csi.k8s.io"
+        );
+        // One Windows node with the driver is enough; a node without a CSINode lacks it.
+        let one = storage_facts(disk, drivers(&[("w2", &[disk])]));
+        assert_eq!(one.skip_reason(&windows_claims(), &none()), None);
+        let none_listed = storage_facts(disk, drivers(&[]));
+        assert!(none_listed
+            .skip_reason(&windows_claims(), &none())
+            .is_some_and(|r| r.contains("(w1: no CSINode; w2: no CSINode)")));
+    }
+
+    #[test]
+    fn in_tree_provisioners_and_unreadable_csinodes_skip_windows_claims_saying_why() {
+        let in_tree = storage_facts("kubernetes.io/azure-disk", drivers(&[]));
+        assert_eq!(
+            in_tree.skip_reason(&windows_claims(), &none()).as_deref(),
+            Some(
+                "StorageClass \"standard\" uses the in-tree provisioner kubernetes.io/azure-disk, \
+                 which no CSINode lists, so whether it serves Windows is unknown; \
+                 --storage-class-windows CLASS chooses a class for Windows claims"
+            )
+        );
+        let forbidden = storage_facts(
+            "disk.csi.example.com",
+            CsiDrivers::Unknown("cannot list CSINodes: csinodes is forbidden".into()),
+        );
+        assert_eq!(
+            forbidden.skip_reason(&windows_claims(), &none()).as_deref(),
+            Some(
+                "whether StorageClass \"standard\" (provisioner disk.csi.example.com) serves \
+                 Windows is unknown: cannot list CSINodes: csinodes is forbidden; \
+                 --storage-class-windows CLASS chooses a class for Windows claims"
+            )
+        );
+        // Without a Windows node the test pods land on, the node requirement speaks alone.
+        let mut no_windows = forbidden.clone();
+        no_windows.nodes.retain(|n| n.os == Some(Os::Linux));
+        assert_eq!(no_windows.skip_reason(&windows_claims(), &none()), None);
     }
 
     #[test]

@@ -238,7 +238,9 @@ pub(crate) struct RunArgs {
     pub storage_class: Option<String>,
 
     /// StorageClass for the claims of Windows test pods (default: --storage-class, else the
-    /// cluster's default class). Windows often needs an NTFS-capable class.
+    /// cluster's default class). Windows often needs an NTFS-capable class. Without this flag,
+    /// Windows cells that claim storage run only when a Windows node's CSINode lists the
+    /// class's provisioner (its CSI driver has a Windows node plugin); else they skip.
     #[arg(long, value_name = "NAME")]
     pub storage_class_windows: Option<String>,
 

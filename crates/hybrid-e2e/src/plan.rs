@@ -6,7 +6,8 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use hybrid_e2e_runner::catalog::{Catalog, CatalogError, Os, Selection, TagExpr, TestCase};
+use hybrid_e2e_runner::catalog::{Catalog, CatalogError, Selection, TagExpr, TestCase};
+use hybrid_e2e_runner::cluster::StorageClassChoice;
 use hybrid_e2e_runner::fixture::{FixtureSet, Images};
 use hybrid_e2e_runner::pod_security::PodSecurityLevel;
 use hybrid_e2e_runner::run::connect::KubeconfigSource;
@@ -155,18 +156,10 @@ impl RunPlan {
                 Format::Terse => ConsoleFormat::Terse,
                 Format::Json => ConsoleFormat::Json,
             },
-            storage_classes: [
-                (Os::Linux, args.storage_class.clone()),
-                (
-                    Os::Windows,
-                    args.storage_class_windows
-                        .clone()
-                        .or_else(|| args.storage_class.clone()),
-                ),
-            ]
-            .into_iter()
-            .filter_map(|(os, class)| class.map(|c| (os, c)))
-            .collect(),
+            storage_classes: StorageClassChoice {
+                every_os: args.storage_class.clone(),
+                windows: args.storage_class_windows.clone(),
+            },
             tag_expression: args.select.tags.clone(),
             name_filters: args.select.filters.clone(),
             pod_security: match args.pod_security {
@@ -258,6 +251,7 @@ mod tests {
     use super::*;
     use crate::cli::{Cli, Command};
     use clap::Parser;
+    use hybrid_e2e_runner::catalog::Os;
 
     fn run_args(args: &[&str]) -> RunArgs {
         let cli = Cli::try_parse_from(args).unwrap();
@@ -399,18 +393,14 @@ mod tests {
         );
         assert!(matches!(plan.target, Target::Sim { .. }));
         assert_eq!(plan.config.timeout_scale, 2.0);
-        assert!(plan.config.storage_classes.is_empty());
+        assert_eq!(plan.config.storage_classes, StorageClassChoice::default());
         let args = run_args(&["hybrid-e2e", "run", "--sim", "--storage-class", "fast"]);
         let Ok(plan) = RunPlan::from_args(&args) else {
             panic!("not planned")
         };
-        assert_eq!(
-            plan.config
-                .storage_classes
-                .get(&Os::Windows)
-                .map(String::as_str),
-            Some("fast")
-        );
+        let chosen = &plan.config.storage_classes;
+        assert_eq!(chosen.for_os(Os::Windows), Some("fast"));
+        assert_eq!(chosen.windows, None, "not chosen for Windows as such");
     }
 
     #[test]

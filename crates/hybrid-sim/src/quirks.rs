@@ -46,6 +46,10 @@ pub enum Quirk {
     /// The cluster DNS domain is cluster.example instead of cluster.local (the kubelet's
     /// clusterDomain).
     ClusterDomain,
+    /// The default StorageClass's CSI driver (disk.csi.sim.hybrid-e2e.io) has no Windows node
+    /// plugin: the Windows nodes' CSINodes lack it, and a Windows pod using such a claim never
+    /// mounts (FailedMount: driver name ... not found in the list of registered CSI drivers).
+    WindowsCsiMissing,
     /// Pod IPs are IPv6 (fd00:10:244:N::/64 per node, in spec.podCIDR(s), status.podIP(s)),
     /// so netexec's /clientip answers [IP]:PORT; dials to IPv6 pod IPs work. ClusterIPs and
     /// node IPs stay IPv4.

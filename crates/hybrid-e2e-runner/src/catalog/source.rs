@@ -30,6 +30,7 @@ const SUITES: &[(&str, &str)] = embed!("suites":
 
 /// The embedded fixtures. A test below checks this list matches `fixtures/`.
 const FIXTURES: &[(&str, &str)] = embed!("fixtures":
+    "claim-pod-placed.yaml",
     "claim-pod.yaml",
     "claim.yaml",
     "config-volumes.yaml",

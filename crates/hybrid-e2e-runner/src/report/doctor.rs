@@ -54,7 +54,7 @@ pub fn render_doctor(facts: &ClusterFacts, server: &str, cases: &[TestCase]) -> 
     );
     let mut skips: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     for case in cases {
-        if let Some(reason) = facts.skip_reason(case, &BTreeMap::new()) {
+        if let Some(reason) = facts.skip_reason(case, &Default::default()) {
             skips.entry(reason).or_default().push(&case.name);
         }
     }

@@ -22,14 +22,13 @@ pub(crate) mod steps;
 pub(crate) mod test;
 pub(crate) mod wait;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::catalog::{Os, TestCase};
+use crate::catalog::TestCase;
 use crate::cluster::DiscoveryError;
 use crate::fixture::{FixtureSet, Images};
 pub use crate::kube_error::error_chain;
@@ -62,8 +61,8 @@ pub struct RunConfig {
     pub keep_namespaces: bool,
     /// Console output style.
     pub format: ConsoleFormat,
-    /// StorageClass per OS for test claims (absent: the cluster's default class).
-    pub storage_classes: BTreeMap<Os, String>,
+    /// StorageClasses chosen for test claims (none: the cluster's default class).
+    pub storage_classes: crate::cluster::StorageClassChoice,
     /// The tag expression as the user wrote it (for the report).
     pub tag_expression: Option<String>,
     /// The name filters as the user wrote them (for the report).

@@ -100,14 +100,13 @@ fn every_run() -> [Permission; 10] {
 }
 
 /// What a run uses when it may, and does without: listing StorageClasses (without it, cells
-/// that claim storage skip). Never a reason to stop a run.
+/// that claim storage skip) and CSINodes (without it, Windows cells that claim storage skip
+/// unless `--storage-class-windows` chooses their class). Never a reason to stop a run.
 pub fn nice_to_have() -> BTreeSet<Permission> {
-    BTreeSet::from([Permission::new(
-        "list",
-        "storage.k8s.io",
-        "storageclasses",
-        "",
-    )])
+    BTreeSet::from([
+        Permission::new("list", "storage.k8s.io", "storageclasses", ""),
+        Permission::new("list", "storage.k8s.io", "csinodes", ""),
+    ])
 }
 
 /// Every permission the cells `cases` need (fixtures resolved in `fixtures`), beyond

@@ -3,7 +3,7 @@
 //! placeholders and run a command in a container. Steps, probes and waits take a scope; they
 //! import nothing else from each other.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Pod;
@@ -28,8 +28,8 @@ pub(crate) struct TestEnv {
     pub images: Images,
     /// `--timeout-scale`: every step timeout is multiplied by it.
     pub timeout_scale: f64,
-    /// StorageClass per OS for claims that name none (absent: the cluster's default).
-    pub storage_classes: BTreeMap<Os, String>,
+    /// StorageClasses chosen for claims that name none (none: the cluster's default).
+    pub storage_classes: crate::cluster::StorageClassChoice,
     /// How `http` steps from a pod reach its netexec (`--probe-via`).
     pub probe_via: super::ProbeVia,
     /// What `--tolerate` adds to every test pod, after its OS's own tolerations.

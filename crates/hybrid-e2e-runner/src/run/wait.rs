@@ -2,8 +2,8 @@
 //! [`Waitable`], saying what one observed state means for a wait ([`Verdict`]) and how to show
 //! it. One watch loop, [`wait_for`], follows the object through watch errors (410s, dropped
 //! connections), ends as soon as the verdict is done or hopeless (image pull failure, crash
-//! loop, unschedulable, pod ended, job failed, a Warning event about a claim), and gives up at
-//! the deadline with the last state seen.
+//! loop, unschedulable, pod ended, job failed, a claim's Warning event that retries cannot heal
+//! or that keeps repeating), and gives up at the deadline with the last state seen.
 
 use std::fmt::Debug;
 use std::time::Duration;
@@ -33,6 +33,21 @@ const HOPELESS_WAITING_REASONS: &[&str] = &[
 
 /// How often a wait that fails on Warning events looks at the events.
 const WARNING_CHECK_EVERY: Duration = Duration::from_millis(500);
+
+/// Words (lowercase) of Warning messages about a claim that no retry heals: the class or its
+/// parameters are wrong (`storageclass.storage.k8s.io "x" not found`, a CSI driver's
+/// `InvalidArgument`, `invalid parameter`, `... is not supported`). Each entry is a set of
+/// words that must all appear.
+const TERMINAL_CLAIM_WARNINGS: &[&[&str]] = &[
+    &["storageclass", "not found"],
+    &["invalid parameter"],
+    &["code = invalidargument"],
+    &["is not supported"],
+];
+
+/// How often one Warning (same reason and message) must be reported before the wait stops
+/// hoping that the provisioner's retries heal it.
+const REPEATED_WARNING_IS_HOPELESS: i32 = 3;
 
 /// What one observed state of an object means for a wait.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,7 +101,9 @@ pub(crate) trait Waitable:
     /// One line describing the state, for a wait that timed out.
     fn summary(&self) -> String;
 
-    /// Whether a Warning event about the object means the wait cannot succeed.
+    /// Whether Warning events about the object that retries cannot heal, or that repeat
+    /// [`REPEATED_WARNING_IS_HOPELESS`] times, mean the wait cannot succeed
+    /// ([`hopeless_warning`]).
     const WARNINGS_ARE_HOPELESS: bool = false;
 
     /// The kind of the controller whose FailedCreate events say this object's pods are refused
@@ -206,7 +223,7 @@ async fn wait_for<K: Waitable>(
     }
 }
 
-/// Fails a wait as soon as a Warning event about the object appears.
+/// Fails a wait as soon as a Warning event about the object is terminal or repeated.
 struct WarningWatch {
     client: Client,
     namespace: String,
@@ -221,16 +238,62 @@ impl WarningWatch {
         let events = objects::events_of(&self.client, &self.namespace, &self.kind, name)
             .await
             .ok()?;
-        if !events.iter().any(|e| e.type_.as_deref() == Some("Warning")) {
-            return None;
-        }
+        let why = hopeless_warning(&events)?;
         let lines: Vec<String> = events.iter().map(objects::event_line).collect();
         Some(format!(
-            "a Warning event was reported{}; events: {}",
+            "{why}{}; events: {}",
             self.context,
             lines.join(" | ")
         ))
     }
+}
+
+/// How often an event was reported: its `series.count` or `count` (at least once).
+fn times_reported(event: &k8s_openapi::api::core::v1::Event) -> i32 {
+    let series = event.series.as_ref().and_then(|s| s.count);
+    series
+        .into_iter()
+        .chain(event.count)
+        .max()
+        .unwrap_or(1)
+        .max(1)
+}
+
+/// Why these events about an object say that waiting longer cannot help, if they do: a
+/// Warning whose message no retry heals ([`TERMINAL_CLAIM_WARNINGS`]), or one Warning (same
+/// reason and message, over all its Event objects) reported [`REPEATED_WARNING_IS_HOPELESS`]
+/// times. A single transient Warning (a provisioning timeout) keeps the wait going.
+fn hopeless_warning(events: &[k8s_openapi::api::core::v1::Event]) -> Option<String> {
+    let warnings = events
+        .iter()
+        .filter(|e| e.type_.as_deref() == Some("Warning"));
+    let mut repeats: Vec<((&str, &str), i32)> = Vec::new();
+    for event in warnings {
+        let reason = event.reason.as_deref().unwrap_or_default();
+        let message = event.message.as_deref().unwrap_or_default();
+        let lower = message.to_lowercase();
+        if TERMINAL_CLAIM_WARNINGS
+            .iter()
+            .any(|words| words.iter().all(|w| lower.contains(w)))
+        {
+            return Some(format!(
+                "a Warning event that retries cannot heal was reported ({reason})"
+            ));
+        }
+        match repeats
+            .iter_mut()
+            .find(|(key, _)| *key == (reason, message))
+        {
+            Some((_, times)) => *times += times_reported(event),
+            None => repeats.push(((reason, message), times_reported(event))),
+        }
+    }
+    repeats
+        .into_iter()
+        .find(|(_, times)| *times >= REPEATED_WARNING_IS_HOPELESS)
+        .map(|((reason, _), times)| {
+            format!("a Warning event was reported {times} times ({reason})")
+        })
 }
 
 /// Ends a workload's wait when its controller reports that admission refuses its pods.
@@ -355,7 +418,8 @@ impl Waitable for Job {
     }
 }
 
-/// A claim is bound by its phase; a Warning event about it (failed provisioning) never heals.
+/// A claim is bound by its phase; a Warning about it that retries cannot heal (an unknown
+/// class, invalid parameters) or that keeps repeating ends the wait, a transient one does not.
 impl Waitable for PersistentVolumeClaim {
     fn verdict(&self, _until: WaitUntil) -> Verdict {
         match self.status.as_ref().and_then(|s| s.phase.as_deref()) {
@@ -535,6 +599,7 @@ pub(crate) fn summarize(pod: &Pod) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use k8s_openapi::api::core::v1::Event;
     use serde_json::json;
 
     fn pod(status: serde_json::Value) -> Pod {
@@ -646,6 +711,73 @@ mod tests {
             Verdict::Hopeless("job failed: BackoffLimitExceeded".into())
         );
         assert_eq!(j.verdict(WaitUntil::Failed), Verdict::Done);
+    }
+
+    fn claim_event(type_: &str, reason: &str, message: &str, count: Option<i32>) -> Event {
+        serde_json::from_value(json!({
+            "metadata": {"name": format!("data.{reason}")},
+            "involvedObject": {"kind": "PersistentVolumeClaim", "name": "data"},
+            "type": type_, "reason": reason, "message": message, "count": count}))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_single_transient_provisioning_failure_keeps_a_claim_wait_going() {
+        let timeout = claim_event(
+            "Warning",
+            "ProvisioningFailed",
+            "failed to provision volume with StorageClass \"standard\": rpc error: code = DeadlineExceeded desc = context deadline exceeded",
+            Some(1),
+        );
+        let normal = claim_event(
+            "Normal",
+            "Provisioning",
+            "External provisioner is provisioning volume",
+            Some(9),
+        );
+        assert_eq!(hopeless_warning(&[normal.clone(), timeout.clone()]), None);
+        let mut twice = timeout.clone();
+        twice.count = Some(2);
+        assert_eq!(
+            hopeless_warning(&[normal, twice.clone()]),
+            None,
+            "two tries are not yet hopeless"
+        );
+        // The third report of the same warning ends the wait, counted over its Event objects.
+        assert_eq!(
+            hopeless_warning(&[twice, timeout.clone()]).as_deref(),
+            Some("a Warning event was reported 3 times (ProvisioningFailed)")
+        );
+        let mut series = timeout;
+        series.count = None;
+        series.series = Some(serde_json::from_value(json!({"count": 4})).unwrap());
+        assert_eq!(
+            hopeless_warning(&[series]).as_deref(),
+            Some("a Warning event was reported 4 times (ProvisioningFailed)")
+        );
+    }
+
+    #[test]
+    fn a_terminal_provisioning_failure_ends_a_claim_wait_at_once() {
+        for message in [
+            "storageclass.storage.k8s.io \"fast\" not found",
+            "failed to provision volume with StorageClass \"disk\": rpc error: code = InvalidArgument desc = invalid parameter \"skuName\"",
+            "failed to provision volume with StorageClass \"disk\": fsType \"ntfs\" is not supported",
+        ] {
+            let event = claim_event("Warning", "ProvisioningFailed", message, Some(1));
+            assert_eq!(
+                hopeless_warning(&[event]).as_deref(),
+                Some("a Warning event that retries cannot heal was reported (ProvisioningFailed)"),
+                "{message}"
+            );
+        }
+        let normal = claim_event(
+            "Normal",
+            "FailedBinding",
+            "storageclass.storage.k8s.io \"x\" not found",
+            Some(1),
+        );
+        assert_eq!(hopeless_warning(&[normal]), None, "only Warnings count");
     }
 
     #[test]

@@ -1,10 +1,13 @@
 //! The storage suite against the simulated cluster, through the real binary: it passes on a
 //! behaving cluster, and each storage fault fails exactly the checks it should, with a message
-//! naming what was expected and what was found.
+//! naming what was expected and what was found. Under quirk `windows-csi-missing` (the
+//! default class's CSI driver has no Windows node plugin) the Windows claim cells skip, naming
+//! the class, its provisioner and the Windows nodes' CSINodes; chosen explicitly with
+//! `--storage-class-windows`, they run and fail on the mount, as on such a real cluster.
 
 use std::time::Duration;
 
-use hybrid_sim::{Fault, SimConfig};
+use hybrid_sim::{Fault, Quirk, SimConfig};
 
 /// The cells that check data outliving a pod on a claim.
 const PVC_CELLS: &[&str] = &[
@@ -12,7 +15,7 @@ const PVC_CELLS: &[&str] = &[
     "storage/pvc-data-outlives-the-pod[os=windows]",
 ];
 
-use crate::common::harness::{run_against_sim, Run};
+use crate::common::harness::{results, run_against_sim, text, Cluster, Run};
 
 /// Runs the storage suite (or `args`' selection) against a fresh simulated cluster.
 async fn run_storage(config: SimConfig, args: &[&str]) -> Run {
@@ -215,4 +218,95 @@ tests:
         !all.contains("FailedMount"),
         "no FailedMount on Windows: {all}"
     );
+}
+
+fn windows_csi_missing() -> SimConfig {
+    SimConfig {
+        quirks: [Quirk::WindowsCsiMissing].into(),
+        ..SimConfig::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn without_a_windows_csi_driver_the_windows_claim_cells_skip_naming_class_and_nodes() {
+    let run = run_storage(windows_csi_missing(), &[]).await;
+    assert_eq!(run.code, Some(0), "{}{}", run.stderr, run.failures());
+    let windows_cell = "storage/pvc-data-outlives-the-pod[os=windows]";
+    assert_eq!(run.named("skipped"), [windows_cell], "{:#?}", run.tests);
+    assert_eq!(run.named("failed"), Vec::<String>::new());
+    assert_eq!(
+        run.field("storage/pvc-data-outlives-the-pod[os=linux]", "outcome"),
+        "passed",
+        "Linux nodes have the driver"
+    );
+    assert_eq!(
+        run.field(windows_cell, "skip_reason"),
+        "StorageClass \"standard\" (provisioner disk.csi.sim.hybrid-e2e.io) does not serve \
+         Windows: no Windows node's CSINode lists its driver (windows-node-1: no drivers; \
+         windows-node-2: no drivers); --storage-class-windows CLASS chooses a class for Windows \
+         claims"
+    );
+}
+
+/// What the skip saves: the class chosen for Windows as such runs there, and the writer never
+/// mounts its claim (the kubelet's FailedMount), failing at its (scaled) readiness deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_class_chosen_for_windows_runs_there_and_fails_on_the_unregistered_driver() {
+    let cluster = Cluster::start(windows_csi_missing()).await;
+    let out = cluster
+        .run_within(
+            &[
+                "storage/pvc-data-outlives-the-pod",
+                "--storage-class-windows",
+                "standard",
+                "--timeout-scale",
+                "0.02",
+            ],
+            Duration::from_secs(120),
+        )
+        .await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let tests = results(&cluster.reports());
+    let outcome = |name: &str| -> Vec<&str> {
+        tests
+            .iter()
+            .filter(|t| t["outcome"] == name)
+            .filter_map(|t| t["name"].as_str())
+            .collect()
+    };
+    let windows_cell = "storage/pvc-data-outlives-the-pod[os=windows]";
+    assert_eq!(outcome("failed"), [windows_cell], "{tests:#?}");
+    assert_eq!(
+        outcome("passed"),
+        ["storage/pvc-data-outlives-the-pod[os=linux]"]
+    );
+    let failed = tests
+        .iter()
+        .find(|t| t["name"] == windows_cell)
+        .expect("the Windows cell ran");
+    let message = failed["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("wait for pod \"writer\" to be ready")
+            && message.contains("waiting ContainerCreating"),
+        "{message}"
+    );
+    // The failure's details (JUnit, artifacts) quote the kubelet's events.
+    let artifacts = failed["artifacts"].as_str().expect("artifacts folder");
+    let events = std::fs::read_to_string(std::path::Path::new(artifacts).join("events.txt"))
+        .expect("events.txt");
+    assert!(
+        events.contains("FailedMount")
+            && events.contains("MountVolume.MountDevice failed for volume \"pvc-")
+            && events.contains(
+                "driver name disk.csi.sim.hybrid-e2e.io not found in the list of registered CSI drivers"
+            ),
+        "{events}"
+    );
+    let junit = std::fs::read_to_string(cluster.reports().join("junit.xml")).expect("junit");
+    assert!(
+        junit.contains("not found in the list of registered CSI drivers"),
+        "{junit}"
+    );
+    cluster.sim.shutdown().await;
 }

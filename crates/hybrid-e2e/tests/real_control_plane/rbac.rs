@@ -52,7 +52,7 @@ fn harness_rules_without_exec() -> Value {
         { "apiGroups": [""], "resources": ["pods/proxy"], "verbs": ["get", "create"] },
         { "apiGroups": [""], "resources": ["nodes", "serviceaccounts"],
           "verbs": ["get", "list", "watch"] },
-        { "apiGroups": ["storage.k8s.io"], "resources": ["storageclasses"],
+        { "apiGroups": ["storage.k8s.io"], "resources": ["storageclasses", "csinodes"],
           "verbs": ["get", "list", "watch"] },
         { "apiGroups": ["apps"], "resources": ["deployments", "replicasets"], "verbs": ["*"] },
         { "apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["*"] },

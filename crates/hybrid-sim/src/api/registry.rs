@@ -156,6 +156,15 @@ pub(crate) static RESOURCES: &[ResourceDef] = &[
         []
     ),
     res!(
+        "storage.k8s.io",
+        "csinodes",
+        "csinode",
+        "CSINode",
+        false,
+        [],
+        []
+    ),
+    res!(
         "apps",
         "deployments",
         "deployment",

@@ -5,6 +5,9 @@
 //! one more node looks like AKS's virtual node (virtual-kubelet), which serves no NodePorts;
 //! under `Quirk::TaintedLinuxPool` every Linux node but the first carries
 //! [`CRITICAL_ADDONS_TAINT`], as the nodes of an AKS system pool do.
+//! Each node has its `CSINode` (storage.k8s.io/v1), listing the simulated CSI driver as its
+//! kubelet registered it, except on Windows nodes under `Quirk::WindowsCsiMissing` (no Windows
+//! node plugin) and on the virtual node (no CSI at all).
 
 use serde_json::{json, Value};
 
@@ -70,6 +73,36 @@ pub(crate) fn node_specs(config: &SimConfig) -> Vec<NodeSpec> {
         });
     }
     specs
+}
+
+/// Whether the kubelet of `spec` has the simulated CSI driver's node plugin registered.
+pub(crate) fn csi_driver_registered(spec: &NodeSpec, config: &SimConfig) -> bool {
+    let windows_plugin_missing = spec.windows && config.has_quirk(Quirk::WindowsCsiMissing);
+    !spec.virtual_kubelet && !windows_plugin_missing
+}
+
+/// Whether a volume of the CSI driver `driver` cannot be mounted on the node named `node`
+/// because its kubelet lacks the driver's node plugin: only the simulated driver is modeled,
+/// and it is missing on the nodes [`csi_driver_registered`] says.
+pub(crate) fn csi_plugin_missing(config: &SimConfig, node: &str, driver: &str) -> bool {
+    driver == PROVISIONER
+        && node_specs(config)
+            .iter()
+            .any(|spec| spec.name == node && !csi_driver_registered(spec, config))
+}
+
+/// The `CSINode` a kubelet writes for its node: the CSI drivers registered with it.
+pub(crate) fn csi_node_object(spec: &NodeSpec, config: &SimConfig) -> Value {
+    let drivers: Vec<Value> = if csi_driver_registered(spec, config) {
+        vec![json!({"name": PROVISIONER, "nodeID": spec.name,
+                    "topologyKeys": ["topology.kubernetes.io/zone"],
+                    "allocatable": {"count": 16}})]
+    } else {
+        Vec::new()
+    };
+    json!({"apiVersion": "storage.k8s.io/v1", "kind": "CSINode",
+           "metadata": {"name": spec.name},
+           "spec": {"drivers": drivers}})
 }
 
 /// Whether a Node object is a virtual-kubelet node (label `type=virtual-kubelet`).
@@ -173,11 +206,12 @@ pub(crate) fn node_object(spec: &NodeSpec, config: &SimConfig) -> Value {
     })
 }
 
-/// Creates nodes, namespaces, the `kubernetes`/`kube-dns` Services and the StorageClass.
-/// Objects that already exist are left alone.
+/// Creates nodes and their CSINodes, namespaces, the `kubernetes`/`kube-dns` Services and the
+/// StorageClass. Objects that already exist are left alone.
 pub(crate) fn create_fixed(store: &Store, config: &SimConfig) {
     for spec in node_specs(config) {
         let _ = store.create("nodes", "", node_object(&spec, config));
+        let _ = store.create("csinodes", "", csi_node_object(&spec, config));
     }
     for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
         let _ = store.create(
@@ -258,6 +292,43 @@ mod tests {
         assert!(store.get("storageclasses", "", "standard").is_some());
         assert!(store.get("services", "default", "kubernetes").is_some());
         assert!(store.get("nodes", "", VIRTUAL_NODE_NAME).is_none());
+    }
+
+    #[test]
+    fn every_node_has_a_csinode_and_windows_ones_lack_the_driver_under_the_quirk() {
+        let drivers = |store: &Store, node: &str| -> Vec<String> {
+            let csi_node = store.get("csinodes", "", node).unwrap();
+            assert_eq!(csi_node["apiVersion"], "storage.k8s.io/v1");
+            csi_node["spec"]["drivers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["name"].as_str().unwrap().to_string())
+                .collect()
+        };
+        let mut config = SimConfig::default();
+        let store = Store::new();
+        create_fixed(&store, &config);
+        assert_eq!(store.list("csinodes", None).0.len(), 4);
+        assert_eq!(drivers(&store, "linux-node-1"), [PROVISIONER]);
+        assert_eq!(drivers(&store, "windows-node-2"), [PROVISIONER]);
+        let csi_node = store.get("csinodes", "", "windows-node-1").unwrap();
+        assert_eq!(csi_node["spec"]["drivers"][0]["nodeID"], "windows-node-1");
+        assert!(!csi_plugin_missing(&config, "windows-node-1", PROVISIONER));
+
+        config.quirks.insert(Quirk::WindowsCsiMissing);
+        let store = Store::new();
+        create_fixed(&store, &config);
+        assert_eq!(drivers(&store, "linux-node-2"), [PROVISIONER]);
+        assert!(drivers(&store, "windows-node-1").is_empty());
+        assert!(drivers(&store, "windows-node-2").is_empty());
+        assert!(csi_plugin_missing(&config, "windows-node-1", PROVISIONER));
+        assert!(!csi_plugin_missing(&config, "linux-node-1", PROVISIONER));
+        assert!(!csi_plugin_missing(
+            &config,
+            "windows-node-1",
+            "ebs.csi.aws.com"
+        ));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! What the simulated nodes do at a real API server beyond pods: register their Node objects
 //! (declaring `ExtendWebSocketsToKubelet`, so exec reaches them as WebSocket), renew their
 //! Leases in `kube-node-lease` every 10 s and their Ready heartbeat every minute (else the
-//! node-lifecycle controller taints them unreachable), and create what a cluster's add-ons
+//! node-lifecycle controller taints them unreachable), write their CSINodes (the CSI driver
+//! they register), and create what a cluster's add-ons
 //! would: the `kube-dns` Service and the default StorageClass.
 
 use std::time::Duration;
@@ -49,6 +50,9 @@ pub(crate) async fn register(client: &kube::Client, config: &SimConfig) -> Resul
     for spec in fixed::node_specs(config) {
         let what = format!("node {}", spec.name);
         create_unless_there(client, "nodes", "", registration(&spec, config), &what).await?;
+        let what = format!("csinode {}", spec.name);
+        let csi_node = fixed::csi_node_object(&spec, config);
+        create_unless_there(client, "csinodes", "", csi_node, &what).await?;
     }
     let dns = json!({
         "apiVersion": "v1", "kind": "Service",

@@ -45,7 +45,7 @@ impl Create<'_> {
         }
         let placement = Placement {
             namespace: &scope.namespace,
-            storage_class: scope.env.storage_classes.get(&self.os).map(String::as_str),
+            storage_class: scope.env.storage_classes.for_os(self.os),
             tolerations: &scope.env.tolerations,
         };
         let objects = materialize(

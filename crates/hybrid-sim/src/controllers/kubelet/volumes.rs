@@ -5,6 +5,9 @@
 //! projected volumes). `defaultMode`/item modes set file permissions; `readOnlyRootFilesystem` makes
 //! everything outside the volumes read-only; a Windows node makes `emptyDir.medium: Memory` a plain
 //! folder (no tmpfs there, as mount-utils' mount_windows.go does).
+//! A claim's CSI volume mounts only where the kubelet has the driver's node plugin (not on
+//! Windows nodes under `Quirk::WindowsCsiMissing`): elsewhere the mount fails as the real
+//! kubelet's does (`driver name ... not found in the list of registered CSI drivers`).
 //! Anything else fails the mount with a clear message.
 
 use std::collections::BTreeMap;
@@ -248,6 +251,15 @@ pub(crate) fn setup(
                     claim.claim_name
                 )));
             }
+            let driver = rt
+                .store
+                .get("persistentvolumes", "", pv)
+                .and_then(|p| p["spec"]["csi"]["driver"].as_str().map(str::to_string));
+            if let Some(driver) = driver {
+                if crate::controllers::nodes::csi_plugin_missing(&rt.config, node, &driver) {
+                    return Err(unregistered_driver(pv, &driver));
+                }
+            }
             vol.tree = rt.volume(pv);
             vol.device = ("/dev/sdb", "ext4");
             vol.pv = Some(pv.to_string());
@@ -275,6 +287,14 @@ pub(crate) fn setup(
         out.push(vol);
     }
     Ok(out)
+}
+
+/// The kubelet's message when a CSI volume's driver has no node plugin registered with it
+/// (`kubernetes/pkg/volume/csi`: csi_attacher.go's MountDevice, csi_plugin.go's driver lookup).
+fn unregistered_driver(pv: &str, driver: &str) -> MountError {
+    format!(
+        "MountVolume.MountDevice failed for volume \"{pv}\" : kubernetes.io/csi: attacher.MountDevice failed to create newCsiDriverClient: driver name {driver} not found in the list of registered CSI drivers"
+    )
 }
 
 /// Re-reads configMap/secret/downwardAPI contents into their mounted trees (configMap ones
@@ -469,6 +489,48 @@ mod tests {
             on("w1"),
             Ok(("/dev/sda1", "ext4")),
             "no FailedMount on Windows"
+        );
+    }
+
+    #[test]
+    fn a_claim_of_a_driver_without_a_windows_node_plugin_mounts_only_on_linux() {
+        let store = std::sync::Arc::new(crate::store::Store::new());
+        let mut config = crate::config::SimConfig::default();
+        config
+            .quirks
+            .insert(crate::quirks::Quirk::WindowsCsiMissing);
+        crate::controllers::nodes::create_fixed(&store, &config);
+        store
+            .create(
+                "persistentvolumes",
+                "",
+                json!({"metadata": {"name": "pvc-1"},
+                       "spec": {"csi": {"driver": crate::controllers::nodes::PROVISIONER,
+                                        "volumeHandle": "pvc-1"}}}),
+            )
+            .unwrap();
+        store
+            .create(
+                "persistentvolumeclaims",
+                "t",
+                json!({"metadata": {"name": "data", "namespace": "t"},
+                       "spec": {"volumeName": "pvc-1"}, "status": {"phase": "Bound"}}),
+            )
+            .unwrap();
+        let rt = Runtime::new(store, config);
+        let raw = json!({"metadata": {"name": "p", "namespace": "t"}, "spec": {
+            "containers": [{"name": "c", "image": "i"}],
+            "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]}});
+        let pod: Pod = serde_json::from_value(raw.clone()).unwrap();
+        let on = |node: &str| setup(&rt, &pod, &raw, node).map(|v| v[0].pv.clone());
+        assert_eq!(on("linux-node-1"), Ok(Some("pvc-1".to_string())));
+        assert_eq!(
+            on("windows-node-1").err().as_deref(),
+            Some(
+                "MountVolume.MountDevice failed for volume \"pvc-1\" : kubernetes.io/csi: \
+                 attacher.MountDevice failed to create newCsiDriverClient: driver name \
+                 disk.csi.sim.hybrid-e2e.io not found in the list of registered CSI drivers"
+            )
         );
     }
 
