@@ -584,6 +584,30 @@ pub(crate) fn pod_verdict(pod: &Pod, until: WaitUntil) -> Verdict {
     Verdict::Pending
 }
 
+/// Why a pod's container can never start because of its image (a permanent pull error,
+/// `InvalidImageName`, `ErrImageNeverPull`): `container "c" is waiting: REASON: MESSAGE`. Steps
+/// that poll a pod (`expect ... eventually`) stop on it instead of polling to their deadline;
+/// crash loops are not such a reason (restart checks expect them).
+pub(crate) fn image_blocker(pod: &Pod) -> Option<String> {
+    let status = pod.status.as_ref()?;
+    status
+        .init_container_statuses
+        .iter()
+        .flatten()
+        .chain(status.container_statuses.iter().flatten())
+        .find_map(|cs| {
+            let waiting = cs.state.as_ref()?.waiting.as_ref()?;
+            let reason = waiting.reason.as_deref().unwrap_or_default();
+            let message = waiting.message.as_deref().unwrap_or("no message");
+            let never = if image_pull::is_pull_reason(reason) {
+                image_pull::permanent_cause(message).is_some()
+            } else {
+                matches!(reason, "InvalidImageName" | "ErrImageNeverPull")
+            };
+            never.then(|| format!("container \"{}\" is waiting: {reason}: {message}", cs.name))
+        })
+}
+
 /// The pull error a pod's containers show (`container "c": ErrImagePull: ...`), the failure
 /// itself before a back-off.
 pub(crate) fn pod_pull_error(pod: &Pod) -> Option<PullError> {
@@ -744,6 +768,22 @@ mod tests {
         let later = backoff.pull_error().unwrap();
         assert!(!error.replaced_by(&later));
         assert!(later.replaced_by(&error));
+    }
+
+    #[test]
+    fn only_image_problems_stop_a_poll_of_a_pod() {
+        let gone = pulling("ErrImagePull", "failed to pull and unpack image \"x\": failed to resolve reference \"x\": x: not found");
+        assert_eq!(
+            image_blocker(&gone).as_deref(),
+            Some("container \"c\" is waiting: ErrImagePull: failed to pull and unpack image \"x\": failed to resolve reference \"x\": x: not found")
+        );
+        let slow = pulling("ErrImagePull", "dial tcp 1.2.3.4:443: i/o timeout");
+        assert_eq!(image_blocker(&slow), None);
+        let crashing = pulling(
+            "CrashLoopBackOff",
+            "back-off 10s restarting failed container",
+        );
+        assert_eq!(image_blocker(&crashing), None);
     }
 
     #[test]
