@@ -21,6 +21,10 @@ pub enum Quirk {
     /// A validating admission webhook ("policy.example.com") refuses pods with hostPath
     /// volumes.
     WebhookDeniesHostpath,
+    /// Each node's first pull of each image fails with ErrImagePull (an i/o timeout reaching
+    /// the registry, as behind a slow proxy or on a fresh node), then ImagePullBackOff, and
+    /// succeeds after the (scaled) back-off.
+    TransientPullErrors,
     /// The API server's pod proxy cannot reach pod ports (GKE private clusters, EKS security
     /// groups opening only 443/10250, Windows on Flannel VXLAN): `pods/NAME:PORT/proxy` answers
     /// 503 "error trying to reach service: dial tcp IP:PORT: i/o timeout". Exec still works.

@@ -112,6 +112,8 @@ pub(crate) struct Runtime {
     /// Contents of each PersistentVolume, by PV name; they outlive pods.
     volumes: Mutex<HashMap<String, SharedTree>>,
     net: Mutex<NetState>,
+    /// `(node, image)` pairs whose first pull was tried (`Quirk::TransientPullErrors`).
+    pulls_tried: Mutex<std::collections::HashSet<(String, String)>>,
 }
 
 type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -128,7 +130,13 @@ impl Runtime {
             pods: Mutex::default(),
             volumes: Mutex::default(),
             net: Mutex::default(),
+            pulls_tried: Mutex::default(),
         }
+    }
+
+    /// Whether this is the node's first pull of the image (later calls answer `false`).
+    pub(crate) fn first_pull(&self, node: &str, image: &str) -> bool {
+        lock(&self.pulls_tried).insert((node.to_string(), image.to_string()))
     }
 
     pub(crate) fn net(&self) -> MutexGuard<'_, NetState> {

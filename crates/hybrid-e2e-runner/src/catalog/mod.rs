@@ -38,7 +38,11 @@
 //!         timeout: 2m                    # any step, beside its kind or inside it
 //!       - wait: { deployment: d, until: available }        # job: complete|failed, claim: bound
 //!       - wait: { pod: p, until: not-ready }
-//!       - wait: { pod: p, until: ready, fails-with: ImagePullBackOff }   # negative wait
+//!       - wait: { pod: p, until: ready, fails-with: ImagePullBackOff }   # negative wait: the
+//!         # wait must fail fast with a reason containing the text; ErrImagePull and
+//!         # ImagePullBackOff match each other (the kubelet may be seen in either first). Only a
+//!         # permanent pull error (not found, no match for platform, unauthorized, ...) fails a
+//!         # wait fast; a transient one (i/o timeout, 5xx) waits through the back-off.
 //!       - expect: { pod: p, path: "$.status.containerStatuses[0].restartCount", at-least: 1, eventually: true }
 //!         # checks: equals | at-least | at-most | contains | exists: true|false
 //!       - exec: { pod: p, command: [cat, /cfg/key], expect: { stdout: new }, eventually: true }

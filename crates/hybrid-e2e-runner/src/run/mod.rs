@@ -8,6 +8,7 @@ pub mod api_retry;
 pub mod cluster_domain;
 pub mod connect;
 pub(crate) mod diagnose;
+pub(crate) mod image_pull;
 pub(crate) mod mounts;
 pub mod namespace;
 pub(crate) mod objects;
@@ -21,6 +22,7 @@ pub mod signals;
 pub(crate) mod steps;
 pub(crate) mod test;
 pub(crate) mod wait;
+pub(crate) mod workload_pods;
 
 use std::path::PathBuf;
 use std::sync::Arc;

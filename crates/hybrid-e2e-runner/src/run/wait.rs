@@ -1,9 +1,11 @@
 //! Watch-based waits (kube-runtime's `Condition` shape): each kind a step can wait for is
 //! [`Waitable`], saying what one observed state means for a wait ([`Verdict`]) and how to show
 //! it. One watch loop, [`wait_for`], follows the object through watch errors (410s, dropped
-//! connections), ends as soon as the verdict is done or hopeless (image pull failure, crash
-//! loop, unschedulable, pod ended, job failed, a claim's Warning event that retries cannot heal
-//! or that keeps repeating), and gives up at the deadline with the last state seen.
+//! connections), ends as soon as the verdict is done or hopeless (a permanent image pull
+//! failure, crash loop, unschedulable, pod ended, job failed, a claim's Warning event that
+//! retries cannot heal or that keeps repeating, a workload's pod in such a state:
+//! `workload_pods`), and gives up at the deadline with the last state seen (and the workload's
+//! pods' states, and the last pull error).
 
 use std::fmt::Debug;
 use std::time::Duration;
@@ -17,14 +19,16 @@ use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 
-use super::objects;
+use super::workload_pods::{self, WorkloadPods};
+use super::{image_pull, objects};
 use crate::catalog::{ObjectKind, ObjectRef, WaitUntil};
 
-/// Container waiting reasons after which waiting longer cannot help.
+/// Container waiting reasons after which waiting longer cannot help. Pull failures
+/// (`ErrImagePull`, `ImagePullBackOff`) are hopeless only for a permanent cause
+/// ([`image_pull::permanent_cause`]); otherwise the kubelet's back-off may still get the image.
 const HOPELESS_WAITING_REASONS: &[&str] = &[
-    "ErrImagePull",
-    "ImagePullBackOff",
     "InvalidImageName",
+    "ErrImageNeverPull",
     "CrashLoopBackOff",
     "CreateContainerConfigError",
     "CreateContainerError",
@@ -56,6 +60,23 @@ pub(crate) enum Verdict {
     Pending,
     /// The wait cannot succeed any more; the reason says why.
     Hopeless(String),
+}
+
+/// A pull error seen while waiting, for a timeout message that names the last one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PullError {
+    /// `container "c": ErrImagePull: <the runtime's message>`.
+    pub(crate) text: String,
+    /// Whether it is the failure itself (`ErrImagePull`), not a back-off that may not say why.
+    pub(crate) first_hand: bool,
+}
+
+impl PullError {
+    /// Whether `newer` should replace this one as the error to report: a back-off message
+    /// does not hide the error it backs off from.
+    pub(crate) fn replaced_by(&self, newer: &PullError) -> bool {
+        newer.first_hand || !self.first_hand
+    }
 }
 
 /// Why a wait ended without success.
@@ -114,6 +135,25 @@ pub(crate) trait Waitable:
     /// state before the wait, if it could be read.
     fn warning_context(_name: &str, _object: Option<&Self>) -> String {
         String::new()
+    }
+
+    /// The pull error this state shows, if any.
+    fn pull_error(&self) -> Option<PullError> {
+        None
+    }
+
+    /// Whether the object runs pods whose states the wait looks at ([`Waitable::pod_selector`]).
+    const RUNS_PODS: bool = false;
+
+    /// The label selector of the pods this object runs.
+    fn pod_selector(&self) -> Option<String> {
+        None
+    }
+
+    /// What the object's pods must become for the object to become `until`: a pod state
+    /// hopeless for that ends the object's wait.
+    fn pods_until(_until: WaitUntil) -> WaitUntil {
+        WaitUntil::Ready
     }
 }
 
@@ -176,9 +216,25 @@ async fn wait_for<K: Waitable>(
         namespace: namespace.to_string(),
         creator,
     });
+    let pods = K::RUNS_PODS.then(|| WorkloadPods {
+        client: client.clone(),
+        namespace: namespace.to_string(),
+    });
     let mut last: Option<K> = None;
+    let mut last_pull_error: Option<PullError> = None;
+    let mut last_pods: Option<String> = None;
     let mut stream = watcher::watch_object(api, name).default_backoff().boxed();
     let mut tick = tokio::time::interval(WARNING_CHECK_EVERY);
+    let mut remember = |error: Option<PullError>| {
+        if let Some(error) = error {
+            if last_pull_error
+                .as_ref()
+                .is_none_or(|e| e.replaced_by(&error))
+            {
+                last_pull_error = Some(error);
+            }
+        }
+    };
     let watch = async {
         loop {
             tokio::select! {
@@ -189,13 +245,24 @@ async fn wait_for<K: Waitable>(
                             Verdict::Hopeless(reason) => return Err(WaitError::Hopeless(reason)),
                             Verdict::Pending => {}
                         }
+                        remember(object.pull_error());
                         last = Some(object);
                     }
                     Some(Ok(None)) | None => return Err(gone()),
                     // The backoff wrapper retries; a watch error is not the object's fault.
                     Some(Err(error)) => tracing::debug!(object = name, %error, "watch error while waiting; retrying"),
                 },
-                _ = tick.tick(), if warnings.is_some() || denials.is_some() => {
+                _ = tick.tick(), if warnings.is_some() || denials.is_some() || pods.is_some() => {
+                    let selector = last.as_ref().and_then(K::pod_selector);
+                    if let (Some(p), Some(selector)) = (&pods, selector) {
+                        if let Some(seen) = p.look(&selector, K::pods_until(until)).await {
+                            if let Some(reason) = seen.blocker {
+                                return Err(WaitError::Hopeless(reason));
+                            }
+                            remember(seen.pull_error);
+                            last_pods = Some(seen.states);
+                        }
+                    }
                     if let Some(w) = &warnings {
                         if let Some(reason) = w.check(name).await {
                             return Err(WaitError::Hopeless(reason));
@@ -212,14 +279,23 @@ async fn wait_for<K: Waitable>(
     };
     match tokio::time::timeout(timeout, watch).await {
         Ok(result) => result,
-        Err(_) => Err(WaitError::Timeout {
-            until,
-            waited: timeout,
-            last: last
+        Err(_) => {
+            let mut state = last
                 .as_ref()
                 .map(K::summary)
-                .unwrap_or_else(|| "never seen".to_string()),
-        }),
+                .unwrap_or_else(|| "never seen".to_string());
+            if let Some(pods) = last_pods {
+                state.push_str(&format!("; pods: {pods}"));
+            }
+            if let Some(error) = last_pull_error.filter(|e| !state.contains(&e.text)) {
+                state.push_str(&format!("; last pull error: {}", error.text));
+            }
+            Err(WaitError::Timeout {
+                until,
+                waited: timeout,
+                last: state,
+            })
+        }
     }
 }
 
@@ -345,11 +421,23 @@ impl Waitable for Pod {
     fn summary(&self) -> String {
         summarize(self)
     }
+
+    fn pull_error(&self) -> Option<PullError> {
+        pod_pull_error(self)
+    }
 }
 
 /// A Deployment is available when all replicas are updated, available, and observed.
 impl Waitable for Deployment {
     const POD_CREATOR: Option<&'static str> = Some("ReplicaSet");
+    const RUNS_PODS: bool = true;
+
+    fn pod_selector(&self) -> Option<String> {
+        self.spec
+            .as_ref()
+            .map(|s| workload_pods::selector_string(&s.selector))
+            .filter(|s| !s.is_empty())
+    }
 
     fn verdict(&self, _until: WaitUntil) -> Verdict {
         let want = self.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
@@ -386,6 +474,26 @@ impl Waitable for Deployment {
 /// A Job is complete (or failed) by its conditions.
 impl Waitable for Job {
     const POD_CREATOR: Option<&'static str> = Some("Job");
+    const RUNS_PODS: bool = true;
+
+    /// The Job's selector (the API server sets `controller-uid`), else its `job-name` label.
+    fn pod_selector(&self) -> Option<String> {
+        let selector = self
+            .spec
+            .as_ref()
+            .and_then(|s| s.selector.as_ref())
+            .map(workload_pods::selector_string)
+            .filter(|s| !s.is_empty());
+        selector.or_else(|| self.metadata.name.as_ref().map(|n| format!("job-name={n}")))
+    }
+
+    fn pods_until(until: WaitUntil) -> WaitUntil {
+        match until {
+            // Pods crash on the way to a failed Job; only what stops them running counts.
+            WaitUntil::Failed => WaitUntil::Failed,
+            _ => WaitUntil::Succeeded,
+        }
+    }
 
     fn verdict(&self, until: WaitUntil) -> Verdict {
         let condition = |t: &str| {
@@ -459,7 +567,7 @@ fn storage_class(claim: Option<&PersistentVolumeClaim>) -> &str {
 }
 
 /// Decides what this state of the pod means for a wait for `until`.
-fn pod_verdict(pod: &Pod, until: WaitUntil) -> Verdict {
+pub(crate) fn pod_verdict(pod: &Pod, until: WaitUntil) -> Verdict {
     let status = pod.status.clone().unwrap_or_default();
     let phase = status.phase.as_deref().unwrap_or("Pending");
     let condition = |t: &str| {
@@ -516,11 +624,16 @@ fn pod_verdict(pod: &Pod, until: WaitUntil) -> Verdict {
         {
             if let Some(waiting) = cs.state.as_ref().and_then(|s| s.waiting.as_ref()) {
                 let reason = waiting.reason.as_deref().unwrap_or_default();
-                if HOPELESS_WAITING_REASONS.contains(&reason) {
+                let message = waiting.message.as_deref().unwrap_or("no message");
+                let hopeless = if image_pull::is_pull_reason(reason) {
+                    image_pull::permanent_cause(message).is_some()
+                } else {
+                    HOPELESS_WAITING_REASONS.contains(&reason)
+                };
+                if hopeless {
                     return Verdict::Hopeless(format!(
-                        "container \"{}\" is waiting: {reason}: {}",
-                        cs.name,
-                        waiting.message.as_deref().unwrap_or("no message")
+                        "container \"{}\" is waiting: {reason}: {message}",
+                        cs.name
                     ));
                 }
             }
@@ -534,6 +647,66 @@ fn pod_verdict(pod: &Pod, until: WaitUntil) -> Verdict {
         ));
     }
     Verdict::Pending
+}
+
+/// Why a pod's container can never start because of its image (a permanent pull error,
+/// `InvalidImageName`, `ErrImageNeverPull`): `container "c" is waiting: REASON: MESSAGE`. Steps
+/// that poll a pod (`expect ... eventually`) stop on it instead of polling to their deadline;
+/// crash loops are not such a reason (restart checks expect them).
+pub(crate) fn image_blocker(pod: &Pod) -> Option<String> {
+    let status = pod.status.as_ref()?;
+    status
+        .init_container_statuses
+        .iter()
+        .flatten()
+        .chain(status.container_statuses.iter().flatten())
+        .find_map(|cs| {
+            let waiting = cs.state.as_ref()?.waiting.as_ref()?;
+            let reason = waiting.reason.as_deref().unwrap_or_default();
+            let message = waiting.message.as_deref().unwrap_or("no message");
+            let never = if image_pull::is_pull_reason(reason) {
+                image_pull::permanent_cause(message).is_some()
+            } else {
+                matches!(reason, "InvalidImageName" | "ErrImageNeverPull")
+            };
+            never.then(|| format!("container \"{}\" is waiting: {reason}: {message}", cs.name))
+        })
+}
+
+/// The pull error a pod's containers show (`container "c": ErrImagePull: ...`), the failure
+/// itself before a back-off.
+pub(crate) fn pod_pull_error(pod: &Pod) -> Option<PullError> {
+    let status = pod.status.as_ref()?;
+    let mut found: Option<PullError> = None;
+    for cs in status
+        .init_container_statuses
+        .iter()
+        .flatten()
+        .chain(status.container_statuses.iter().flatten())
+    {
+        let Some(waiting) = cs.state.as_ref().and_then(|s| s.waiting.as_ref()) else {
+            continue;
+        };
+        let reason = waiting.reason.as_deref().unwrap_or_default();
+        if !image_pull::is_pull_reason(reason) {
+            continue;
+        }
+        let error = PullError {
+            text: format!(
+                "container \"{}\": {reason}: {}",
+                cs.name,
+                waiting.message.as_deref().unwrap_or("no message")
+            ),
+            first_hand: reason == image_pull::PULL_REASONS[0],
+        };
+        if found
+            .as_ref()
+            .is_none_or(|f| !f.first_hand && error.first_hand)
+        {
+            found = Some(error);
+        }
+    }
+    found
 }
 
 /// One line describing a pod's state: phase, node, conditions not met, container states.
@@ -621,18 +794,77 @@ mod tests {
         assert_eq!(p.verdict(WaitUntil::Ready), Verdict::Pending);
     }
 
-    #[test]
-    fn image_pull_backoff_is_hopeless_with_its_message() {
-        let p = pod(json!({"phase": "Pending", "containerStatuses": [{
+    fn pulling(reason: &str, message: &str) -> Pod {
+        pod(json!({"phase": "Pending", "containerStatuses": [{
             "name": "c", "ready": false, "restartCount": 0, "image": "busybox", "imageID": "",
-            "state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image \"busybox\""}}}]}));
-        let Verdict::Hopeless(reason) = p.verdict(WaitUntil::Ready) else {
+            "state": {"waiting": {"reason": reason, "message": message}}}]}))
+    }
+
+    #[test]
+    fn a_permanent_pull_error_is_hopeless_with_its_message() {
+        let message = "Back-off pulling image \"busybox\": ErrImagePull: failed to pull and unpack image \"docker.io/library/busybox:latest\": no match for platform in manifest: not found";
+        let Verdict::Hopeless(reason) =
+            pulling("ImagePullBackOff", message).verdict(WaitUntil::Ready)
+        else {
             panic!("not hopeless")
         };
         assert_eq!(
             reason,
-            "container \"c\" is waiting: ImagePullBackOff: Back-off pulling image \"busybox\""
+            format!("container \"c\" is waiting: ImagePullBackOff: {message}")
         );
+    }
+
+    #[test]
+    fn a_transient_pull_error_waits_through_the_back_off() {
+        let timeout = "failed to pull and unpack image \"registry.k8s.io/pause:3.10\": failed to resolve reference \"registry.k8s.io/pause:3.10\": failed to do request: Head \"https://registry.k8s.io/v2/pause/manifests/3.10\": dial tcp 34.96.108.209:443: i/o timeout";
+        let first = pulling("ErrImagePull", timeout);
+        assert_eq!(first.verdict(WaitUntil::Ready), Verdict::Pending);
+        let backoff = pulling(
+            "ImagePullBackOff",
+            "Back-off pulling image \"registry.k8s.io/pause:3.10\"",
+        );
+        assert_eq!(backoff.verdict(WaitUntil::Ready), Verdict::Pending);
+        // The error itself is what a timeout names, not the back-off after it.
+        let error = first.pull_error().unwrap();
+        assert!(error.first_hand);
+        assert_eq!(
+            error.text,
+            format!("container \"c\": ErrImagePull: {timeout}")
+        );
+        let later = backoff.pull_error().unwrap();
+        assert!(!error.replaced_by(&later));
+        assert!(later.replaced_by(&error));
+    }
+
+    #[test]
+    fn only_image_problems_stop_a_poll_of_a_pod() {
+        let gone = pulling("ErrImagePull", "failed to pull and unpack image \"x\": failed to resolve reference \"x\": x: not found");
+        assert_eq!(
+            image_blocker(&gone).as_deref(),
+            Some("container \"c\" is waiting: ErrImagePull: failed to pull and unpack image \"x\": failed to resolve reference \"x\": x: not found")
+        );
+        let slow = pulling("ErrImagePull", "dial tcp 1.2.3.4:443: i/o timeout");
+        assert_eq!(image_blocker(&slow), None);
+        let crashing = pulling(
+            "CrashLoopBackOff",
+            "back-off 10s restarting failed container",
+        );
+        assert_eq!(image_blocker(&crashing), None);
+    }
+
+    #[test]
+    fn workloads_select_their_pods() {
+        let d: Deployment = serde_json::from_value(json!({
+            "metadata": {"name": "web"},
+            "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {}}}))
+        .unwrap();
+        assert_eq!(d.pod_selector().as_deref(), Some("app=web"));
+        let j: Job = serde_json::from_value(json!({
+            "metadata": {"name": "batch"}, "spec": {"template": {}}}))
+        .unwrap();
+        assert_eq!(j.pod_selector().as_deref(), Some("job-name=batch"));
+        assert_eq!(Job::pods_until(WaitUntil::Failed), WaitUntil::Failed);
+        assert_eq!(Job::pods_until(WaitUntil::Complete), WaitUntil::Succeeded);
     }
 
     #[test]

@@ -16,6 +16,8 @@ mod cluster_domain;
 mod connect;
 // exec steps whose commands write a lot to stderr: both streams read at once.
 mod exec_streams;
+// Image pulls: transient errors waited through, permanent ones failing every wait at once.
+mod image_pulls;
 // The lifecycle suite and the kubelet faults.
 mod lifecycle;
 // The networking suite and the network faults.

@@ -788,8 +788,9 @@ mod tests {
         )
         .await;
         assert_eq!(frames.iter().filter(|(c, _)| *c == 2).count(), 0);
-        assert_eq!(frames[0], (1, b"hi\n".to_vec()));
-        let status: Value = serde_json::from_slice(&frames[1].1).unwrap();
+        assert_eq!(frames[0], (1, vec![]), "the empty ready frame comes first");
+        assert_eq!(frames[1], (1, b"hi\n".to_vec()));
+        let status: Value = serde_json::from_slice(&frames[2].1).unwrap();
         assert_eq!(status["status"], "Success");
     }
 

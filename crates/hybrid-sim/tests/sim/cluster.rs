@@ -297,14 +297,64 @@ async fn linux_only_image_on_windows_ends_in_image_pull_backoff() {
 }
 
 #[tokio::test]
-async fn fault_image_pull_fails_every_pull() {
+async fn fault_image_pull_fails_every_pull_as_not_found() {
     let e = env(&[Fault::ImagePull]).await;
     e.create_pod(netexec("n", "linux", json!({}))).await;
-    e.wait_pod("n", 5, |p| {
-        let reason = &p["status"]["containerStatuses"][0]["state"]["waiting"]["reason"];
-        reason == "ErrImagePull" || reason == "ImagePullBackOff"
+    let p = e
+        .wait_pod("n", 5, |p| {
+            let reason = &p["status"]["containerStatuses"][0]["state"]["waiting"]["reason"];
+            reason == "ErrImagePull" || reason == "ImagePullBackOff"
+        })
+        .await;
+    let msg = p["status"]["containerStatuses"][0]["state"]["waiting"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(msg.contains(&format!("{AGNHOST}: not found")), "{msg}");
+    e.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn transient_pull_errors_fail_each_nodes_first_pull_then_succeed() {
+    let e = env_with(SimConfig {
+        quirks: [hybrid_sim::Quirk::TransientPullErrors].into(),
+        ..SimConfig::default()
     })
     .await;
+    e.create_pod(netexec("first", "linux", json!({}))).await;
+    let p = e
+        .wait_pod("first", 5, |p| {
+            p["status"]["containerStatuses"][0]["state"]["waiting"]["reason"] == "ImagePullBackOff"
+        })
+        .await;
+    let msg = p["status"]["containerStatuses"][0]["state"]["waiting"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        msg.contains("ErrImagePull: failed to pull and unpack image"),
+        "{msg}"
+    );
+    assert!(msg.contains("i/o timeout"), "{msg}");
+    let first = e.ready("first").await;
+    // The same node has the image now: a second pod there pulls at the first try.
+    let node = node_of(&first);
+    let mut second = netexec("second", "linux", json!({}));
+    second["spec"]["nodeName"] = json!(node);
+    e.create_pod(second).await;
+    e.ready("second").await;
+    let events = e.events("second").await;
+    assert!(
+        !events
+            .iter()
+            .any(|(_, r, _)| r == "Failed" || r == "BackOff"),
+        "{events:?}"
+    );
+    let events = e.events("first").await;
+    assert!(
+        events
+            .iter()
+            .any(|(t, r, m)| t == "Warning" && r == "Failed" && m.contains("i/o timeout")),
+        "{events:?}"
+    );
     e.sim.shutdown().await;
 }
 

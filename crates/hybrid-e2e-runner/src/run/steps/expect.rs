@@ -1,5 +1,6 @@
 //! `expect`: a JSONPath against an object read as JSON, and a check of what it finds; with
-//! `eventually`, retry until the check holds or the deadline passes.
+//! `eventually`, retry until the check holds or the deadline passes (or, for a pod, until it
+//! shows it can never start: a permanent image pull error).
 
 use std::time::{Duration, Instant};
 
@@ -7,10 +8,13 @@ use serde_json::Value;
 use serde_json_path::JsonPath;
 
 use super::{tries_note, StepError, StepFuture, StepKind};
-use crate::catalog::{Check, ObjectRef};
+use k8s_openapi::api::core::v1::Pod;
+
+use crate::catalog::{Check, ObjectKind, ObjectRef};
 use crate::run::objects;
 use crate::run::retry::{self, Retry, STEP_RETRY_EVERY};
 use crate::run::scope::TestScope;
+use crate::run::wait as waits;
 
 pub(super) struct Expect<'a> {
     pub(super) object: &'a ObjectRef,
@@ -60,7 +64,10 @@ impl Expect<'_> {
                     .await
                     .map_err(|e| Retry::Stop(Err(StepError::from(e))))?;
                 let found = json_path.query(&value).all();
-                judge(&found, check).map_err(|seen| Retry::again_if(self.eventually, Ok(seen)))
+                judge(&found, check).map_err(|seen| match self.never_starts(&value) {
+                    Some(reason) => Retry::Stop(Ok(format!("{seen}; it cannot start: {reason}"))),
+                    None => Retry::again_if(self.eventually, Ok(seen)),
+                })
             }
         })
         .await;
@@ -73,6 +80,18 @@ impl Expect<'_> {
             "{seen}{}",
             tries_note(tries, |n| format!("checked {n} times"))
         )))
+    }
+}
+
+impl Expect<'_> {
+    /// For an `eventually` check of a pod: why it can never start (a permanent image pull
+    /// error), so the check stops instead of polling until its deadline.
+    fn never_starts(&self, value: &Value) -> Option<String> {
+        if !self.eventually || self.object.kind != ObjectKind::Pod {
+            return None;
+        }
+        let pod: Pod = serde_json::from_value(value.clone()).ok()?;
+        waits::image_blocker(&pod)
     }
 }
 

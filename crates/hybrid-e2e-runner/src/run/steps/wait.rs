@@ -5,9 +5,9 @@ use std::time::{Duration, Instant};
 
 use super::{StepError, StepFuture, StepKind};
 use crate::catalog::{ObjectRef, WaitUntil};
-use crate::run::objects;
 use crate::run::scope::TestScope;
 use crate::run::wait::{self as waits, WaitError};
+use crate::run::{image_pull, objects};
 
 pub(super) struct Wait<'a> {
     pub(super) object: &'a ObjectRef,
@@ -74,7 +74,7 @@ impl Wait<'_> {
                     source: WaitError::Hopeless(reason),
                     ..
                 }),
-            ) if reason.contains(text) => Ok(()),
+            ) if image_pull::reason_matches(&reason, text) => Ok(()),
             (Some(text), Err(e)) => Err(StepError::Check(format!(
                 "expected the wait to fail fast with {text:?}, but: {e}"
             ))),
@@ -139,6 +139,12 @@ mod tests {
         };
         assert!(step
             .judge(hopeless("container \"c\" is waiting: ImagePullBackOff: x"))
+            .is_ok());
+        // The kubelet may be seen in either pull reason first.
+        assert!(step
+            .judge(hopeless(
+                "container \"c\" is waiting: ErrImagePull: x: not found"
+            ))
             .is_ok());
         let other = step
             .judge(hopeless("pod is Unschedulable: none"))

@@ -4,7 +4,9 @@
 //! with CrashLoopBackOff back-off (`config.backoff_initial` doubling to `backoff_max`; the first
 //! restart is immediate), writes the pod status and events, and on graceful deletion runs
 //! `preStop`, stops containers within the grace period and removes the pod. Faults:
-//! `no-restarts`, `probes-ignored`, `prestop-skipped`, `grace-ignored`, `logs-lost`.
+//! `no-restarts`, `probes-ignored`, `prestop-skipped`, `grace-ignored`, `logs-lost`, `image-pull`
+//! (every pull fails, not found); quirk `transient-pull-errors` (each node's first pull of each
+//! image times out, then the back-off's retry succeeds).
 
 pub(crate) mod probes;
 pub(crate) mod volumes;
@@ -24,6 +26,7 @@ use super::set_condition;
 use crate::faults::Fault;
 use crate::meta;
 use crate::network::ClusterDns;
+use crate::quirks::Quirk;
 use crate::runtime::{PodNet, PodRt, Running, Runtime};
 use crate::store::now_rfc3339;
 use crate::workload::shell::{self, Sandbox, Sink};
@@ -107,6 +110,16 @@ fn image_id(image: &str) -> String {
         })
         .collect();
     format!("{}@sha256:{digest}", images::repository(image))
+}
+
+/// containerd's message for a pull that timed out reaching the registry
+/// (`Quirk::TransientPullErrors`).
+fn transient_pull_error(full: &str) -> String {
+    let (repository, tag) = full.rsplit_once(':').unwrap_or((full, "latest"));
+    let (host, path) = repository.split_once('/').unwrap_or((repository, ""));
+    format!(
+        "failed to pull and unpack image \"{full}\": failed to resolve reference \"{full}\": failed to do request: Head \"https://{host}/v2/{path}/manifests/{tag}\": dial tcp 34.96.108.209:443: i/o timeout"
+    )
 }
 
 /// One container of the pod as the kubelet tracks it.
@@ -654,11 +667,15 @@ impl Worker {
         self.event(false, "Pulling", &format!("Pulling image \"{image}\""));
         let latency = self.config().delay(self.config().latency);
         tokio::time::sleep(latency).await;
+        let full = images::full_reference(&image);
         let result = if self.config().has(Fault::ImagePull) {
-            let full = images::full_reference(&image);
             Err(format!(
-                "failed to pull and unpack image \"{full}\": failed to resolve reference \"{full}\": unexpected status from HEAD request: 503 Service Unavailable (simulated fault image-pull)"
+                "failed to pull and unpack image \"{full}\": failed to resolve reference \"{full}\": {full}: not found (simulated fault image-pull)"
             ))
+        } else if self.config().has_quirk(Quirk::TransientPullErrors)
+            && self.rt.first_pull(&self.node, &image)
+        {
+            Err(transient_pull_error(&full))
         } else {
             images::pull(&image, self.windows)
         };
