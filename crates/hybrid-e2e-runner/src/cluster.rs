@@ -533,6 +533,77 @@ impl ClusterFacts {
         Some(reason)
     }
 
+    /// Why the Windows pods of a cell that runs `images` land on no Windows node, if they do
+    /// not: every Windows node the test pods would take has a `node.kubernetes.io/windows-build`
+    /// that one of the images has no variant for, by containerd's rule
+    /// (`windows_build::host_runs`): the build, the image and the builds it serves. A node
+    /// without the label, an image the catalogue does not know and a Linux-only image (which
+    /// a cell may run on Windows on purpose) never make this skip. Without any Windows node
+    /// the node requirement says why, not this.
+    pub fn windows_build_problem(&self, images: &[String]) -> Option<String> {
+        let windows_nodes: Vec<&NodeFacts> = self
+            .nodes
+            .iter()
+            .filter(|n| n.os == Some(Os::Windows) && n.why_no_test_pods().is_none())
+            .collect();
+        if windows_nodes.is_empty() {
+            return None;
+        }
+        let mut problems: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+        for node in &windows_nodes {
+            let Some(build) = &node.windows_build else {
+                return None;
+            };
+            let unserved: Vec<String> = images
+                .iter()
+                .filter_map(|image| crate::windows_build::unserved(image, build))
+                .collect();
+            if unserved.is_empty() {
+                return None;
+            }
+            let key = format!("build {build}: {}", unserved.join("; "));
+            problems.entry(key).or_default().push(&node.name);
+        }
+        let each: Vec<String> = problems
+            .into_iter()
+            .map(|(problem, nodes)| format!("{} ({problem})", nodes.join(", ")))
+            .collect();
+        Some(format!(
+            "no Windows node runs this cell's images: {} (containerd runs an image on a Windows host only with a variant of the host's build, or on 10.0.26100 and later of the LTSC before it)",
+            each.join("; ")
+        ))
+    }
+
+    /// Warnings for the run banner and `doctor`: each Windows build of the nodes the test pods
+    /// take that one of `images` (the catalogue's) has no variant for.
+    pub fn windows_build_warnings<'a>(
+        &self,
+        images: impl IntoIterator<Item = &'a str>,
+    ) -> Vec<String> {
+        let mut builds: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for node in &self.nodes {
+            if let (Some(Os::Windows), Some(build), None) =
+                (node.os, &node.windows_build, node.why_no_test_pods())
+            {
+                builds.entry(build).or_default().push(&node.name);
+            }
+        }
+        let images: Vec<&str> = images.into_iter().collect();
+        builds
+            .into_iter()
+            .flat_map(|(build, nodes)| {
+                let images = &images;
+                images.iter().filter_map(move |image| {
+                    let why = crate::windows_build::unserved(image, build)?;
+                    Some(format!(
+                        "Windows build {build} ({}): {why}; Windows cells that run it skip",
+                        nodes.join(", ")
+                    ))
+                })
+            })
+            .collect()
+    }
+
     /// Usable nodes by OS and build, e.g. `linux=2`, `windows/10.0.20348=2` (for reports).
     pub fn node_summary(&self) -> Vec<String> {
         let mut counts: BTreeMap<String, usize> = BTreeMap::new();
@@ -592,6 +663,82 @@ pub(crate) mod tests {
             untolerated_taints: vec![],
             virtual_node: None,
         }
+    }
+
+    fn windows_at(name: &str, build: &str) -> NodeFacts {
+        let mut node = node(name, Os::Windows, true);
+        node.windows_build = Some(build.to_string());
+        node
+    }
+
+    #[test]
+    fn a_windows_build_no_image_variant_serves_skips_naming_build_image_and_builds() {
+        let images = vec![
+            "registry.k8s.io/e2e-test-images/agnhost:2.66.1".to_string(),
+            "registry.k8s.io/pause:3.10".to_string(),
+        ];
+        let facts = ClusterFacts {
+            nodes: vec![node("l1", Os::Linux, true), windows_at("w1", "10.0.19041")],
+            ..ClusterFacts::default()
+        };
+        let reason = facts.windows_build_problem(&images).expect("skips");
+        assert!(reason.starts_with("no Windows node runs this cell's images: w1 (build 10.0.19041: image registry.k8s.io/e2e-test-images/agnhost:2.66.1 serves Windows builds 10.0.17763, 10.0.20348, 10.0.26100 only; image registry.k8s.io/pause:3.10 serves Windows builds 10.0.17763, 10.0.20348 only)"), "{reason}");
+        // One Windows node that runs every image is enough.
+        let facts = ClusterFacts {
+            nodes: vec![
+                windows_at("w1", "10.0.19041"),
+                windows_at("w2", "10.0.26100"),
+            ],
+            ..ClusterFacts::default()
+        };
+        assert_eq!(facts.windows_build_problem(&images), None);
+        // ltsc2025 hosts run pause 3.10's ltsc2022 variant (stable ABI).
+        let facts = ClusterFacts {
+            nodes: vec![windows_at("w1", "10.0.26100")],
+            ..ClusterFacts::default()
+        };
+        assert_eq!(facts.windows_build_problem(&images), None);
+        // A Linux-only image on Windows is a test's own business; unknown images and
+        // unlabelled nodes make no claim.
+        let facts = ClusterFacts {
+            nodes: vec![windows_at("w1", "10.0.19041")],
+            ..ClusterFacts::default()
+        };
+        let linux_only = ["registry.k8s.io/stress:v1".to_string(), "x/y:1".to_string()];
+        assert_eq!(facts.windows_build_problem(&linux_only), None);
+        let mut unlabelled = windows_at("w2", "");
+        unlabelled.windows_build = None;
+        let facts = ClusterFacts {
+            nodes: vec![windows_at("w1", "10.0.19041"), unlabelled],
+            ..ClusterFacts::default()
+        };
+        assert_eq!(facts.windows_build_problem(&images), None);
+    }
+
+    #[test]
+    fn warnings_name_each_build_and_image_without_a_variant() {
+        let facts = ClusterFacts {
+            nodes: vec![
+                windows_at("w1", "10.0.17763"),
+                windows_at("w2", "10.0.26100"),
+                windows_at("w3", "10.0.26100"),
+            ],
+            ..ClusterFacts::default()
+        };
+        let warnings = facts
+            .windows_build_warnings(["registry.k8s.io/pause:3.10", "registry.k8s.io/pause:3.10.2"]);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let facts = ClusterFacts {
+            nodes: vec![
+                windows_at("w1", "10.0.19041"),
+                windows_at("w2", "10.0.26100"),
+            ],
+            ..ClusterFacts::default()
+        };
+        assert_eq!(
+            facts.windows_build_warnings(["registry.k8s.io/pause:3.10.2"]),
+            ["Windows build 10.0.19041 (w1): image registry.k8s.io/pause:3.10.2 serves Windows builds 10.0.17763, 10.0.20348, 10.0.26100 only; Windows cells that run it skip"]
+        );
     }
 
     #[test]

@@ -52,7 +52,7 @@ impl Images {
     }
 
     /// The same images from another registry (`--image-repo`, for air-gapped clusters):
-    /// `registry.k8s.io/e2e-test-images/agnhost:2.52` becomes `<repo>/agnhost:2.52`.
+    /// `registry.k8s.io/e2e-test-images/agnhost:2.66.1` becomes `<repo>/agnhost:2.66.1`.
     pub fn with_repo(self, repo: &str) -> Images {
         let repo = repo.trim_end_matches('/');
         let refs = self
@@ -486,7 +486,7 @@ objects:
         );
         assert_eq!(c["args"], json!(["exit 3"]));
         assert_eq!(c["workingDir"], "/data");
-        assert_eq!(c["image"], "registry.k8s.io/e2e-test-images/agnhost:2.52");
+        assert_eq!(c["image"], "registry.k8s.io/e2e-test-images/agnhost:2.66.1");
         assert_eq!(c["ports"][0]["containerPort"], 8080, "numbers stay numbers");
         assert_eq!(pod["spec"]["restartPolicy"], "Never");
     }
@@ -518,7 +518,7 @@ objects:
         assert_eq!(spec["containers"][0]["workingDir"], "C:\\data");
         assert_eq!(
             spec["containers"][0]["image"],
-            "mirror.example.com/e2e/agnhost:2.52"
+            "mirror.example.com/e2e/agnhost:2.66.1"
         );
         assert_eq!(
             spec["restartPolicy"], "OnFailure",
@@ -644,11 +644,13 @@ objects:
     #[test]
     fn images_remap_to_another_registry() {
         let images = Images::default().with_repo("my.registry/mirror");
-        assert_eq!(images.get("pause"), Some("my.registry/mirror/pause:3.10"));
+        assert_eq!(images.get("pause"), Some("my.registry/mirror/pause:3.10.2"));
         assert_eq!(
             images.get("agnhost"),
-            Some("my.registry/mirror/agnhost:2.52")
+            Some("my.registry/mirror/agnhost:2.66.1")
         );
+        // stress too: an air-gapped cluster reaches no registry.k8s.io image at all.
+        assert_eq!(images.get("stress"), Some("my.registry/mirror/stress:v1"));
         assert_eq!(Images::default().get("nope"), None);
     }
 

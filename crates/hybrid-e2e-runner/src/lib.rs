@@ -15,3 +15,4 @@ pub mod render; // `render`: the objects selected cells would create, as YAML
 pub mod report; // results → JUnit, JSON, console summary
 pub mod run; // executing tests: trials, namespaces, steps, waits, cleanup
 pub mod toleration; // the tolerations of test pods (Windows ones, --tolerate) and taints
+pub mod windows_build; // Windows builds the images serve; containerd's host/image rule

@@ -15,16 +15,19 @@ use super::vars::{self, VarError};
 use super::yaml::{self, Map};
 
 /// The images fixtures may name (`${image.agnhost}`) and their default references: upstream
-/// e2e test images, one manifest list for Linux and every supported Windows Server build.
+/// e2e test images, one manifest list for Linux and the Windows Server builds
+/// `crate::windows_build` records (agnhost 2.66.1 and pause 3.10.2 have ltsc2025 variants);
+/// stress is Linux only. `--image-repo` moves every one of them.
 pub(crate) const IMAGES: &[(&str, &str)] = &[
-    ("agnhost", "registry.k8s.io/e2e-test-images/agnhost:2.52"),
+    ("agnhost", "registry.k8s.io/e2e-test-images/agnhost:2.66.1"),
     (
         "busybox",
         "registry.k8s.io/e2e-test-images/busybox:1.36.1-1",
     ),
     ("httpd", "registry.k8s.io/e2e-test-images/httpd:2.4.38-4"),
     ("nginx", "registry.k8s.io/e2e-test-images/nginx:1.14-4"),
-    ("pause", "registry.k8s.io/pause:3.10"),
+    ("pause", "registry.k8s.io/pause:3.10.2"),
+    ("stress", "registry.k8s.io/stress:v1"),
 ];
 
 /// Whether `name` is a valid fixture name: `[a-z0-9][a-z0-9._-]*`.

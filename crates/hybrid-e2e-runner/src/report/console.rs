@@ -79,6 +79,7 @@ impl ConsoleReporter {
                 skipped,
                 threads,
                 run_id,
+                warnings,
             } => {
                 let _ = writeln!(
                     err,
@@ -86,6 +87,9 @@ impl ConsoleReporter {
                     version.unwrap_or("unknown version"),
                     if nodes.is_empty() { "none Ready".to_string() } else { nodes.join(", ") },
                 );
+                for warning in warnings {
+                    let _ = writeln!(err, "warning: {warning}");
+                }
                 let mut state = self.state();
                 *state = State {
                     name_width: cases
@@ -425,6 +429,7 @@ mod tests {
             skipped: 1,
             threads,
             run_id: "r1",
+            warnings: &[],
         });
         for r in results {
             if r.outcome != Outcome::Skipped {

@@ -1,16 +1,26 @@
 //! The `doctor` report: what the cluster offers (version, nodes and their state, the default
 //! StorageClass) and which of the selected tests would run or skip there, skips grouped by
 //! reason. A node whose taints keep the test pods off says so, with the taints (those
-//! `--tolerate` tolerates do not count). Plain text for stdout; the cluster was read already.
+//! `--tolerate` tolerates do not count), and a Windows build that an image of the catalogue
+//! has no variant for is a warning (its cells skip, saying so). Plain text for stdout; the
+//! cluster was read already.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::catalog::TestCase;
 use crate::cluster::ClusterFacts;
+use crate::fixture::{FixtureSet, Images};
 
-/// The `doctor` report: the cluster, its nodes, and what would run or skip (and why).
-pub fn render_doctor(facts: &ClusterFacts, server: &str, cases: &[TestCase]) -> String {
+/// The `doctor` report: the cluster, its nodes, and what would run or skip (and why), the
+/// cells' images being `images` and their objects `fixtures`'.
+pub fn render_doctor(
+    facts: &ClusterFacts,
+    server: &str,
+    cases: &[TestCase],
+    fixtures: &FixtureSet,
+    images: &Images,
+) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -52,10 +62,22 @@ pub fn render_doctor(facts: &ClusterFacts, server: &str, cases: &[TestCase]) -> 
         "Storage   default StorageClass: {}",
         facts.default_storage_class.as_deref().unwrap_or("none")
     );
+    for warning in facts.windows_build_warnings(images.iter().map(|(_, image)| image)) {
+        let _ = writeln!(out, "Warning   {warning}");
+    }
     let mut skips: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     for case in cases {
-        if let Some(reason) = facts.skip_reason(case, &Default::default()) {
-            skips.entry(reason).or_default().push(&case.name);
+        let windows_images = crate::windows_build::windows_images(case, fixtures, images);
+        let reasons: Vec<String> = facts
+            .skip_reason(case, &Default::default())
+            .into_iter()
+            .chain(facts.windows_build_problem(&windows_images))
+            .collect();
+        if !reasons.is_empty() {
+            skips
+                .entry(reasons.join("; "))
+                .or_default()
+                .push(&case.name);
         }
     }
     let skipped: usize = skips.values().map(Vec::len).sum();
@@ -93,6 +115,8 @@ mod tests {
             &facts,
             "https://c",
             &[case(&[Requirement::Nodes(Os::Linux)]), windows],
+            &FixtureSet::default(),
+            &Images::default(),
         );
         assert!(text.contains("1 would run, 1 would skip"), "{text}");
         assert!(
@@ -114,7 +138,13 @@ mod tests {
         };
         let mut other_node = case(&[Requirement::TwoNodes(Os::Linux)]);
         other_node.name = "s/other-node[os=linux]".into();
-        let text = render_doctor(&facts, "https://c", &[other_node]);
+        let text = render_doctor(
+            &facts,
+            "https://c",
+            &[other_node],
+            &FixtureSet::default(),
+            &Images::default(),
+        );
         assert!(
             text.contains("l2                             linux             Ready, test pods do not tolerate CriticalAddonsOnly=true:NoSchedule\n"),
             "{text}"
@@ -138,7 +168,13 @@ mod tests {
             reason: "not yet".into(),
         }]);
         opt_in.name = "s/opt".into();
-        let text = render_doctor(&facts, "https://c", &[opt_in]);
+        let text = render_doctor(
+            &facts,
+            "https://c",
+            &[opt_in],
+            &FixtureSet::default(),
+            &Images::default(),
+        );
         assert!(text.contains("0 would run, 1 would skip"), "{text}");
         assert!(
             text.contains("skip (1): not yet; opt-in: select it with --tags later\n    s/opt"),

@@ -28,6 +28,9 @@ pub enum RunEvent<'a> {
         threads: usize,
         /// The run's id (labels its namespaces).
         run_id: &'a str,
+        /// What the cluster makes doubtful before any test runs (a Windows build no image
+        /// serves), one line each.
+        warnings: &'a [String],
     },
     /// The cluster domain `${cluster-domain}` stands for is known (only sent when a test that
     /// runs uses it, or `--cluster-domain` was given); no test has started yet.

@@ -191,15 +191,20 @@ pub fn execute(
         .map(|c| {
             let pod_security =
                 crate::pod_security::skip_reason(c, &fixtures, &images, plan.pod_security);
+            let windows_build = facts.windows_build_problem(&crate::windows_build::windows_images(
+                c, &fixtures, &images,
+            ));
             let reasons: Vec<String> = facts
                 .skip_reason(c, &plan.storage_classes)
                 .into_iter()
+                .chain(windows_build)
                 .chain(pod_security)
                 .collect();
             (!reasons.is_empty()).then(|| reasons.join("; "))
         })
         .collect();
     let to_run = skips.iter().filter(|s| s.is_none()).count();
+    let warnings = facts.windows_build_warnings(images.iter().map(|(_, image)| image));
     reporter.report(RunEvent::Started {
         server: &connection.server,
         version: facts.version.as_deref(),
@@ -209,6 +214,7 @@ pub fn execute(
         skipped: skips.len() - to_run,
         threads: plan.test_threads,
         run_id: &plan.run_id,
+        warnings: &warnings,
     });
 
     let env = Arc::new(RunEnv {

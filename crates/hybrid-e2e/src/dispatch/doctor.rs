@@ -16,8 +16,13 @@ pub(super) fn doctor(args: &DoctorArgs) -> Result<(), Error> {
                     server: connection.server.clone(),
                     source,
                 })?;
-        let mut text =
-            hybrid_e2e_runner::report::render_doctor(&facts, &connection.server, &selected.cases);
+        let mut text = hybrid_e2e_runner::report::render_doctor(
+            &facts,
+            &connection.server,
+            &selected.cases,
+            &selected.fixtures,
+            &selected.images,
+        );
         text.push_str(
             &hybrid_e2e_runner::run::preflight::doctor_lines(
                 &connection.client,
