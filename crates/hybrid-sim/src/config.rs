@@ -63,6 +63,16 @@ impl SimConfig {
         self.quirks.contains(&quirk)
     }
 
+    /// The `node.kubernetes.io/windows-build` of the Windows nodes: 10.0.26100 under
+    /// `Quirk::Ltsc2025`, otherwise `windows_build`.
+    pub fn node_windows_build(&self) -> &str {
+        if self.has_quirk(Quirk::Ltsc2025) {
+            "10.0.26100"
+        } else {
+            &self.windows_build
+        }
+    }
+
     /// A simulated delay: `base` × 10 under `Fault::Slow`.
     pub(crate) fn delay(&self, base: Duration) -> Duration {
         if self.has(Fault::Slow) {

@@ -18,6 +18,12 @@ pub enum Quirk {
     /// Every namespace has a ResourceQuota on limits.cpu and limits.memory (as platform teams
     /// add through namespace templates), so pods without limits are refused.
     QuotaRequiresLimits,
+    /// Windows nodes run Windows Server 2025 (node.kubernetes.io/windows-build=10.0.26100,
+    /// osImage "Windows Server 2025 Datacenter"), whose containerd runs only images with an
+    /// ltsc2022 or ltsc2025 variant: pulling one without (agnhost 2.52, whose Windows variants
+    /// are 1809 and ltsc2022, still runs; an 1809-only image does not) fails with "no match
+    /// for platform in manifest: not found".
+    Ltsc2025,
     /// A validating admission webhook ("policy.example.com") refuses pods with hostPath
     /// volumes.
     WebhookDeniesHostpath,

@@ -36,6 +36,8 @@ mod run_failures;
 mod snapshots;
 // The storage suite and the storage faults.
 mod storage;
+// Images against Windows builds: --quirk ltsc2025, builds no image serves skip, doctor warns.
+mod windows_builds;
 // Tainted node pools and --tolerate: skips that name the taint, tolerations on every pod.
 mod taints;
 // The step vocabulary beyond the first catalog.

@@ -136,14 +136,19 @@ pub(crate) fn node_object(spec: &NodeSpec, config: &SimConfig) -> Value {
         kubelet_version = format!("{KUBELET_VERSION}-vk-azure-aci-1.6.2");
         (String::new(), String::new())
     } else if spec.windows {
-        labels["node.kubernetes.io/windows-build"] = json!(config.windows_build);
+        let build = config.node_windows_build();
+        labels["node.kubernetes.io/windows-build"] = json!(build);
         if config.windows_taint {
             taints.push(json!({"key": "os", "value": "windows", "effect": "NoSchedule"}));
         }
-        (
-            "Windows Server 2022 Datacenter".to_string(),
-            format!("{}.2700", config.windows_build),
-        )
+        // As the kubelet reports them: osImage from the registry's ProductName, kernel
+        // version with the update build revision.
+        let (product, revision) = match build {
+            "10.0.26100" => ("Windows Server 2025 Datacenter", 4061),
+            "10.0.17763" => ("Windows Server 2019 Datacenter", 6893),
+            _ => ("Windows Server 2022 Datacenter", 2700),
+        };
+        (product.to_string(), format!("{build}.{revision}"))
     } else {
         // Linux nodes come first: index 0 is the first Linux node.
         if spec.index > 0 && config.has_quirk(Quirk::TaintedLinuxPool) {

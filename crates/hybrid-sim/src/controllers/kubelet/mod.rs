@@ -677,7 +677,12 @@ impl Worker {
         {
             Err(transient_pull_error(&full))
         } else {
-            images::pull(&image, self.windows)
+            images::pull(
+                &image,
+                self.windows
+                    .then(|| self.config().node_windows_build().to_string())
+                    .as_deref(),
+            )
         };
         match result {
             Ok(()) => {
