@@ -129,6 +129,30 @@ mod tests {
     }
 
     #[test]
+    fn doctor_warns_of_a_windows_build_an_image_has_no_variant_for() {
+        let mut old = node("w1", Os::Windows, true);
+        old.windows_build = Some("10.0.19041".into());
+        let facts = ClusterFacts {
+            nodes: vec![node("w2", Os::Windows, true), old],
+            ..Default::default()
+        };
+        let text = render_doctor(
+            &facts,
+            "https://c",
+            &[],
+            &FixtureSet::default(),
+            &Images::default(),
+        );
+        assert!(
+            text.contains("Warning   Windows build 10.0.19041 (w1): image registry.k8s.io/pause:3.10.2 serves Windows builds 10.0.17763, 10.0.20348, 10.0.26100 only; Windows cells that run it skip\n"),
+            "{text}"
+        );
+        // stress is Linux only: no warning for it; w2 (10.0.20348) is served.
+        assert!(!text.contains("stress"), "{text}");
+        assert!(!text.contains("10.0.20348 ("), "{text}");
+    }
+
+    #[test]
     fn doctor_shows_the_taints_that_keep_test_pods_off_and_the_skip_they_cause() {
         let mut tainted = node("l2", Os::Linux, true);
         tainted.untolerated_taints = vec!["CriticalAddonsOnly=true:NoSchedule".into()];
