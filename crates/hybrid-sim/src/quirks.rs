@@ -32,8 +32,8 @@ pub enum Quirk {
     /// The Windows pool is full and autoscaled: each new Windows pod stays Unschedulable
     /// ("0/4 nodes are available: 2 Insufficient cpu, 2 node(s) didn't match Pod's node
     /// affinity/selector. ...") with a TriggeredScaleUp event from cluster-autoscaler, until its
-    /// node joins after a (scaled) delay of 2 s; Windows pods that would not fit even a new
-    /// node get NotTriggerScaleUp.
+    /// node joins a moment later (scaled like the other delays); Windows pods that would not
+    /// fit even a new node get NotTriggerScaleUp.
     WindowsScaleUp,
     /// Windows pods treat every name with a dot as fully qualified (Kubernetes' documented
     /// Windows DNS limitation): `web.NS` and `kubernetes.default` do not resolve from Windows;
