@@ -111,24 +111,11 @@ pub(crate) fn judge(
     let Some(message) = unschedulable_message(pod) else {
         return Verdict::Pending;
     };
-    let uid = pod.metadata.uid.as_deref();
-    let mut ours: Vec<&Event> = events
-        .iter()
-        .filter(|e| {
-            let other = e.involved_object.uid.as_deref();
-            uid.is_none() || other.is_none() || other == uid
-        })
-        .collect();
-    ours.sort_by_key(|e| event_time(e));
+    let ours = events_about(pod, events);
     let hopeless = |why: &str| {
-        let lines: Vec<String> = ours.iter().map(|e| objects::event_line(e)).collect();
-        let events = if lines.is_empty() {
-            "none".to_string()
-        } else {
-            lines.join(" | ")
-        };
         Verdict::Hopeless(format!(
-            "pod is Unschedulable: {message} ({why}; waited {stuck_for:.1?}); events: {events}"
+            "pod is Unschedulable: {message} ({why}; waited {stuck_for:.1?}); events: {}",
+            event_lines(&ours)
         ))
     };
     if patience
@@ -165,6 +152,39 @@ pub(crate) fn judge(
         ));
     }
     Verdict::Pending
+}
+
+/// What a wait that reached its deadline while the pod was still Unschedulable adds to its
+/// last state: how long it was so and the pod's events (`None` when it is not Unschedulable).
+pub(crate) fn deadline_note(pod: &Pod, events: &[Event], stuck_for: Duration) -> Option<String> {
+    unschedulable_message(pod)?;
+    Some(format!(
+        "; Unschedulable for {stuck_for:.1?}; events: {}",
+        event_lines(&events_about(pod, events))
+    ))
+}
+
+/// The events about this pod (not an earlier pod of its name), oldest first.
+fn events_about<'e>(pod: &Pod, events: &'e [Event]) -> Vec<&'e Event> {
+    let uid = pod.metadata.uid.as_deref();
+    let mut ours: Vec<&Event> = events
+        .iter()
+        .filter(|e| {
+            let other = e.involved_object.uid.as_deref();
+            uid.is_none() || other.is_none() || other == uid
+        })
+        .collect();
+    ours.sort_by_key(|e| event_time(e));
+    ours
+}
+
+/// `Type Reason: message | ...`, or `none`.
+fn event_lines(events: &[&Event]) -> String {
+    if events.is_empty() {
+        return "none".to_string();
+    }
+    let lines: Vec<String> = events.iter().map(|e| objects::event_line(e)).collect();
+    lines.join(" | ")
 }
 
 /// When an event was last reported (`lastTimestamp`, else `eventTime`, else its first time).
@@ -452,5 +472,30 @@ mod tests {
         condition.status = "True".into();
         condition.reason = None;
         assert_eq!(unschedulable_message(&scheduled), None);
+    }
+
+    #[test]
+    fn a_deadline_reached_while_unschedulable_names_time_and_events() {
+        let pod = pending_pod(INSUFFICIENT);
+        let events = [
+            event(
+                "TriggeredScaleUp",
+                "pod triggered scale-up: [{windows-pool 2->3 (max: 10)}]",
+                "2026-01-01T00:00:05Z",
+            ),
+            event("FailedScheduling", INSUFFICIENT, "2026-01-01T00:00:00Z"),
+        ];
+        assert_eq!(
+            deadline_note(&pod, &events, Duration::from_secs(30)).as_deref(),
+            Some(format!(
+                "; Unschedulable for 30.0s; events: Warning FailedScheduling: {INSUFFICIENT} | Normal TriggeredScaleUp: pod triggered scale-up: [{{windows-pool 2->3 (max: 10)}}]"
+            ).as_str())
+        );
+        let mut scheduled = pod.clone();
+        scheduled.status.as_mut().unwrap().conditions = None;
+        assert_eq!(
+            deadline_note(&scheduled, &events, Duration::from_secs(30)),
+            None
+        );
     }
 }

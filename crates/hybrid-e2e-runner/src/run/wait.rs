@@ -239,6 +239,7 @@ async fn wait_for<K: Waitable>(
         client: client.clone(),
         namespace: namespace.to_string(),
         since: None,
+        events: Vec::new(),
     });
     let mut last: Option<K> = None;
     let mut last_pull_error: Option<PullError> = None;
@@ -266,6 +267,9 @@ async fn wait_for<K: Waitable>(
                             Verdict::Pending => {}
                         }
                         remember(object.pull_error());
+                        if let (Some(s), Some(pod)) = (&mut stuck, object.as_pod()) {
+                            s.saw(pod);
+                        }
                         last = Some(object);
                     }
                     Some(Ok(None)) | None => return Err(gone()),
@@ -309,6 +313,13 @@ async fn wait_for<K: Waitable>(
                 .as_ref()
                 .map(K::summary)
                 .unwrap_or_else(|| "never seen".to_string());
+            let note = stuck
+                .as_ref()
+                .zip(last.as_ref().and_then(K::as_pod))
+                .and_then(|(s, pod)| s.deadline_note(pod));
+            if let Some(note) = note {
+                state.push_str(&note);
+            }
             if let Some(pods) = last_pods {
                 state.push_str(&format!("; pods: {pods}"));
             }
@@ -331,9 +342,18 @@ struct UnschedulableWatch {
     namespace: String,
     /// When the wait first saw the pod Unschedulable.
     since: Option<tokio::time::Instant>,
+    /// The pod's events at the last look, for a wait that reaches its deadline.
+    events: Vec<k8s_openapi::api::core::v1::Event>,
 }
 
 impl UnschedulableWatch {
+    /// Starts the clock when the pod is first seen Unschedulable.
+    fn saw(&mut self, pod: &Pod) {
+        if unschedulable::unschedulable_message(pod).is_some() {
+            self.since.get_or_insert_with(tokio::time::Instant::now);
+        }
+    }
+
     /// Why the wait for this Unschedulable pod cannot succeed, if it cannot.
     async fn check(&mut self, pod: &Pod, patience: Patience<'_>) -> Option<String> {
         unschedulable::unschedulable_message(pod)?;
@@ -343,10 +363,18 @@ impl UnschedulableWatch {
         let events = objects::events_of(&self.client, &self.namespace, "Pod", name)
             .await
             .ok()?;
-        match unschedulable::judge(pod, &events, since.elapsed(), patience) {
+        let verdict = unschedulable::judge(pod, &events, since.elapsed(), patience);
+        self.events = events;
+        match verdict {
             Verdict::Hopeless(reason) => Some(reason),
             Verdict::Done | Verdict::Pending => None,
         }
+    }
+
+    /// What the timeout message adds for a pod still Unschedulable at the deadline.
+    fn deadline_note(&self, pod: &Pod) -> Option<String> {
+        let stuck_for = self.since?.elapsed();
+        unschedulable::deadline_note(pod, &self.events, stuck_for)
     }
 }
 

@@ -58,6 +58,11 @@ tests:
       - create: { fixture: nowhere, name: lost, os: windows }
       - wait: { pod: lost, until: running }
         timeout: 600s
+  - name: deadline-first
+    steps:
+      - create: { fixture: plain, name: early, os: windows }
+      - wait: { pod: early, until: running }
+        timeout: 20s
   - name: too-big
     steps:
       - create: { fixture: too-big, name: big, os: linux }
@@ -77,6 +82,20 @@ objects:
     metadata: { name: "${name}" }
     spec:
       nodeSelector: { hybrid-e2e.io/no-such-label: "true" }
+      containers:
+        - { name: pause, image: "${image.pause}" }
+"#,
+    ),
+    (
+        "plain.yaml",
+        r#"
+fixture: plain
+description: A pod any node of its OS takes.
+objects:
+  - apiVersion: v1
+    kind: Pod
+    metadata: { name: "${name}" }
+    spec:
       containers:
         - { name: pause, image: "${image.pause}" }
 "#,
@@ -102,7 +121,8 @@ objects:
 /// A node selector nothing matches is static: the wait ends at once (not after the grace, nor
 /// at the 600 s deadline) quoting the scheduler and the pod's events, even under the quirk.
 /// A pod short of CPU with no autoscaler sign waits out the grace (3 min × 0.05 = 9 s) and
-/// fails then, saying so.
+/// fails then, saying so. A Windows pod whose node is coming waits, but not beyond its step's
+/// deadline (20 s × 0.05 = 1 s, before the node joins), which names the autoscaler's event.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn static_reasons_fail_at_once_and_capacity_after_the_grace() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -125,6 +145,16 @@ async fn static_reasons_fail_at_once_and_capacity_after_the_grace() {
     assert!(!nowhere.contains("TriggeredScaleUp"), "{nowhere}");
     let waited = seconds_waited(nowhere);
     assert!(waited < 3.0, "ends at once, not after the grace: {nowhere}");
+
+    let early = run.failure("stuck/deadline-first");
+    assert!(early.contains("not running after "), "{early}");
+    assert!(early.contains("; Unschedulable for "), "{early}");
+    assert!(
+        early.contains(
+            "Normal TriggeredScaleUp: pod triggered scale-up: [{windows-pool 2->3 (max: 10)}]"
+        ),
+        "{early}"
+    );
 
     let big = run.failure("stuck/too-big");
     assert!(
