@@ -35,6 +35,12 @@ pub enum Quirk {
     /// groups opening only 443/10250, Windows on Flannel VXLAN): `pods/NAME:PORT/proxy` answers
     /// 503 "error trying to reach service: dial tcp IP:PORT: i/o timeout". Exec still works.
     PodProxyBlocked,
+    /// The Windows pool is full and autoscaled: each new Windows pod stays Unschedulable
+    /// ("0/4 nodes are available: 2 Insufficient cpu, 2 node(s) didn't match Pod's node
+    /// affinity/selector. ...") with a TriggeredScaleUp event from cluster-autoscaler, until its
+    /// node joins a moment later (scaled like the other delays); Windows pods that would not
+    /// fit even a new node get NotTriggerScaleUp.
+    WindowsScaleUp,
     /// Windows pods treat every name with a dot as fully qualified (Kubernetes' documented
     /// Windows DNS limitation): `web.NS` and `kubernetes.default` do not resolve from Windows;
     /// the short name and the FQDN do.

@@ -242,6 +242,7 @@ async fn read_domain(
         &pod,
         WaitUntil::Running,
         RUNNING_TIMEOUT.mul_f64(scale),
+        super::unschedulable::Patience::scaled(scale),
     )
     .await
     .map_err(DiscoveryFailed::NotRunning)?;

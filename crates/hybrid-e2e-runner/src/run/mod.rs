@@ -21,6 +21,7 @@ pub(crate) mod scope;
 pub mod signals;
 pub(crate) mod steps;
 pub(crate) mod test;
+pub(crate) mod unschedulable;
 pub(crate) mod wait;
 pub(crate) mod workload_pods;
 

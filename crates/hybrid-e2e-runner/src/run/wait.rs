@@ -2,7 +2,8 @@
 //! [`Waitable`], saying what one observed state means for a wait ([`Verdict`]) and how to show
 //! it. One watch loop, [`wait_for`], follows the object through watch errors (410s, dropped
 //! connections), ends as soon as the verdict is done or hopeless (a permanent image pull
-//! failure, crash loop, unschedulable, pod ended, job failed, a claim's Warning event that
+//! failure, crash loop, an Unschedulable pod past its grace or with only static reasons
+//! (`unschedulable`), pod ended, job failed, a claim's Warning event that
 //! retries cannot heal or that keeps repeating, a workload's pod in such a state:
 //! `workload_pods`), and gives up at the deadline with the last state seen (and the workload's
 //! pods' states, and the last pull error).
@@ -19,6 +20,7 @@ use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 
+use super::unschedulable::{self, Patience};
 use super::workload_pods::{self, WorkloadPods};
 use super::{image_pull, objects};
 use crate::catalog::{ObjectKind, ObjectRef, WaitUntil};
@@ -145,6 +147,15 @@ pub(crate) trait Waitable:
     /// Whether the object runs pods whose states the wait looks at ([`Waitable::pod_selector`]).
     const RUNS_PODS: bool = false;
 
+    /// Whether the object is a pod, whose Unschedulable state the wait judges with its events
+    /// ([`unschedulable::judge`]).
+    const IS_POD: bool = false;
+
+    /// The object as a pod, for [`Waitable::IS_POD`] kinds.
+    fn as_pod(&self) -> Option<&Pod> {
+        None
+    }
+
     /// The label selector of the pods this object runs.
     fn pod_selector(&self) -> Option<String> {
         None
@@ -158,25 +169,31 @@ pub(crate) trait Waitable:
 }
 
 /// Waits for the object a step names to be `until`; fails fast when it cannot, or times out.
+/// `patience` says how long an Unschedulable pod (the object, or one of a workload's) keeps
+/// the wait alive.
 pub(crate) async fn wait(
     client: &Client,
     namespace: &str,
     object: &ObjectRef,
     until: WaitUntil,
     timeout: Duration,
+    patience: Patience<'_>,
 ) -> Result<(), WaitError> {
+    let p = patience;
     match object.kind {
-        ObjectKind::Pod => wait_for::<Pod>(client, namespace, object, until, timeout)
+        ObjectKind::Pod => wait_for::<Pod>(client, namespace, object, until, timeout, p)
             .await
             .map(drop),
-        ObjectKind::Deployment => wait_for::<Deployment>(client, namespace, object, until, timeout)
-            .await
-            .map(drop),
-        ObjectKind::Job => wait_for::<Job>(client, namespace, object, until, timeout)
+        ObjectKind::Deployment => {
+            wait_for::<Deployment>(client, namespace, object, until, timeout, p)
+                .await
+                .map(drop)
+        }
+        ObjectKind::Job => wait_for::<Job>(client, namespace, object, until, timeout, p)
             .await
             .map(drop),
         ObjectKind::PersistentVolumeClaim => {
-            wait_for::<PersistentVolumeClaim>(client, namespace, object, until, timeout)
+            wait_for::<PersistentVolumeClaim>(client, namespace, object, until, timeout, p)
                 .await
                 .map(drop)
         }
@@ -196,6 +213,7 @@ async fn wait_for<K: Waitable>(
     object: &ObjectRef,
     until: WaitUntil,
     timeout: Duration,
+    patience: Patience<'_>,
 ) -> Result<K, WaitError> {
     let name = object.name.as_str();
     let gone = || WaitError::Gone(objects::describe(object));
@@ -216,9 +234,12 @@ async fn wait_for<K: Waitable>(
         namespace: namespace.to_string(),
         creator,
     });
-    let pods = K::RUNS_PODS.then(|| WorkloadPods {
+    let mut pods = K::RUNS_PODS.then(|| WorkloadPods::new(client, namespace, patience));
+    let mut stuck = K::IS_POD.then(|| UnschedulableWatch {
         client: client.clone(),
         namespace: namespace.to_string(),
+        since: None,
+        events: Vec::new(),
     });
     let mut last: Option<K> = None;
     let mut last_pull_error: Option<PullError> = None;
@@ -246,15 +267,23 @@ async fn wait_for<K: Waitable>(
                             Verdict::Pending => {}
                         }
                         remember(object.pull_error());
+                        if let (Some(s), Some(pod)) = (&mut stuck, object.as_pod()) {
+                            s.saw(pod);
+                        }
                         last = Some(object);
                     }
                     Some(Ok(None)) | None => return Err(gone()),
                     // The backoff wrapper retries; a watch error is not the object's fault.
                     Some(Err(error)) => tracing::debug!(object = name, %error, "watch error while waiting; retrying"),
                 },
-                _ = tick.tick(), if warnings.is_some() || denials.is_some() || pods.is_some() => {
+                _ = tick.tick(), if warnings.is_some() || denials.is_some() || pods.is_some() || stuck.is_some() => {
+                    if let (Some(s), Some(pod)) = (&mut stuck, last.as_ref().and_then(K::as_pod)) {
+                        if let Some(reason) = s.check(pod, patience).await {
+                            return Err(WaitError::Hopeless(reason));
+                        }
+                    }
                     let selector = last.as_ref().and_then(K::pod_selector);
-                    if let (Some(p), Some(selector)) = (&pods, selector) {
+                    if let (Some(p), Some(selector)) = (&mut pods, selector) {
                         if let Some(seen) = p.look(&selector, K::pods_until(until)).await {
                             if let Some(reason) = seen.blocker {
                                 return Err(WaitError::Hopeless(reason));
@@ -284,6 +313,13 @@ async fn wait_for<K: Waitable>(
                 .as_ref()
                 .map(K::summary)
                 .unwrap_or_else(|| "never seen".to_string());
+            let note = stuck
+                .as_ref()
+                .zip(last.as_ref().and_then(K::as_pod))
+                .and_then(|(s, pod)| s.deadline_note(pod));
+            if let Some(note) = note {
+                state.push_str(&note);
+            }
             if let Some(pods) = last_pods {
                 state.push_str(&format!("; pods: {pods}"));
             }
@@ -296,6 +332,49 @@ async fn wait_for<K: Waitable>(
                 last: state,
             })
         }
+    }
+}
+
+/// Judges a waited-for pod while it is Unschedulable ([`unschedulable::judge`]), from when the
+/// wait first saw it so.
+struct UnschedulableWatch {
+    client: Client,
+    namespace: String,
+    /// When the wait first saw the pod Unschedulable.
+    since: Option<tokio::time::Instant>,
+    /// The pod's events at the last look, for a wait that reaches its deadline.
+    events: Vec<k8s_openapi::api::core::v1::Event>,
+}
+
+impl UnschedulableWatch {
+    /// Starts the clock when the pod is first seen Unschedulable.
+    fn saw(&mut self, pod: &Pod) {
+        if unschedulable::unschedulable_message(pod).is_some() {
+            self.since.get_or_insert_with(tokio::time::Instant::now);
+        }
+    }
+
+    /// Why the wait for this Unschedulable pod cannot succeed, if it cannot.
+    async fn check(&mut self, pod: &Pod, patience: Patience<'_>) -> Option<String> {
+        unschedulable::unschedulable_message(pod)?;
+        let since = *self.since.get_or_insert_with(tokio::time::Instant::now);
+        let name = pod.metadata.name.as_deref().unwrap_or_default();
+        // Events that cannot be read now are looked at again at the next tick.
+        let events = objects::events_of(&self.client, &self.namespace, "Pod", name)
+            .await
+            .ok()?;
+        let verdict = unschedulable::judge(pod, &events, since.elapsed(), patience);
+        self.events = events;
+        match verdict {
+            Verdict::Hopeless(reason) => Some(reason),
+            Verdict::Done | Verdict::Pending => None,
+        }
+    }
+
+    /// What the timeout message adds for a pod still Unschedulable at the deadline.
+    fn deadline_note(&self, pod: &Pod) -> Option<String> {
+        let stuck_for = self.since?.elapsed();
+        unschedulable::deadline_note(pod, &self.events, stuck_for)
     }
 }
 
@@ -414,6 +493,12 @@ impl DenialWatch {
 }
 
 impl Waitable for Pod {
+    const IS_POD: bool = true;
+
+    fn as_pod(&self) -> Option<&Pod> {
+        Some(self)
+    }
+
     fn verdict(&self, until: WaitUntil) -> Verdict {
         pod_verdict(self, until)
     }
@@ -602,18 +687,8 @@ pub(crate) fn pod_verdict(pod: &Pod, until: WaitUntil) -> Verdict {
     if done {
         return Verdict::Done;
     }
-    if let Some((false, Some(reason), message)) = condition("PodScheduled") {
-        // A claim still being provisioned is not hopeless: the scheduler retries once it binds.
-        let waits_for_claim = message
-            .as_deref()
-            .is_some_and(|m| m.contains("unbound immediate PersistentVolumeClaims"));
-        if reason == "Unschedulable" && !waits_for_claim {
-            return Verdict::Hopeless(format!(
-                "pod is Unschedulable: {}",
-                message.unwrap_or_else(|| "no reason given".to_string())
-            ));
-        }
-    }
+    // Unschedulable is a state, not a verdict: the wait judges it with the pod's events and
+    // the time it has been so (`unschedulable::judge`).
     let waits_for_end = matches!(until, WaitUntil::Failed | WaitUntil::Completed);
     if !waits_for_end || phase == "Pending" {
         for cs in status
@@ -868,15 +943,13 @@ mod tests {
     }
 
     #[test]
-    fn unschedulable_is_hopeless_and_quotes_the_scheduler() {
+    fn unschedulable_alone_is_a_state_not_a_verdict() {
         let p = pod(
             json!({"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False",
-            "reason": "Unschedulable", "message": "0/4 nodes are available"}]}),
+            "reason": "Unschedulable", "message": "0/4 nodes are available: 4 Insufficient cpu."}]}),
         );
-        assert_eq!(
-            p.verdict(WaitUntil::Running),
-            Verdict::Hopeless("pod is Unschedulable: 0/4 nodes are available".into())
-        );
+        assert_eq!(p.verdict(WaitUntil::Running), Verdict::Pending);
+        assert_eq!(Pod::IS_POD, p.as_pod().is_some());
     }
 
     #[test]

@@ -1,13 +1,21 @@
 //! The pods of a workload (Deployment, ReplicaSet, Job) while a wait watches the workload: a
 //! pod state that would end a pod wait (a permanent pull error, a crash loop, a config error,
-//! ...) ends the workload's wait at once, naming the pod, its node and OS and the reason; the
-//! pods' last states fill the wait's timeout message.
+//! ...) ends the workload's wait at once, naming the pod, its node and OS and the reason, as
+//! does an Unschedulable pod that `unschedulable::judge` finds hopeless (each pod's time
+//! counted from when the wait first saw it Unschedulable); the pods' last states fill the
+//! wait's timeout message.
+
+use std::collections::HashMap;
+
+use k8s_openapi::api::core::v1::Event;
+use tokio::time::Instant;
 
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::api::ListParams;
 use kube::{Api, Client};
 
+use super::unschedulable::{self, Patience};
 use super::wait::{pod_pull_error, pod_verdict, summarize, PullError, Verdict};
 use crate::catalog::WaitUntil;
 
@@ -27,15 +35,28 @@ pub(crate) struct PodsSeen {
 }
 
 /// Looks at the pods of workloads in one namespace.
-pub(crate) struct WorkloadPods {
-    pub(crate) client: Client,
-    pub(crate) namespace: String,
+pub(crate) struct WorkloadPods<'a> {
+    client: Client,
+    namespace: String,
+    /// How patient the wait is with an Unschedulable pod.
+    patience: Patience<'a>,
+    /// When each pod (by UID, else name) was first seen Unschedulable.
+    unschedulable_since: HashMap<String, Instant>,
 }
 
-impl WorkloadPods {
+impl<'a> WorkloadPods<'a> {
+    pub(crate) fn new(client: &Client, namespace: &str, patience: Patience<'a>) -> Self {
+        WorkloadPods {
+            client: client.clone(),
+            namespace: namespace.to_string(),
+            patience,
+            unschedulable_since: HashMap::new(),
+        }
+    }
+
     /// The pods matching `selector`, judged as pods waited for `until`; `None` when they
     /// cannot be listed (the next look tries again).
-    pub(crate) async fn look(&self, selector: &str, until: WaitUntil) -> Option<PodsSeen> {
+    pub(crate) async fn look(&mut self, selector: &str, until: WaitUntil) -> Option<PodsSeen> {
         let pods = Api::<Pod>::namespaced(self.client.clone(), &self.namespace)
             .list(&ListParams::default().labels(selector))
             .await
@@ -48,6 +69,10 @@ impl WorkloadPods {
         pods.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
         let judged = judge(&pods, until);
         let blocker = match judged.blocker {
+            Some((pod, reason)) => Some((pod, reason)),
+            None => self.unschedulable_blocker(&pods).await,
+        };
+        let blocker = match blocker {
             Some((pod, reason)) => Some(self.name_the_pod(pod, &reason).await),
             None => None,
         };
@@ -55,6 +80,43 @@ impl WorkloadPods {
             blocker,
             pull_error: judged.pull_error,
             states: judged.states,
+        })
+    }
+
+    /// The first Unschedulable pod that [`unschedulable::judge`] finds hopeless, with why.
+    async fn unschedulable_blocker<'p>(&mut self, pods: &'p [Pod]) -> Option<(&'p Pod, String)> {
+        let stuck: Vec<&Pod> = pods
+            .iter()
+            .filter(|p| unschedulable::unschedulable_message(p).is_some())
+            .collect();
+        if stuck.is_empty() {
+            return None;
+        }
+        let now = Instant::now();
+        for pod in &stuck {
+            self.unschedulable_since.entry(pod_key(pod)).or_insert(now);
+        }
+        // Events that cannot be read now are looked at again at the next look.
+        let events = Api::<Event>::namespaced(self.client.clone(), &self.namespace)
+            .list(&ListParams::default())
+            .await
+            .ok()?
+            .items;
+        stuck.into_iter().find_map(|pod| {
+            let name = pod.metadata.name.as_deref();
+            let about: Vec<Event> = events
+                .iter()
+                .filter(|e| {
+                    e.involved_object.kind.as_deref() == Some("Pod")
+                        && e.involved_object.name.as_deref() == name
+                })
+                .cloned()
+                .collect();
+            let since = self.unschedulable_since.get(&pod_key(pod)).copied()?;
+            match unschedulable::judge(pod, &about, now - since, self.patience) {
+                Verdict::Hopeless(reason) => Some((pod, reason)),
+                Verdict::Done | Verdict::Pending => None,
+            }
         })
     }
 
@@ -78,6 +140,15 @@ impl WorkloadPods {
             .and_then(|labels| labels.get("kubernetes.io/os").cloned())
             .unwrap_or_else(|| "OS unknown".to_string())
     }
+}
+
+/// A pod's UID, else its name.
+fn pod_key(pod: &Pod) -> String {
+    pod.metadata
+        .uid
+        .clone()
+        .or_else(|| pod.metadata.name.clone())
+        .unwrap_or_default()
 }
 
 /// What a look at pods found, before the blocking pod's node is looked up.

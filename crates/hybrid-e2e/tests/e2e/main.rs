@@ -32,6 +32,8 @@ mod report_schema;
 mod run_e2e;
 // Every kind of check failing, with its message (no false passes).
 mod run_failures;
+// Unschedulable pods: a full autoscaled Windows pool waited for, static reasons failing at once.
+mod scale_up;
 // Snapshots of --help, list, doctor and summary.md.
 mod snapshots;
 // The storage suite and the storage faults.

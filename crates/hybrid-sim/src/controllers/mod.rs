@@ -36,7 +36,7 @@ pub(crate) fn start(
     serviceaccounts::reconcile(&store);
     vec![
         tokio::spawn(serviceaccounts::run(store.clone(), config.clone())),
-        tokio::spawn(scheduler::run(store.clone())),
+        tokio::spawn(scheduler::run(store.clone(), config.clone())),
         tokio::spawn(kubelet::run(runtime.clone())),
         tokio::spawn(services::run(runtime.clone())),
         tokio::spawn(storage::run(runtime.clone())),

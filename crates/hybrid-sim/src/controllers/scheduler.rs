@@ -3,17 +3,74 @@
 //! affinity, CPU/memory/pod count), spreading pods over the fewest-loaded nodes. A pod that
 //! fits nowhere gets `PodScheduled=False/Unschedulable` with the real scheduler's message and a
 //! `FailedScheduling` event. Retried when pods, nodes or claims change, and every second.
+//!
+//! Under `Quirk::WindowsScaleUp` ([`WindowsPool`]) the Windows pool is full and autoscaled:
+//! a pod the scheduler would place on a Windows node stays Unschedulable, its Windows nodes
+//! counted `Insufficient cpu`, with a `TriggeredScaleUp` event from `cluster-autoscaler`, until
+//! its node "joins" [`WINDOWS_NODE_JOINS_AFTER`] (scaled) after the scheduler first held it;
+//! then it is released onto the existing Windows nodes (no node object is added). A Windows pod
+//! that would not fit even an empty Windows node gets `NotTriggerScaleUp`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Node, NodeSelectorRequirement, Pod, Taint, Toleration};
 use serde_json::{json, Value};
 
 use super::events::{self, Source};
 use super::{quantity, set_condition};
+use crate::config::SimConfig;
 use crate::meta;
+use crate::quirks::Quirk;
 use crate::store::Store;
+
+/// Under `Quirk::WindowsScaleUp`, how long after the scheduler first holds a Windows pod its
+/// node joins (before `Fault::Slow`'s scaling).
+pub(crate) const WINDOWS_NODE_JOINS_AFTER: Duration = Duration::from_secs(2);
+
+/// The autoscaled Windows node group's name and maximum size in the quirk's events.
+const WINDOWS_POOL: &str = "windows-pool";
+const WINDOWS_POOL_MAX: usize = 10;
+
+/// `Quirk::WindowsScaleUp`: the full Windows pool, and the Windows pods waiting for a node.
+#[derive(Debug)]
+pub(crate) struct WindowsPool {
+    /// How long a held pod waits for its node.
+    joins_after: Duration,
+    /// When the scheduler first held each pod (by UID).
+    held_since: HashMap<String, Instant>,
+}
+
+impl WindowsPool {
+    /// The pool of a cluster with the quirk, or `None`.
+    pub(crate) fn of(config: &SimConfig) -> Option<Self> {
+        config
+            .has_quirk(Quirk::WindowsScaleUp)
+            .then(|| WindowsPool {
+                joins_after: config.delay(WINDOWS_NODE_JOINS_AFTER),
+                held_since: HashMap::new(),
+            })
+    }
+
+    /// Whether the pod still waits for its node, and whether it was held just now (first).
+    fn hold(&mut self, uid: &str, now: Instant) -> (bool, bool) {
+        let mut first = false;
+        let since = *self.held_since.entry(uid.to_string()).or_insert_with(|| {
+            first = true;
+            now
+        });
+        (now.duration_since(since) < self.joins_after, first)
+    }
+}
+
+fn is_windows(node: &Node) -> bool {
+    node.metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get("kubernetes.io/os"))
+        .is_some_and(|os| os == "windows")
+}
 
 /// Why a node cannot take a pod (the wording of the real scheduler).
 fn taint_reason(t: &Taint) -> String {
@@ -236,8 +293,15 @@ fn is_finished(pod: &Value) -> bool {
     )
 }
 
-/// One scheduling pass over every pending pod.
+/// One scheduling pass over every pending pod, without quirks.
+#[cfg(test)]
 pub(crate) fn schedule_pending(store: &Store) {
+    schedule_pass(store, None);
+}
+
+/// One scheduling pass over every pending pod, holding Windows pods while `pool` (the quirk
+/// `WindowsScaleUp`) says their node has not joined yet.
+pub(crate) fn schedule_pass(store: &Store, mut pool: Option<&mut WindowsPool>) {
     let (nodes_raw, _) = store.list("nodes", None);
     let nodes: Vec<Node> = nodes_raw
         .into_iter()
@@ -292,21 +356,72 @@ pub(crate) fn schedule_pending(store: &Store) {
             continue;
         }
         let mut reasons = Vec::new();
+        let mut fits: Vec<bool> = Vec::new();
         let mut best: Option<(&Node, usize)> = None;
         for node in &nodes {
             let node_name = node.metadata.name.clone().unwrap_or_default();
             let used = usage.get(&node_name).copied().unwrap_or_default();
             match filter(&pod, node, used) {
-                Some(r) => reasons.push(r),
+                Some(r) => {
+                    reasons.push(r);
+                    fits.push(false);
+                }
                 None => {
+                    reasons.push(String::new());
+                    fits.push(true);
                     if best.is_none_or(|(_, n)| used.pods < n) {
                         best = Some((node, used.pods));
                     }
                 }
             }
         }
+        let uid = meta::uid(&raw).to_string();
+        // Only a pod that nothing but Windows nodes would take waits for the Windows pool.
+        let windows_only = nodes
+            .iter()
+            .zip(&fits)
+            .all(|(n, fit)| !fit || is_windows(n));
+        if let (Some(pool), true, Some(_)) = (pool.as_deref_mut(), windows_only, best) {
+            let (waits, first) = pool.hold(&uid, Instant::now());
+            if waits {
+                // The pool is full: every Windows node that would take the pod has no room.
+                let full: Vec<String> = reasons
+                    .iter()
+                    .zip(&fits)
+                    .map(|(r, fit)| {
+                        if *fit {
+                            "Insufficient cpu".into()
+                        } else {
+                            r.clone()
+                        }
+                    })
+                    .collect();
+                let msg = unschedulable_message(nodes.len(), &full);
+                let held = mark_unschedulable(store, &raw, &ns, &name, &msg);
+                if let (Some(held), true) = (held, first) {
+                    let windows = nodes.iter().filter(|n| is_windows(n)).count();
+                    events::record(
+                        store,
+                        "Pod",
+                        &held,
+                        Source::Controller("cluster-autoscaler"),
+                        false,
+                        "TriggeredScaleUp",
+                        &format!(
+                            "pod triggered scale-up: [{{{WINDOWS_POOL} {windows}->{} (max: {WINDOWS_POOL_MAX})}}]",
+                            windows + 1
+                        ),
+                    );
+                }
+                continue;
+            }
+        }
+        let reasons: Vec<String> = reasons.into_iter().filter(|r| !r.is_empty()).collect();
         match best {
             Some((node, _)) => {
+                if let Some(pool) = pool.as_deref_mut() {
+                    pool.held_since.remove(&uid);
+                }
                 let node_name = node.metadata.name.clone().unwrap_or_default();
                 if bind(store, &raw, &ns, &name, &node_name) {
                     let (cpu, memory) = pod_requests(&pod);
@@ -318,7 +433,26 @@ pub(crate) fn schedule_pending(store: &Store) {
             }
             None => {
                 let msg = unschedulable_message(nodes.len(), &reasons);
-                mark_unschedulable(store, &raw, &ns, &name, &msg);
+                let changed = mark_unschedulable(store, &raw, &ns, &name, &msg);
+                if let (Some(_), Some(pod_now)) = (pool.as_deref(), changed) {
+                    // The autoscaler's simulation: would an empty Windows node take it?
+                    let too_big = nodes
+                        .iter()
+                        .filter(|n| is_windows(n) && untolerated_taint(&pod, n).is_none())
+                        .filter(|n| matches_node(&pod, n))
+                        .find_map(|n| filter(&pod, n, Usage::default()));
+                    if let Some(why) = too_big {
+                        events::record(
+                            store,
+                            "Pod",
+                            &pod_now,
+                            Source::Controller("cluster-autoscaler"),
+                            false,
+                            "NotTriggerScaleUp",
+                            &format!("pod didn't trigger scale-up: 1 {why}"),
+                        );
+                    }
+                }
             }
         }
     }
@@ -359,7 +493,15 @@ fn bind(store: &Store, raw: &Value, ns: &str, name: &str, node: &str) -> bool {
     }
 }
 
-fn mark_unschedulable(store: &Store, raw: &Value, ns: &str, name: &str, message: &str) {
+/// Sets `PodScheduled=False/Unschedulable` with `message` and records `FailedScheduling`;
+/// returns the pod when its condition changed (a new message).
+fn mark_unschedulable(
+    store: &Store,
+    raw: &Value,
+    ns: &str,
+    name: &str,
+    message: &str,
+) -> Option<Value> {
     let uid = raw["metadata"]["uid"].clone();
     let mut changed = false;
     let result = store.modify("pods", ns, name, |pod| {
@@ -387,24 +529,29 @@ fn mark_unschedulable(store: &Store, raw: &Value, ns: &str, name: &str, message:
         changed = true;
         true
     });
-    if let (Ok(pod), true) = (result, changed) {
-        events::record(
-            store,
-            "Pod",
-            &pod,
-            Source::Scheduler,
-            true,
-            "FailedScheduling",
-            message,
-        );
+    match (result, changed) {
+        (Ok(pod), true) => {
+            events::record(
+                store,
+                "Pod",
+                &pod,
+                Source::Scheduler,
+                true,
+                "FailedScheduling",
+                message,
+            );
+            Some(pod)
+        }
+        _ => None,
     }
 }
 
 /// Runs scheduling passes when pods, nodes or claims change, and every second.
-pub(crate) async fn run(store: Arc<Store>) {
-    schedule_pending(&store);
+pub(crate) async fn run(store: Arc<Store>, config: SimConfig) {
+    let mut pool = WindowsPool::of(&config);
+    schedule_pass(&store, pool.as_mut());
     let watched = ["pods", "nodes", "persistentvolumeclaims"];
-    super::on_changes(&store, &watched, || schedule_pending(&store)).await;
+    super::on_changes(&store, &watched, || schedule_pass(&store, pool.as_mut())).await;
 }
 
 #[cfg(test)]
@@ -554,5 +701,83 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(msg.contains("2 Insufficient cpu"), "{msg}");
+    }
+
+    #[test]
+    fn a_full_windows_pool_holds_windows_pods_until_their_node_joins() {
+        let store = cluster();
+        let mut config = SimConfig::default();
+        config.quirks.insert(Quirk::WindowsScaleUp);
+        let mut pool = WindowsPool::of(&config).unwrap();
+        assert_eq!(pool.joins_after, WINDOWS_NODE_JOINS_AFTER);
+        assert!(WindowsPool::of(&SimConfig::default()).is_none());
+        let windows = json!({"nodeSelector": {"kubernetes.io/os": "windows"},
+            "tolerations": [{"key": "os", "operator": "Equal", "value": "windows", "effect": "NoSchedule"}]});
+        pod(&store, "w", windows.clone());
+        pod(
+            &store,
+            "l",
+            json!({"nodeSelector": {"kubernetes.io/os": "linux"}}),
+        );
+        let mut huge = windows.clone();
+        huge["containers"] =
+            json!([{"name": "c", "image": "x", "resources": {"limits": {"memory": "512Gi"}}}]);
+        store
+            .create(
+                "pods",
+                "t",
+                json!({"metadata": {"name": "huge"}, "spec": huge}),
+            )
+            .unwrap();
+        schedule_pass(&store, Some(&mut pool));
+        schedule_pass(&store, Some(&mut pool));
+        let get = |n: &str| store.get("pods", "t", n).unwrap();
+        assert!(get("l")["spec"]["nodeName"]
+            .as_str()
+            .unwrap()
+            .starts_with("linux-"));
+        let held = get("w");
+        assert!(held["spec"]["nodeName"].is_null());
+        assert_eq!(held["status"]["conditions"][0]["reason"], "Unschedulable");
+        assert_eq!(
+            held["status"]["conditions"][0]["message"],
+            "0/4 nodes are available: 2 Insufficient cpu, 2 node(s) didn't match Pod's node affinity/selector. preemption: 0/4 nodes are available: 4 Preemption is not helpful for scheduling."
+        );
+        let (events, _) = store.list("events", Some("t"));
+        let about = |pod: &str, reason: &str| {
+            events
+                .iter()
+                .filter(|e| e["involvedObject"]["name"] == pod && e["reason"] == reason)
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        let scale_up = about("w", "TriggeredScaleUp");
+        assert_eq!(scale_up.len(), 1);
+        assert_eq!(scale_up[0]["count"], 1, "one event per pod, not per pass");
+        assert_eq!(scale_up[0]["type"], "Normal");
+        assert_eq!(scale_up[0]["source"]["component"], "cluster-autoscaler");
+        assert_eq!(
+            scale_up[0]["message"],
+            "pod triggered scale-up: [{windows-pool 2->3 (max: 10)}]"
+        );
+        assert!(about("l", "TriggeredScaleUp").is_empty());
+        // A pod no new node would fit is told so, and gets no scale-up.
+        let declined = about("huge", "NotTriggerScaleUp");
+        assert_eq!(declined.len(), 1);
+        assert_eq!(
+            declined[0]["message"],
+            "pod didn't trigger scale-up: 1 Insufficient memory"
+        );
+        assert!(about("huge", "TriggeredScaleUp").is_empty());
+        // Its node joins: the pod lands on a Windows node.
+        for since in pool.held_since.values_mut() {
+            *since -= WINDOWS_NODE_JOINS_AFTER;
+        }
+        schedule_pass(&store, Some(&mut pool));
+        assert!(get("w")["spec"]["nodeName"]
+            .as_str()
+            .unwrap()
+            .starts_with("windows-"));
+        assert!(pool.held_since.is_empty());
     }
 }

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use super::{StepError, StepFuture, StepKind};
 use crate::catalog::{ObjectRef, WaitUntil};
 use crate::run::scope::TestScope;
+use crate::run::unschedulable::Patience;
 use crate::run::wait::{self as waits, WaitError};
 use crate::run::{image_pull, objects};
 
@@ -40,12 +41,17 @@ impl StepKind for Wait<'_> {
 impl Wait<'_> {
     async fn wait(&self, scope: &TestScope<'_>, deadline: Instant) -> Result<(), StepError> {
         let left = deadline.saturating_duration_since(Instant::now());
+        let patience = Patience {
+            expected_failure: self.fails_with,
+            ..Patience::scaled(scope.env.timeout_scale)
+        };
         let outcome = waits::wait(
             &scope.env.client,
             &scope.namespace,
             self.object,
             self.until,
             left,
+            patience,
         )
         .await
         .map_err(|source| StepError::Wait {
