@@ -33,6 +33,8 @@ fn info() -> RunInfo {
         tag_expression: Some("networking && !slow".into()),
         name_filter: vec!["pod-to-pod".into()],
         api_retries: 0,
+        timeout_scale: 1.0,
+        windows_timeout_scale: 3.0,
         cluster_domain: Some(ClusterDomain {
             name: "cluster.example".into(),
             source: DomainSource::Discovered,
