@@ -56,6 +56,7 @@ impl Expect<'_> {
             other => other.clone(),
         };
         let (json_path, check) = (&json_path, &check);
+        let timeout = deadline.saturating_duration_since(Instant::now());
         let mut tries = 0;
         let outcome = retry::until(deadline, STEP_RETRY_EVERY, || {
             tries += 1;
@@ -78,7 +79,10 @@ impl Expect<'_> {
         // The step's description already names the object and the path.
         Err(StepError::Check(format!(
             "{seen}{}",
-            tries_note(tries, |n| format!("checked {n} times"))
+            tries_note(tries, |n| format!(
+                "checked {n} times within the step's {:.1}s timeout",
+                timeout.as_secs_f64()
+            ))
         )))
     }
 }
