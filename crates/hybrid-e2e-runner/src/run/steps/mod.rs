@@ -140,6 +140,12 @@ trait StepKind: Send + Sync {
     /// Runs the step; `deadline` is when its (scaled) timeout ends.
     fn run<'s>(&'s self, scope: &'s mut TestScope<'_>, deadline: Instant) -> StepFuture<'s>;
 
+    /// How long, before scaling, the step may wait for its object to start before its own
+    /// timeout begins (an `expect` of restarts counts from the container's first start).
+    fn start_grace(&self) -> Duration {
+        Duration::ZERO
+    }
+
     /// Whether the step's timeout cuts it short (not for `sleep`, whose length is the step).
     fn bounded(&self) -> bool {
         true
@@ -302,17 +308,19 @@ impl TestScope<'_> {
     /// Runs one step within its (scaled) timeout.
     pub(crate) async fn run(&mut self, step: &Step) -> Result<(), StepError> {
         let kind = kind_of(&step.action);
+        let scale = self.timeout_scale_of(&step.action);
         let timeout = step
             .timeout
             .unwrap_or_else(|| kind.default_timeout())
-            .mul_f64(self.timeout_scale_of(&step.action));
+            .mul_f64(scale);
         let deadline = Instant::now() + timeout;
         let bounded = kind.bounded();
+        let limit = timeout + kind.start_grace().mul_f64(scale) + Duration::from_secs(1);
         let work = kind.run(self, deadline);
         if !bounded {
             return work.await;
         }
-        match tokio::time::timeout(timeout + Duration::from_secs(1), work).await {
+        match tokio::time::timeout(limit, work).await {
             Ok(result) => result,
             Err(_) => Err(StepError::Timeout(timeout)),
         }
