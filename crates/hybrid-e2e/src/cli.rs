@@ -229,9 +229,16 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "DIR")]
     pub report_dir: Option<PathBuf>,
 
-    /// Multiply every step timeout by this factor (slow clusters: 2 or 3).
-    #[arg(long, value_name = "F", default_value_t = 1.0)]
+    /// Multiply every step timeout by this factor (slow clusters: 2 or 3). A positive number.
+    #[arg(long, value_name = "F", default_value_t = 1.0, allow_negative_numbers = true, value_parser = timeout_scale)]
     pub timeout_scale: f64,
+
+    /// Multiply the timeout of every step that acts on a Windows object (a pod or workload
+    /// created for Windows, an http or dns step from a Windows pod) by this factor too, on top
+    /// of --timeout-scale: Windows images take minutes to pull and containers seconds to
+    /// start. A positive number.
+    #[arg(long, value_name = "F", default_value_t = 3.0, allow_negative_numbers = true, value_parser = timeout_scale)]
+    pub windows_timeout_scale: f64,
 
     /// StorageClass for the claims of test pods (default: the cluster's default class).
     #[arg(long, value_name = "NAME")]
@@ -269,6 +276,25 @@ pub(crate) struct RunArgs {
     /// (cluster.local is assumed, with a warning, when that fails).
     #[arg(long, value_name = "DOMAIN", value_parser = cluster_domain, help_heading = "Cluster")]
     pub cluster_domain: Option<String>,
+}
+
+/// Why a timeout scale was refused.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ScaleError {
+    #[error("not a number")]
+    NotANumber,
+    #[error("must be a positive finite number, not {0}")]
+    NotPositive(f64),
+}
+
+/// Reads `--timeout-scale` and `--windows-timeout-scale`: a finite number above 0.
+fn timeout_scale(text: &str) -> Result<f64, ScaleError> {
+    let scale: f64 = text.trim().parse().map_err(|_| ScaleError::NotANumber)?;
+    if scale.is_finite() && scale > 0.0 {
+        Ok(scale)
+    } else {
+        Err(ScaleError::NotPositive(scale))
+    }
 }
 
 /// Reads `--cluster-domain`: a DNS name, its trailing dot dropped.

@@ -26,6 +26,8 @@ pub(crate) enum PlanError {
     SimFlagsWithoutSim,
     #[error("--timeout-scale must be a positive number, not {0}")]
     TimeoutScale(f64),
+    #[error("--windows-timeout-scale must be a positive number, not {0}")]
+    WindowsTimeoutScale(f64),
     #[error(
         "--fault {0} breaks the embedded control plane, so it cannot be combined with \
          --control-plane real (node-side faults can)"
@@ -131,6 +133,9 @@ impl RunPlan {
         if !(args.timeout_scale.is_finite() && args.timeout_scale > 0.0) {
             return Err(PlanError::TimeoutScale(args.timeout_scale));
         }
+        if !(args.windows_timeout_scale.is_finite() && args.windows_timeout_scale > 0.0) {
+            return Err(PlanError::WindowsTimeoutScale(args.windows_timeout_scale));
+        }
         let selected = Selected::from_args(&args.select)?;
         let run_id = new_run_id();
         let target = if args.sim {
@@ -150,6 +155,7 @@ impl RunPlan {
             junit_path: args.junit.clone(),
             test_threads: usize::from(args.test_threads),
             timeout_scale: args.timeout_scale,
+            windows_timeout_scale: args.windows_timeout_scale,
             keep_namespaces: args.keep_namespaces,
             format: match args.format {
                 Format::Pretty => ConsoleFormat::Pretty,
@@ -393,6 +399,7 @@ mod tests {
         );
         assert!(matches!(plan.target, Target::Sim { .. }));
         assert_eq!(plan.config.timeout_scale, 2.0);
+        assert_eq!(plan.config.windows_timeout_scale, 3.0);
         assert_eq!(plan.config.storage_classes, StorageClassChoice::default());
         let args = run_args(&["hybrid-e2e", "run", "--sim", "--storage-class", "fast"]);
         let Ok(plan) = RunPlan::from_args(&args) else {

@@ -56,6 +56,14 @@ pub enum Quirk {
     /// type=virtual-kubelet, taint virtual-kubelet.io/provider=azure:NoSchedule) that serves
     /// no NodePorts.
     VirtualNode,
+    /// Windows containers whose process registers no shutdown handler (everything but agnhost
+    /// netexec with --delay-shutdown) exit at once when their pod is deleted, whatever the
+    /// grace period: Windows sends CTRL_SHUTDOWN_EVENT, and cmd, ping or pause end on it.
+    WindowsShutdownKills,
+    /// Windows image pulls and container starts take realistic times, at a tenth of real time
+    /// like the sim's probes: every Windows pull a minute, every Windows container start five
+    /// seconds. Steps on Windows objects need --windows-timeout-scale (default 3).
+    SlowWindows,
     /// A Windows pod cannot reach a NodePort at its own node's address (documented Windows
     /// limitation; other nodes and external clients work).
     WindowsNoLocalNodeport,

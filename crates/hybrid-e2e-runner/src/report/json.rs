@@ -108,6 +108,8 @@ mod tests {
                 tag_expression: None,
                 name_filter: vec![],
                 api_retries: 0,
+                timeout_scale: 1.0,
+                windows_timeout_scale: 3.0,
                 cluster_domain: Some(ClusterDomain {
                     name: "corp.internal".into(),
                     source: DomainSource::Flag,

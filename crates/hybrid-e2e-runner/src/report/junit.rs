@@ -153,6 +153,11 @@ fn properties(report: &RunReport) -> Vec<(&'static str, String)> {
         ("tags", info.tag_expression.clone().unwrap_or_default()),
         ("filter", info.name_filter.join(" ")),
         ("run.id", info.run_id.clone()),
+        ("timeout.scale", info.timeout_scale.to_string()),
+        (
+            "timeout.scale.windows",
+            info.windows_timeout_scale.to_string(),
+        ),
     ]);
     properties
 }
@@ -308,6 +313,8 @@ mod tests {
             tag_expression: Some("networking && !slow".into()),
             name_filter: vec!["pod".into()],
             api_retries: 0,
+            timeout_scale: 1.0,
+            windows_timeout_scale: 3.0,
             cluster_domain: Some(ClusterDomain {
                 name: "cluster.example".into(),
                 source: DomainSource::Discovered,

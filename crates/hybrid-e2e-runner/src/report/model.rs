@@ -80,6 +80,11 @@ pub struct RunInfo {
     /// The cluster domain `${cluster-domain}` stood for; `None` when no selected test used it
     /// and no `--cluster-domain` was given.
     pub cluster_domain: Option<ClusterDomain>,
+    /// `--timeout-scale`: the factor on every step timeout.
+    pub timeout_scale: f64,
+    /// `--windows-timeout-scale`: the further factor on the timeouts of steps that act on
+    /// Windows objects.
+    pub windows_timeout_scale: f64,
 }
 
 /// The cluster's DNS domain the run used for `${cluster-domain}`, and where it came from.

@@ -234,6 +234,8 @@ mod tests {
                 tag_expression: Some("a || b".into()),
                 name_filter: vec![],
                 api_retries: 37,
+                timeout_scale: 1.0,
+                windows_timeout_scale: 3.0,
                 cluster_domain: Some(ClusterDomain {
                     name: "cluster.local".into(),
                     source: DomainSource::Assumed {

@@ -60,6 +60,9 @@ pub struct RunConfig {
     pub test_threads: usize,
     /// Factor on every step timeout.
     pub timeout_scale: f64,
+    /// Further factor on the timeouts of steps that act on Windows objects
+    /// (`--windows-timeout-scale`).
+    pub windows_timeout_scale: f64,
     /// Keep the namespace of a failed test.
     pub keep_namespaces: bool,
     /// Console output style.
@@ -224,6 +227,7 @@ pub fn execute(
             fixtures,
             images,
             timeout_scale: plan.timeout_scale,
+            windows_timeout_scale: plan.windows_timeout_scale,
             storage_classes: plan.storage_classes.clone(),
             probe_via: plan.probe_via,
             tolerations: plan.tolerations.clone(),
@@ -357,6 +361,8 @@ fn run_info(plan: &RunConfig) -> RunInfo {
         name_filter: plan.name_filters.clone(),
         api_retries: 0,
         cluster_domain: None,
+        timeout_scale: plan.timeout_scale,
+        windows_timeout_scale: plan.windows_timeout_scale,
     }
 }
 

@@ -115,6 +115,7 @@ mod tests {
                 fixtures: Default::default(),
                 images: Default::default(),
                 timeout_scale: 1.0,
+                windows_timeout_scale: 3.0,
                 storage_classes: Default::default(),
                 probe_via: Default::default(),
                 tolerations: Vec::new(),

@@ -28,6 +28,9 @@ pub(crate) struct TestEnv {
     pub images: Images,
     /// `--timeout-scale`: every step timeout is multiplied by it.
     pub timeout_scale: f64,
+    /// `--windows-timeout-scale`: the timeouts of steps acting on Windows objects are
+    /// multiplied by it too.
+    pub windows_timeout_scale: f64,
     /// StorageClasses chosen for claims that name none (none: the cluster's default).
     pub storage_classes: crate::cluster::StorageClassChoice,
     /// How `http` steps from a pod reach its netexec (`--probe-via`).

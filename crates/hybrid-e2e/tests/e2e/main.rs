@@ -46,3 +46,6 @@ mod taints;
 mod vocabulary;
 // Windows DNS: partially qualified names as opt-in cells, under the windows-dns-pqdn quirk.
 mod windows_dns;
+// Windows timing and shutdown: --windows-timeout-scale under slow-windows, the grace-period
+// cell under windows-shutdown-kills, bad scales.
+mod windows_timing;

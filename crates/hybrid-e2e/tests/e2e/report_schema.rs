@@ -33,6 +33,8 @@ fn info() -> RunInfo {
         tag_expression: Some("networking && !slow".into()),
         name_filter: vec!["pod-to-pod".into()],
         api_retries: 0,
+        timeout_scale: 1.0,
+        windows_timeout_scale: 3.0,
         cluster_domain: Some(ClusterDomain {
             name: "cluster.example".into(),
             source: DomainSource::Discovered,
@@ -223,6 +225,8 @@ fn assert_properties(suite: &Element) {
     assert_eq!(suite.property("tags"), "networking && !slow");
     assert_eq!(suite.property("filter"), "pod-to-pod");
     assert_eq!(suite.property("run.id"), "20260102-030405-ab12");
+    assert_eq!(suite.property("timeout.scale"), "1");
+    assert_eq!(suite.property("timeout.scale.windows"), "3");
 }
 
 #[test]
@@ -465,6 +469,8 @@ fn write_all_writes_three_agreeing_files() {
     assert_eq!(json["tests"][1]["message"], "step 2 wait: pod never ready");
     assert_eq!(json["tests"][2]["skip_reason"], "no default StorageClass");
     assert_eq!(json["run"]["run_id"], "20260102-030405-ab12");
+    assert_eq!(json["run"]["timeout_scale"], 1.0);
+    assert_eq!(json["run"]["windows_timeout_scale"], 3.0);
     assert_eq!(
         json["run"]["cluster_domain"],
         serde_json::json!({"name": "cluster.example", "source": "discovered"})

@@ -1,5 +1,6 @@
 //! `delete`: delete an object and (by default) wait until it is gone, optionally checking that
-//! it went no sooner than `gone-after` (graceful termination) and no later than `gone-within`.
+//! it went no sooner than `gone-after` (graceful termination) and no later than `gone-within`
+//! (scaled up by `--timeout-scale`, and `--windows-timeout-scale` for Windows objects).
 
 use std::time::{Duration, Instant};
 
@@ -54,7 +55,10 @@ impl Delete<'_> {
         if !self.wait {
             return Ok(());
         }
-        let limit = self.gone_within.map_or(timeout, |w| w.min(timeout));
+        let os = scope.os_of.get(&object.name).copied();
+        let limit = self.gone_within.map_or(timeout, |w| {
+            scaled_bound(w, scope.timeout_scale_for(os)).min(timeout)
+        });
         let mut stream = watcher::watch_object(api, &object.name)
             .default_backoff()
             .boxed();
@@ -88,10 +92,23 @@ impl Delete<'_> {
     }
 }
 
+/// `gone-within` under the run's timeout scales: longer on slow clusters (and for Windows
+/// pods), never shorter than written, since the bound is what the grace period itself needs.
+fn scaled_bound(gone_within: Duration, scale: f64) -> Duration {
+    gone_within.mul_f64(scale.max(1.0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::catalog::ObjectKind;
+
+    #[test]
+    fn gone_within_grows_with_the_scale_but_never_shrinks() {
+        let eight = Duration::from_secs(8);
+        assert_eq!(scaled_bound(eight, 3.0), Duration::from_secs(24));
+        assert_eq!(scaled_bound(eight, 0.1), eight);
+    }
 
     #[test]
     fn going_too_soon_breaks_graceful_termination() {

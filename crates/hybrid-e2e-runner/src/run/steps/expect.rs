@@ -1,6 +1,9 @@
 //! `expect`: a JSONPath against an object read as JSON, and a check of what it finds; with
 //! `eventually`, retry until the check holds or the deadline passes (or, for a pod, until it
-//! shows it can never start: a permanent image pull error).
+//! shows it can never start: a permanent image pull error). An `eventually` check of a pod's
+//! restarts, readiness or start counts its timeout from the container's first start (the
+//! first `startedAt` in its statuses), not from the step: a slow pull (Windows images take
+//! minutes) does not eat the time the restarts or probes were given.
 
 use std::time::{Duration, Instant};
 
@@ -24,9 +27,20 @@ pub(super) struct Expect<'a> {
     pub(super) eventually: bool,
 }
 
+/// The fields whose changes a container's first start begins (restarts, readiness, start).
+const CLOCKED_FROM_START: [&str; 3] = ["restartCount", "ready", "started"];
+
 impl StepKind for Expect<'_> {
     fn default_timeout(&self) -> Duration {
         Duration::from_secs(if self.eventually { 120 } else { 30 })
+    }
+
+    fn start_grace(&self) -> Duration {
+        if self.counts_from_first_start() {
+            super::wait::WAIT_TIMEOUT
+        } else {
+            Duration::ZERO
+        }
     }
 
     fn describe(&self) -> String {
@@ -56,6 +70,17 @@ impl Expect<'_> {
             other => other.clone(),
         };
         let (json_path, check) = (&json_path, &check);
+        let timeout = deadline.saturating_duration_since(Instant::now());
+        let deadline = if self.counts_from_first_start() {
+            let os = scope.os_of.get(&self.object.name).copied();
+            let grace = self.start_grace().mul_f64(scope.timeout_scale_for(os));
+            let started = self
+                .first_start(scope, json_path, check, Instant::now() + grace)
+                .await?;
+            started + timeout
+        } else {
+            deadline
+        };
         let mut tries = 0;
         let outcome = retry::until(deadline, STEP_RETRY_EVERY, || {
             tries += 1;
@@ -78,12 +103,51 @@ impl Expect<'_> {
         // The step's description already names the object and the path.
         Err(StepError::Check(format!(
             "{seen}{}",
-            tries_note(tries, |n| format!("checked {n} times"))
+            tries_note(tries, |n| format!(
+                "checked {n} times within the step's {:.1}s timeout",
+                timeout.as_secs_f64()
+            ))
         )))
     }
 }
 
 impl Expect<'_> {
+    /// Whether the step's timeout counts from the pod's first container start: an `eventually`
+    /// check of a pod's restarts, readiness or start.
+    fn counts_from_first_start(&self) -> bool {
+        self.eventually
+            && self.object.kind == ObjectKind::Pod
+            && CLOCKED_FROM_START.iter().any(|f| self.path.contains(f))
+    }
+
+    /// When the pod's first container started, as seen from here (now, if it had before the
+    /// step, or if the check holds already); at `grace` at the latest, or as soon as the pod
+    /// shows it can never start.
+    async fn first_start(
+        &self,
+        scope: &TestScope<'_>,
+        json_path: &JsonPath,
+        check: &Check,
+        grace: Instant,
+    ) -> Result<Instant, StepError> {
+        let outcome = retry::until(grace, STEP_RETRY_EVERY, || async move {
+            let value = objects::fetch(&scope.env.client, &scope.namespace, self.object)
+                .await
+                .map_err(|e| Retry::Stop(StepError::from(e)))?;
+            let holds = judge(&json_path.query(&value).all(), check).is_ok();
+            if holds || has_started(&value) || self.never_starts(&value).is_some() {
+                Ok(())
+            } else {
+                Err(Retry::Again(StepError::Timeout(Duration::ZERO)))
+            }
+        })
+        .await;
+        match outcome {
+            Err(error @ StepError::Object(_)) | Err(error @ StepError::Api(_)) => Err(error),
+            _ => Ok(Instant::now()),
+        }
+    }
+
     /// For an `eventually` check of a pod: why it can never start (a permanent image pull
     /// error), so the check stops instead of polling until its deadline.
     fn never_starts(&self, value: &Value) -> Option<String> {
@@ -93,6 +157,20 @@ impl Expect<'_> {
         let pod: Pod = serde_json::from_value(value.clone()).ok()?;
         waits::image_blocker(&pod)
     }
+}
+
+/// Whether any container of the pod (init containers included) has started: a `startedAt` in
+/// its `state.running`, `state.terminated` or `lastState.terminated`.
+fn has_started(pod: &Value) -> bool {
+    ["containerStatuses", "initContainerStatuses"]
+        .iter()
+        .filter_map(|list| pod["status"][list].as_array())
+        .flatten()
+        .any(|status| {
+            !status["state"]["running"]["startedAt"].is_null()
+                || !status["state"]["terminated"]["startedAt"].is_null()
+                || !status["lastState"]["terminated"]["startedAt"].is_null()
+        })
 }
 
 fn describe_check(check: &Check) -> String {
@@ -160,6 +238,46 @@ fn text_of(v: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_first_start_is_any_started_at() {
+        let waiting = serde_json::json!({"status": {"containerStatuses": [
+            {"state": {"waiting": {"reason": "ContainerCreating"}}, "lastState": {}}
+        ]}});
+        assert!(!has_started(&waiting));
+        let restarted = serde_json::json!({"status": {"containerStatuses": [
+            {"state": {"waiting": {"reason": "CrashLoopBackOff"}},
+             "lastState": {"terminated": {"startedAt": "2026-01-02T03:04:05Z"}}}
+        ]}});
+        assert!(has_started(&restarted));
+        let init_running = serde_json::json!({"status": {"initContainerStatuses": [
+            {"state": {"running": {"startedAt": "2026-01-02T03:04:05Z"}}}
+        ]}});
+        assert!(has_started(&init_running));
+    }
+
+    #[test]
+    fn restart_and_readiness_checks_of_pods_count_from_the_first_start() {
+        let pod = ObjectRef {
+            kind: ObjectKind::Pod,
+            name: "p".into(),
+        };
+        let check = Check::AtLeast(2.0);
+        let expect = |path, eventually| Expect {
+            object: &pod,
+            path,
+            check: &check,
+            eventually,
+        };
+        let restarts = expect("$.status.containerStatuses[0].restartCount", true);
+        assert!(restarts.counts_from_first_start());
+        assert_eq!(restarts.start_grace(), Duration::from_secs(180));
+        assert!(
+            !expect("$.status.containerStatuses[0].restartCount", false).counts_from_first_start()
+        );
+        assert!(!expect("$.status.phase", true).counts_from_first_start());
+        assert_eq!(expect("$.status.phase", true).start_grace(), Duration::ZERO);
+    }
     use serde_json::json;
 
     #[test]

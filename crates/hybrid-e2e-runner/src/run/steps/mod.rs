@@ -25,7 +25,7 @@ use super::placeholders::PlaceholderError;
 use super::probe::ProbeError;
 use super::scope::TestScope;
 use super::wait::WaitError;
-use crate::catalog::{Action, Step};
+use crate::catalog::{Action, Os, Step};
 use crate::fixture::FixtureError;
 use crate::kube_error::{api_message, ApiError};
 
@@ -139,6 +139,12 @@ trait StepKind: Send + Sync {
 
     /// Runs the step; `deadline` is when its (scaled) timeout ends.
     fn run<'s>(&'s self, scope: &'s mut TestScope<'_>, deadline: Instant) -> StepFuture<'s>;
+
+    /// How long, before scaling, the step may wait for its object to start before its own
+    /// timeout begins (an `expect` of restarts counts from the container's first start).
+    fn start_grace(&self) -> Duration {
+        Duration::ZERO
+    }
 
     /// Whether the step's timeout cuts it short (not for `sleep`, whose length is the step).
     fn bounded(&self) -> bool {
@@ -265,21 +271,56 @@ fn tries_note(tries: usize, note: impl FnOnce(usize) -> String) -> String {
     }
 }
 
+/// The name of the object a step acts on (for `http` and `dns`: the pod they run from), and the
+/// OS a `create` step makes it for; `None` for steps on no object (`sleep`, `http` from the
+/// harness).
+fn subject(action: &Action) -> Option<(&str, Option<Os>)> {
+    match action {
+        Action::Create { name, os, .. } => Some((name, Some(*os))),
+        Action::Wait { object, .. }
+        | Action::Expect { object, .. }
+        | Action::Event { object, .. }
+        | Action::Patch { object, .. }
+        | Action::Delete { object, .. } => Some((&object.name, None)),
+        Action::Http { from, .. } | Action::Dns { from, .. } => Some((from, None)),
+        Action::Exec { pod, .. } | Action::Logs { pod, .. } => Some((pod, None)),
+        Action::HttpFromHarness { .. } | Action::Sleep(_) => None,
+    }
+}
+
 impl TestScope<'_> {
+    /// The factor on a step's timeout: `--timeout-scale`, times `--windows-timeout-scale` when
+    /// the step acts on an object created for Windows (or runs from a Windows pod).
+    pub(crate) fn timeout_scale_of(&self, action: &Action) -> f64 {
+        let os =
+            subject(action).and_then(|(name, os)| os.or_else(|| self.os_of.get(name).copied()));
+        self.timeout_scale_for(os)
+    }
+
+    /// `--timeout-scale`, times `--windows-timeout-scale` for `Some(Os::Windows)`.
+    pub(crate) fn timeout_scale_for(&self, os: Option<Os>) -> f64 {
+        match os {
+            Some(Os::Windows) => self.env.timeout_scale * self.env.windows_timeout_scale,
+            _ => self.env.timeout_scale,
+        }
+    }
+
     /// Runs one step within its (scaled) timeout.
     pub(crate) async fn run(&mut self, step: &Step) -> Result<(), StepError> {
         let kind = kind_of(&step.action);
+        let scale = self.timeout_scale_of(&step.action);
         let timeout = step
             .timeout
             .unwrap_or_else(|| kind.default_timeout())
-            .mul_f64(self.env.timeout_scale);
+            .mul_f64(scale);
         let deadline = Instant::now() + timeout;
         let bounded = kind.bounded();
+        let limit = timeout + kind.start_grace().mul_f64(scale) + Duration::from_secs(1);
         let work = kind.run(self, deadline);
         if !bounded {
             return work.await;
         }
-        match tokio::time::timeout(timeout + Duration::from_secs(1), work).await {
+        match tokio::time::timeout(limit, work).await {
             Ok(result) => result,
             Err(_) => Err(StepError::Timeout(timeout)),
         }
@@ -290,6 +331,8 @@ impl TestScope<'_> {
 mod tests {
     use super::*;
     use crate::catalog::{ObjectKind, ObjectRef, WaitUntil};
+    use crate::run::scope::TestEnv;
+    use std::collections::HashMap;
 
     #[test]
     fn what_the_cluster_did_is_never_a_harness_error() {
@@ -329,6 +372,61 @@ mod tests {
         );
         let error = StepError::from(ObjectError::Unbound("p".into()));
         assert_eq!(error.to_string(), "pod \"p\" is not bound to a node");
+    }
+
+    fn env(timeout_scale: f64, windows_timeout_scale: f64) -> TestEnv {
+        let config = kube::Config::new("http://127.0.0.1:1".parse().expect("a URL"));
+        TestEnv {
+            client: kube::Client::try_from(config).expect("a client"),
+            fixtures: Default::default(),
+            images: Default::default(),
+            timeout_scale,
+            windows_timeout_scale,
+            storage_classes: Default::default(),
+            probe_via: Default::default(),
+            tolerations: Vec::new(),
+            cluster_domain: Default::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn steps_on_windows_objects_get_the_windows_scale_on_top() {
+        let env = env(2.0, 3.0);
+        let scope = TestScope {
+            env: &env,
+            namespace: "ns".into(),
+            os_of: HashMap::from([("win".into(), Os::Windows), ("lin".into(), Os::Linux)]),
+            notes: Vec::new(),
+        };
+        let pod = |name: &str| ObjectRef {
+            kind: ObjectKind::Pod,
+            name: name.into(),
+        };
+        let wait = |name: &str| Action::Wait {
+            object: pod(name),
+            until: WaitUntil::Ready,
+            fails_with: None,
+        };
+        assert_eq!(scope.timeout_scale_of(&wait("win")), 6.0);
+        assert_eq!(scope.timeout_scale_of(&wait("lin")), 2.0);
+        assert_eq!(scope.timeout_scale_of(&wait("unknown")), 2.0);
+        let create = Action::Create {
+            fixture: "netexec".into(),
+            name: "new".into(),
+            os: Os::Windows,
+            vars: Default::default(),
+        };
+        assert_eq!(scope.timeout_scale_of(&create), 6.0);
+        let dns = Action::Dns {
+            from: "win".into(),
+            name: "kubernetes.default".into(),
+            expect: crate::catalog::DnsExpect::Resolves,
+        };
+        assert_eq!(scope.timeout_scale_of(&dns), 6.0);
+        assert_eq!(
+            scope.timeout_scale_of(&Action::Sleep(Duration::from_secs(1))),
+            2.0
+        );
     }
 
     #[test]

@@ -10,6 +10,9 @@ use crate::run::unschedulable::Patience;
 use crate::run::wait::{self as waits, WaitError};
 use crate::run::{image_pull, objects};
 
+/// A wait's timeout when the suite gives none, before scaling.
+pub(super) const WAIT_TIMEOUT: Duration = Duration::from_secs(180);
+
 pub(super) struct Wait<'a> {
     pub(super) object: &'a ObjectRef,
     pub(super) until: WaitUntil,
@@ -19,7 +22,7 @@ pub(super) struct Wait<'a> {
 
 impl StepKind for Wait<'_> {
     fn default_timeout(&self) -> Duration {
-        Duration::from_secs(180)
+        WAIT_TIMEOUT
     }
 
     fn describe(&self) -> String {

@@ -6,7 +6,9 @@
 //! `preStop`, stops containers within the grace period and removes the pod. Faults:
 //! `no-restarts`, `probes-ignored`, `prestop-skipped`, `grace-ignored`, `logs-lost`, `image-pull`
 //! (every pull fails, not found); quirk `transient-pull-errors` (each node's first pull of each
-//! image times out, then the back-off's retry succeeds).
+//! image times out, then the back-off's retry succeeds), `slow-windows` (Windows pulls and starts
+//! take realistic, scaled times) and `windows-shutdown-kills` (on deletion, Windows containers
+//! without a shutdown handler exit at once).
 
 pub(crate) mod probes;
 pub(crate) mod volumes;
@@ -40,6 +42,18 @@ const TICK: Duration = Duration::from_millis(25);
 const REFRESH_TICKS: u32 = 20;
 /// Longest wait for a container killed after a failed liveness/startup probe.
 const PROBE_KILL_GRACE: Duration = Duration::from_secs(2);
+
+/// A Windows image pull under `Quirk::SlowWindows`: 60 s, at the sim's probe scale (1 s is
+/// 100 ms).
+const WINDOWS_PULL: Duration = Duration::from_millis(6_000);
+/// A Windows container start under `Quirk::SlowWindows`: 5 s, at the same scale.
+const WINDOWS_START: Duration = Duration::from_millis(500);
+
+/// Whether a process outlives CTRL_SHUTDOWN_EVENT: only agnhost netexec with `--delay-shutdown`
+/// registers a handler (`Quirk::WindowsShutdownKills`).
+fn handles_shutdown(program: &Program) -> bool {
+    matches!(program, Program::Netexec { delay_shutdown, .. } if *delay_shutdown > 0)
+}
 
 /// Watches pods and runs a worker for each pod bound to a simulated node.
 pub(crate) async fn run(rt: Arc<Runtime>) {
@@ -665,7 +679,7 @@ impl Worker {
             }
         }
         self.event(false, "Pulling", &format!("Pulling image \"{image}\""));
-        let latency = self.config().delay(self.config().latency);
+        let mut latency = self.config().delay(self.config().latency);
         tokio::time::sleep(latency).await;
         let full = images::full_reference(&image);
         let result = if self.config().has(Fault::ImagePull) {
@@ -686,6 +700,12 @@ impl Worker {
         };
         match result {
             Ok(()) => {
+                // The manifest answers quickly; the layers take the time.
+                let layers = self.config().delay(self.latency_of(WINDOWS_PULL));
+                if layers > latency {
+                    tokio::time::sleep(layers - latency).await;
+                    latency = layers;
+                }
                 self.event(
                     false,
                     "Pulled",
@@ -717,8 +737,18 @@ impl Worker {
         }
     }
 
+    /// How long a pull (`WINDOWS_PULL`) or a start (`WINDOWS_START`) takes on this node: the
+    /// sim's latency, or the realistic Windows time under `Quirk::SlowWindows`.
+    fn latency_of(&self, windows_time: Duration) -> Duration {
+        if self.windows && self.config().has_quirk(Quirk::SlowWindows) {
+            windows_time
+        } else {
+            self.config().latency
+        }
+    }
+
     async fn start(&mut self, init: bool, i: usize) {
-        let latency = self.config().delay(self.config().latency);
+        let latency = self.config().delay(self.latency_of(WINDOWS_START));
         tokio::time::sleep(latency).await;
         let store = self.rt.store.clone();
         let dns = Arc::new(ClusterDns::new(
@@ -969,9 +999,16 @@ impl Worker {
             // behind its back.
             self.remove_pod_object();
         }
+        let shutdown_kills = self.windows && self.config().has_quirk(Quirk::WindowsShutdownKills);
         for c in self.app.iter().chain(self.init.iter()) {
             if let Some(tx) = &c.signals {
                 let _ = tx.send(Signal::Term);
+            }
+            if shutdown_kills && !handles_shutdown(&c.program) {
+                // CTRL_SHUTDOWN_EVENT ends a process without a handler at once.
+                if let Some(t) = &c.task {
+                    t.abort();
+                }
             }
         }
         loop {
@@ -1143,5 +1180,23 @@ mod tests {
         assert_eq!(go_duration(Duration::from_millis(200)), "200ms");
         assert_eq!(go_duration(Duration::from_millis(1600)), "1.6s");
         assert_eq!(go_duration(Duration::from_secs(2)), "2s");
+    }
+
+    #[test]
+    fn only_netexec_with_a_shutdown_delay_outlives_ctrl_shutdown() {
+        let netexec = |delay_shutdown| Program::Netexec {
+            http_port: 8080,
+            udp_port: None,
+            delay_shutdown,
+        };
+        assert!(handles_shutdown(&netexec(30)));
+        assert!(!handles_shutdown(&netexec(0)));
+        assert!(!handles_shutdown(&Program::Pause));
+    }
+
+    #[test]
+    fn windows_pulls_take_far_longer_than_starts() {
+        assert_eq!(WINDOWS_PULL, probes::PROBE_SECOND * 60);
+        assert_eq!(WINDOWS_START, probes::PROBE_SECOND * 5);
     }
 }
