@@ -330,6 +330,36 @@ async fn doctor_shows_nodes_and_why_tests_would_skip() {
     );
 }
 
+/// With one Windows node, the cells that need two Windows nodes are skipped with that reason,
+/// in a run and in `doctor`, never left Unschedulable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_one_windows_node_the_two_node_cells_skip_in_runs_and_in_doctor() {
+    let config = SimConfig {
+        windows_nodes: 1,
+        ..SimConfig::default()
+    };
+    let cluster = Cluster::start(config).await;
+    const CELL: &str = "networking/pod-to-pod-other-node[os=windows]";
+    const REASON: &str = "needs two schedulable nodes with kubernetes.io/os=windows (pods on different nodes), found 1 (windows-node-1)";
+    let out = tokio::process::Command::new(BIN)
+        .arg("doctor")
+        .arg("--kubeconfig")
+        .arg(cluster.kubeconfig())
+        .output()
+        .await
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(stdout.contains(REASON), "{stdout}");
+    assert!(stdout.contains(&format!("    {CELL}")), "{stdout}");
+
+    let out = cluster.run(&["--exact", CELL]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let results = results(&cluster.reports());
+    assert_eq!(names_with_outcome(&results, "skipped"), [CELL]);
+    assert_eq!(results[0]["skip_reason"], REASON);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn cleanup_deletes_what_earlier_runs_left_behind() {
     let cluster = Cluster::start(SimConfig::default()).await;
