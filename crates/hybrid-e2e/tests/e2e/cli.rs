@@ -61,6 +61,19 @@ fn an_unknown_tag_exits_2_and_lists_the_known_tags() {
 }
 
 #[test]
+fn an_unknown_quirk_exits_2_naming_the_flag_and_the_known_quirks() {
+    let (code, _, stderr) = run(&["run", "--sim", "--quirk", "no-such-quirk"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("invalid value 'no-such-quirk' for '--quirk <NAME>'"),
+        "{stderr}"
+    );
+    for known in ["all", "windows-scale-up", "ltsc2025", "pod-proxy-blocked"] {
+        assert!(stderr.contains(known), "{known} listed: {stderr}");
+    }
+}
+
+#[test]
 fn a_malformed_suite_exits_2_naming_file_line_and_field() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
