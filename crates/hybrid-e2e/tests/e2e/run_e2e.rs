@@ -62,31 +62,18 @@ async fn the_first_catalog_passes_and_its_junit_validates() {
 /// reason (an admission denial quoted, an opt-in tag named), never failed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_whole_catalog_passes_under_every_quirk_at_once() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let reports = dir.path().join("reports");
-    let reports_arg = reports.to_string_lossy().to_string();
-    let (code, stdout, stderr) = tokio::task::spawn_blocking(move || {
-        crate::common::harness::hybrid_e2e(&[
-            "run",
-            "--sim",
-            "--quirk",
-            "all",
-            "--report-dir",
-            &reports_arg,
-        ])
-    })
-    .await
-    .expect("run finishes");
-    let results = results(&reports);
+    let run = crate::common::harness::run_sim(&["--quirk", "all"]).await;
+    let results = &run.tests;
     assert_eq!(
-        code,
+        run.code,
         Some(0),
-        "{}\nstdout:\n{stdout}\nstderr:\n{stderr}",
-        failure_messages(&results)
+        "{}\nstderr:\n{}",
+        run.failures(),
+        run.stderr
     );
     assert!(results.len() >= 90, "whole catalog ran: {}", results.len());
-    assert!(names_with_outcome(&results, "failed").is_empty());
-    assert!(names_with_outcome(&results, "error").is_empty());
+    assert!(names_with_outcome(results, "failed").is_empty());
+    assert!(names_with_outcome(results, "error").is_empty());
     let skipped: Vec<&Value> = results
         .iter()
         .filter(|t| t["outcome"] == "skipped")

@@ -4,44 +4,18 @@
 //! the `--tolerate` that would let them run; with that `--tolerate` they run and pass. `doctor`
 //! shows the same, `render` shows the tolerations, and malformed values exit 2.
 
-use std::time::Duration;
-
 use hybrid_sim::{Quirk, SimConfig};
 
-use crate::common::harness::{hybrid_e2e, opt_in_cells, results, text, Cluster, Run, BIN};
+use crate::common::harness::{hybrid_e2e, opt_in_cells, run_sim, text, Cluster, Run, BIN};
 
 const TAINT: &str = "CriticalAddonsOnly=true:NoSchedule";
+
+/// `hybrid-e2e run --sim --quirk tainted-linux-pool ARGS`.
+async fn run_tainted(args: &[&str]) -> Run {
+    run_sim(&[&["--quirk", "tainted-linux-pool"], args].concat()).await
+}
 /// The one cell of the catalog that needs two Linux nodes.
 const TWO_LINUX_NODES: &str = "networking/pod-to-pod-other-node[os=linux]";
-
-/// `hybrid-e2e run --sim --quirk tainted-linux-pool ARGS` (the binary starts its own simulated
-/// cluster), within 5 minutes.
-async fn run_tainted(args: &[&str]) -> Run {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let reports = dir.path().join("reports");
-    let started = std::time::Instant::now();
-    let out = tokio::time::timeout(
-        Duration::from_secs(300),
-        tokio::process::Command::new(BIN)
-            .args(["run", "--sim", "--quirk", "tainted-linux-pool"])
-            .args(args)
-            .arg("--report-dir")
-            .arg(&reports)
-            .env_remove("KUBECONFIG")
-            .output(),
-    )
-    .await
-    .expect("run ends in time")
-    .expect("binary runs");
-    crate::common::junit_schema::assert_valid_junit(&reports.join("junit.xml"));
-    Run {
-        tests: results(&reports),
-        stdout: text(&out.stdout),
-        stderr: text(&out.stderr),
-        code: out.status.code(),
-        took: started.elapsed(),
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn under_a_tainted_linux_pool_the_catalog_passes_and_two_linux_node_cells_skip_naming_the_taint(

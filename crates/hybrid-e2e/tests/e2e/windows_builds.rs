@@ -5,43 +5,14 @@
 //! Windows cells skip naming the build, the image and the builds it serves, the run banner
 //! warns, and `doctor` does too.
 
-use std::time::Duration;
-
 use hybrid_sim::{Quirk, SimConfig};
 
-use crate::common::harness::{opt_in_cells, results, text, Cluster, Run, BIN};
+use crate::common::harness::{opt_in_cells, run_sim, text, Cluster, BIN};
 
 /// A build before ltsc2022 for which no image of the catalogue has a variant.
 const UNSERVED_BUILD: &str = "10.0.19041";
 /// The one Windows cell that runs a Linux-only image on purpose (and expects the pull to fail).
 const WRONG_OS_CELL: &str = "lifecycle/linux-image-fails-to-pull-on-windows[os=windows]";
-
-/// `hybrid-e2e run --sim ARGS` (the binary starts its own simulated cluster), within 5 minutes.
-async fn run_sim(args: &[&str]) -> Run {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let reports = dir.path().join("reports");
-    let started = std::time::Instant::now();
-    let out = tokio::time::timeout(
-        Duration::from_secs(300),
-        tokio::process::Command::new(BIN)
-            .args(["run", "--sim"])
-            .args(args)
-            .arg("--report-dir")
-            .arg(&reports)
-            .env_remove("KUBECONFIG")
-            .output(),
-    )
-    .await
-    .expect("run ends in time")
-    .expect("binary runs");
-    Run {
-        tests: results(&reports),
-        stdout: text(&out.stdout),
-        stderr: text(&out.stderr),
-        code: out.status.code(),
-        took: started.elapsed(),
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn under_ltsc2025_the_catalog_passes_with_images_that_have_ltsc2025_variants() {

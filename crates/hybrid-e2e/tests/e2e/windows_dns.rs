@@ -5,40 +5,10 @@
 //! to select them); selected with `--tags windows-pqdn` they run and fail (the quirk is real),
 //! and on a cluster without the quirk they pass.
 
-use std::time::Duration;
-
-use crate::common::harness::{opt_in_cells, results, text, Run, BIN, OPT_IN_HINT};
+use crate::common::harness::{opt_in_cells, run_sim, OPT_IN_HINT};
 
 const LINK: &str =
     "https://kubernetes.io/docs/concepts/services-networking/dns-pod-service/#dns-windows";
-
-/// `hybrid-e2e run --sim ARGS` (the binary starts its own simulated cluster), within 5 minutes.
-async fn run_sim(args: &[&str]) -> Run {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let reports = dir.path().join("reports");
-    let started = std::time::Instant::now();
-    let out = tokio::time::timeout(
-        Duration::from_secs(300),
-        tokio::process::Command::new(BIN)
-            .args(["run", "--sim"])
-            .args(args)
-            .arg("--report-dir")
-            .arg(&reports)
-            .env_remove("KUBECONFIG")
-            .output(),
-    )
-    .await
-    .expect("run ends in time")
-    .expect("binary runs");
-    crate::common::junit_schema::assert_valid_junit(&reports.join("junit.xml"));
-    Run {
-        tests: results(&reports),
-        stdout: text(&out.stdout),
-        stderr: text(&out.stderr),
-        code: out.status.code(),
-        took: started.elapsed(),
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn under_the_pqdn_quirk_a_dns_run_passes_and_skips_the_windows_partial_names_with_the_reason()

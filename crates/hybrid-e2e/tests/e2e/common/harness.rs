@@ -211,6 +211,35 @@ impl Run {
     }
 }
 
+/// `hybrid-e2e run --sim ARGS`: the binary starts its own simulated cluster (as a user types
+/// it, quirks and faults as flags), within 5 minutes; its JUnit report is schema-checked.
+pub(crate) async fn run_sim(args: &[&str]) -> Run {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let reports = dir.path().join("reports");
+    let started = Instant::now();
+    let out = tokio::time::timeout(
+        Duration::from_secs(300),
+        tokio::process::Command::new(BIN)
+            .args(["run", "--sim"])
+            .args(args)
+            .arg("--report-dir")
+            .arg(&reports)
+            .env_remove("KUBECONFIG")
+            .output(),
+    )
+    .await
+    .expect("run ends in time")
+    .expect("binary runs");
+    crate::common::junit_schema::assert_valid_junit(&reports.join("junit.xml"));
+    Run {
+        tests: results(&reports),
+        stdout: text(&out.stdout),
+        stderr: text(&out.stderr),
+        code: out.status.code(),
+        took: started.elapsed(),
+    }
+}
+
 /// `hybrid-e2e run --kubeconfig <sim> --report-dir <tmp> ARGS` against a new simulated cluster
 /// shaped by `config`; waits at most `limit`.
 pub(crate) async fn run_against_sim(config: SimConfig, args: &[&str], limit: Duration) -> Run {
