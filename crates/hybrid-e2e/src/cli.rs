@@ -225,8 +225,9 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "PATH")]
     pub junit: Option<PathBuf>,
 
-    /// Folder for reports and artifacts. Default: reports/<run-id>/.
-    #[arg(long, value_name = "DIR")]
+    /// Folder for reports and artifacts. Default: $ARTIFACTS when set (Prow's artifacts folder,
+    /// which Spyglass and TestGrid read JUnit from), else reports/<run-id>/.
+    #[arg(long, value_name = "DIR", env = "ARTIFACTS")]
     pub report_dir: Option<PathBuf>,
 
     /// Multiply every step timeout by this factor (slow clusters: 2 or 3). A positive number.

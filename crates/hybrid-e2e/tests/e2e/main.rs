@@ -12,6 +12,8 @@ mod admission;
 mod cli;
 // The cluster's DNS domain: discovered, --cluster-domain, assumed; bad input.
 mod cluster_domain;
+// The CI recipes (docs/ci) and in-cluster manifests (deploy/, Dockerfile), checked.
+mod deploy_recipes;
 // Proxies, credential plugins and bad kubeconfigs, as users connect.
 mod connect;
 // exec steps whose commands write a lot to stderr: both streams read at once.

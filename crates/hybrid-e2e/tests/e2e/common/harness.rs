@@ -23,6 +23,7 @@ pub(crate) fn hybrid_e2e(args: &[&str]) -> (Option<i32>, String, String) {
     let out = std::process::Command::new(BIN)
         .args(args)
         .env_remove("KUBECONFIG")
+        .env_remove("ARTIFACTS")
         .output()
         .expect("binary runs");
     (out.status.code(), text(&out.stdout), text(&out.stderr))
