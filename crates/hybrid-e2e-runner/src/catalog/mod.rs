@@ -190,4 +190,6 @@ impl Catalog {
 }
 
 #[cfg(test)]
+mod no_panic;
+#[cfg(test)]
 mod tests;
