@@ -194,6 +194,28 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_failing_test_runs_retries_more_times_but_no_retry_starts_after_an_interrupt() {
+        // No API server answers: every attempt fails creating its namespace.
+        let mut env = env();
+        if let Some(env) = Arc::get_mut(&mut env) {
+            env.retries = 2;
+        }
+        let result = run_attempts(&env, &case(&[]), 1).await;
+        assert_eq!(result.outcome, Outcome::Failed);
+        assert_eq!(result.attempts.len(), 2, "{:?}", result.attempts);
+        assert!(result
+            .attempts
+            .iter()
+            .all(|a| a.outcome == Outcome::Failed && a.message == result.message));
+        assert!(!result.is_flaky());
+
+        env.cancel.cancel();
+        let result = run_attempts(&env, &case(&[]), 1).await;
+        assert_eq!(result.outcome, Outcome::Failed);
+        assert!(result.attempts.is_empty(), "{:?}", result.attempts);
+    }
+
+    #[tokio::test]
     async fn a_panicking_test_is_a_harness_error() {
         let panicked = tokio::spawn(async { panic!("boom") })
             .await
