@@ -256,6 +256,22 @@ pub(crate) struct RunArgs {
     #[arg(long)]
     pub keep_namespaces: bool,
 
+    /// Run a failed or errored test again, up to N more times, each attempt in a fresh
+    /// namespace; a test that passes after failing is flaky (reported, and the run still
+    /// passes unless --fail-on-flaky).
+    // Hyphen values are taken so that `--retries -1` is refused as a value of this flag.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 0,
+        allow_hyphen_values = true
+    )]
+    pub retries: u32,
+
+    /// Fail the run (exit 1) when a test passed only after failing (--retries).
+    #[arg(long)]
+    pub fail_on_flaky: bool,
+
     /// Console output style.
     #[arg(long, value_enum, default_value_t = Format::Pretty)]
     pub format: Format,

@@ -118,6 +118,8 @@ pub(crate) struct RunPlan {
     pub(crate) config: RunConfig,
     /// What it runs.
     pub(crate) selected: Selected,
+    /// `--fail-on-flaky`: a test that passed after failing fails the run.
+    pub(crate) fail_on_flaky: bool,
 }
 
 impl RunPlan {
@@ -179,11 +181,13 @@ impl RunPlan {
             },
             cluster_domain: args.cluster_domain.clone(),
             tolerations: args.pods.tolerations.clone(),
+            retries: args.retries,
         };
         Ok(RunPlan {
             target,
             config,
             selected,
+            fail_on_flaky: args.fail_on_flaky,
         })
     }
 }

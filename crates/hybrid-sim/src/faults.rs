@@ -66,6 +66,11 @@ pub enum Fault {
     /// `pods/exec` is denied (`get` and `create`), in SelfSubjectAccessReviews and at the exec
     /// endpoint (403 Forbidden), like credentials whose role lacks it.
     ForbidExec,
+    /// The first namespace in which a pod named `p` starts has that pod's image pulls fail
+    /// (ErrImagePull); pods named `p` in every later namespace pull fine. With a filter picking
+    /// one cell that creates `p` (`scheduling/lands-on-requested-os[os=linux]`), that cell fails
+    /// on its first attempt only and passes when retried in a fresh namespace (`--retries`).
+    FlakyFirstAttempt,
 }
 
 impl Fault {

@@ -114,6 +114,8 @@ pub(crate) struct Runtime {
     net: Mutex<NetState>,
     /// `(node, image)` pairs whose first pull was tried (`Quirk::TransientPullErrors`).
     pulls_tried: Mutex<std::collections::HashSet<(String, String)>>,
+    /// `flaky-first-attempt`: the namespace of the first pod named `p` a kubelet pulled for.
+    flaky_namespace: Mutex<Option<String>>,
 }
 
 type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -131,12 +133,23 @@ impl Runtime {
             volumes: Mutex::default(),
             net: Mutex::default(),
             pulls_tried: Mutex::default(),
+            flaky_namespace: Mutex::default(),
         }
     }
 
     /// Whether this is the node's first pull of the image (later calls answer `false`).
     pub(crate) fn first_pull(&self, node: &str, image: &str) -> bool {
         lock(&self.pulls_tried).insert((node.to_string(), image.to_string()))
+    }
+
+    /// `flaky-first-attempt`: whether pulls for pod `pod` of `namespace` fail, that is whether
+    /// it is named `p` and `namespace` is the first namespace such a pod was pulled in.
+    pub(crate) fn flaky_first_attempt(&self, namespace: &str, pod: &str) -> bool {
+        if pod != "p" {
+            return false;
+        }
+        let mut first = lock(&self.flaky_namespace);
+        first.get_or_insert_with(|| namespace.to_string()) == namespace
     }
 
     pub(crate) fn net(&self) -> MutexGuard<'_, NetState> {

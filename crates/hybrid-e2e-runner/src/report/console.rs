@@ -47,6 +47,8 @@ struct State {
     failed: usize,
     errored: usize,
     ignored: usize,
+    /// Passed after failing (`--retries`); counted in `passed` too.
+    flaky: usize,
     /// Failed and errored tests and what to show for them, in the order they failed.
     failures: Vec<(String, String)>,
 }
@@ -155,6 +157,10 @@ impl ConsoleReporter {
                 let (p, f, e, i) = (state.passed, state.failed, state.errored, state.ignored);
                 match self.format {
                     ConsoleFormat::Pretty | ConsoleFormat::Terse => {
+                        let flaky = match state.flaky {
+                            0 => String::new(),
+                            n => format!(" {n} flaky;"),
+                        };
                         let errored = if e > 0 {
                             format!(" {e} errored;")
                         } else {
@@ -167,16 +173,19 @@ impl ConsoleReporter {
                         };
                         let _ = write!(
                             out,
-                            "\ntest result: {verdict}. {p} passed; {f} failed;{errored} {i} ignored; 0 measured; 0 filtered out; finished in {:.2}s\n\n",
+                            "\ntest result: {verdict}. {p} passed;{flaky} {f} failed;{errored} {i} ignored; 0 measured; 0 filtered out; finished in {:.2}s\n\n",
                             elapsed.as_secs_f64()
                         );
                     }
                     ConsoleFormat::Json => {
-                        let errored = if e > 0 {
+                        let mut errored = if e > 0 {
                             format!(r#" "errored": {e},"#)
                         } else {
                             String::new()
                         };
+                        if state.flaky > 0 {
+                            errored.push_str(&format!(r#" "flaky": {},"#, state.flaky));
+                        }
                         let _ = writeln!(
                             out,
                             r#"{{ "type": "suite", "event": "{}", "passed": {p}, "failed": {f},{errored} "ignored": {i}, "measured": 0, "filtered_out": 0, "exec_time": {} }}"#,
@@ -262,6 +271,7 @@ impl ConsoleReporter {
         let shown = match result.outcome {
             Outcome::Passed => {
                 state.passed += 1;
+                state.flaky += usize::from(result.is_flaky());
                 None
             }
             Outcome::Skipped => {
@@ -286,6 +296,13 @@ impl ConsoleReporter {
         match self.format {
             ConsoleFormat::Pretty => {
                 let text = match (result.outcome, &result.skip_reason) {
+                    (Outcome::Passed, _) if result.is_flaky() => self.paint(
+                        YELLOW,
+                        &format!(
+                            "ok (flaky: passed on attempt {})",
+                            result.attempts.len() + 1
+                        ),
+                    ),
                     (Outcome::Passed, _) => self.paint(GREEN, "ok"),
                     (Outcome::Failed, _) => self.paint(RED, "FAILED"),
                     (Outcome::Error, _) => self.paint(RED, "ERROR"),

@@ -1,8 +1,10 @@
 //! `results.json`: the run's facts and one object per test, for scripts and dashboards.
 //!
 //! Shape: `{"run": {...}, "aborted": null | "why", "tests": [{"name", "suite", "tags",
-//! "outcome", "duration", "message", "skip_reason", "notes", "artifacts"}], "summary": {"passed",
-//! "failed", "skipped", "errored"}}`, pretty-printed. `outcome` is `passed`, `failed`, `skipped`
+//! "outcome", "duration", "message", "skip_reason", "notes", "artifacts", "flaky", "attempts":
+//! [{"outcome", "duration", "message"}]}], "summary": {"passed", "failed", "skipped", "errored",
+//! "flaky"}}`; `attempts` are the earlier, unsuccessful runs of a test (`--retries`), and a
+//! `flaky` test passed after failing. Pretty-printed. `outcome` is `passed`, `failed`, `skipped`
 //! or `error` (the harness could not check; `message` says why). Durations are seconds (millisecond precision);
 //! messages are stripped of ANSI escapes and bounded like the JUnit ones. Details (step logs,
 //! events) are not included: they are in JUnit and in the artifacts folder.
@@ -35,6 +37,16 @@ struct Test<'a> {
     skip_reason: Option<String>,
     notes: Vec<String>,
     artifacts: Option<&'a PathBuf>,
+    flaky: bool,
+    attempts: Vec<JsonAttempt>,
+}
+
+/// An earlier attempt (`--retries`): outcome, message, duration; its details are in JUnit.
+#[derive(Serialize)]
+struct JsonAttempt {
+    outcome: Outcome,
+    duration: f64,
+    message: Option<String>,
 }
 
 /// Renders `report` as pretty-printed JSON.
@@ -52,6 +64,16 @@ pub fn render_results_json(report: &RunReport) -> Result<String, serde_json::Err
             skip_reason: r.skip_reason.as_deref().map(sanitize::message),
             notes: r.notes.iter().map(|n| sanitize::message(n)).collect(),
             artifacts: r.artifacts.as_ref(),
+            flaky: r.is_flaky(),
+            attempts: r
+                .attempts
+                .iter()
+                .map(|a| JsonAttempt {
+                    outcome: a.outcome,
+                    duration: (a.duration.as_secs_f64() * 1000.0).round() / 1000.0,
+                    message: a.message.as_deref().map(sanitize::message),
+                })
+                .collect(),
         })
         .collect();
     let doc = Document {
@@ -126,6 +148,7 @@ mod tests {
                 details: "secret details".into(),
                 notes: vec![],
                 artifacts: Some(PathBuf::from("reports/r1/artifacts/x")),
+                attempts: Vec::new(),
             }],
             aborted: None,
         };
@@ -169,6 +192,7 @@ mod tests {
             details: String::new(),
             notes: vec![],
             artifacts: None,
+            attempts: Vec::new(),
         });
         let text = render_results_json(&report).expect("serialises");
         let v: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");

@@ -5,7 +5,10 @@
 //! `quick_xml::Writer`, which escapes it; no CDATA is ever written, so `]]>` in a log is just
 //! text. Passed tests carry no body but their notes (nodes a check left out) in `<system-out>`; failures carry their message and (bounded) details in a
 //! `<failure>`, tests the harness could not check the same in an `<error type="HarnessError">`
-//! (counted in `errors`, not `failures`); skips their reason. An aborted run adds a suite `hybrid-e2e` with one erroring test case
+//! (counted in `errors`, not `failures`); skips their reason. A test re-run with `--retries` carries
+//! one `<flakyFailure>` (`<flakyError>`) per failed (errored) earlier attempt when it passed at
+//! last, and its last `<failure>` plus one `<rerunFailure>` (`<rerunError>`) per earlier attempt
+//! when it never did (surefire's rerun elements, `rerunType` in the schema). An aborted run adds a suite `hybrid-e2e` with one erroring test case
 //! `hybrid-e2e/run`. The mapping is our own: quick-junit writes attributes the schema rejects.
 
 use std::borrow::Cow;
@@ -58,7 +61,8 @@ fn write_document(w: &mut Writer<Vec<u8>>, report: &RunReport) -> io::Result<()>
     let count = |o: Outcome| report.results.iter().filter(|r| r.outcome == o).count();
     let failures = count(Outcome::Failed);
     let errors = aborted_case + count(Outcome::Error);
-    let body_max = sanitize::body_share(failures + count(Outcome::Error));
+    let earlier: usize = report.results.iter().map(|r| r.attempts.len()).sum();
+    let body_max = sanitize::body_share(failures + count(Outcome::Error) + earlier);
 
     w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
     w.create_element("testsuites")
@@ -215,14 +219,17 @@ fn write_case(w: &mut Writer<Vec<u8>>, r: &TestResult, body_max: usize) -> io::R
         attr("time", &time(r.duration)),
     ]);
     match r.outcome {
-        Outcome::Passed if r.notes.is_empty() => {
+        Outcome::Passed if r.notes.is_empty() && r.attempts.is_empty() => {
             case.write_empty()?;
         }
         Outcome::Passed => {
-            let notes = sanitize::body_within(&r.notes.join("\n"), body_max, None);
             case.write_inner_content(|w| {
-                w.create_element("system-out")
-                    .write_text_content(text(&notes))?;
+                write_attempts(w, r, body_max, ("flakyFailure", "flakyError"))?;
+                if !r.notes.is_empty() {
+                    let notes = sanitize::body_within(&r.notes.join("\n"), body_max, None);
+                    w.create_element("system-out")
+                        .write_text_content(text(&notes))?;
+                }
                 Ok(())
             })?;
         }
@@ -240,14 +247,7 @@ fn write_case(w: &mut Writer<Vec<u8>>, r: &TestResult, body_max: usize) -> io::R
                 Outcome::Error => ("error", "HarnessError"),
                 _ => ("failure", "StepFailed"),
             };
-            let message = match r.message.as_deref() {
-                Some(m) => m,
-                None => r
-                    .details
-                    .lines()
-                    .find(|l| !l.trim().is_empty())
-                    .unwrap_or("failed"),
-            };
+            let message = message_of(r.message.as_deref(), &r.details);
             let body = sanitize::body_within(&r.details, body_max, r.artifacts.as_deref());
             case.write_inner_content(|w| {
                 w.create_element(element)
@@ -256,9 +256,46 @@ fn write_case(w: &mut Writer<Vec<u8>>, r: &TestResult, body_max: usize) -> io::R
                         attr("type", kind),
                     ])
                     .write_text_content(text(&body))?;
-                Ok(())
+                write_attempts(w, r, body_max, ("rerunFailure", "rerunError"))
             })?;
         }
+    }
+    Ok(())
+}
+
+/// The message of a failure: its own, or the first non-blank line of its details.
+fn message_of<'a>(message: Option<&'a str>, details: &'a str) -> &'a str {
+    match message {
+        Some(m) => m,
+        None => details
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("failed"),
+    }
+}
+
+/// One `(failed, errored)` element (`flakyFailure`/`flakyError` before a pass,
+/// `rerunFailure`/`rerunError` before a last failure) per earlier attempt of `r`: message and
+/// type like a `<failure>`, its details (bounded) as text.
+fn write_attempts(
+    w: &mut Writer<Vec<u8>>,
+    r: &TestResult,
+    body_max: usize,
+    (failed, errored): (&str, &str),
+) -> io::Result<()> {
+    for attempt in &r.attempts {
+        let (element, kind) = match attempt.outcome {
+            Outcome::Error => (errored, "HarnessError"),
+            _ => (failed, "StepFailed"),
+        };
+        let message = message_of(attempt.message.as_deref(), &attempt.details);
+        let body = sanitize::body_within(&attempt.details, body_max, None);
+        w.create_element(element)
+            .with_attributes([
+                attr("message", &sanitize::message(message)),
+                attr("type", kind),
+            ])
+            .write_text_content(text(&body))?;
     }
     Ok(())
 }
@@ -334,7 +371,100 @@ mod tests {
             details: String::new(),
             notes: vec![],
             artifacts: None,
+            attempts: Vec::new(),
         }
+    }
+
+    fn attempt(outcome: Outcome, message: &str) -> crate::report::model::Attempt {
+        crate::report::model::Attempt {
+            outcome,
+            message: Some(message.into()),
+            details: format!("{message}\n\nStep log: <x> ]]>"),
+            duration: Duration::from_millis(250),
+        }
+    }
+
+    #[test]
+    fn a_test_passing_after_failing_carries_a_flaky_failure_per_failed_attempt() {
+        let mut flaky = result("a/x", Outcome::Passed);
+        flaky.attempts = vec![
+            attempt(Outcome::Failed, "step 2 timed out"),
+            attempt(Outcome::Error, "the harness panicked"),
+        ];
+        let report = RunReport {
+            info: info(),
+            results: vec![flaky],
+            aborted: None,
+        };
+        let xml = render_junit(&report);
+        assert!(
+            xml.contains("tests=\"1\" failures=\"0\" errors=\"0\""),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<flakyFailure message=\"step 2 timed out\" type=\"StepFailed\">step 2 timed out\n\nStep log: &lt;x&gt; ]]&gt;</flakyFailure>"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<flakyError message=\"the harness panicked\" type=\"HarnessError\">"),
+            "{xml}"
+        );
+        assert!(!xml.contains("<failure"), "{xml}");
+        assert!(!xml.contains("rerun"), "{xml}");
+    }
+
+    #[test]
+    fn a_test_failing_every_attempt_carries_its_last_failure_and_a_rerun_failure_per_earlier_one() {
+        let mut failed = result("a/x", Outcome::Failed);
+        failed.message = Some("attempt 3".into());
+        failed.details = "last log".into();
+        failed.attempts = vec![
+            attempt(Outcome::Failed, "attempt 1"),
+            attempt(Outcome::Failed, "attempt 2"),
+        ];
+        let report = RunReport {
+            info: info(),
+            results: vec![failed],
+            aborted: None,
+        };
+        let xml = render_junit(&report);
+        assert!(
+            xml.contains("tests=\"1\" failures=\"1\" errors=\"0\""),
+            "{xml}"
+        );
+        let last = xml
+            .find("<failure message=\"attempt 3\" type=\"StepFailed\">last log</failure>")
+            .expect("the last attempt's failure");
+        let first = xml
+            .find("<rerunFailure message=\"attempt 1\" type=\"StepFailed\">")
+            .expect("attempt 1");
+        let second = xml
+            .find("<rerunFailure message=\"attempt 2\" type=\"StepFailed\">")
+            .expect("attempt 2");
+        assert!(last < first && first < second, "{xml}");
+        assert_eq!(xml.matches("<rerunFailure ").count(), 2, "{xml}");
+        assert!(!xml.contains("flaky"), "{xml}");
+    }
+
+    #[test]
+    fn an_attempt_message_is_bounded_like_a_failure() {
+        let mut flaky = result("a/x", Outcome::Passed);
+        flaky.attempts = vec![attempt(Outcome::Failed, &"m".repeat(100_000))];
+        let report = RunReport {
+            info: info(),
+            results: vec![flaky],
+            aborted: None,
+        };
+        let xml = render_junit(&report);
+        let start = xml.find("<flakyFailure message=\"").expect("flaky failure");
+        let message = &xml[start + 23..];
+        let message = &message[..message.find('"').expect("attribute end")];
+        assert!(message.len() < 100_000, "{} bytes", message.len());
+        assert_eq!(
+            message,
+            sanitize::message(&"m".repeat(100_000)),
+            "bounded by sanitize::message"
+        );
     }
 
     #[test]

@@ -172,6 +172,7 @@ mod tests {
             details: "full details".into(),
             notes: vec![],
             artifacts: Some(dir.join("artifacts/s_t")),
+            attempts: Vec::new(),
         });
         let paths = write_all(&r, &dir, None).expect("written");
         assert_eq!(paths.junit, dir.join("junit.xml"));

@@ -53,6 +53,31 @@ pub struct TestResult {
     pub notes: Vec<String>,
     /// Folder with the namespace's objects, events and logs (failures and errors only).
     pub artifacts: Option<PathBuf>,
+    /// Earlier attempts of a test re-run with `--retries`, oldest first; each failed or
+    /// errored. Empty for a test that ran once.
+    pub attempts: Vec<Attempt>,
+}
+
+impl TestResult {
+    /// Whether the test passed only after failing: its last attempt passed, earlier ones did not.
+    pub fn is_flaky(&self) -> bool {
+        self.outcome == Outcome::Passed && !self.attempts.is_empty()
+    }
+}
+
+/// One earlier, unsuccessful attempt of a test re-run with `--retries`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Attempt {
+    /// How the attempt ended (`failed` or `error`).
+    pub outcome: Outcome,
+    /// The step that failed and why.
+    pub message: Option<String>,
+    /// Step log, events and log tails of the attempt (not in results.json).
+    #[serde(skip)]
+    pub details: String,
+    /// How long the attempt took (written in seconds).
+    #[serde(serialize_with = "secs")]
+    pub duration: Duration,
 }
 
 /// Facts about the run and the cluster, written as JUnit `<properties>`.

@@ -20,6 +20,8 @@ pub struct Counts {
     pub skipped: usize,
     /// Tests the harness could not check (outcome `error`).
     pub errored: usize,
+    /// Tests that passed after failing (`--retries`); counted in `passed` too.
+    pub flaky: usize,
 }
 
 impl Counts {
@@ -34,7 +36,10 @@ pub fn counts(report: &RunReport) -> Counts {
     let mut c = Counts::default();
     for r in &report.results {
         match r.outcome {
-            Outcome::Passed => c.passed += 1,
+            Outcome::Passed => {
+                c.passed += 1;
+                c.flaky += usize::from(r.is_flaky());
+            }
             Outcome::Failed => c.failed += 1,
             Outcome::Skipped => c.skipped += 1,
             Outcome::Error => c.errored += 1,
@@ -57,9 +62,13 @@ pub fn render_summary(report: &RunReport) -> String {
         1 => ", 1 error".to_string(),
         n => format!(", {n} errors"),
     };
+    let flaky = match c.flaky {
+        0 => String::new(),
+        n => format!(" ({n} flaky)"),
+    };
     let _ = writeln!(
         out,
-        "**{} passed, {} failed{errors}, {} skipped** of {} in {:.1}s\n",
+        "**{} passed{flaky}, {} failed{errors}, {} skipped** of {} in {:.1}s\n",
         c.passed,
         c.failed,
         c.skipped,
@@ -98,6 +107,7 @@ pub fn render_summary(report: &RunReport) -> String {
     ] {
         table_of(&mut out, report, outcome, heading);
     }
+    flaky_table(&mut out, report);
 
     let mut by_reason: Vec<(String, Vec<&str>)> = Vec::new();
     for r in report
@@ -157,6 +167,32 @@ fn table_of(out: &mut String, report: &RunReport, outcome: Outcome, heading: &st
     out.push('\n');
 }
 
+/// The tests that passed after failing (`--retries`), each with its failed attempts' count and
+/// the first one's message.
+fn flaky_table(out: &mut String, report: &RunReport) {
+    let mut rows = report.results.iter().filter(|r| r.is_flaky()).peekable();
+    if rows.peek().is_none() {
+        return;
+    }
+    out.push_str("### Flaky (passed after failing)\n\n| Test | Failed attempts | First failure |\n| --- | --- | --- |\n");
+    for r in rows {
+        let message = r
+            .attempts
+            .first()
+            .and_then(|a| a.message.as_deref())
+            .unwrap_or("failed");
+        let message = sanitize::truncate_end(&sanitize::clean(message), TABLE_MESSAGE_BYTES);
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} |",
+            table_code(&r.name),
+            r.attempts.len(),
+            cell(&message)
+        );
+    }
+    out.push('\n');
+}
+
 /// Text for a Markdown table cell or list item: one line, no table breaks, no raw HTML.
 fn cell(s: &str) -> String {
     let s = sanitize::clean(s);
@@ -210,6 +246,7 @@ mod tests {
             details: String::new(),
             notes: vec![],
             artifacts: None,
+            attempts: Vec::new(),
         }
     }
 
@@ -253,6 +290,7 @@ mod tests {
                 failed: 1,
                 skipped: 3,
                 errored: 0,
+                flaky: 0,
             }
         );
         let md = render_summary(&report);
@@ -297,6 +335,7 @@ mod tests {
                 failed: 1,
                 skipped: 0,
                 errored: 2,
+                flaky: 0,
             }
         );
         assert_eq!(counts(&report).total(), 3);

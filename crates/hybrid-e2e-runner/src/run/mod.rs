@@ -83,6 +83,8 @@ pub struct RunConfig {
     /// `--tolerate`: tolerations every test pod carries besides its OS's own; nodes with
     /// only such taints count for the cells.
     pub tolerations: Vec<crate::toleration::TestToleration>,
+    /// `--retries`: how many times a failed or errored test runs again.
+    pub retries: u32,
 }
 
 /// How an `http` step from a pod reaches the agnhost netexec of that source pod, which then
@@ -119,6 +121,9 @@ pub struct RunSummary {
     pub skipped: usize,
     /// Tests the harness could not check (outcome `error`); they fail the run like failures.
     pub errored: usize,
+    /// Tests that passed after failing (counted in `passed` too); they fail the run only with
+    /// `--fail-on-flaky`.
+    pub flaky: usize,
     /// Whether Ctrl-C stopped the run early.
     pub interrupted: bool,
 }
@@ -240,6 +245,7 @@ pub fn execute(
         live: LiveNamespaces::default(),
         kept: LiveNamespaces::default(),
         cancel: CancellationToken::new(),
+        retries: plan.retries,
     });
 
     let work = async {
@@ -285,6 +291,7 @@ pub fn execute(
             failed: counts.failed,
             skipped: counts.skipped,
             errored: counts.errored,
+            flaky: counts.flaky,
             interrupted,
         }
     };
@@ -296,6 +303,7 @@ pub fn execute(
                 failed: 0,
                 skipped: 0,
                 errored: 0,
+                flaky: 0,
                 interrupted: true,
             },
         }

@@ -28,6 +28,16 @@ pub fn namespace_name(run_id: &str, index: usize) -> String {
     format!("he2e-{run_id}-{index}")
 }
 
+/// The namespace of attempt `attempt` (1-based) of test `index`: the first attempt's is
+/// [`namespace_name`], a retry's gets `-a<attempt>` so it never meets the earlier, still
+/// terminating namespace.
+pub fn attempt_namespace_name(run_id: &str, index: usize, attempt: u32) -> String {
+    match attempt {
+        0 | 1 => namespace_name(run_id, index),
+        n => format!("{}-a{n}", namespace_name(run_id, index)),
+    }
+}
+
 /// A test name squeezed into a label value: `[a-z0-9A-Z._-]`, at most 63, alphanumeric ends.
 pub fn label_value(name: &str) -> String {
     let mapped: String = name
@@ -86,7 +96,24 @@ pub async fn create(
     test_name: &str,
     pod_security: PodSecurityLevel,
 ) -> Result<String, kube::Error> {
-    let name = namespace_name(run_id, index);
+    create_named(
+        client,
+        namespace_name(run_id, index),
+        run_id,
+        test_name,
+        pod_security,
+    )
+    .await
+}
+
+/// Like [`create`], for a namespace called `name` (a retry's, see [`attempt_namespace_name`]).
+pub async fn create_named(
+    client: &Client,
+    name: String,
+    run_id: &str,
+    test_name: &str,
+    pod_security: PodSecurityLevel,
+) -> Result<String, kube::Error> {
     let ns = namespace_object(&name, run_id, test_name, pod_security);
     let namespaces = Api::<Namespace>::all(client.clone());
     match namespaces.create(&PostParams::default(), &ns).await {
@@ -315,6 +342,14 @@ mod tests {
         assert_eq!(
             namespace_name("20261128-121500-ab12", 7),
             "he2e-20261128-121500-ab12-7"
+        );
+        assert_eq!(
+            attempt_namespace_name("20261128-121500-ab12", 7, 1),
+            "he2e-20261128-121500-ab12-7"
+        );
+        assert_eq!(
+            attempt_namespace_name("20261128-121500-ab12", 7, 3),
+            "he2e-20261128-121500-ab12-7-a3"
         );
     }
 }

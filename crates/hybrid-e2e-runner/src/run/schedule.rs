@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 use super::test::{self, RunEnv};
 use crate::catalog::TestCase;
 use crate::report::events::{Reporter, RunEvent};
-use crate::report::{Outcome, TestResult};
+use crate::report::{Attempt, Outcome, TestResult};
 
 /// Why a test after Ctrl-C was skipped.
 pub(crate) const NOT_STARTED: &str = "not started: the run was interrupted";
@@ -47,7 +47,7 @@ pub(crate) async fn run_all(
             }
             reporter.report(RunEvent::TestStarted { name: &case.name });
             let (env, case) = (env.clone(), case.clone());
-            let task = running.spawn(async move { test::run_test(&env, &case, index + 1).await });
+            let task = running.spawn(async move { run_attempts(&env, &case, index + 1).await });
             index_of.insert(task.id(), index);
         }
         let Some(joined) = running.join_next_with_id().await else {
@@ -74,6 +74,32 @@ pub(crate) async fn run_all(
         .zip(cases)
         .map(|(result, case)| result.unwrap_or_else(|| test::skipped(case, NOT_STARTED)))
         .collect()
+}
+
+/// Runs `case` until it passes, is skipped, or has failed `env.retries` more times than once;
+/// each attempt in a namespace of its own. After Ctrl-C no retry starts. The last attempt is
+/// the result; the earlier (unsuccessful) ones are its `attempts`.
+async fn run_attempts(env: &RunEnv, case: &TestCase, index: usize) -> TestResult {
+    let mut earlier = Vec::new();
+    let mut attempt = 1;
+    loop {
+        let mut result = test::run_test(env, case, index, attempt).await;
+        let again = result.outcome.is_unsuccessful()
+            && attempt <= env.retries
+            && !env.cancel.is_cancelled();
+        if !again {
+            result.attempts = earlier;
+            return result;
+        }
+        tracing::info!(test = %case.name, attempt, "retrying an unsuccessful test");
+        earlier.push(Attempt {
+            outcome: result.outcome,
+            message: result.message,
+            details: result.details,
+            duration: result.duration,
+        });
+        attempt += 1;
+    }
 }
 
 /// The error of a test whose task panicked (or ended without a result): the harness's fault.
@@ -128,6 +154,7 @@ mod tests {
             live: LiveNamespaces::default(),
             kept: LiveNamespaces::default(),
             cancel: CancellationToken::new(),
+            retries: 0,
         })
     }
 
@@ -164,6 +191,28 @@ mod tests {
             seen.into_inner().expect("not poisoned"),
             ["finished s/a", "finished s/b", "finished s/c", "done"]
         );
+    }
+
+    #[tokio::test]
+    async fn a_failing_test_runs_retries_more_times_but_no_retry_starts_after_an_interrupt() {
+        // No API server answers: every attempt fails creating its namespace.
+        let mut env = env();
+        if let Some(env) = Arc::get_mut(&mut env) {
+            env.retries = 2;
+        }
+        let result = run_attempts(&env, &case(&[]), 1).await;
+        assert_eq!(result.outcome, Outcome::Failed);
+        assert_eq!(result.attempts.len(), 2, "{:?}", result.attempts);
+        assert!(result
+            .attempts
+            .iter()
+            .all(|a| a.outcome == Outcome::Failed && a.message == result.message));
+        assert!(!result.is_flaky());
+
+        env.cancel.cancel();
+        let result = run_attempts(&env, &case(&[]), 1).await;
+        assert_eq!(result.outcome, Outcome::Failed);
+        assert!(result.attempts.is_empty(), "{:?}", result.attempts);
     }
 
     #[tokio::test]

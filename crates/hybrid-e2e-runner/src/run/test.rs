@@ -33,6 +33,8 @@ pub(crate) struct RunEnv {
     pub(crate) kept: LiveNamespaces,
     /// Cancelled by the first Ctrl-C: running steps stop, no test starts.
     pub(crate) cancel: CancellationToken,
+    /// How many times an unsuccessful test is run again (`--retries`).
+    pub(crate) retries: u32,
 }
 
 /// A result for this test with `outcome` and nothing else filled in yet.
@@ -48,6 +50,7 @@ pub(crate) fn result(case: &TestCase, outcome: Outcome) -> TestResult {
         details: String::new(),
         notes: vec![],
         artifacts: None,
+        attempts: Vec::new(),
     }
 }
 
@@ -72,16 +75,22 @@ fn artifact_folder(name: &str) -> String {
         .collect()
 }
 
-/// Runs one test cell to its end.
-pub(crate) async fn run_test(env: &RunEnv, case: &TestCase, index: usize) -> TestResult {
+/// Runs attempt `attempt` (1-based; a retry's namespace and artifacts folder are its own) of
+/// one test cell to its end.
+pub(crate) async fn run_test(
+    env: &RunEnv,
+    case: &TestCase,
+    index: usize,
+    attempt: u32,
+) -> TestResult {
     let started = Instant::now();
     let mut result = result(case, Outcome::Passed);
     let mut log = String::new();
 
-    let namespace = match namespace::create(
+    let namespace = match namespace::create_named(
         &env.test.client,
+        namespace::attempt_namespace_name(&env.run_id, index, attempt),
         &env.run_id,
-        index,
         &case.name,
         env.pod_security,
     )
@@ -180,10 +189,11 @@ pub(crate) async fn run_test(env: &RunEnv, case: &TestCase, index: usize) -> Tes
         } else {
             Outcome::Failed
         };
-        let artifacts = env
-            .report_dir
-            .join("artifacts")
-            .join(artifact_folder(&case.name));
+        let mut folder = artifact_folder(&case.name);
+        if attempt > 1 {
+            let _ = write!(folder, ".attempt-{attempt}");
+        }
+        let artifacts = env.report_dir.join("artifacts").join(folder);
         let diagnostics = diagnose::collect(&env.test.client, &namespace, Some(&artifacts)).await;
         result.details = format!("{message}\n\nStep log:\n{log}\n{diagnostics}");
         result.message = Some(message);

@@ -30,6 +30,8 @@ mod probe_transport;
 mod preflight;
 // Reports of hostile, skipped, aborted and empty runs against the JUnit schema.
 mod report_schema;
+// `--retries`: flaky tests (passed after failing) and tests failing every attempt.
+mod retries;
 // `run`, `doctor` and `cleanup` end to end: exit codes, interrupts, leftovers.
 mod run_e2e;
 // Every kind of check failing, with its message (no false passes).

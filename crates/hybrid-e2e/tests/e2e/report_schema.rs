@@ -54,6 +54,7 @@ fn passed(name: &str) -> TestResult {
         details: "step 1 ok (0.1s): create netexec server\n".into(),
         notes: vec![],
         artifacts: None,
+        attempts: Vec::new(),
     }
 }
 
@@ -498,6 +499,7 @@ fn write_all_writes_three_agreeing_files() {
             failed: 1,
             skipped: 1,
             errored: 0,
+            flaky: 0,
         }
     );
 }

@@ -157,6 +157,8 @@ pub(crate) struct Run {
     pub code: Option<i32>,
     /// How long the binary ran.
     pub took: Duration,
+    /// The JUnit report's text.
+    pub junit: String,
 }
 
 impl Run {
@@ -233,6 +235,7 @@ pub(crate) async fn run_sim(args: &[&str]) -> Run {
     .expect("binary runs");
     crate::common::junit_schema::assert_valid_junit(&reports.join("junit.xml"));
     Run {
+        junit: std::fs::read_to_string(reports.join("junit.xml")).unwrap_or_default(),
         tests: results(&reports),
         stdout: text(&out.stdout),
         stderr: text(&out.stderr),
@@ -251,6 +254,7 @@ pub(crate) async fn run_against_sim(config: SimConfig, args: &[&str], limit: Dur
     let reports = cluster.reports();
     super::junit_schema::assert_valid_junit(&reports.join("junit.xml"));
     let run = Run {
+        junit: std::fs::read_to_string(reports.join("junit.xml")).unwrap_or_default(),
         tests: results(&reports),
         stdout: text(&out.stdout),
         stderr: text(&out.stderr),

@@ -686,6 +686,12 @@ impl Worker {
             Err(format!(
                 "failed to pull and unpack image \"{full}\": failed to resolve reference \"{full}\": {full}: not found (simulated fault image-pull)"
             ))
+        } else if self.config().has(Fault::FlakyFirstAttempt)
+            && self.rt.flaky_first_attempt(&self.ns, &self.name)
+        {
+            Err(format!(
+                "failed to pull and unpack image \"{full}\": {full}: not found (simulated fault flaky-first-attempt, first namespace only)"
+            ))
         } else if self.config().has_quirk(Quirk::TransientPullErrors)
             && self.rt.first_pull(&self.node, &image)
         {
