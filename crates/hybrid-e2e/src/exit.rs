@@ -8,14 +8,15 @@ pub(crate) const TEST_FAILED: i32 = 1;
 pub(crate) const USAGE: i32 = 2;
 /// The cluster is unreachable, or the credentials may not do what the run needs.
 pub(crate) const CLUSTER: i32 = 3;
-/// Interrupted (Ctrl-C) after the run's namespaces were cleaned up.
+/// Interrupted (Ctrl-C, SIGTERM or SIGHUP) after the run's namespaces were cleaned up.
 pub(crate) const INTERRUPTED: i32 = 130;
 
 /// The table `--help` prints.
 pub(crate) const HELP: &str = "\
 Exit codes:
   0    every selected test passed or was skipped
-  1    at least one test failed (or ended in error: the harness could not check it)
+  1    at least one test failed (or ended in error: the harness could not check it),
+       or was flaky with --fail-on-flaky
   2    usage, suite or configuration error
   3    cluster unreachable, or access forbidden
-  130  interrupted (Ctrl-C), after cleanup";
+  130  interrupted (Ctrl-C, SIGTERM or SIGHUP), after cleanup";

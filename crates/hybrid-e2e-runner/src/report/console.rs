@@ -195,10 +195,10 @@ impl ConsoleReporter {
                     }
                 }
             }
-            RunEvent::Interrupted => {
+            RunEvent::Interrupted { signal } => {
                 let _ = writeln!(
                     err,
-                    "\nInterrupted: starting no more tests, stopping running ones and deleting their namespaces. Press Ctrl-C again to exit at once."
+                    "\nInterrupted by {signal}: starting no more tests, stopping running ones and deleting their namespaces. Press Ctrl-C (or send the signal) again to exit at once."
                 );
             }
             RunEvent::InterruptedHard { left, run_id } => {

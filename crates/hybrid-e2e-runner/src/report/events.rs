@@ -47,9 +47,12 @@ pub enum RunEvent<'a> {
         /// Since `Started`.
         elapsed: Duration,
     },
-    /// The first Ctrl-C: no more tests start, running ones are stopped.
-    Interrupted,
-    /// The second Ctrl-C: the process exits at once.
+    /// The first stop signal: no more tests start, running ones are stopped.
+    Interrupted {
+        /// Which signal came.
+        signal: crate::run::signals::StopSignal,
+    },
+    /// The second stop signal: the process exits at once.
     InterruptedHard {
         /// Namespaces that may be left behind.
         left: &'a [String],

@@ -124,7 +124,7 @@ pub struct RunSummary {
     /// Tests that passed after failing (counted in `passed` too); they fail the run only with
     /// `--fail-on-flaky`.
     pub flaky: usize,
-    /// Whether Ctrl-C stopped the run early.
+    /// Whether a stop signal (Ctrl-C, SIGTERM, SIGHUP) stopped the run early.
     pub interrupted: bool,
 }
 
@@ -245,6 +245,7 @@ pub fn execute(
         live: LiveNamespaces::default(),
         kept: LiveNamespaces::default(),
         cancel: CancellationToken::new(),
+        stopped_by: Default::default(),
         retries: plan.retries,
     });
 
@@ -281,8 +282,12 @@ pub fn execute(
         let report = RunReport {
             info,
             results,
-            aborted: interrupted
-                .then(|| "interrupted by Ctrl-C; tests not started were skipped".to_string()),
+            aborted: interrupted.then(|| {
+                format!(
+                    "interrupted by {}; tests not started were skipped",
+                    env.stop_signal()
+                )
+            }),
         };
         let counts = report::counts(&report);
         write_reports(plan, report, reporter);
@@ -396,13 +401,15 @@ fn write_reports(plan: &RunConfig, report: RunReport, reporter: &dyn Reporter) {
     }
 }
 
-/// First Ctrl-C or SIGTERM: stop starting tests, cancel running steps (each test then deletes
-/// its namespace). Second: returns at once (the run ends without sweeping or reports), naming
+/// First stop signal (Ctrl-C, SIGTERM or SIGHUP): stop starting tests, cancel running steps
+/// (each test then ends `error`, naming the signal, and deletes its namespace). Second: returns
+/// at once (the run ends without sweeping or reports), naming
 /// what is left behind, so the caller can still stop what it started (a simulated cluster).
 async fn handle_interrupts(env: &RunEnv, reporter: &dyn Reporter) {
     let mut signals = signals::StopSignals::new();
-    signals.next().await;
-    reporter.report(RunEvent::Interrupted);
+    let signal = signals.next().await;
+    let _ = env.stopped_by.set(signal);
+    reporter.report(RunEvent::Interrupted { signal });
     env.cancel.cancel();
     signals.next().await;
     reporter.report(RunEvent::InterruptedHard {

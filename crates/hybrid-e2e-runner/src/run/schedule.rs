@@ -154,6 +154,7 @@ mod tests {
             live: LiveNamespaces::default(),
             kept: LiveNamespaces::default(),
             cancel: CancellationToken::new(),
+            stopped_by: Default::default(),
             retries: 0,
         })
     }

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::diagnose;
 use super::namespace::{self, LiveNamespaces};
 use super::scope::{TestEnv, TestScope};
+use super::signals::StopSignal;
 use super::steps::{describe, StepError};
 use crate::catalog::TestCase;
 use crate::report::{Outcome, TestResult};
@@ -31,10 +32,22 @@ pub(crate) struct RunEnv {
     pub(crate) live: LiveNamespaces,
     /// Namespaces of failed tests kept for inspection; the end-of-run sweep leaves them.
     pub(crate) kept: LiveNamespaces,
-    /// Cancelled by the first Ctrl-C: running steps stop, no test starts.
+    /// Cancelled by the first stop signal: running steps stop, no test starts.
     pub(crate) cancel: CancellationToken,
+    /// Which signal cancelled the run, set before `cancel` is.
+    pub(crate) stopped_by: std::sync::OnceLock<StopSignal>,
     /// How many times an unsuccessful test is run again (`--retries`).
     pub(crate) retries: u32,
+}
+
+impl RunEnv {
+    /// The signal that stopped the run (Ctrl-C if it was cancelled some other way).
+    pub(crate) fn stop_signal(&self) -> StopSignal {
+        self.stopped_by
+            .get()
+            .copied()
+            .unwrap_or(StopSignal::Interrupt)
+    }
 }
 
 /// A result for this test with `outcome` and nothing else filled in yet.
@@ -140,7 +153,7 @@ pub(crate) async fn run_test(
         let step_started = Instant::now();
         let outcome = tokio::select! {
             r = scope.run(step) => r,
-            _ = env.cancel.cancelled() => Err(StepError::Check("interrupted (Ctrl-C)".to_string())),
+            _ = env.cancel.cancelled() => Err(StepError::Interrupted(env.stop_signal())),
         };
         let took = step_started.elapsed().as_secs_f64();
         let notes = std::mem::take(&mut scope.notes);

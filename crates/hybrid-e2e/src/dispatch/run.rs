@@ -23,7 +23,7 @@ pub(super) fn run(args: &RunArgs) -> Result<(), Error> {
         let mut signals = StopSignals::new();
         tokio::select! {
             opened = open(&plan.target) => opened,
-            () = signals.next() => Err(Error::Interrupted),
+            _ = signals.next() => Err(Error::Interrupted),
         }
     });
     let (connection, sim) = match opening {

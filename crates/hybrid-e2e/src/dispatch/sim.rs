@@ -21,7 +21,7 @@ pub(super) fn sim(args: &SimCommandArgs) -> Result<(), Error> {
         let mut signals = StopSignals::new();
         let sim = tokio::select! {
             started = Simulated::start(config, kind) => started?,
-            () = signals.next() => return Err(Error::Interrupted),
+            _ = signals.next() => return Err(Error::Interrupted),
         };
         if let Err(e) = sim.cluster().write_kubeconfig(&args.kubeconfig_out) {
             sim.shutdown().await;

@@ -411,12 +411,12 @@ fn aborted_run_keeps_the_results_it_has() {
             passed("lifecycle/exit-zero[os=linux]"),
             failed(
                 "lifecycle/exit-three[os=linux]",
-                "interrupted (Ctrl-C)",
+                "step 2 (lifecycle.yaml:9) expect pod p: exit code 3, expected 0",
                 "log".into(),
                 None,
             ),
         ],
-        Some("interrupted by Ctrl-C; tests not started were skipped"),
+        Some("interrupted by SIGTERM; tests not started were skipped"),
     );
     let (root, _) = render_and_validate(&report);
     assert_eq!(counts_of(&root), (3, 1, 1));
@@ -464,7 +464,7 @@ fn write_all_writes_three_agreeing_files() {
             .expect("JSON");
     assert_eq!(
         json["summary"],
-        serde_json::json!({"passed": 1, "failed": 1, "skipped": 1, "errored": 0})
+        serde_json::json!({"passed": 1, "failed": 1, "skipped": 1, "errored": 0, "flaky": 0})
     );
     assert_eq!(json["tests"][1]["outcome"], "failed");
     assert_eq!(json["tests"][1]["message"], "step 2 wait: pod never ready");
@@ -523,7 +523,7 @@ fn harness_errors_validate_as_error_cases_and_agree_across_reports() {
             failed("net/f", "step 1 http: refused", "log".into(), None),
             passed("net/p"),
         ],
-        Some("interrupted by Ctrl-C; tests not started were skipped"),
+        Some("interrupted by SIGTERM; tests not started were skipped"),
     );
     let (root, _) = render_and_validate(&report);
     assert_eq!(
@@ -552,7 +552,7 @@ fn harness_errors_validate_as_error_cases_and_agree_across_reports() {
     assert_eq!(json["tests"][0]["outcome"], "error");
     assert_eq!(
         json["summary"],
-        serde_json::json!({"passed": 1, "failed": 1, "skipped": 0, "errored": 1})
+        serde_json::json!({"passed": 1, "failed": 1, "skipped": 0, "errored": 1, "flaky": 0})
     );
     let md = std::fs::read_to_string(&paths.summary).expect("summary.md");
     assert!(

@@ -234,51 +234,98 @@ async fn an_unreachable_cluster_exits_3_and_still_writes_junit() {
     assert!(xml.contains("<error"), "{xml}");
 }
 
+/// Ctrl-C, SIGTERM (CI timeouts, a Job's deadline) and SIGHUP each stop a run the same way: no
+/// namespace is left, the tests that were running are error cases naming the signal, the JUnit
+/// validates, and the exit code is 130.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_interrupted_run_deletes_its_namespaces_and_exits_130() {
     let cluster = Cluster::start(SimConfig::default()).await;
-    let child = tokio::process::Command::new(BIN)
-        .arg("run")
-        .arg("--kubeconfig")
-        .arg(cluster.kubeconfig())
-        .arg("--report-dir")
-        .arg(cluster.reports())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id().expect("child pid");
-    // Wait until the run has created namespaces, then interrupt it.
-    let mut created = false;
-    for _ in 0..200 {
-        if !cluster.leftover_namespaces().await.is_empty() {
-            created = true;
-            break;
+    for (signal, named) in [
+        ("INT", "Ctrl-C (SIGINT)"),
+        ("TERM", "SIGTERM"),
+        ("HUP", "SIGHUP"),
+    ] {
+        let reports = cluster.reports().join(signal);
+        let child = tokio::process::Command::new(BIN)
+            .arg("run")
+            .arg("--kubeconfig")
+            .arg(cluster.kubeconfig())
+            .arg("--report-dir")
+            .arg(&reports)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id().expect("child pid");
+        // Wait until a test (not the discovery namespace, index 0) has a namespace, then stop
+        // the run.
+        let mut created = false;
+        for _ in 0..400 {
+            let names = cluster.leftover_namespaces().await;
+            if names.iter().any(|n| !n.ends_with("-0")) {
+                created = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        tokio::time::sleep(Duration::from_millis(25)).await;
+        assert!(created, "SIG{signal}: the run created test namespaces");
+        let kill = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        let out = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
+            .await
+            .expect("exits after cleanup")
+            .unwrap();
+        let stderr = text(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(130),
+            "SIG{signal}: stderr:\n{stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("Interrupted by {named}: starting no more tests")),
+            "{stderr}"
+        );
+        assert!(
+            cluster.leftover_namespaces().await.is_empty(),
+            "SIG{signal}: {stderr}"
+        );
+        let junit = reports.join("junit.xml");
+        crate::common::junit_schema::assert_valid_junit(&junit);
+        let tests = results(&reports);
+        let interrupted: Vec<&Value> = tests.iter().filter(|t| t["outcome"] == "error").collect();
+        assert!(
+            !interrupted.is_empty(),
+            "SIG{signal}: a running test ends as an error case: {stderr}"
+        );
+        for test in &interrupted {
+            let message = test["message"].as_str().unwrap_or_default();
+            assert!(
+                message.ends_with(&format!("interrupted by {named}")),
+                "SIG{signal}: {message}"
+            );
+        }
+        assert!(
+            tests
+                .iter()
+                .any(|t| t["skip_reason"] == "not started: the run was interrupted"),
+            "SIG{signal}: the tests not started are skipped"
+        );
+        let xml = std::fs::read_to_string(&junit).expect("junit.xml");
+        assert!(
+            xml.contains(&format!(
+                "interrupted by {named}; tests not started were skipped"
+            )),
+            "SIG{signal}: the JUnit says what stopped the run"
+        );
+        assert_eq!(
+            xml.matches("<error ").count(),
+            interrupted.len() + 1,
+            "SIG{signal}: one <error> per interrupted test, and the run's abort"
+        );
     }
-    assert!(created, "the run created namespaces");
-    let kill = std::process::Command::new("kill")
-        .args(["-INT", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let out = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
-        .await
-        .expect("exits after cleanup")
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(130),
-        "stderr:\n{}",
-        text(&out.stderr)
-    );
-    assert!(
-        cluster.leftover_namespaces().await.is_empty(),
-        "{}",
-        text(&out.stderr)
-    );
-    crate::common::junit_schema::assert_valid_junit(&cluster.reports().join("junit.xml"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -24,6 +24,7 @@ use super::objects::ObjectError;
 use super::placeholders::PlaceholderError;
 use super::probe::ProbeError;
 use super::scope::TestScope;
+use super::signals::StopSignal;
 use super::wait::WaitError;
 use crate::catalog::{Action, Os, Step};
 use crate::fixture::FixtureError;
@@ -103,6 +104,9 @@ pub(crate) enum StepError {
     /// the test is skipped with this reason, not failed.
     #[error("skipped: {0}")]
     Skip(String),
+    /// A stop signal ended the run while the step ran: the harness did not get to check.
+    #[error("interrupted by {0}")]
+    Interrupted(StopSignal),
 }
 
 impl StepError {
@@ -111,6 +115,7 @@ impl StepError {
     pub(crate) fn is_harness_error(&self) -> bool {
         match self {
             StepError::Probe(p) => p.is_harness_error(),
+            StepError::Interrupted(_) => true,
             _ => false,
         }
     }
