@@ -97,6 +97,7 @@ pub(crate) mod expand;
 pub(crate) mod fixtures;
 pub(crate) mod model;
 pub(crate) mod parse;
+pub mod readers;
 pub(crate) mod run_wide;
 pub(crate) mod select;
 pub(crate) mod source;

@@ -4,14 +4,14 @@
 //! generator (the same inputs on every run), so this runs as a normal test. `fuzz/` runs the
 //! same three readers under cargo-fuzz for as long as one likes.
 
-use std::collections::BTreeSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::{source, Catalog, FixtureSet, SourceFile, TagExpr};
+use super::readers::{read_fixture, read_suite, read_tag_expr};
+use super::{source, FixtureSet};
 
 /// Mutations per seed.
 const MUTATIONS: usize = 60;
@@ -142,37 +142,6 @@ fn assert_no_panic(target: &str, seeds: Vec<String>, read: impl Fn(&str)) {
         panicked.len(),
         panicked[0]
     );
-}
-
-/// The suite reader: parse, validate and expand one file against the embedded fixtures.
-pub(crate) fn read_suite(text: &str, fixtures: &FixtureSet) {
-    let file = SourceFile {
-        name: "fuzz.yaml".into(),
-        text: text.into(),
-    };
-    let _ = Catalog::from_files(&[file], fixtures.clone());
-}
-
-/// The fixture reader: one fixture file beside the embedded ones.
-pub(crate) fn read_fixture(text: &str) {
-    let mut files = source::embedded_fixtures();
-    files.push(SourceFile {
-        name: "extra/fuzz.yaml".into(),
-        text: text.into(),
-    });
-    let _ = FixtureSet::from_files(&files);
-}
-
-/// The tag-expression parser, its check against known tags, and matching.
-pub(crate) fn read_tag_expr(text: &str) {
-    let known: BTreeSet<String> = ["windows", "linux", "networking", "slow"]
-        .map(String::from)
-        .into();
-    if let Ok(expr) = TagExpr::parse(text) {
-        let _ = expr.matches(&known);
-        let _ = expr.names("windows");
-        let _ = expr.check(&known);
-    }
 }
 
 #[test]

@@ -17,3 +17,5 @@ mod rbac;
 mod kubectl;
 // --pod-security baseline: what the real PodSecurity admission refuses is skipped, quoted.
 mod podsec;
+// deploy/job.yaml's run faked: in-cluster config with deploy/rbac.yaml's rights only.
+mod in_cluster;
