@@ -56,25 +56,15 @@ async fn apply_deploy_rbac(admin: &kube::Client) {
         let created = match kind.as_str() {
             "ServiceAccount" => {
                 let namespace = object["metadata"]["namespace"].as_str().unwrap_or(ACCOUNT);
-                let sa: ServiceAccount = serde_json::from_value(object.clone()).unwrap();
-                Api::<ServiceAccount>::namespaced(admin.clone(), namespace)
-                    .create(&PostParams::default(), &sa)
-                    .await
-                    .map(drop)
+                create(
+                    Api::<ServiceAccount>::namespaced(admin.clone(), namespace),
+                    &object,
+                )
+                .await
             }
-            "ClusterRole" => {
-                let role: ClusterRole = serde_json::from_value(object.clone()).unwrap();
-                Api::<ClusterRole>::all(admin.clone())
-                    .create(&PostParams::default(), &role)
-                    .await
-                    .map(drop)
-            }
+            "ClusterRole" => create(Api::<ClusterRole>::all(admin.clone()), &object).await,
             "ClusterRoleBinding" => {
-                let binding: ClusterRoleBinding = serde_json::from_value(object.clone()).unwrap();
-                Api::<ClusterRoleBinding>::all(admin.clone())
-                    .create(&PostParams::default(), &binding)
-                    .await
-                    .map(drop)
+                create(Api::<ClusterRoleBinding>::all(admin.clone()), &object).await
             }
             other => panic!("deploy/rbac.yaml holds a {other}, which this test does not create"),
         };
@@ -86,6 +76,15 @@ async fn apply_deploy_rbac(admin: &kube::Client) {
         ["ServiceAccount", "ClusterRole", "ClusterRoleBinding"],
         "deploy/rbac.yaml"
     );
+}
+
+/// Creates `object` (a manifest's document) through `api`.
+async fn create<K>(api: Api<K>, object: &Value) -> kube::Result<()>
+where
+    K: Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
+{
+    let typed: K = serde_json::from_value(object.clone()).expect("a valid object");
+    api.create(&PostParams::default(), &typed).await.map(drop)
 }
 
 /// A token for the account from the TokenRequest API, as the kubelet projects one.
