@@ -67,10 +67,7 @@ impl Images {
         let refs = self
             .refs
             .into_iter()
-            .map(|(name, full)| {
-                let mapped = remap(&full);
-                (name, mapped)
-            })
+            .map(|(name, full)| (name, remap(&full)))
             .collect();
         Images { refs }
     }

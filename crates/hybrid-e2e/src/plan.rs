@@ -432,6 +432,24 @@ mod tests {
     }
 
     #[test]
+    fn a_shard_takes_its_part_of_the_selection_and_goes_to_the_report() {
+        let whole = RunPlan::from_args(&run_args(&["hybrid-e2e", "run", "--sim"])).unwrap();
+        let plan = RunPlan::from_args(&run_args(&["hybrid-e2e", "run", "--sim", "--shard", "2/3"]))
+            .unwrap();
+        let names = |plan: &RunPlan| -> Vec<String> {
+            plan.selected.cases.iter().map(|c| c.name.clone()).collect()
+        };
+        let expected: Vec<String> = names(&whole).into_iter().skip(1).step_by(3).collect();
+        assert_eq!(names(&plan), expected);
+        assert_eq!(plan.selected.unsharded, whole.selected.cases.len());
+        assert_eq!(
+            plan.config.shard.map(|s| s.to_string()).as_deref(),
+            Some("2/3")
+        );
+        assert_eq!(whole.config.shard, None);
+    }
+
+    #[test]
     fn an_unknown_tag_is_a_plan_error() {
         let args = run_args(&["hybrid-e2e", "run", "--sim", "--tags", "no-such-tag"]);
         let Err(error) = RunPlan::from_args(&args) else {

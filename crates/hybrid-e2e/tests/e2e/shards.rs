@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use hybrid_sim::SimConfig;
 
-use crate::common::harness::{hybrid_e2e, results, Cluster};
+use crate::common::harness::{hybrid_e2e, results, run_sim, Cluster};
 
 /// The test names `hybrid-e2e list ARGS` prints, in order.
 fn listed(args: &[&str]) -> Vec<String> {
@@ -108,4 +108,18 @@ async fn a_sharded_run_runs_only_its_cells_and_records_its_shard() {
     );
     let summary = std::fs::read_to_string(reports.join("summary.md")).expect("summary.md");
     assert!(summary.contains(" · shard 1/2 · "), "{summary}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_shard_passes_and_says_why_it_is_empty() {
+    let run = run_sim(&["--tags", "scheduling", "--shard", "3/3"]).await;
+    assert_eq!(run.code, Some(0), "{}{}", run.stderr, run.stdout);
+    assert!(run.tests.is_empty(), "{:#?}", run.tests);
+    assert!(
+        run.stderr.contains(
+            "warning: shard 3/3 of the 2 selected test(s) is empty (more shards than tests)"
+        ),
+        "{}",
+        run.stderr
+    );
 }
