@@ -55,13 +55,19 @@ impl Images {
     /// `registry.k8s.io/e2e-test-images/agnhost:2.66.1` becomes `<repo>/agnhost:2.66.1`.
     pub fn with_repo(self, repo: &str) -> Images {
         let repo = repo.trim_end_matches('/');
+        self.remapped(|full| {
+            let last = full.rsplit('/').next().unwrap_or(full);
+            format!("{repo}/{last}")
+        })
+    }
+
+    /// The same logical images, each reference replaced by what `remap` makes of it
+    /// (`image_repo::ImageRepo` mirrors).
+    pub fn remapped(self, remap: impl Fn(&str) -> String) -> Images {
         let refs = self
             .refs
             .into_iter()
-            .map(|(name, full)| {
-                let last = full.rsplit('/').next().unwrap_or(&full).to_string();
-                (name, format!("{repo}/{last}"))
-            })
+            .map(|(name, full)| (name, remap(&full)))
             .collect();
         Images { refs }
     }

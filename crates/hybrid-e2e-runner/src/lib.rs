@@ -8,6 +8,8 @@
 pub mod catalog; // the suite language: YAML model, validation, tag expressions, OS matrix
 pub mod cluster; // what the cluster offers; why a test must be skipped
 pub mod fixture; // fixture templates → Kubernetes objects for one OS and namespace
+pub mod image_list; // `list-images`: the images selected cells use, by OS, with the Windows builds
+pub mod image_repo; // `--image-repo`: a registry, or a KUBE_TEST_REPO_LIST mapping file
 pub mod kube_error; // errors as users read them: API messages, causes on one line
 pub mod labels; // the labels that find what a run created
 pub mod pod_security; // Pod Security levels: namespace labels, what a test's objects need

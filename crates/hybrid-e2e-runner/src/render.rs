@@ -2,7 +2,7 @@
 //! YAML, each with a comment naming its test and step, the namespace as `${namespace}`, every
 //! pod with the tolerations `--tolerate` adds.
 
-use crate::catalog::{Action, TestCase};
+use crate::catalog::{Action, Os, TestCase};
 use crate::fixture::{self, FixtureError, FixtureSet, Images, Placement};
 use crate::toleration::TestToleration;
 
@@ -33,21 +33,33 @@ pub enum RenderError {
     },
 }
 
-/// Renders the objects of `cases` (steps numbered from 1), their pods tolerating what
-/// `tolerations` (`--tolerate`) name as well.
-pub fn render(
-    cases: &[&TestCase],
+/// The objects one `create` step of a test makes.
+pub(crate) struct StepObjects<'a> {
+    /// The test case.
+    pub(crate) case: &'a TestCase,
+    /// The step, numbered from 1.
+    pub(crate) step: usize,
+    /// The OS the step creates them for.
+    pub(crate) os: Os,
+    /// The objects, materialised.
+    pub(crate) objects: Vec<serde_json::Value>,
+}
+
+/// The objects every `create` step of `cases` makes, in order, the namespace left as
+/// `${namespace}`, claims left to the cluster's default StorageClass, pods tolerating what
+/// `tolerations` name as well (what `render` shows and `list-images` reads).
+pub(crate) fn step_objects<'a>(
+    cases: &[&'a TestCase],
     fixtures: &FixtureSet,
     images: &Images,
     tolerations: &[TestToleration],
-) -> Result<String, RenderError> {
-    // The namespace left as a placeholder, claims left to the cluster's default StorageClass.
+) -> Result<Vec<StepObjects<'a>>, RenderError> {
     let rendered = Placement {
         namespace: "${namespace}",
         storage_class: None,
         tolerations,
     };
-    let mut out = String::new();
+    let mut all = Vec::new();
     for case in cases {
         for (i, step) in case.steps.iter().enumerate() {
             let Action::Create {
@@ -59,27 +71,45 @@ pub fn render(
             else {
                 continue;
             };
-            let number = i + 1;
             let objects =
                 fixture::materialize(fixtures, images, fixture, name, *os, vars, rendered)
                     .map_err(|source| RenderError::Fixture {
                         test: case.name.clone(),
-                        step: number,
+                        step: i + 1,
                         source: Box::new(source),
                     })?;
-            for object in objects {
-                let yaml =
-                    serde_yaml_ng::to_string(&object).map_err(|source| RenderError::Yaml {
-                        test: case.name.clone(),
-                        step: number,
-                        source,
-                    })?;
-                if !out.is_empty() {
-                    out.push_str("---\n");
-                }
-                out.push_str(&format!("# {} step {number}\n", case.name));
-                out.push_str(&yaml);
+            all.push(StepObjects {
+                case,
+                step: i + 1,
+                os: *os,
+                objects,
+            });
+        }
+    }
+    Ok(all)
+}
+
+/// Renders the objects of `cases` (steps numbered from 1), their pods tolerating what
+/// `tolerations` (`--tolerate`) name as well.
+pub fn render(
+    cases: &[&TestCase],
+    fixtures: &FixtureSet,
+    images: &Images,
+    tolerations: &[TestToleration],
+) -> Result<String, RenderError> {
+    let mut out = String::new();
+    for made in step_objects(cases, fixtures, images, tolerations)? {
+        for object in &made.objects {
+            let yaml = serde_yaml_ng::to_string(object).map_err(|source| RenderError::Yaml {
+                test: made.case.name.clone(),
+                step: made.step,
+                source,
+            })?;
+            if !out.is_empty() {
+                out.push_str("---\n");
             }
+            out.push_str(&format!("# {} step {}\n", made.case.name, made.step));
+            out.push_str(&yaml);
         }
     }
     Ok(out)

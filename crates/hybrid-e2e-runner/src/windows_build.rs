@@ -168,7 +168,9 @@ pub fn windows_images(case: &TestCase, fixtures: &FixtureSet, images: &Images) -
     found
 }
 
-fn collect_images(value: &Value, found: &mut Vec<String>) {
+/// Pushes the image of every container and init container in `value` (a pod, a pod template,
+/// any object holding them) onto `found`.
+pub(crate) fn collect_images(value: &Value, found: &mut Vec<String>) {
     match value {
         Value::Object(map) => {
             for key in ["containers", "initContainers"] {

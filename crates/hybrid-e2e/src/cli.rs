@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use hybrid_e2e_runner::catalog::{Shard, ShardError};
 use hybrid_e2e_runner::toleration::{TestToleration, TolerationError};
 use hybrid_sim::{Fault, Quirk};
 
@@ -33,6 +34,24 @@ Reports (in --report-dir, default reports/<run-id>/):
                  duration, message, skip reason; `error`: the harness could not check
   summary.md     counts, failed and errored tests with their messages, skips by reason
   artifacts/     for each failed test: objects, events and container logs of its namespace
+";
+
+const LIST_IMAGES_HELP: &str = "\
+Output (--format tsv, the default), one line per image, tab-separated:
+  IMAGE  OS  WINDOWS-BUILDS
+  OS: the systems whose test pods run it (linux, windows, comma-separated).
+  WINDOWS-BUILDS: the node.kubernetes.io/windows-build values its manifest list serves
+  (comma-separated), which a mirror must copy; - when no Windows pod runs it, none for a
+  Linux-only image a Windows test pod runs on purpose, unknown for an image hybrid-e2e
+  does not know.
+--format plain: only the references, sorted, each once.
+
+Examples:
+  hybrid-e2e list-images --tags windows
+  for i in $(hybrid-e2e list-images --format plain); do
+    crane copy \"$i\" \"mirror.example/e2e/${i##*/}\"
+  done
+  hybrid-e2e run --image-repo mirror.example/e2e
 ";
 
 /// Conformance and end-to-end tests for Kubernetes clusters with Windows and Linux nodes.
@@ -65,6 +84,11 @@ pub(crate) enum Command {
     /// List the tests that would run, with their tags, without touching a cluster.
     #[command(after_help = TAGS_HELP)]
     List(ListArgs),
+    /// Print every image the selected tests use, one a line, to mirror them.
+    ///
+    /// Needs no cluster. With --image-repo, the references a run with that mirror would pull.
+    #[command(after_help = LIST_IMAGES_HELP)]
+    ListImages(ListImagesArgs),
     /// Print, as multi-document YAML, every object the selected tests would create.
     ///
     /// Needs no cluster. The namespace is shown as the placeholder ${namespace}.
@@ -168,9 +192,41 @@ pub(crate) struct SelectArgs {
     #[arg(long, value_name = "DIR")]
     pub fixtures: Option<PathBuf>,
 
-    /// Pull test images from this registry instead of registry.k8s.io (air-gapped clusters).
-    #[arg(long, value_name = "REGISTRY")]
+    /// Pull test images from a mirror (air-gapped clusters): a registry, every image becoming
+    /// REGISTRY/NAME:TAG, or a YAML file in upstream e2e's KUBE_TEST_REPO_LIST shape mapping
+    /// upstream registries (promoterE2eRegistry, gcRegistry, ...) to mirrors.
+    #[arg(long, value_name = "REGISTRY|FILE")]
     pub image_repo: Option<String>,
+
+    /// Only shard K of N of the selected tests (1 <= K <= N): the tests at positions K, K+N,
+    /// K+2N, ... of the selection in catalog order, so N jobs with --shard 1/N to N/N run
+    /// every selected test once, in parts differing in size by at most one.
+    #[arg(long, value_name = "K/N", value_parser = shard)]
+    pub shard: Option<Shard>,
+}
+
+/// Reads `--shard`: `K/N`.
+fn shard(text: &str) -> Result<Shard, ShardError> {
+    text.parse()
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ListImagesArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+
+    /// Output: tsv (IMAGE<TAB>OS<TAB>WINDOWS-BUILDS lines) or plain (only the references).
+    #[arg(long, value_enum, default_value_t = ImagesFormat::Tsv)]
+    pub format: ImagesFormat,
+}
+
+/// How `list-images` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ImagesFormat {
+    /// IMAGE<TAB>OS,...<TAB>WINDOWS-BUILDS, one image a line.
+    Tsv,
+    /// Only the image references, sorted, each once.
+    Plain,
 }
 
 #[derive(Debug, Args)]
@@ -469,6 +525,29 @@ mod tests {
         for command in ["doctor", "render"] {
             let parsed = Cli::try_parse_from(["hybrid-e2e", command, "--tolerate", "k:NoSchedule"]);
             assert!(parsed.is_ok(), "{command} takes --tolerate");
+        }
+    }
+
+    #[test]
+    fn shard_is_k_of_n_and_a_bad_value_names_the_flag() {
+        for command in ["run", "list", "render", "doctor", "list-images"] {
+            let parsed = Cli::try_parse_from(["hybrid-e2e", command, "--shard", "2/3"]);
+            assert!(parsed.is_ok(), "{command} takes --shard");
+        }
+        for (value, why) in [
+            ("0/3", "K must be 1 to 3, not 0"),
+            ("4/3", "K must be 1 to 3, not 4"),
+            ("3", "want K/N"),
+            ("a/b", "K \"a\" is not a whole number"),
+            ("1/0", "N must be at least 1"),
+            ("2/-1", "N \"-1\" is not a whole number"),
+        ] {
+            let err =
+                Cli::try_parse_from(["hybrid-e2e", "list", "--shard", value]).expect_err(value);
+            assert_eq!(err.exit_code(), 2);
+            let text = err.to_string();
+            assert!(text.contains("'--shard <K/N>'"), "{text}");
+            assert!(text.contains(why), "{value}: {text}");
         }
     }
 

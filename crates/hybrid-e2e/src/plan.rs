@@ -6,9 +6,10 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use hybrid_e2e_runner::catalog::{Catalog, CatalogError, Selection, TagExpr, TestCase};
+use hybrid_e2e_runner::catalog::{Catalog, CatalogError, Selection, Shard, TagExpr, TestCase};
 use hybrid_e2e_runner::cluster::StorageClassChoice;
 use hybrid_e2e_runner::fixture::{FixtureSet, Images};
+use hybrid_e2e_runner::image_repo::ImageRepo;
 use hybrid_e2e_runner::pod_security::PodSecurityLevel;
 use hybrid_e2e_runner::run::connect::KubeconfigSource;
 use hybrid_e2e_runner::run::namespace::random_suffix;
@@ -42,6 +43,8 @@ pub(crate) enum PlanError {
     Catalog(#[from] CatalogError),
     #[error("--tags")]
     Tags(#[source] hybrid_e2e_runner::catalog::TagExprError),
+    #[error(transparent)]
+    ImageRepo(#[from] hybrid_e2e_runner::image_repo::ImageRepoError),
 }
 
 /// Which cluster to run against.
@@ -77,6 +80,10 @@ pub(crate) struct Selected {
     pub(crate) cases: Vec<TestCase>,
     /// Test images, remapped by `--image-repo`.
     pub(crate) images: Images,
+    /// `--shard K/N`, already applied to `cases`.
+    pub(crate) shard: Option<Shard>,
+    /// How many tests the selection had before `--shard` took its part.
+    pub(crate) unsharded: usize,
 }
 
 impl Selected {
@@ -98,14 +105,21 @@ impl Selected {
             skip: args.skip.clone(),
         };
         let cases = catalog.select(&selection);
+        let unsharded = cases.len();
+        let cases = match &args.shard {
+            Some(shard) => shard.take(cases),
+            None => cases,
+        };
         let images = match &args.image_repo {
-            Some(repo) => Images::default().with_repo(repo),
+            Some(repo) => ImageRepo::parse(repo)?.apply(Images::default()),
             None => Images::default(),
         };
         Ok(Selected {
             fixtures: Arc::new(catalog.fixtures),
             cases,
             images,
+            shard: args.shard,
+            unsharded,
         })
     }
 }
@@ -182,6 +196,7 @@ impl RunPlan {
             cluster_domain: args.cluster_domain.clone(),
             tolerations: args.pods.tolerations.clone(),
             retries: args.retries,
+            shard: selected.shard,
         };
         Ok(RunPlan {
             target,
@@ -414,6 +429,24 @@ mod tests {
         let chosen = &plan.config.storage_classes;
         assert_eq!(chosen.for_os(Os::Windows), Some("fast"));
         assert_eq!(chosen.windows, None, "not chosen for Windows as such");
+    }
+
+    #[test]
+    fn a_shard_takes_its_part_of_the_selection_and_goes_to_the_report() {
+        let whole = RunPlan::from_args(&run_args(&["hybrid-e2e", "run", "--sim"])).unwrap();
+        let plan = RunPlan::from_args(&run_args(&["hybrid-e2e", "run", "--sim", "--shard", "2/3"]))
+            .unwrap();
+        let names = |plan: &RunPlan| -> Vec<String> {
+            plan.selected.cases.iter().map(|c| c.name.clone()).collect()
+        };
+        let expected: Vec<String> = names(&whole).into_iter().skip(1).step_by(3).collect();
+        assert_eq!(names(&plan), expected);
+        assert_eq!(plan.selected.unsharded, whole.selected.cases.len());
+        assert_eq!(
+            plan.config.shard.map(|s| s.to_string()).as_deref(),
+            Some("2/3")
+        );
+        assert_eq!(whole.config.shard, None);
     }
 
     #[test]

@@ -100,6 +100,7 @@ pub(crate) mod parse;
 pub mod readers;
 pub(crate) mod run_wide;
 pub(crate) mod select;
+pub(crate) mod shard;
 pub(crate) mod source;
 pub(crate) mod step;
 pub(crate) mod suggest;
@@ -113,6 +114,7 @@ use std::path::Path;
 pub use error::{CatalogError, Diagnostic};
 pub use model::*;
 pub use select::Selection;
+pub use shard::{Shard, ShardError};
 pub use source::SourceFile;
 pub use tags::{TagExpr, TagExprError};
 

@@ -132,6 +132,7 @@ mod tests {
                 api_retries: 0,
                 timeout_scale: 1.0,
                 windows_timeout_scale: 3.0,
+                shard: None,
                 cluster_domain: Some(ClusterDomain {
                     name: "corp.internal".into(),
                     source: DomainSource::Flag,

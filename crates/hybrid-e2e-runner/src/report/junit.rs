@@ -163,6 +163,9 @@ fn properties(report: &RunReport) -> Vec<(&'static str, String)> {
             info.windows_timeout_scale.to_string(),
         ),
     ]);
+    if let Some(shard) = info.shard {
+        properties.push(("shard", shard.to_string()));
+    }
     properties
 }
 
@@ -352,6 +355,7 @@ mod tests {
             api_retries: 0,
             timeout_scale: 1.0,
             windows_timeout_scale: 3.0,
+            shard: None,
             cluster_domain: Some(ClusterDomain {
                 name: "cluster.example".into(),
                 source: DomainSource::Discovered,
@@ -382,6 +386,22 @@ mod tests {
             details: format!("{message}\n\nStep log: <x> ]]>"),
             duration: Duration::from_millis(250),
         }
+    }
+
+    #[test]
+    fn a_sharded_run_names_its_shard_in_the_properties() {
+        let report = |shard| RunReport {
+            info: RunInfo { shard, ..info() },
+            results: vec![result("a/x", Outcome::Passed)],
+            aborted: None,
+        };
+        let shard = "2/3".parse().expect("a shard");
+        let xml = render_junit(&report(Some(shard)));
+        assert!(
+            xml.contains("<property name=\"shard\" value=\"2/3\"/>"),
+            "{xml}"
+        );
+        assert!(!render_junit(&report(None)).contains("\"shard\""));
     }
 
     #[test]

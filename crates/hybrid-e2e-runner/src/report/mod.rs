@@ -149,6 +149,7 @@ mod tests {
                 api_retries: 0,
                 timeout_scale: 1.0,
                 windows_timeout_scale: 3.0,
+                shard: None,
                 cluster_domain: None,
             },
             results: vec![],

@@ -110,6 +110,9 @@ pub struct RunInfo {
     /// `--windows-timeout-scale`: the further factor on the timeouts of steps that act on
     /// Windows objects.
     pub windows_timeout_scale: f64,
+    /// `--shard K/N`: the part of the selection this run ran (`"shard": "2/3"`); `None` for
+    /// the whole selection.
+    pub shard: Option<crate::catalog::Shard>,
 }
 
 /// The cluster's DNS domain the run used for `${cluster-domain}`, and where it came from.

@@ -91,6 +91,9 @@ pub fn render_summary(report: &RunReport) -> String {
     if !info.name_filter.is_empty() {
         facts.push(format!("filter `{}`", code(&info.name_filter.join(" "))));
     }
+    if let Some(shard) = info.shard {
+        facts.push(format!("shard {shard}"));
+    }
     if info.api_retries > 0 {
         facts.push(format!("API requests retried {}", info.api_retries));
     }
@@ -273,6 +276,7 @@ mod tests {
                 api_retries: 37,
                 timeout_scale: 1.0,
                 windows_timeout_scale: 3.0,
+                shard: None,
                 cluster_domain: Some(ClusterDomain {
                     name: "cluster.local".into(),
                     source: DomainSource::Assumed {
@@ -299,6 +303,15 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("tags `a || b`"), "{md}");
+        assert!(!md.contains("shard"), "a whole run names no shard: {md}");
+        let sharded = RunReport {
+            info: RunInfo {
+                shard: "2/3".parse().ok(),
+                ..report.info.clone()
+            },
+            ..report.clone()
+        };
+        assert!(render_summary(&sharded).contains(" · shard 2/3 · "));
         assert!(md.contains(" · API requests retried 37 · "), "{md}");
         assert!(
             md.contains(" · cluster domain cluster.local (assumed: no Linux node) · "),

@@ -85,6 +85,8 @@ pub struct RunConfig {
     pub tolerations: Vec<crate::toleration::TestToleration>,
     /// `--retries`: how many times a failed or errored test runs again.
     pub retries: u32,
+    /// `--shard K/N`, already applied to the cells (for the report).
+    pub shard: Option<crate::catalog::Shard>,
 }
 
 /// How an `http` step from a pod reaches the agnhost netexec of that source pod, which then
@@ -376,6 +378,7 @@ fn run_info(plan: &RunConfig) -> RunInfo {
         cluster_domain: None,
         timeout_scale: plan.timeout_scale,
         windows_timeout_scale: plan.windows_timeout_scale,
+        shard: plan.shard,
     }
 }
 

@@ -22,7 +22,14 @@ pub(super) fn list(args: &ListArgs) -> Result<(), Error> {
             .map_err(Error::Output)?;
     }
     out.flush().map_err(Error::Output)?;
-    eprintln!("{} test(s)", cases.len());
+    match selected.shard {
+        Some(shard) => eprintln!(
+            "{} test(s): shard {shard} of {} selected",
+            cases.len(),
+            selected.unsharded
+        ),
+        None => eprintln!("{} test(s)", cases.len()),
+    }
     Ok(())
 }
 

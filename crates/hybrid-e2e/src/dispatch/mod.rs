@@ -4,6 +4,7 @@
 mod cleanup;
 mod doctor;
 mod list;
+mod list_images;
 mod render;
 mod run;
 mod sim;
@@ -20,6 +21,7 @@ pub(crate) fn command(command: Command) -> Result<(), Error> {
     match command {
         Command::Run(args) => run::run(&args),
         Command::List(args) => list::list(&args),
+        Command::ListImages(args) => list_images::list_images(&args),
         Command::Render(args) => render::render(&args),
         Command::Sim(args) => sim::sim(&args),
         Command::Cleanup(args) => cleanup::cleanup(&args),

@@ -13,8 +13,15 @@ use crate::simulated::Simulated;
 
 pub(super) fn run(args: &RunArgs) -> Result<(), Error> {
     let plan = RunPlan::from_args(args)?;
-    if plan.selected.cases.is_empty() {
-        eprintln!("warning: no test matches the selection; `hybrid-e2e list` shows what exists");
+    match (&plan.selected.shard, plan.selected.cases.is_empty()) {
+        (Some(shard), true) if plan.selected.unsharded > 0 => eprintln!(
+            "warning: shard {shard} of the {} selected test(s) is empty (more shards than tests)",
+            plan.selected.unsharded
+        ),
+        (_, true) => {
+            eprintln!("warning: no test matches the selection; `hybrid-e2e list` shows what exists")
+        }
+        _ => {}
     }
     let reporter = ConsoleReporter::new(plan.config.format);
     let runtime = super::runtime()?;

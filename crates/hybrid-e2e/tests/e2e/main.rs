@@ -20,6 +20,8 @@ mod connect;
 mod exec_streams;
 // Image pulls: transient errors waited through, permanent ones failing every wait at once.
 mod image_pulls;
+// list-images and --image-repo (a registry or a KUBE_TEST_REPO_LIST file) against render.
+mod list_images;
 // The lifecycle suite and the kubelet faults.
 mod lifecycle;
 // The networking suite and the network faults.
@@ -38,6 +40,8 @@ mod run_e2e;
 mod run_failures;
 // Unschedulable pods: a full autoscaled Windows pool waited for, static reasons failing at once.
 mod scale_up;
+// --shard K/N: disjoint, balanced shards of list and run; bad values.
+mod shards;
 // Snapshots of --help, list, doctor and summary.md.
 mod snapshots;
 // The storage suite and the storage faults.

@@ -35,6 +35,7 @@ fn info() -> RunInfo {
         api_retries: 0,
         timeout_scale: 1.0,
         windows_timeout_scale: 3.0,
+        shard: None,
         cluster_domain: Some(ClusterDomain {
             name: "cluster.example".into(),
             source: DomainSource::Discovered,

@@ -42,6 +42,14 @@ fn run_help() {
     assert_redacted_snapshot!("run_help", stdout);
 }
 
+/// `list-images --help` says what each column holds and how to mirror with it.
+#[test]
+fn list_images_help() {
+    let (code, stdout, _) = hybrid_e2e(&["list-images", "--help"]);
+    assert_eq!(code, Some(0));
+    assert_redacted_snapshot!("list_images_help", stdout);
+}
+
 /// `sim --help` lists every fault and every quirk with what it does.
 #[test]
 fn sim_help() {
