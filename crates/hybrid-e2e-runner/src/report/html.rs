@@ -33,6 +33,8 @@ table { border-collapse: collapse; }
 table.os-grid caption { caption-side: top; text-align: left; padding: 0 0 4px; font-weight: 600; }
 table.os-grid th, table.os-grid td { border: 1px solid #d0d7de; padding: 6px 12px; }
 table.os-grid th { background: #f6f8fa; font-weight: 600; }
+table.single { margin-top: 16px; }
+th.check { text-align: left; font-weight: normal; }
 th.corner { font-size: 12px; color: #57606a; font-weight: normal; }
 td.cell { text-align: center; min-width: 84px; font-weight: 600; }
 .passed { background: #dafbe1; color: #116329; }
@@ -71,6 +73,9 @@ pub fn render_html(report: &RunReport) -> String {
         (c.errored, "error", "errors"),
         (c.skipped, "skipped", "skipped"),
     ] {
+        if n == 0 && class == "error" {
+            continue;
+        }
         let _ = write!(out, "<span class=\"{class}\">{n} {word}</span>");
     }
     if c.flaky > 0 {
@@ -128,7 +133,7 @@ fn grids_section(out: &mut String, report: &RunReport) {
             out,
             "<span class=\"{}\">{} {}</span>",
             grid::outcome_name(outcome),
-            grid::symbol(outcome),
+            mark(outcome),
             grid::outcome_word(outcome)
         );
     }
@@ -202,7 +207,7 @@ fn single_table(out: &mut String, singles: &[&Grid]) {
         };
         let _ = write!(
             out,
-            "<tr data-check=\"{check}\" data-key=\"{key}\"><th scope=\"row\"><code>{check}</code></th><td>{key}</td>",
+            "<tr data-check=\"{check}\" data-key=\"{key}\"><th scope=\"row\" class=\"check\"><code>{check}</code></th><td>{key}</td>",
             check = esc(&g.check),
             key = esc(key)
         );
@@ -227,9 +232,22 @@ fn grid_cell(out: &mut String, attrs: &str, cell: Option<&grid::GridCell>) {
     let _ = write!(
         out,
         "<td class=\"cell {name}\" {attrs} data-outcome=\"{name}\" title=\"{title}\">{} {}</td>",
-        grid::symbol(outcome),
+        mark(outcome),
         if outcome.is_some() { name } else { "" }
     );
+}
+
+/// The mark of an outcome in a grid cell: ✓ passed, ✗ failed, ⚠ error, ↷ skipped, — not in
+/// the run. Unlike the emoji of `summary.md`, these are in the common text fonts (DejaVu,
+/// Liberation, Segoe UI), so the page reads the same where no emoji font is installed.
+fn mark(outcome: Option<Outcome>) -> &'static str {
+    match outcome {
+        Some(Outcome::Passed) => "✓",
+        Some(Outcome::Failed) => "✗",
+        Some(Outcome::Error) => "⚠",
+        Some(Outcome::Skipped) => "↷",
+        None => "—",
+    }
 }
 
 /// `grid-<slug of check>`, made unique among `ids` (which it joins).
@@ -279,7 +297,7 @@ fn results_section(
         let message = sanitize::message(r.message.as_deref().unwrap_or("failed"));
         let _ = write!(
             out,
-            "<tr class=\"{}\"><td class=\"name\"><code>{}</code></td><td><pre>{}</pre>",
+            "<tr><td class=\"name {}\"><code>{}</code></td><td><pre>{}</pre>",
             grid::outcome_name(Some(outcome)),
             esc(&r.name),
             esc(&message)
@@ -399,8 +417,10 @@ mod tests {
         let id = "grid-networking-p2p";
         assert!(cell(&html, id, "linux", "linux").contains("class=\"cell passed\""));
         assert!(cell(&html, id, "linux", "windows").contains("data-outcome=\"failed\""));
-        assert!(cell(&html, id, "linux", "windows").contains("❌"));
-        assert!(cell(&html, id, "windows", "linux").contains("⏭"));
+        assert!(cell(&html, id, "linux", "windows").contains("✗ failed"));
+        assert!(cell(&html, id, "windows", "linux").contains("↷ skipped"));
+        assert!(cell(&html, id, "linux", "linux")
+            .contains("title=\"networking/p2p[client=linux,server=linux]: passed\">✓ passed"));
         assert!(cell(&html, id, "windows", "windows").contains("data-outcome=\"absent\""));
         let single = &html[html.find("id=\"grid-single\"").expect("single")..];
         assert!(single.contains("data-check=\"networking/same\" data-key=\"os\""));
