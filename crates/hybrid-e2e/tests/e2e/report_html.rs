@@ -239,18 +239,8 @@ async fn chromium_reads_hostile_names_and_messages_as_text() {
     skipped.skip_reason = Some(NASTY.into());
     let report = report::RunReport {
         info: report::RunInfo {
-            run_id: "20260102-030405-ab12".into(),
-            harness_version: "0.1.0".into(),
-            started: chrono::Utc::now(),
-            duration: Duration::from_secs(1),
             cluster_version: Some(NASTY.into()),
-            nodes: vec![],
-            tag_expression: None,
-            name_filter: vec![],
-            api_retries: 0,
-            timeout_scale: 1.0,
-            windows_timeout_scale: 3.0,
-            cluster_domain: None,
+            ..crate::report_schema::info()
         },
         results: vec![failed, skipped],
         aborted: Some(NASTY.into()),
