@@ -364,18 +364,10 @@ mod tests {
     }
 
     fn result(name: &str, outcome: Outcome) -> TestResult {
+        let suite = name.split('/').next().unwrap_or(name);
         TestResult {
-            name: name.into(),
-            suite: name.split('/').next().unwrap_or(name).into(),
-            tags: vec![],
-            outcome,
             duration: Duration::from_millis(1500),
-            message: None,
-            skip_reason: None,
-            details: String::new(),
-            notes: vec![],
-            artifacts: None,
-            attempts: Vec::new(),
+            ..TestResult::new(name, suite, outcome)
         }
     }
 

@@ -1,14 +1,17 @@
-//! Results → reports: JUnit XML, results.json, and a Markdown summary; the console view of a
-//! run; the `doctor` text. Never talks to a cluster.
+//! Results → reports: JUnit XML, results.json, a Markdown summary and an HTML page; the console
+//! view of a run; the `doctor` text. Never talks to a cluster.
 //!
-//! [`write_all`] writes the three files of a run; the modules render each one on its own.
+//! [`write_all`] writes the four files of a run; the modules render each one on its own.
 
 pub mod console;
 pub mod doctor;
 pub mod events;
+pub mod grid;
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod model;
+pub mod overview;
 pub mod sanitize;
 pub mod summary;
 
@@ -17,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 pub use console::{ConsoleFormat, ConsoleReporter};
 pub use doctor::render_doctor;
+pub use html::render_html;
 pub use json::{render_results_json, write_results_json};
 pub use junit::{render_junit, write_junit};
 pub use model::*;
@@ -63,23 +67,26 @@ pub struct ReportPaths {
     pub json: PathBuf,
     /// `summary.md`.
     pub summary: PathBuf,
+    /// `report.html`.
+    pub html: PathBuf,
 }
 
 impl fmt::Display for ReportPaths {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{}, {}, {}",
+            "{}, {}, {}, {}",
             self.junit.display(),
             self.json.display(),
-            self.summary.display()
+            self.summary.display(),
+            self.html.display()
         )
     }
 }
 
-/// Writes `junit.xml` (or `junit_path`), `results.json` and `summary.md` into `dir`, and each
-/// failed test's full details to `<artifacts>/details.txt` (where the truncated JUnit body
-/// points). Tries every file even when one fails, JUnit first; returns the first error.
+/// Writes `junit.xml` (or `junit_path`), `results.json`, `summary.md` and `report.html` into
+/// `dir`, and each failed test's full details to `<artifacts>/details.txt` (where the truncated
+/// JUnit body points). Tries every file even when one fails, JUnit first; returns the first error.
 pub fn write_all(
     report: &RunReport,
     dir: &Path,
@@ -89,11 +96,13 @@ pub fn write_all(
         junit: junit_path.map_or_else(|| dir.join("junit.xml"), Path::to_path_buf),
         json: dir.join("results.json"),
         summary: dir.join("summary.md"),
+        html: dir.join("report.html"),
     };
     let mut results = vec![
         write_junit(report, &paths.junit),
         write_results_json(report, &paths.json),
         write_file(&paths.summary, render_summary(report).as_bytes()),
+        write_file(&paths.html, render_html(report).as_bytes()),
     ];
     for r in &report.results {
         if let (true, Some(artifacts)) = (r.outcome.is_unsuccessful(), &r.artifacts) {
@@ -157,8 +166,13 @@ mod tests {
         }
     }
 
+    /// A result of suite `s` named `name` that ended with `outcome`, nothing else set.
+    pub(crate) fn result(name: &str, outcome: Outcome) -> TestResult {
+        TestResult::new(name, "s", outcome)
+    }
+
     #[test]
-    fn writes_all_three_files_and_details() {
+    fn writes_all_four_files_and_details() {
         let tmp = tempfile::tempdir().expect("temp dir");
         let dir = tmp.path().join("reports/r1");
         let mut r = report();
@@ -177,7 +191,7 @@ mod tests {
         });
         let paths = write_all(&r, &dir, None).expect("written");
         assert_eq!(paths.junit, dir.join("junit.xml"));
-        for p in [&paths.junit, &paths.json, &paths.summary] {
+        for p in [&paths.junit, &paths.json, &paths.summary, &paths.html] {
             assert!(p.is_file(), "{}", p.display());
         }
         let details = std::fs::read_to_string(dir.join("artifacts/s_t/details.txt"));

@@ -59,6 +59,24 @@ pub struct TestResult {
 }
 
 impl TestResult {
+    /// A result of `suite`'s test `name` that ended with `outcome`, nothing else filled in
+    /// (no tags, no time, no message).
+    pub fn new(name: impl Into<String>, suite: impl Into<String>, outcome: Outcome) -> Self {
+        TestResult {
+            name: name.into(),
+            suite: suite.into(),
+            tags: vec![],
+            outcome,
+            duration: Duration::ZERO,
+            message: None,
+            skip_reason: None,
+            details: String::new(),
+            notes: vec![],
+            artifacts: None,
+            attempts: Vec::new(),
+        }
+    }
+
     /// Whether the test passed only after failing: its last attempt passed, earlier ones did not.
     pub fn is_flaky(&self) -> bool {
         self.outcome == Outcome::Passed && !self.attempts.is_empty()

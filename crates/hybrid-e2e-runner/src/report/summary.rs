@@ -1,13 +1,18 @@
-//! `summary.md`: a short Markdown summary of a run (counts, failed tests with their messages,
-//! tests the harness could not check (errors), skips grouped by reason), fit for a GitHub step
-//! summary; and the outcome counts.
+//! `summary.md`: a short Markdown summary of a run (counts, the OS matrix of the checks whose
+//! cells are named by OS, failed tests with their messages, tests the harness could not check
+//! (errors), skips grouped by reason), fit for a GitHub step summary (bounded by
+//! [`MAX_SUMMARY_BYTES`]); and the outcome counts.
 
 use std::fmt::Write as _;
 
 use serde::Serialize;
 
 use super::model::{Outcome, RunReport};
-use super::sanitize;
+use super::{grid, overview, sanitize};
+
+/// Largest `summary.md`, in bytes: below GitHub's 1 MiB cap on a step summary, with room for
+/// what a workflow appends.
+pub const MAX_SUMMARY_BYTES: usize = 1000 * 1024;
 
 /// How many tests ended each way.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -75,35 +80,20 @@ pub fn render_summary(report: &RunReport) -> String {
         c.total(),
         info.duration.as_secs_f64()
     );
-    let mut facts = Vec::new();
-    if let Some(v) = &info.cluster_version {
-        facts.push(format!("cluster `{}`", code(v)));
-    }
-    if !info.nodes.is_empty() {
-        facts.push(format!("nodes `{}`", code(&info.nodes.join(", "))));
-    }
-    if let Some(domain) = &info.cluster_domain {
-        facts.push(format!("cluster domain {}", cell(&domain.to_string())));
-    }
-    if let Some(t) = &info.tag_expression {
-        facts.push(format!("tags `{}`", code(t)));
-    }
-    if !info.name_filter.is_empty() {
-        facts.push(format!("filter `{}`", code(&info.name_filter.join(" "))));
-    }
-    if let Some(shard) = info.shard {
-        facts.push(format!("shard {shard}"));
-    }
-    if info.api_retries > 0 {
-        facts.push(format!("API requests retried {}", info.api_retries));
-    }
-    facts.push(format!("harness {}", cell(&info.harness_version)));
+    let facts: Vec<String> = overview::facts(report)
+        .into_iter()
+        .map(|f| match f.code {
+            true => format!("{} `{}`", f.label, code(&f.value)),
+            false => format!("{} {}", f.label, cell(&f.value)),
+        })
+        .collect();
     let _ = writeln!(out, "{}\n", facts.join(" · "));
 
     if let Some(reason) = &report.aborted {
         let _ = writeln!(out, "> **Run aborted:** {}\n", cell(reason));
     }
 
+    grid_tables(&mut out, report);
     for (outcome, heading) in [
         (Outcome::Failed, "### Failed"),
         (Outcome::Error, "### Errors (the harness could not check)"),
@@ -112,29 +102,16 @@ pub fn render_summary(report: &RunReport) -> String {
     }
     flaky_table(&mut out, report);
 
-    let mut by_reason: Vec<(String, Vec<&str>)> = Vec::new();
-    for r in report
-        .results
-        .iter()
-        .filter(|r| r.outcome == Outcome::Skipped)
-    {
-        let reason = r.skip_reason.as_deref().unwrap_or("no reason given");
-        let reason = sanitize::message(reason);
-        match by_reason.iter_mut().find(|(k, _)| *k == reason) {
-            Some((_, names)) => names.push(&r.name),
-            None => by_reason.push((reason, vec![&r.name])),
-        }
-    }
-    if !by_reason.is_empty() {
+    let skips = overview::skips_by_reason(report);
+    if !skips.is_empty() {
         out.push_str("### Skipped\n\n");
-        for (reason, names) in by_reason {
-            let names: Vec<String> = names.iter().map(|n| format!("`{}`", code(n))).collect();
+        for group in skips {
             let _ = writeln!(
                 out,
                 "- {} ({}): {}",
-                cell(&reason),
-                names.len(),
-                names.join(", ")
+                cell(&group.reason),
+                group.count,
+                group.listed(|n| format!("`{}`", code(n)))
             );
         }
         out.push('\n');
@@ -142,7 +119,97 @@ pub fn render_summary(report: &RunReport) -> String {
     while out.ends_with("\n\n") {
         out.pop();
     }
+    cap(out, MAX_SUMMARY_BYTES)
+}
+
+/// `out` if it fits in `max` bytes; otherwise its first whole lines and a closing note saying
+/// it was cut, within `max` bytes altogether.
+fn cap(mut out: String, max: usize) -> String {
+    if out.len() <= max {
+        return out;
+    }
+    let note = format!(
+        "\n\n> **summary.md cut at {} KiB** (GitHub caps a step summary at 1 MiB): see \
+         report.html, results.json and junit.xml for the rest.\n",
+        max / 1024
+    );
+    let mut end = max.saturating_sub(note.len());
+    while !out.is_char_boundary(end) {
+        end -= 1;
+    }
+    end = out[..end].rfind('\n').unwrap_or(0);
+    out.truncate(end);
+    out.push_str(&note);
     out
+}
+
+/// The OS matrix: a client × server table per check, then one table of the single-OS checks
+/// (nothing when no test has OS matrix values).
+fn grid_tables(out: &mut String, report: &RunReport) {
+    let grids = grid::grids(report);
+    if grids.is_empty() {
+        return;
+    }
+    let legend: Vec<String> = grid::legend(&grids)
+        .into_iter()
+        .map(|o| format!("{} {}", grid::symbol(o), grid::outcome_word(o)))
+        .collect();
+    let _ = write!(out, "### OS matrix\n\n{}\n\n", legend.join(" · "));
+    let (pairs, singles): (Vec<_>, Vec<_>) = grids.iter().partition(|g| g.is_client_server());
+    for g in pairs {
+        let _ = write!(out, "| `{}` client ↓ server → |", table_code(&g.check));
+        header_cells(out, 1, &g.columns);
+        for (row, cells) in g.rows.iter().zip(&g.cells) {
+            let _ = write!(out, "| **{}** |", cell(row));
+            for c in cells {
+                let _ = write!(out, " {} |", grid::symbol(c.as_ref().map(|c| c.outcome)));
+            }
+            out.push('\n');
+        }
+        out.push('\n');
+    }
+    if singles.is_empty() {
+        return;
+    }
+    let mut columns: Vec<String> = Vec::new();
+    for g in &singles {
+        for c in &g.columns {
+            if !columns.contains(c) {
+                columns.push(c.clone());
+            }
+        }
+    }
+    grid::sort_oses(&mut columns);
+    out.push_str("| Check | OS of |");
+    header_cells(out, 2, &columns);
+    for g in singles {
+        let key = match &g.shape {
+            grid::GridShape::Single(key) => key.as_str(),
+            grid::GridShape::ClientServer => "",
+        };
+        let _ = write!(out, "| `{}` | {} |", table_code(&g.check), cell(key));
+        for column in &columns {
+            let _ = write!(out, " {} |", grid::symbol(g.single(column)));
+        }
+        out.push('\n');
+    }
+    out.push('\n');
+}
+
+/// The rest of a grid table's header after its `leading` first cells: one centred column per
+/// OS, then the delimiter row.
+fn header_cells(out: &mut String, leading: usize, columns: &[String]) {
+    for c in columns {
+        let _ = write!(out, " {} |", cell(c));
+    }
+    out.push_str("\n|");
+    for _ in 0..leading {
+        out.push_str(" --- |");
+    }
+    for _ in columns {
+        out.push_str(" :-: |");
+    }
+    out.push('\n');
 }
 
 /// A `heading` and a table of the tests that ended with `outcome` and their messages (nothing
@@ -235,23 +302,8 @@ fn table_code(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::report::model::{ClusterDomain, DomainSource, RunInfo, TestResult};
+    use crate::report::tests::result;
     use std::time::Duration;
-
-    fn result(name: &str, outcome: Outcome) -> TestResult {
-        TestResult {
-            name: name.into(),
-            suite: "s".into(),
-            tags: vec![],
-            outcome,
-            duration: Duration::ZERO,
-            message: None,
-            skip_reason: None,
-            details: String::new(),
-            notes: vec![],
-            artifacts: None,
-            attempts: Vec::new(),
-        }
-    }
 
     #[test]
     fn counts_failures_and_groups_skips() {
@@ -327,6 +379,68 @@ mod tests {
         ));
         assert!(md.contains("- no default StorageClass (1): `s/c`"));
         assert!(!md.contains("error"), "no errors, no mention: {md}");
+        assert!(
+            md.contains(
+                "### OS matrix\n\n⏭ skipped\n\n| Check | OS of | windows |\n| --- | --- | :-: |\n\
+                 | `s/a` | os | ⏭ |\n| `s/b` | os | ⏭ |\n"
+            ),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn draws_a_client_server_grid_before_the_failures() {
+        let mut f = result("n/p|2p[client=linux,server=windows]", Outcome::Failed);
+        f.message = Some("dropped".into());
+        let report = RunReport {
+            results: vec![
+                result("n/p|2p[client=linux,server=linux]", Outcome::Passed),
+                f,
+                result("n/p|2p[client=windows,server=linux]", Outcome::Error),
+                result("n/dns[client=linux]", Outcome::Passed),
+            ],
+            ..crate::report::tests::report()
+        };
+        let md = render_summary(&report);
+        let grid = "### OS matrix\n\n✅ passed · ❌ failed · ⚠ error · — not in the run\n\n\
+                    | `n/p\\|2p` client ↓ server → | linux | windows |\n\
+                    | --- | :-: | :-: |\n\
+                    | **linux** | ✅ | ❌ |\n\
+                    | **windows** | ⚠ | — |\n\n\
+                    | Check | OS of | linux |\n| --- | --- | :-: |\n| `n/dns` | client | ✅ |\n\n\
+                    ### Failed\n";
+        assert!(md.contains(grid), "{md}");
+    }
+
+    #[test]
+    fn a_huge_summary_is_cut_at_whole_lines_and_says_so() {
+        let results: Vec<TestResult> = (0..3_000)
+            .map(|i| {
+                let mut f = result(&format!("s/t{i}"), Outcome::Failed);
+                f.message = Some("y".repeat(2_000));
+                f
+            })
+            .collect();
+        let report = RunReport {
+            results,
+            ..crate::report::tests::report()
+        };
+        let md = render_summary(&report);
+        assert!(md.len() <= MAX_SUMMARY_BYTES, "{}", md.len());
+        assert!(
+            md.ends_with(
+                "\n\n> **summary.md cut at 1000 KiB** (GitHub caps a step summary at 1 MiB): see \
+                 report.html, results.json and junit.xml for the rest.\n"
+            ),
+            "{}",
+            &md[md.len() - 300..]
+        );
+        let before = md
+            .rsplit("\n\n> **summary.md cut")
+            .nth(1)
+            .unwrap_or_default();
+        assert!(before.ends_with(" |"), "a whole table row last");
+        assert_eq!(cap("short".into(), 10), "short");
     }
 
     #[test]

@@ -53,17 +53,8 @@ impl RunEnv {
 /// A result for this test with `outcome` and nothing else filled in yet.
 pub(crate) fn result(case: &TestCase, outcome: Outcome) -> TestResult {
     TestResult {
-        name: case.name.clone(),
-        suite: case.suite.clone(),
         tags: case.tags.iter().cloned().collect(),
-        outcome,
-        duration: std::time::Duration::ZERO,
-        message: None,
-        skip_reason: None,
-        details: String::new(),
-        notes: vec![],
-        artifacts: None,
-        attempts: Vec::new(),
+        ..TestResult::new(case.name.clone(), case.suite.clone(), outcome)
     }
 }
 

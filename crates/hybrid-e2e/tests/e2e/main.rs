@@ -30,6 +30,8 @@ mod networking;
 mod probe_transport;
 // The preflight: permissions asked before any test (SelfSubjectAccessReviews).
 mod preflight;
+// report.html and the OS matrix: a cross-OS fault's failed cells, in a headless Chromium too.
+mod report_html;
 // Reports of hostile, skipped, aborted and empty runs against the JUnit schema.
 mod report_schema;
 // `--retries`: flaky tests (passed after failing) and tests failing every attempt.

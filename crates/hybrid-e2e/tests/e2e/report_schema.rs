@@ -15,7 +15,8 @@ use hybrid_e2e_runner::report::{
 
 const NASTY: &str = "\x1b[31mERROR\x1b[0m \x00 bell\x07 vt\x0b ]]> <script>alert('x')</script> & &amp; \"q\" \u{fffe} 🚀 日本\r\n";
 
-fn info() -> RunInfo {
+/// The facts of a run on a mixed cluster, for reports built by hand.
+pub(crate) fn info() -> RunInfo {
     RunInfo {
         run_id: "20260102-030405-ab12".into(),
         harness_version: "0.1.0".into(),
