@@ -182,6 +182,8 @@ impl RunPlan {
             cluster_domain: args.cluster_domain.clone(),
             tolerations: args.pods.tolerations.clone(),
             retries: args.retries,
+            progress_interval: args.progress_interval.0,
+            slow_after: args.slow_after.0,
         };
         Ok(RunPlan {
             target,
