@@ -278,7 +278,7 @@ pub(crate) struct RunArgs {
     pub format: Format,
 
     /// Print a progress line (tests done of all, passed, failed, skipped, running, time
-    /// elapsed) to stderr this often, e.g. 30s or 1m; 0 or off: only when the process gets
+    /// elapsed) to stderr this often, e.g. 1m or 10m; 0 or off: only when the process gets
     /// SIGUSR1. With --format json, a "progress" event on stdout instead.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = every)]
     pub progress_interval: Every,

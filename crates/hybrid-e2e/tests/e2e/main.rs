@@ -28,6 +28,8 @@ mod networking;
 mod probe_transport;
 // The preflight: permissions asked before any test (SelfSubjectAccessReviews).
 mod preflight;
+// Progress while running: --progress-interval, SIGUSR1, --slow-after, JSON events.
+mod progress;
 // Reports of hostile, skipped, aborted and empty runs against the JUnit schema.
 mod report_schema;
 // `--retries`: flaky tests (passed after failing) and tests failing every attempt.
