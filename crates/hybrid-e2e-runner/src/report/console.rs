@@ -631,7 +631,7 @@ mod tests {
 
     /// A run of two tests at once in JSON, with a step, a progress and a slow event between.
     fn json_with_progress() -> Vec<serde_json::Value> {
-        use crate::run::progress::{Progress, Slow};
+        use crate::report::progress::{Progress, Slow};
         let console = reporter(ConsoleFormat::Json);
         let results = [
             result("s/a", Outcome::Passed),
@@ -726,7 +726,7 @@ mod tests {
 
     #[test]
     fn progress_and_slow_lines_go_to_stderr_in_pretty_and_terse() {
-        use crate::run::progress::{Progress, Slow};
+        use crate::report::progress::{Progress, Slow};
         for format in [ConsoleFormat::Pretty, ConsoleFormat::Terse] {
             let console = reporter(format);
             let (mut out, mut err) = (Vec::new(), Vec::new());

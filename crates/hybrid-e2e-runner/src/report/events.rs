@@ -52,10 +52,10 @@ pub enum RunEvent<'a> {
         what: &'a str,
     },
     /// How far the run is: every `--progress-interval`, and on SIGUSR1.
-    Progress(&'a crate::run::progress::Progress),
+    Progress(&'a super::progress::Progress),
     /// A test ran past `--slow-after` (again: at each multiple of it), or SIGUSR1 asked: its
     /// current step and what that step's wait last saw.
-    Slow(&'a crate::run::progress::Slow),
+    Slow(&'a super::progress::Slow),
     /// A test ended: passed, failed, or skipped.
     TestFinished(&'a TestResult),
     /// Every test has finished (or was skipped); cleanup comes next.

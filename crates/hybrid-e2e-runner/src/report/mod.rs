@@ -9,6 +9,7 @@ pub mod events;
 pub mod json;
 pub mod junit;
 pub mod model;
+pub mod progress;
 pub mod sanitize;
 pub mod summary;
 
