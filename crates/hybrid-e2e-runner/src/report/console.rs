@@ -31,6 +31,9 @@ pub enum ConsoleFormat {
 pub struct ConsoleReporter {
     format: ConsoleFormat,
     color: bool,
+    /// stdout and stderr are both terminals: a stderr line must not land inside an open test
+    /// line (`--test-threads 1`).
+    one_terminal: bool,
     state: Mutex<State>,
 }
 
@@ -63,6 +66,7 @@ impl ConsoleReporter {
         ConsoleReporter {
             format,
             color,
+            one_terminal: std::io::stdout().is_terminal() && std::io::stderr().is_terminal(),
             state: Mutex::new(State::default()),
         }
     }
@@ -170,7 +174,7 @@ impl ConsoleReporter {
                     ]);
                     let _ = writeln!(out, "{line}");
                 } else {
-                    let _ = writeln!(err, "{p}");
+                    self.aside(&p.to_string(), out, err);
                 }
             }
             RunEvent::Slow(slow) => {
@@ -198,7 +202,7 @@ impl ConsoleReporter {
                     ]);
                     let _ = writeln!(out, "{line}");
                 } else {
-                    let _ = writeln!(err, "{slow}");
+                    self.aside(&slow.to_string(), out, err);
                 }
             }
             RunEvent::TestFinished(result) => {
@@ -318,6 +322,25 @@ impl ConsoleReporter {
             }
         }
         let _ = out.flush();
+    }
+
+    /// Writes `line` to stderr; on one terminal, around the open test line (the line ends,
+    /// `line` follows, the test's line opens again).
+    fn aside(&self, line: &str, out: &mut dyn Write, err: &mut dyn Write) {
+        let mut state = self.state();
+        let open = state
+            .open
+            .clone()
+            .filter(|_| self.one_terminal && self.format == ConsoleFormat::Pretty);
+        if open.is_some() {
+            let _ = writeln!(out);
+            let _ = out.flush();
+        }
+        let _ = writeln!(err, "{line}");
+        if let Some(name) = open {
+            let _ = err.flush();
+            self.open_line(&mut state, &name, out);
+        }
     }
 
     /// Prints the start of a test's line (Pretty: `test <name> ... `; Json: its "started").
@@ -476,6 +499,7 @@ mod tests {
         ConsoleReporter {
             format,
             color: false,
+            one_terminal: false,
             state: Mutex::new(State::default()),
         }
     }
@@ -629,6 +653,21 @@ mod tests {
         assert_eq!(events[7]["passed"], 1);
     }
 
+    /// The start of a run of `cases` (all to run), `threads` at a time, on a cluster of no nodes.
+    fn started(cases: &[TestCase], threads: usize) -> RunEvent<'_> {
+        RunEvent::Started {
+            server: "https://c",
+            version: None,
+            nodes: &[],
+            cases,
+            to_run: cases.len(),
+            skipped: 0,
+            threads,
+            run_id: "r1",
+            warnings: &[],
+        }
+    }
+
     /// A run of two tests at once in JSON, with a step, a progress and a slow event between.
     fn json_with_progress() -> Vec<serde_json::Value> {
         use crate::report::progress::{Progress, Slow};
@@ -646,17 +685,7 @@ mod tests {
             .collect();
         let (mut out, mut err) = (Vec::new(), Vec::new());
         let mut send = |event| console.render(event, &mut out, &mut err);
-        send(RunEvent::Started {
-            server: "https://c",
-            version: None,
-            nodes: &[],
-            cases: &cases,
-            to_run: 2,
-            skipped: 0,
-            threads: 4,
-            run_id: "r1",
-            warnings: &[],
-        });
+        send(started(&cases, 4));
         send(RunEvent::TestStarted { name: "s/a" });
         send(RunEvent::TestStarted { name: "s/b" });
         send(RunEvent::StepStarted {
@@ -765,6 +794,39 @@ mod tests {
                  slow: s/b: preparing its namespace for 1m1s\n"
             );
         }
+    }
+
+    #[test]
+    fn on_one_terminal_a_progress_line_does_not_land_inside_an_open_test_line() {
+        use crate::report::progress::Progress;
+        let console = ConsoleReporter {
+            one_terminal: true,
+            ..reporter(ConsoleFormat::Pretty)
+        };
+        let cases = [TestCase {
+            name: "s/a".into(),
+            ..case(&[])
+        }];
+        let progress = Progress {
+            total: 1,
+            running: 1,
+            ..Progress::default()
+        };
+        let passed = result("s/a", Outcome::Passed);
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let mut send = |event| console.render(event, &mut out, &mut err);
+        send(started(&cases, 1));
+        send(RunEvent::TestStarted { name: "s/a" });
+        send(RunEvent::Progress(&progress));
+        send(RunEvent::TestFinished(&passed));
+        let out = String::from_utf8(out).expect("utf-8");
+        assert!(
+            out.starts_with("\nrunning 1 test\ntest s/a ... \ntest s/a ... ok\n"),
+            "{out}"
+        );
+        assert!(String::from_utf8(err).expect("utf-8").ends_with(
+            "\nprogress: 0/1 done (0 passed, 0 failed, 0 skipped), 1 running, 0s elapsed\n"
+        ));
     }
 
     #[test]
