@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use hybrid_e2e_runner::catalog::{Shard, ShardError};
+use hybrid_e2e_runner::run::progress::{Every, EveryError};
 use hybrid_e2e_runner::toleration::{TestToleration, TolerationError};
 use hybrid_sim::{Fault, Quirk};
 
@@ -332,6 +333,19 @@ pub(crate) struct RunArgs {
     #[arg(long, value_enum, default_value_t = Format::Pretty)]
     pub format: Format,
 
+    /// Print a progress line (tests done of all, passed, failed, skipped, running, time
+    /// elapsed) to stderr this often, e.g. 1m or 10m; 0 or off: only when the process gets
+    /// SIGUSR1. With --format json, a "progress" event on stdout instead.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = every)]
+    pub progress_interval: Every,
+
+    /// A test still running after this long (and after each multiple of it) gets a line on
+    /// stderr naming its current step and what that step's wait last saw (a pod's state and
+    /// node); SIGUSR1 asks for these lines too. 0 or off: never. With --format json, a "slow"
+    /// event on stdout instead.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = every)]
+    pub slow_after: Every,
+
     /// The Pod Security level test namespaces enforce (labels
     /// pod-security.kubernetes.io/enforce|warn|audit); tests needing more are skipped.
     #[arg(long, value_enum, value_name = "LEVEL", default_value_t = PodSecurity::Privileged)]
@@ -368,6 +382,11 @@ fn timeout_scale(text: &str) -> Result<f64, ScaleError> {
     } else {
         Err(ScaleError::NotPositive(scale))
     }
+}
+
+/// Reads `--progress-interval` and `--slow-after`: a duration, or 0 / off.
+fn every(text: &str) -> Result<Every, EveryError> {
+    hybrid_e2e_runner::run::progress::parse_every(text)
 }
 
 /// Reads `--cluster-domain`: a DNS name, its trailing dot dropped.

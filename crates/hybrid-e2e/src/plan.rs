@@ -197,6 +197,8 @@ impl RunPlan {
             tolerations: args.pods.tolerations.clone(),
             retries: args.retries,
             shard: selected.shard,
+            progress_interval: args.progress_interval.0,
+            slow_after: args.slow_after.0,
         };
         Ok(RunPlan {
             target,

@@ -31,6 +31,9 @@ pub enum ConsoleFormat {
 pub struct ConsoleReporter {
     format: ConsoleFormat,
     color: bool,
+    /// stdout and stderr are both terminals: a stderr line must not land inside an open test
+    /// line (`--test-threads 1`).
+    one_terminal: bool,
     state: Mutex<State>,
 }
 
@@ -43,6 +46,8 @@ struct State {
     one_at_a_time: bool,
     /// The test whose line is open (its name printed, its outcome not yet).
     open: Option<String>,
+    /// JSON: the tests whose `started` event is out and whose end is not.
+    started: std::collections::HashSet<String>,
     passed: usize,
     failed: usize,
     errored: usize,
@@ -61,6 +66,7 @@ impl ConsoleReporter {
         ConsoleReporter {
             format,
             color,
+            one_terminal: std::io::stdout().is_terminal() && std::io::stderr().is_terminal(),
             state: Mutex::new(State::default()),
         }
     }
@@ -130,14 +136,84 @@ impl ConsoleReporter {
             }
             RunEvent::TestStarted { name } => {
                 let mut state = self.state();
-                if state.one_at_a_time {
+                if state.one_at_a_time || self.format == ConsoleFormat::Json {
                     self.open_line(&mut state, name, out);
+                }
+            }
+            RunEvent::StepStarted {
+                name,
+                step,
+                location,
+                what,
+            } => {
+                if self.format == ConsoleFormat::Json {
+                    let line = json_line(&[
+                        ("type", "step".into()),
+                        ("name", name.into()),
+                        ("step", step.into()),
+                        ("event", "started".into()),
+                        ("what", what.into()),
+                        ("location", location.into()),
+                    ]);
+                    let _ = writeln!(out, "{line}");
+                }
+            }
+            RunEvent::Progress(p) => {
+                if self.format == ConsoleFormat::Json {
+                    let line = json_line(&[
+                        ("type", "progress".into()),
+                        ("done", p.ended.total().into()),
+                        ("total", p.total.into()),
+                        ("passed", p.ended.passed.into()),
+                        ("flaky", p.ended.flaky.into()),
+                        ("failed", p.ended.failed.into()),
+                        ("errored", p.ended.errored.into()),
+                        ("ignored", p.ended.skipped.into()),
+                        ("running", p.running.into()),
+                        ("exec_time", p.elapsed.as_secs_f64().into()),
+                    ]);
+                    let _ = writeln!(out, "{line}");
+                } else {
+                    self.aside(&p.to_string(), out, err);
+                }
+            }
+            RunEvent::Slow(slow) => {
+                if self.format == ConsoleFormat::Json {
+                    let (step, location, what) = match &slow.step {
+                        Some((n, location, what)) => {
+                            ((*n).into(), location.as_str().into(), what.as_str().into())
+                        }
+                        None => Default::default(),
+                    };
+                    let (seen, seen_time) = match &slow.seen {
+                        Some((state, since)) => (state.as_str().into(), since.as_secs_f64().into()),
+                        None => Default::default(),
+                    };
+                    let line = json_line(&[
+                        ("type", "slow".into()),
+                        ("name", slow.name.as_str().into()),
+                        ("exec_time", slow.running_for.as_secs_f64().into()),
+                        ("step", step),
+                        ("location", location),
+                        ("what", what),
+                        ("step_time", slow.step_for.as_secs_f64().into()),
+                        ("seen", seen),
+                        ("seen_time", seen_time),
+                    ]);
+                    let _ = writeln!(out, "{line}");
+                } else {
+                    self.aside(&slow.to_string(), out, err);
                 }
             }
             RunEvent::TestFinished(result) => {
                 let mut state = self.state();
-                if state.open.as_deref() != Some(result.name.as_str()) {
+                let open = match self.format {
+                    ConsoleFormat::Json => state.started.remove(&result.name),
+                    _ => state.open.as_deref() == Some(result.name.as_str()),
+                };
+                if !open {
                     self.open_line(&mut state, &result.name, out);
+                    state.started.remove(&result.name);
                 }
                 state.open = None;
                 self.close_line(&mut state, result, out);
@@ -248,6 +324,25 @@ impl ConsoleReporter {
         let _ = out.flush();
     }
 
+    /// Writes `line` to stderr; on one terminal, around the open test line (the line ends,
+    /// `line` follows, the test's line opens again).
+    fn aside(&self, line: &str, out: &mut dyn Write, err: &mut dyn Write) {
+        let mut state = self.state();
+        let open = state
+            .open
+            .clone()
+            .filter(|_| self.one_terminal && self.format == ConsoleFormat::Pretty);
+        if open.is_some() {
+            let _ = writeln!(out);
+            let _ = out.flush();
+        }
+        let _ = writeln!(err, "{line}");
+        if let Some(name) = open {
+            let _ = err.flush();
+            self.open_line(&mut state, &name, out);
+        }
+    }
+
     /// Prints the start of a test's line (Pretty: `test <name> ... `; Json: its "started").
     fn open_line(&self, state: &mut State, name: &str, out: &mut dyn Write) {
         match self.format {
@@ -261,6 +356,7 @@ impl ConsoleReporter {
                     r#"{{ "type": "test", "event": "started", "name": {} }}"#,
                     json_string(name)
                 );
+                state.started.insert(name.to_string());
             }
         }
         state.open = Some(name.to_string());
@@ -377,6 +473,16 @@ fn kept_line(kept: &[String], err: &mut dyn Write) {
     }
 }
 
+/// One JSON object with these fields in this order, in the shape of the other lines
+/// (`{ "type": "step", ... }`).
+fn json_line(fields: &[(&str, serde_json::Value)]) -> String {
+    let fields: Vec<String> = fields
+        .iter()
+        .map(|(key, value)| format!("{}: {value}", json_string(key)))
+        .collect();
+    format!("{{ {} }}", fields.join(", "))
+}
+
 /// `s` as a JSON string literal, quotes included.
 fn json_string(s: &str) -> String {
     serde_json::Value::from(s).to_string()
@@ -385,6 +491,7 @@ fn json_string(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::TestCase;
     use crate::cluster::tests::case;
     use std::time::Duration;
 
@@ -392,6 +499,7 @@ mod tests {
         ConsoleReporter {
             format,
             color: false,
+            one_terminal: false,
             state: Mutex::new(State::default()),
         }
     }
@@ -543,6 +651,182 @@ mod tests {
         assert_eq!(events[6]["event"], "ignored");
         assert_eq!(events[7]["event"], "failed");
         assert_eq!(events[7]["passed"], 1);
+    }
+
+    /// The start of a run of `cases` (all to run), `threads` at a time, on a cluster of no nodes.
+    fn started(cases: &[TestCase], threads: usize) -> RunEvent<'_> {
+        RunEvent::Started {
+            server: "https://c",
+            version: None,
+            nodes: &[],
+            cases,
+            to_run: cases.len(),
+            skipped: 0,
+            threads,
+            run_id: "r1",
+            warnings: &[],
+        }
+    }
+
+    /// A run of two tests at once in JSON, with a step, a progress and a slow event between.
+    fn json_with_progress() -> Vec<serde_json::Value> {
+        use crate::report::progress::{Progress, Slow};
+        let console = reporter(ConsoleFormat::Json);
+        let results = [
+            result("s/a", Outcome::Passed),
+            result("s/b", Outcome::Failed),
+        ];
+        let cases: Vec<_> = results
+            .iter()
+            .map(|r| TestCase {
+                name: r.name.clone(),
+                ..case(&[])
+            })
+            .collect();
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let mut send = |event| console.render(event, &mut out, &mut err);
+        send(started(&cases, 4));
+        send(RunEvent::TestStarted { name: "s/a" });
+        send(RunEvent::TestStarted { name: "s/b" });
+        send(RunEvent::StepStarted {
+            name: "s/b",
+            step: 1,
+            location: "s.yaml:3",
+            what: "wait for pod \"p\" to be ready",
+        });
+        let progress = Progress {
+            total: 2,
+            running: 2,
+            elapsed: Duration::from_secs(3),
+            ..Progress::default()
+        };
+        send(RunEvent::Progress(&progress));
+        let slow = Slow {
+            name: "s/b".into(),
+            running_for: Duration::from_secs(3),
+            step: Some((1, "s.yaml:3".into(), "wait".into())),
+            step_for: Duration::from_secs(2),
+            seen: Some(("ContainerCreating on n1".into(), Duration::from_secs(2))),
+        };
+        send(RunEvent::Slow(&slow));
+        for r in &results {
+            send(RunEvent::TestFinished(r));
+        }
+        let err = String::from_utf8(err).expect("utf-8");
+        assert!(
+            !err.contains("progress:") && !err.contains("slow:"),
+            "JSON events go to stdout: {err}"
+        );
+        String::from_utf8(out)
+            .expect("utf-8")
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
+    }
+
+    #[test]
+    fn json_streams_starts_steps_progress_and_slow_tests_as_they_come() {
+        let events = json_with_progress();
+        let shape: Vec<String> = events
+            .iter()
+            .map(|e| format!("{} {}", e["type"], e["event"]).replace('"', ""))
+            .collect();
+        assert_eq!(
+            shape,
+            [
+                "suite started",
+                "test started",
+                "test started",
+                "step started",
+                "progress null",
+                "slow null",
+                "test ok",
+                "test failed",
+            ]
+        );
+        assert_eq!(events[3]["name"], "s/b");
+        assert_eq!(events[3]["step"], 1);
+        assert_eq!(events[3]["what"], "wait for pod \"p\" to be ready");
+        assert_eq!(events[4]["running"], 2);
+        assert_eq!(events[4]["total"], 2);
+        assert_eq!(events[5]["seen"], "ContainerCreating on n1");
+        assert_eq!(events[5]["location"], "s.yaml:3");
+    }
+
+    #[test]
+    fn progress_and_slow_lines_go_to_stderr_in_pretty_and_terse() {
+        use crate::report::progress::{Progress, Slow};
+        for format in [ConsoleFormat::Pretty, ConsoleFormat::Terse] {
+            let console = reporter(format);
+            let (mut out, mut err) = (Vec::new(), Vec::new());
+            let progress = Progress {
+                ended: crate::report::Counts {
+                    passed: 1,
+                    ..Default::default()
+                },
+                total: 3,
+                running: 2,
+                elapsed: Duration::from_secs(70),
+            };
+            console.render(RunEvent::Progress(&progress), &mut out, &mut err);
+            let slow = Slow {
+                name: "s/b".into(),
+                running_for: Duration::from_secs(61),
+                step: None,
+                step_for: Duration::ZERO,
+                seen: None,
+            };
+            console.render(RunEvent::Slow(&slow), &mut out, &mut err);
+            console.render(
+                RunEvent::StepStarted {
+                    name: "s/b",
+                    step: 1,
+                    location: "s.yaml:3",
+                    what: "wait",
+                },
+                &mut out,
+                &mut err,
+            );
+            assert!(out.is_empty(), "{format:?}");
+            assert_eq!(
+                String::from_utf8(err).expect("utf-8"),
+                "progress: 1/3 done (1 passed, 0 failed, 0 skipped), 2 running, 1m10s elapsed\n\
+                 slow: s/b: preparing its namespace for 1m1s\n"
+            );
+        }
+    }
+
+    #[test]
+    fn on_one_terminal_a_progress_line_does_not_land_inside_an_open_test_line() {
+        use crate::report::progress::Progress;
+        let console = ConsoleReporter {
+            one_terminal: true,
+            ..reporter(ConsoleFormat::Pretty)
+        };
+        let cases = [TestCase {
+            name: "s/a".into(),
+            ..case(&[])
+        }];
+        let progress = Progress {
+            total: 1,
+            running: 1,
+            ..Progress::default()
+        };
+        let passed = result("s/a", Outcome::Passed);
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let mut send = |event| console.render(event, &mut out, &mut err);
+        send(started(&cases, 1));
+        send(RunEvent::TestStarted { name: "s/a" });
+        send(RunEvent::Progress(&progress));
+        send(RunEvent::TestFinished(&passed));
+        let out = String::from_utf8(out).expect("utf-8");
+        assert!(
+            out.starts_with("\nrunning 1 test\ntest s/a ... \ntest s/a ... ok\n"),
+            "{out}"
+        );
+        assert!(String::from_utf8(err).expect("utf-8").ends_with(
+            "\nprogress: 0/1 done (0 passed, 0 failed, 0 skipped), 1 running, 0s elapsed\n"
+        ));
     }
 
     #[test]

@@ -40,6 +40,22 @@ pub enum RunEvent<'a> {
         /// The test cell's name.
         name: &'a str,
     },
+    /// A step of a running test began (sent before the test's `TestFinished`).
+    StepStarted {
+        /// The test cell's name.
+        name: &'a str,
+        /// 1-based; a retry counts from 1 again.
+        step: usize,
+        /// Where the step is written (`suites/x.yaml:12`).
+        location: &'a str,
+        /// What the step does.
+        what: &'a str,
+    },
+    /// How far the run is: every `--progress-interval`, and on SIGUSR1.
+    Progress(&'a super::progress::Progress),
+    /// A test ran past `--slow-after` (again: at each multiple of it), or SIGUSR1 asked: its
+    /// current step and what that step's wait last saw.
+    Slow(&'a super::progress::Slow),
     /// A test ended: passed, failed, or skipped.
     TestFinished(&'a TestResult),
     /// Every test has finished (or was skipped); cleanup comes next.

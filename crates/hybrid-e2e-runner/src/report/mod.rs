@@ -12,6 +12,7 @@ pub mod json;
 pub mod junit;
 pub mod model;
 pub mod overview;
+pub mod progress;
 pub mod sanitize;
 pub mod summary;
 

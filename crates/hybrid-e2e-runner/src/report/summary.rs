@@ -34,21 +34,26 @@ impl Counts {
     pub fn total(&self) -> usize {
         self.passed + self.failed + self.skipped + self.errored
     }
+
+    /// Counts one more test that ended with `result`.
+    pub fn add(&mut self, result: &super::model::TestResult) {
+        match result.outcome {
+            Outcome::Passed => {
+                self.passed += 1;
+                self.flaky += usize::from(result.is_flaky());
+            }
+            Outcome::Failed => self.failed += 1,
+            Outcome::Skipped => self.skipped += 1,
+            Outcome::Error => self.errored += 1,
+        }
+    }
 }
 
 /// Counts the outcomes of `report`'s tests (an aborted run's error is not a test).
 pub fn counts(report: &RunReport) -> Counts {
     let mut c = Counts::default();
     for r in &report.results {
-        match r.outcome {
-            Outcome::Passed => {
-                c.passed += 1;
-                c.flaky += usize::from(r.is_flaky());
-            }
-            Outcome::Failed => c.failed += 1,
-            Outcome::Skipped => c.skipped += 1,
-            Outcome::Error => c.errored += 1,
-        }
+        c.add(r);
     }
     c
 }

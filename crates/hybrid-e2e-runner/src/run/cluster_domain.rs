@@ -243,6 +243,7 @@ async fn read_domain(
         WaitUntil::Running,
         RUNNING_TIMEOUT.mul_f64(scale),
         super::unschedulable::Patience::scaled(scale),
+        &Default::default(),
     )
     .await
     .map_err(DiscoveryFailed::NotRunning)?;
@@ -251,6 +252,7 @@ async fn read_domain(
         namespace: namespace.to_string(),
         os_of: HashMap::from([(POD.to_string(), Os::Linux)]),
         notes: Vec::new(),
+        live: Default::default(),
     };
     let command = ["cat".to_string(), "/etc/resolv.conf".to_string()];
     let (code, stdout, stderr) = scope

@@ -9,12 +9,14 @@ pub mod cluster_domain;
 pub mod connect;
 pub(crate) mod diagnose;
 pub(crate) mod image_pull;
+pub(crate) mod live;
 pub(crate) mod mounts;
 pub mod namespace;
 pub(crate) mod objects;
 pub(crate) mod placeholders;
 pub mod preflight;
 pub(crate) mod probe;
+pub mod progress;
 pub(crate) mod retry;
 mod schedule;
 pub(crate) mod scope;
@@ -87,6 +89,11 @@ pub struct RunConfig {
     pub retries: u32,
     /// `--shard K/N`, already applied to the cells (for the report).
     pub shard: Option<crate::catalog::Shard>,
+    /// `--progress-interval`: how often a progress line comes (none: only on SIGUSR1).
+    pub progress_interval: Option<Duration>,
+    /// `--slow-after`: a test running this long (and each multiple of it) gets a `slow:` line
+    /// naming its current step; SIGUSR1 asks for those lines of every test past it (none: off).
+    pub slow_after: Option<Duration>,
 }
 
 /// How an `http` step from a pod reaches the agnhost netexec of that source pod, which then
@@ -166,6 +173,11 @@ pub fn execute(
     let clock = Instant::now();
     let mut info = run_info(plan);
     let retries = RetriesSince::now();
+    // At run start, so that a SIGUSR1 before the tests asks for progress instead of killing.
+    let progress_signal = {
+        let _context = runtime.enter();
+        progress::ProgressSignal::install()
+    };
 
     let preflight = preflight::stop_reason(
         &connection.client,
@@ -276,7 +288,14 @@ pub fn execute(
             let _ = env.test.cluster_domain.set(domain.name.clone());
             reporter.report(RunEvent::ClusterDomain(domain));
         }
-        let results = schedule::run_all(&env, &cases, skips, plan.test_threads, reporter).await;
+        let watch = progress::Watch::new(
+            cases.len(),
+            plan.progress_interval,
+            plan.slow_after,
+            progress_signal,
+        );
+        let results =
+            schedule::run_all(&env, &cases, skips, plan.test_threads, watch, reporter).await;
         let interrupted = env.cancel.is_cancelled();
         sweep(&env, plan, interrupted, reporter).await;
         info.duration = clock.elapsed();

@@ -9,6 +9,8 @@ use std::time::Instant;
 
 use tokio::task::JoinSet;
 
+use super::live::Live;
+use super::progress::Watch;
 use super::test::{self, RunEnv};
 use crate::catalog::TestCase;
 use crate::report::events::{Reporter, RunEvent};
@@ -24,6 +26,7 @@ pub(crate) async fn run_all(
     cases: &[TestCase],
     skips: Vec<Option<String>>,
     threads: usize,
+    mut watch: Watch,
     reporter: &dyn Reporter,
 ) -> Vec<TestResult> {
     let started = Instant::now();
@@ -31,7 +34,8 @@ pub(crate) async fn run_all(
     let mut running = JoinSet::new();
     let mut index_of = HashMap::new();
     let mut waiting = cases.iter().zip(skips).enumerate();
-    let mut record = |index: usize, result: TestResult| {
+    let mut record = |watch: &mut Watch, index: usize, result: TestResult| {
+        watch.finished(index, &result, reporter);
         reporter.report(RunEvent::TestFinished(&result));
         results[index] = Some(result);
     };
@@ -42,26 +46,35 @@ pub(crate) async fn run_all(
             };
             let skip = skip.or_else(|| env.cancel.is_cancelled().then(|| NOT_STARTED.into()));
             if let Some(reason) = skip {
-                record(index, test::skipped(case, &reason));
+                record(&mut watch, index, test::skipped(case, &reason));
                 continue;
             }
             reporter.report(RunEvent::TestStarted { name: &case.name });
+            let live = watch.started(index, &case.name);
             let (env, case) = (env.clone(), case.clone());
-            let task = running.spawn(async move { run_attempts(&env, &case, index + 1).await });
+            let task =
+                running.spawn(async move { run_attempts(&env, &case, index + 1, &live).await });
             index_of.insert(task.id(), index);
         }
-        let Some(joined) = running.join_next_with_id().await else {
+        let joined = tokio::select! {
+            joined = running.join_next_with_id() => joined,
+            wake = watch.next() => {
+                watch.tell(wake, running.len(), reporter);
+                continue;
+            }
+        };
+        let Some(joined) = joined else {
             break;
         };
         match joined {
             Ok((id, result)) => {
                 if let Some(index) = index_of.remove(&id) {
-                    record(index, result);
+                    record(&mut watch, index, result);
                 }
             }
             Err(error) => {
                 if let Some(index) = index_of.remove(&error.id()) {
-                    record(index, broken(&cases[index], error));
+                    record(&mut watch, index, broken(&cases[index], error));
                 }
             }
         }
@@ -79,11 +92,11 @@ pub(crate) async fn run_all(
 /// Runs `case` until it passes, is skipped, or has failed `env.retries` more times than once;
 /// each attempt in a namespace of its own. After Ctrl-C no retry starts. The last attempt is
 /// the result; the earlier (unsuccessful) ones are its `attempts`.
-async fn run_attempts(env: &RunEnv, case: &TestCase, index: usize) -> TestResult {
+async fn run_attempts(env: &RunEnv, case: &TestCase, index: usize, live: &Live) -> TestResult {
     let mut earlier = Vec::new();
     let mut attempt = 1;
     loop {
-        let mut result = test::run_test(env, case, index, attempt).await;
+        let mut result = test::run_test(env, case, index, attempt, live).await;
         let again = result.outcome.is_unsuccessful()
             && attempt <= env.retries
             && !env.cancel.is_cancelled();
@@ -181,7 +194,7 @@ mod tests {
             seen.lock().expect("not poisoned").push(line);
         };
         let skips = vec![Some("no Ready node".to_string()), None, None];
-        let results = run_all(&env, &cases, skips, 2, &reporter).await;
+        let results = run_all(&env, &cases, skips, 2, Watch::off(3), &reporter).await;
         let reasons: Vec<_> = results.iter().map(|r| r.skip_reason.as_deref()).collect();
         assert_eq!(
             reasons,
@@ -201,7 +214,7 @@ mod tests {
         if let Some(env) = Arc::get_mut(&mut env) {
             env.retries = 2;
         }
-        let result = run_attempts(&env, &case(&[]), 1).await;
+        let result = run_attempts(&env, &case(&[]), 1, &Live::default()).await;
         assert_eq!(result.outcome, Outcome::Failed);
         assert_eq!(result.attempts.len(), 2, "{:?}", result.attempts);
         assert!(result
@@ -211,7 +224,7 @@ mod tests {
         assert!(!result.is_flaky());
 
         env.cancel.cancel();
-        let result = run_attempts(&env, &case(&[]), 1).await;
+        let result = run_attempts(&env, &case(&[]), 1, &Live::default()).await;
         assert_eq!(result.outcome, Outcome::Failed);
         assert!(result.attempts.is_empty(), "{:?}", result.attempts);
     }

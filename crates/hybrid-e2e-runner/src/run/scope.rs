@@ -62,6 +62,8 @@ pub(crate) struct TestScope<'a> {
     /// What steps noted for the report, a line each (the nodes a NodePort check left out);
     /// taken by the test after each step.
     pub notes: Vec<String>,
+    /// What the test is at, for progress lines (`run::live`); waits record what they see.
+    pub live: super::live::Live,
 }
 
 /// What a command run in a container gave: exit code, stdout, stderr.

@@ -9,6 +9,7 @@ use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::diagnose;
+use super::live::Live;
 use super::namespace::{self, LiveNamespaces};
 use super::scope::{TestEnv, TestScope};
 use super::signals::StopSignal;
@@ -86,6 +87,7 @@ pub(crate) async fn run_test(
     case: &TestCase,
     index: usize,
     attempt: u32,
+    live: &Live,
 ) -> TestResult {
     let started = Instant::now();
     let mut result = result(case, Outcome::Passed);
@@ -124,6 +126,7 @@ pub(crate) async fn run_test(
         namespace: namespace.clone(),
         os_of: HashMap::new(),
         notes: Vec::new(),
+        live: live.clone(),
     };
     // Why the test did not pass, and whether the harness (not the cluster) is to blame.
     let mut harness_error = false;
@@ -141,6 +144,7 @@ pub(crate) async fn run_test(
     };
     for (n, step) in steps.iter().enumerate() {
         let what = describe(&step.action);
+        live.step(n + 1, &step.location.to_string(), &what);
         let step_started = Instant::now();
         let outcome = tokio::select! {
             r = scope.run(step) => r,

@@ -20,6 +20,7 @@ use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 
+use super::live::Live;
 use super::unschedulable::{self, Patience};
 use super::workload_pods::{self, WorkloadPods};
 use super::{image_pull, objects};
@@ -124,6 +125,11 @@ pub(crate) trait Waitable:
     /// One line describing the state, for a wait that timed out.
     fn summary(&self) -> String;
 
+    /// A short line describing the state, for a `slow:` progress line (`run::progress`).
+    fn brief(&self) -> String {
+        self.summary()
+    }
+
     /// Whether Warning events about the object that retries cannot heal, or that repeat
     /// [`REPEATED_WARNING_IS_HOPELESS`] times, mean the wait cannot succeed
     /// ([`hopeless_warning`]).
@@ -178,22 +184,23 @@ pub(crate) async fn wait(
     until: WaitUntil,
     timeout: Duration,
     patience: Patience<'_>,
+    live: &Live,
 ) -> Result<(), WaitError> {
     let p = patience;
     match object.kind {
-        ObjectKind::Pod => wait_for::<Pod>(client, namespace, object, until, timeout, p)
+        ObjectKind::Pod => wait_for::<Pod>(client, namespace, object, until, timeout, p, live)
             .await
             .map(drop),
         ObjectKind::Deployment => {
-            wait_for::<Deployment>(client, namespace, object, until, timeout, p)
+            wait_for::<Deployment>(client, namespace, object, until, timeout, p, live)
                 .await
                 .map(drop)
         }
-        ObjectKind::Job => wait_for::<Job>(client, namespace, object, until, timeout, p)
+        ObjectKind::Job => wait_for::<Job>(client, namespace, object, until, timeout, p, live)
             .await
             .map(drop),
         ObjectKind::PersistentVolumeClaim => {
-            wait_for::<PersistentVolumeClaim>(client, namespace, object, until, timeout, p)
+            wait_for::<PersistentVolumeClaim>(client, namespace, object, until, timeout, p, live)
                 .await
                 .map(drop)
         }
@@ -214,6 +221,7 @@ async fn wait_for<K: Waitable>(
     until: WaitUntil,
     timeout: Duration,
     patience: Patience<'_>,
+    live: &Live,
 ) -> Result<K, WaitError> {
     let name = object.name.as_str();
     let gone = || WaitError::Gone(objects::describe(object));
@@ -270,6 +278,7 @@ async fn wait_for<K: Waitable>(
                         if let (Some(s), Some(pod)) = (&mut stuck, object.as_pod()) {
                             s.saw(pod);
                         }
+                        live.saw(object.brief());
                         last = Some(object);
                     }
                     Some(Ok(None)) | None => return Err(gone()),
@@ -289,6 +298,9 @@ async fn wait_for<K: Waitable>(
                                 return Err(WaitError::Hopeless(reason));
                             }
                             remember(seen.pull_error);
+                            if let Some(object) = &last {
+                                live.saw(format!("{}; pods: {}", object.brief(), seen.states));
+                            }
                             last_pods = Some(seen.states);
                         }
                     }
@@ -505,6 +517,10 @@ impl Waitable for Pod {
 
     fn summary(&self) -> String {
         summarize(self)
+    }
+
+    fn brief(&self) -> String {
+        brief(self)
     }
 
     fn pull_error(&self) -> Option<PullError> {
@@ -844,6 +860,38 @@ pub(crate) fn summarize(pod: &Pod) -> String {
     parts.join("; ")
 }
 
+/// The pod's state in a few words: the reason its first waiting container waits (else its
+/// phase, and `not Ready` when running but not ready) and its node, or why it is not scheduled:
+/// `ContainerCreating on windows-node-1`, `Unschedulable: 0/4 nodes are available: ...`.
+pub(crate) fn brief(pod: &Pod) -> String {
+    let status = pod.status.clone().unwrap_or_default();
+    let node = pod.spec.as_ref().and_then(|s| s.node_name.as_deref());
+    let Some(node) = node else {
+        return match unschedulable::unschedulable_message(pod) {
+            Some(message) => format!("Unschedulable: {message}"),
+            None => "not scheduled yet".to_string(),
+        };
+    };
+    let waiting = status
+        .init_container_statuses
+        .iter()
+        .flatten()
+        .chain(status.container_statuses.iter().flatten())
+        .find_map(|cs| cs.state.as_ref()?.waiting.as_ref()?.reason.clone());
+    let phase = status.phase.unwrap_or_else(|| "Pending".to_string());
+    let ready = status
+        .conditions
+        .iter()
+        .flatten()
+        .any(|c| c.type_ == "Ready" && c.status == "True");
+    let state = match waiting {
+        Some(reason) => reason,
+        None if phase == "Running" && !ready => "Running, not Ready".to_string(),
+        None => phase,
+    };
+    format!("{state} on {node}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -867,6 +915,24 @@ mod tests {
         let p =
             pod(json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "False"}]}));
         assert_eq!(p.verdict(WaitUntil::Ready), Verdict::Pending);
+    }
+
+    #[test]
+    fn a_pod_in_brief_is_why_it_waits_and_where() {
+        assert_eq!(
+            pulling("ContainerCreating", "").brief(),
+            "ContainerCreating on n1"
+        );
+        let p =
+            pod(json!({"phase": "Running", "conditions": [{"type": "Ready", "status": "False"}]}));
+        assert_eq!(p.brief(), "Running, not Ready on n1");
+        let unscheduled: Pod = serde_json::from_value(json!({
+            "metadata": {"name": "p"},
+            "spec": {"containers": [{"name": "c", "image": "x"}]},
+            "status": {"phase": "Pending"}
+        }))
+        .unwrap();
+        assert_eq!(unscheduled.brief(), "not scheduled yet");
     }
 
     fn pulling(reason: &str, message: &str) -> Pod {

@@ -32,6 +32,8 @@ mod probe_transport;
 mod preflight;
 // report.html and the OS matrix: a cross-OS fault's failed cells, in a headless Chromium too.
 mod report_html;
+// Progress while running: --progress-interval, SIGUSR1, --slow-after, JSON events.
+mod progress;
 // Reports of hostile, skipped, aborted and empty runs against the JUnit schema.
 mod report_schema;
 // `--retries`: flaky tests (passed after failing) and tests failing every attempt.

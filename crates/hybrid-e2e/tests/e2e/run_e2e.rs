@@ -257,17 +257,8 @@ async fn an_interrupted_run_deletes_its_namespaces_and_exits_130() {
             .spawn()
             .unwrap();
         let pid = child.id().expect("child pid");
-        // Wait until a test (not the discovery namespace, index 0) has a namespace, then stop
-        // the run.
-        let mut created = false;
-        for _ in 0..400 {
-            let names = cluster.leftover_namespaces().await;
-            if names.iter().any(|n| !n.ends_with("-0")) {
-                created = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        // Wait until a test has a namespace, then stop the run.
+        let created = cluster.until_a_test_namespace().await;
         assert!(created, "SIG{signal}: the run created test namespaces");
         let kill = std::process::Command::new("kill")
             .args([&format!("-{signal}"), &pid.to_string()])

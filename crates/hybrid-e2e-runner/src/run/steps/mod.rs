@@ -402,6 +402,7 @@ mod tests {
             namespace: "ns".into(),
             os_of: HashMap::from([("win".into(), Os::Windows), ("lin".into(), Os::Linux)]),
             notes: Vec::new(),
+            live: Default::default(),
         };
         let pod = |name: &str| ObjectRef {
             kind: ObjectKind::Pod,

@@ -55,6 +55,7 @@ impl Wait<'_> {
             self.until,
             left,
             patience,
+            &scope.live,
         )
         .await
         .map_err(|source| StepError::Wait {

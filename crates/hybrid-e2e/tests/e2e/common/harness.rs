@@ -89,6 +89,19 @@ impl Cluster {
         self.run_within(args, Duration::from_secs(300)).await
     }
 
+    /// Waits (at most 10 s) until a run has created a test's namespace (not the discovery
+    /// namespace, index 0): the run is then among its tests. Whether one came.
+    pub(crate) async fn until_a_test_namespace(&self) -> bool {
+        for _ in 0..400 {
+            let names = self.leftover_namespaces().await;
+            if names.iter().any(|n| !n.ends_with("-0")) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        false
+    }
+
     /// Namespaces any run of the harness created that still exist.
     pub(crate) async fn leftover_namespaces(&self) -> Vec<String> {
         let client = self
