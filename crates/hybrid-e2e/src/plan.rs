@@ -16,7 +16,8 @@ use hybrid_e2e_runner::run::{ConsoleFormat, ProbeVia, RunConfig};
 use hybrid_sim::{Fault, Quirk, SimConfig};
 
 use crate::cli::{
-    ClusterArgs, Format, PodSecurity, ProbeVia as ProbeViaFlag, RunArgs, SelectArgs, SimArgs,
+    ClusterArgs, Format, PodSecurity, Prepull, ProbeVia as ProbeViaFlag, RunArgs, SelectArgs,
+    SimArgs,
 };
 
 /// Why the flags do not make a runnable plan.
@@ -182,6 +183,11 @@ impl RunPlan {
             cluster_domain: args.cluster_domain.clone(),
             tolerations: args.pods.tolerations.clone(),
             retries: args.retries,
+            prepull: match args.prepull {
+                Prepull::On => Some(args.prepull_timeout),
+                Prepull::Off => None,
+                Prepull::Auto => (!args.sim).then_some(args.prepull_timeout),
+            },
         };
         Ok(RunPlan {
             target,

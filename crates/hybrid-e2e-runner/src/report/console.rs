@@ -128,6 +128,37 @@ impl ConsoleReporter {
             RunEvent::ClusterDomain(domain) => {
                 let _ = writeln!(err, "Cluster domain: {domain}.");
             }
+            RunEvent::PrepullStarted { images, timeout } => {
+                let each: Vec<String> = images
+                    .iter()
+                    .map(|(os, images)| format!("{} on {os} nodes", images.len()))
+                    .collect();
+                let _ = writeln!(
+                    err,
+                    "Pre-pulling images: {} (timeout {}s)...",
+                    each.join(", "),
+                    timeout.as_secs()
+                );
+            }
+            RunEvent::PrepullProgress {
+                node,
+                pulled,
+                total,
+            } => {
+                let _ = writeln!(err, "prepull: {node} {pulled}/{total} images");
+            }
+            RunEvent::PrepullFinished { elapsed, error } => match error {
+                None => {
+                    let _ = writeln!(err, "Pre-pull done in {:.1}s.", elapsed.as_secs_f64());
+                }
+                Some(error) => {
+                    let _ = writeln!(
+                        err,
+                        "error: pre-pull ({:.1}s): {error}; the tests run anyway",
+                        elapsed.as_secs_f64()
+                    );
+                }
+            },
             RunEvent::TestStarted { name } => {
                 let mut state = self.state();
                 if state.one_at_a_time {

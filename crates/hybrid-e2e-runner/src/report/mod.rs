@@ -153,6 +153,7 @@ mod tests {
             },
             results: vec![],
             aborted: None,
+            prepull: None,
         }
     }
 

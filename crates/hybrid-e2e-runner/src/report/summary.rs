@@ -100,6 +100,9 @@ pub fn render_summary(report: &RunReport) -> String {
     if let Some(reason) = &report.aborted {
         let _ = writeln!(out, "> **Run aborted:** {}\n", cell(reason));
     }
+    if let Some(what) = &report.prepull {
+        let _ = writeln!(out, "> **Pre-pull failed:** {}\n", cell(what));
+    }
 
     for (outcome, heading) in [
         (Outcome::Failed, "### Failed"),
@@ -282,6 +285,7 @@ mod tests {
             },
             results: vec![result("s/p", Outcome::Passed), f, s1, s2, s3],
             aborted: Some("interrupted".into()),
+            prepull: None,
         };
         assert_eq!(
             counts(&report),

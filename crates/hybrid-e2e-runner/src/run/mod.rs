@@ -14,6 +14,7 @@ pub mod namespace;
 pub(crate) mod objects;
 pub(crate) mod placeholders;
 pub mod preflight;
+pub mod prepull;
 pub(crate) mod probe;
 pub(crate) mod retry;
 mod schedule;
@@ -85,6 +86,9 @@ pub struct RunConfig {
     pub tolerations: Vec<crate::toleration::TestToleration>,
     /// `--retries`: how many times a failed or errored test runs again.
     pub retries: u32,
+    /// `--prepull`: pull the tests' images on every node of their OS before the tests, within
+    /// this timeout (`--prepull-timeout`); `None`: no pre-pull.
+    pub prepull: Option<Duration>,
 }
 
 /// How an `http` step from a pod reaches the agnhost netexec of that source pod, which then
@@ -126,6 +130,8 @@ pub struct RunSummary {
     pub flaky: usize,
     /// Whether a stop signal (Ctrl-C, SIGTERM, SIGHUP) stopped the run early.
     pub interrupted: bool,
+    /// Whether `--prepull` failed (the reports hold its error case); it fails the run.
+    pub prepull_failed: bool,
 }
 
 /// Why a run stopped before its tests. The reports (one error case) are written already.
@@ -171,6 +177,7 @@ pub fn execute(
         &cases,
         &fixtures,
         plan.probe_via,
+        plan.prepull.is_some(),
     );
     if let Some(error) = runtime.block_on(preflight) {
         info.duration = clock.elapsed();
@@ -258,6 +265,15 @@ pub fn execute(
             .filter(|(_, skip)| skip.is_none())
             .map(|(case, _)| case)
             .collect();
+        let prepull_error = match plan.prepull {
+            Some(timeout) => {
+                tokio::select! {
+                    result = prepull_images(&env, plan, &will_run, timeout, reporter) => result.err(),
+                    () = env.cancel.cancelled() => None,
+                }
+            }
+            None => None,
+        };
         let resolving = cluster_domain::resolve(
             &env.test,
             plan.cluster_domain.as_deref(),
@@ -288,8 +304,10 @@ pub fn execute(
                     env.stop_signal()
                 )
             }),
+            prepull: prepull_error,
         };
         let counts = report::counts(&report);
+        let report_prepull_failed = report.prepull.is_some();
         write_reports(plan, report, reporter);
         RunSummary {
             passed: counts.passed,
@@ -298,6 +316,7 @@ pub fn execute(
             errored: counts.errored,
             flaky: counts.flaky,
             interrupted,
+            prepull_failed: report_prepull_failed,
         }
     };
     let summary = runtime.block_on(async {
@@ -310,10 +329,45 @@ pub fn execute(
                 errored: 0,
                 flaky: 0,
                 interrupted: true,
+                prepull_failed: false,
             },
         }
     });
     Ok(summary)
+}
+
+/// `--prepull` for the cells that will run: pulls their images on every node of each OS,
+/// telling `reporter` how it goes; `Err` says what failed.
+async fn prepull_images(
+    env: &RunEnv,
+    plan: &RunConfig,
+    will_run: &[&TestCase],
+    timeout: Duration,
+    reporter: &dyn Reporter,
+) -> Result<(), String> {
+    let images = prepull::images_by_os(will_run, &env.test.fixtures, &env.test.images);
+    if images.is_empty() {
+        return Ok(());
+    }
+    reporter.report(RunEvent::PrepullStarted {
+        images: &images,
+        timeout,
+    });
+    let started = Instant::now();
+    let result = prepull::Prepull {
+        client: &env.test.client,
+        run_id: &plan.run_id,
+        plan: &images,
+        tolerations: &plan.tolerations,
+        timeout,
+    }
+    .run(reporter)
+    .await;
+    reporter.report(RunEvent::PrepullFinished {
+        elapsed: started.elapsed(),
+        error: result.as_ref().err().map(String::as_str),
+    });
+    result
 }
 
 /// The API retries of this run: those of the process's clients since the run started.
@@ -391,6 +445,7 @@ fn aborted_report(info: RunInfo, reason: &str) -> RunReport {
         info,
         results: Vec::new(),
         aborted: Some(reason.to_string()),
+        prepull: None,
     }
 }
 

@@ -308,6 +308,15 @@ fn review_of(permission: &Permission) -> SelfSubjectAccessReview {
     }
 }
 
+/// What `--prepull` asks of the API beyond every run's rights: its DaemonSets (create, and
+/// list for their status) and its pods' statuses (`list pods`, which every run needs).
+pub fn for_prepull() -> BTreeSet<Permission> {
+    BTreeSet::from([
+        Permission::new("create", "apps", "daemonsets", ""),
+        Permission::new("list", "apps", "daemonsets", ""),
+    ])
+}
+
 /// `cannot get pods/exec cluster-wide; cannot create pods/exec cluster-wide`.
 pub fn describe_missing(missing: &[Permission]) -> String {
     missing
@@ -317,7 +326,8 @@ pub fn describe_missing(missing: &[Permission]) -> String {
         .join("; ")
 }
 
-/// The preflight of a run of `cases`: why the run must stop before its tests, if it must.
+/// The preflight of a run of `cases` (with `--prepull` when `prepull`): why the run must stop
+/// before its tests, if it must.
 /// When the API server cannot answer reviews, it says so and lets the run go on (discovery's
 /// dry-run namespace create still stops a run that may not create namespaces).
 pub(crate) async fn stop_reason(
@@ -326,8 +336,13 @@ pub(crate) async fn stop_reason(
     cases: &[TestCase],
     fixtures: &FixtureSet,
     via: ProbeVia,
+    prepull: bool,
 ) -> Option<RunError> {
-    match missing(client, &needed(cases, fixtures, via)).await {
+    let mut needed = needed(cases, fixtures, via);
+    if prepull {
+        needed.extend(for_prepull());
+    }
+    match missing(client, &needed).await {
         Ok(missing) if missing.is_empty() => None,
         Ok(missing) => Some(RunError::MissingPermissions {
             server: server.to_string(),
@@ -441,6 +456,7 @@ mod tests {
         let mut asked = needed(&catalog.tests, &catalog.fixtures, ProbeVia::Exec);
         asked.extend(needed(&catalog.tests, &catalog.fixtures, ProbeVia::Proxy));
         asked.extend(nice_to_have());
+        asked.extend(for_prepull());
         let granted = granted_by_deploy_rbac();
         let too_much: Vec<String> = granted.difference(&asked).map(|p| p.to_string()).collect();
         let too_little: Vec<String> = asked.difference(&granted).map(|p| p.to_string()).collect();
@@ -610,7 +626,8 @@ mod tests {
             "k",
             &catalog.tests,
             &catalog.fixtures,
-            ProbeVia::Exec
+            ProbeVia::Exec,
+            false
         )
         .await
         .is_none());
@@ -627,7 +644,8 @@ mod tests {
             "k",
             &catalog.tests,
             &catalog.fixtures,
-            ProbeVia::Exec
+            ProbeVia::Exec,
+            false
         )
         .await
         .is_none());
@@ -639,7 +657,15 @@ mod tests {
         let url = format!("http://{}", listener.local_addr().unwrap());
         drop(listener);
         let client = Client::try_from(kube::Config::new(url.parse().unwrap())).unwrap();
-        let stop = stop_reason(&client, "k", &[], &FixtureSet::default(), ProbeVia::Exec).await;
+        let stop = stop_reason(
+            &client,
+            "k",
+            &[],
+            &FixtureSet::default(),
+            ProbeVia::Exec,
+            false,
+        )
+        .await;
         assert!(
             matches!(
                 stop,

@@ -28,6 +28,8 @@ mod networking;
 mod probe_transport;
 // The preflight: permissions asked before any test (SelfSubjectAccessReviews).
 mod preflight;
+// --prepull: images pulled on every node first (a DaemonSet per OS); pull errors as one case.
+mod prepull;
 // Reports of hostile, skipped, aborted and empty runs against the JUnit schema.
 mod report_schema;
 // `--retries`: flaky tests (passed after failing) and tests failing every attempt.

@@ -84,6 +84,7 @@ fn run(results: Vec<TestResult>, aborted: Option<&str>) -> RunReport {
         info: info(),
         results,
         aborted: aborted.map(str::to_string),
+        prepull: None,
     }
 }
 
