@@ -2,9 +2,12 @@
 //! node gets the selected tests' images first, with a progress line per node on stderr, and the
 //! pre-pull namespace is gone after the run; the sim's `windows-pause-pull` fault is one error
 //! case `hybrid-e2e/prepull` naming each Windows node and the pull error (the tests still run);
-//! a timeout names the nodes still pulling; a bad `--prepull-timeout` is a usage error.
+//! a timeout names the nodes still pulling; Ctrl-C during the pre-pull leaves no namespace;
+//! a bad `--prepull-timeout` is a usage error.
 
 use hybrid_sim::{Fault, Quirk, SimConfig};
+
+use std::time::Duration;
 
 use crate::common::harness::{hybrid_e2e, results, text, Cluster};
 
@@ -33,8 +36,7 @@ async fn prepull_on_pulls_every_image_on_every_node_then_the_tests_pass() {
     for node in NODES {
         let done = stderr
             .lines()
-            .filter(|l| l.starts_with(&format!("prepull: {node} ")))
-            .last()
+            .rfind(|l| l.starts_with(&format!("prepull: {node} ")))
             .unwrap_or_else(|| panic!("a progress line for {node}: {stderr}"));
         let counts = done
             .trim_start_matches(&format!("prepull: {node} "))
@@ -155,6 +157,54 @@ async fn a_prepull_past_its_timeout_names_the_nodes_still_pulling_and_fails_the_
             "error: the pre-pull failed (see the hybrid-e2e/prepull case of the reports)"
         ),
         "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_during_the_prepull_deletes_its_namespace_and_exits_130() {
+    let cluster = Cluster::start(SimConfig {
+        quirks: [Quirk::SlowWindows].into(),
+        ..SimConfig::default()
+    })
+    .await;
+    let child = cluster
+        .run_command(&["--prepull", "on", "--tags", "scheduling"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("binary runs");
+    let pid = child.id().expect("child pid");
+    let mut pulling = false;
+    for _ in 0..400 {
+        if cluster
+            .leftover_namespaces()
+            .await
+            .iter()
+            .any(|n| n.ends_with("-prepull"))
+        {
+            pulling = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(pulling, "the pre-pull namespace appeared");
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(kill.success());
+    let out = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
+        .await
+        .expect("exits after cleanup")
+        .expect("output");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("Pre-pulling images: "), "{stderr}");
+    assert!(cluster.leftover_namespaces().await.is_empty(), "{stderr}");
+    let tests = results(&cluster.reports());
+    assert!(
+        tests.iter().all(|t| t["outcome"] == "skipped"),
+        "{tests:#?}"
     );
 }
 
