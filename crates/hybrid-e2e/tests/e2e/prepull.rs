@@ -18,6 +18,15 @@ const NODES: [&str; 4] = [
     "windows-node-2",
 ];
 
+/// A cluster whose Windows pulls take 6 s each (`slow-windows`), so a pre-pull lasts.
+async fn slow_windows() -> Cluster {
+    let config = SimConfig {
+        quirks: [Quirk::SlowWindows].into(),
+        ..SimConfig::default()
+    };
+    Cluster::start(config).await
+}
+
 /// `results.json` as a whole (its `prepull` field).
 fn results_json(cluster: &Cluster) -> serde_json::Value {
     let text = std::fs::read_to_string(cluster.reports().join("results.json")).expect("written");
@@ -120,11 +129,7 @@ async fn a_windows_pull_error_is_one_error_case_naming_the_nodes_and_the_tests_s
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_prepull_past_its_timeout_names_the_nodes_still_pulling_and_fails_the_run() {
     // Each Windows pull takes 6 s under slow-windows; the pre-pull may take 1 s.
-    let cluster = Cluster::start(SimConfig {
-        quirks: [Quirk::SlowWindows].into(),
-        ..SimConfig::default()
-    })
-    .await;
+    let cluster = slow_windows().await;
     let linux = "scheduling/lands-on-requested-os[os=linux]";
     let out = cluster
         .run(&[
@@ -162,11 +167,7 @@ async fn a_prepull_past_its_timeout_names_the_nodes_still_pulling_and_fails_the_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_during_the_prepull_deletes_its_namespace_and_exits_130() {
-    let cluster = Cluster::start(SimConfig {
-        quirks: [Quirk::SlowWindows].into(),
-        ..SimConfig::default()
-    })
-    .await;
+    let cluster = slow_windows().await;
     let child = cluster
         .run_command(&["--prepull", "on", "--tags", "scheduling"])
         .stdout(std::process::Stdio::piped())
