@@ -268,7 +268,7 @@ pub fn execute(
         let prepull_error = match plan.prepull {
             Some(timeout) => {
                 tokio::select! {
-                    result = prepull_images(&env, plan, &will_run, timeout, reporter) => result.err(),
+                    result = prepull_images(&env, plan, &will_run, &facts, timeout, reporter) => result.err(),
                     () = env.cancel.cancelled() => None,
                 }
             }
@@ -342,6 +342,7 @@ async fn prepull_images(
     env: &RunEnv,
     plan: &RunConfig,
     will_run: &[&TestCase],
+    facts: &crate::cluster::ClusterFacts,
     timeout: Duration,
     reporter: &dyn Reporter,
 ) -> Result<(), String> {
@@ -360,6 +361,11 @@ async fn prepull_images(
         plan: &images,
         tolerations: &plan.tolerations,
         timeout,
+        windows_builds: facts
+            .nodes
+            .iter()
+            .filter_map(|n| Some((n.name.clone(), n.windows_build.clone()?)))
+            .collect(),
     }
     .run(reporter)
     .await;

@@ -12,7 +12,10 @@
 //! a permanent error for it, or at its timeout. What failed becomes one error case in the
 //! reports (`hybrid-e2e/prepull`), naming the node, the image and the pull error; the tests
 //! run anyway (their own pulls then show the same). Images the catalogue knows to be
-//! Linux-only are not pulled on Windows nodes (a test expects them to fail there).
+//! Linux-only are not pulled on Windows nodes (a test expects them to fail there), and a
+//! Windows node is not asked for an image with no variant for its build
+//! (`node.kubernetes.io/windows-build`; the run banner warns and those cells skip): its
+//! container's pull error is expected, not counted.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -138,6 +141,8 @@ pub fn daemon_set(os: Os, images: &[String], tolerations: &[TestToleration]) -> 
 /// What one node's pre-pull pod shows.
 #[derive(Debug, Default, PartialEq)]
 struct NodeState {
+    /// Images to pull on this node (those of its OS that serve its build).
+    total: usize,
     /// Images past their pull.
     pulled: usize,
     /// Images that cannot be pulled: image → the pull error and its cause.
@@ -147,8 +152,8 @@ struct NodeState {
 }
 
 impl NodeState {
-    fn finished(&self, total: usize) -> bool {
-        self.pulled + self.failed.len() >= total
+    fn finished(&self) -> bool {
+        self.pulled + self.failed.len() >= self.total
     }
 }
 
@@ -159,8 +164,9 @@ fn past_pull(status: &ContainerStatus) -> bool {
     !status.image_id.is_empty() || ran(status.state.as_ref()) || ran(status.last_state.as_ref())
 }
 
-/// The state of `pod`, whose containers pull `images` (`image-<i>` pulls `images[i]`).
-fn node_state(pod: &Pod, images: &[String]) -> NodeState {
+/// The state of `pod`, whose containers pull `images` (`image-<i>` pulls `images[i]`), of
+/// which its node is asked for those `expected` says.
+fn node_state(pod: &Pod, images: &[String], expected: impl Fn(&str) -> bool) -> NodeState {
     let mut state = NodeState::default();
     let statuses = pod
         .status
@@ -168,6 +174,10 @@ fn node_state(pod: &Pod, images: &[String]) -> NodeState {
         .and_then(|s| s.container_statuses.as_deref())
         .unwrap_or_default();
     for (i, image) in images.iter().enumerate() {
+        if !expected(image) {
+            continue;
+        }
+        state.total += 1;
         let Some(status) = statuses.iter().find(|s| s.name == container_name(i)) else {
             continue;
         };
@@ -205,13 +215,13 @@ struct Progress {
 
 impl Progress {
     fn done(&self, plan: &[(Os, Vec<String>)]) -> bool {
-        plan.iter().all(|(os, images)| {
+        plan.iter().all(|(os, _)| {
             matches!(self.coverage.get(os), Some(Some((want, have))) if have >= want)
                 && self
                     .nodes
                     .values()
                     .filter(|(o, _)| o == os)
-                    .all(|(_, s)| s.finished(images.len()))
+                    .all(|(_, s)| s.finished())
         })
     }
 
@@ -219,12 +229,12 @@ impl Progress {
     /// DaemonSet lacks pods.
     fn problems(&self, plan: &[(Os, Vec<String>)], timed_out: bool) -> Vec<String> {
         let mut lines = Vec::new();
-        for (os, images) in plan {
+        for (os, _) in plan {
             for (node, (_, state)) in self.nodes.iter().filter(|(_, (o, _))| o == os) {
                 for (image, error) in &state.failed {
                     lines.push(format!("{node}: {image}: {error}"));
                 }
-                if timed_out && !state.finished(images.len()) {
+                if timed_out && !state.finished() {
                     let waiting: Vec<String> = state
                         .retrying
                         .iter()
@@ -237,8 +247,7 @@ impl Progress {
                     };
                     lines.push(format!(
                         "{node}: {}/{} images{why}",
-                        state.pulled,
-                        images.len()
+                        state.pulled, state.total
                     ));
                 }
             }
@@ -271,6 +280,8 @@ pub struct Prepull<'a> {
     pub tolerations: &'a [TestToleration],
     /// `--prepull-timeout`.
     pub timeout: Duration,
+    /// The `node.kubernetes.io/windows-build` of each Windows node that has one.
+    pub windows_builds: BTreeMap<String, String>,
 }
 
 impl Prepull<'_> {
@@ -317,14 +328,13 @@ impl Prepull<'_> {
         loop {
             let progress = self.look(&sets, &pods).await;
             if let Some(progress) = &progress {
-                for (node, (os, state)) in &progress.nodes {
+                for (node, (_, state)) in &progress.nodes {
                     if shown.get(node) != Some(&state.pulled) {
                         shown.insert(node.clone(), state.pulled);
-                        let total = self.total(*os);
                         reporter.report(RunEvent::PrepullProgress {
                             node,
                             pulled: state.pulled,
-                            total,
+                            total: state.total,
                         });
                     }
                 }
@@ -352,13 +362,6 @@ impl Prepull<'_> {
             }
             tokio::time::sleep(POLL.min(deadline.saturating_duration_since(Instant::now()))).await;
         }
-    }
-
-    fn total(&self, os: Os) -> usize {
-        self.plan
-            .iter()
-            .find(|(o, _)| *o == os)
-            .map_or(0, |(_, images)| images.len())
     }
 
     /// The DaemonSets' and pods' state now; `None` when they cannot be listed (the next look
@@ -391,7 +394,15 @@ impl Prepull<'_> {
                     continue;
                 };
                 nodes += 1;
-                progress.nodes.insert(node, (*os, node_state(pod, images)));
+                let build = self
+                    .windows_builds
+                    .get(&node)
+                    .filter(|_| *os == Os::Windows);
+                let expected = |image: &str| {
+                    build.is_none_or(|b| crate::windows_build::unserved(image, b).is_none())
+                };
+                let state = node_state(pod, images, expected);
+                progress.nodes.insert(node, (*os, state));
             }
             let coverage = set
                 .and_then(|s| s.status.as_ref())
@@ -501,12 +512,15 @@ mod tests {
             ),
             status(3, "", json!({"waiting": {"reason": "ContainerCreating"}})),
         ]));
-        let state = node_state(&pod, &images);
+        let state = node_state(&pod, &images, |_| true);
         assert_eq!(state.pulled, 1);
         assert_eq!(state.failed.len(), 1);
         assert!(state.failed["b:1"].ends_with("(no image for this node's platform)"));
         assert!(state.retrying["c:1"].contains("i/o timeout"));
-        assert!(!state.finished(4));
+        assert!(!state.finished());
+        // An image with no variant for the node's build is not asked of it.
+        let state = node_state(&pod, &images, |image| image != "b:1");
+        assert_eq!((state.total, state.failed.len()), (3, 0));
     }
 
     #[test]
@@ -518,6 +532,7 @@ mod tests {
             (
                 Os::Windows,
                 NodeState {
+                    total: 2,
                     pulled: 1,
                     retrying: [("b:1".to_string(), "ImagePullBackOff: slow".to_string())].into(),
                     ..NodeState::default()
