@@ -153,7 +153,10 @@ mod tests {
                 attempts: Vec::new(),
             }],
             aborted: None,
-            prepull: None,
+            prepull: Some(
+                "timed out after 1s (--prepull-timeout): \x1b[1mwindows-node-1\x1b[0m: 0/1 images"
+                    .into(),
+            ),
         };
         let text = render_results_json(&report).expect("serialises");
         let v: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
@@ -164,6 +167,10 @@ mod tests {
             serde_json::json!({"name": "corp.internal", "source": "flag"})
         );
         assert!(v["aborted"].is_null());
+        assert_eq!(
+            v["prepull"],
+            "timed out after 1s (--prepull-timeout): windows-node-1: 0/1 images"
+        );
         let t = &v["tests"][0];
         assert_eq!(t["name"], "storage/emptydir[os=linux]");
         assert_eq!(t["suite"], "storage");

@@ -285,7 +285,7 @@ mod tests {
             },
             results: vec![result("s/p", Outcome::Passed), f, s1, s2, s3],
             aborted: Some("interrupted".into()),
-            prepull: None,
+            prepull: Some("images failed to pull: windows-node-1: pause: not found".into()),
         };
         assert_eq!(
             counts(&report),
@@ -309,6 +309,12 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("> **Run aborted:** interrupted"));
+        assert!(
+            md.contains(
+                "> **Pre-pull failed:** images failed to pull: windows-node-1: pause: not found"
+            ),
+            "{md}"
+        );
         assert!(
             md.contains("| `s/f` | step 2 \\| wait: pod &lt;x&gt;<br>never ready |"),
             "{md}"
