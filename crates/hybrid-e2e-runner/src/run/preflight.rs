@@ -319,12 +319,20 @@ pub fn for_prepull() -> BTreeSet<Permission> {
 
 /// `cannot get pods/exec cluster-wide; cannot create pods/exec cluster-wide`.
 pub fn describe_missing(missing: &[Permission]) -> String {
+    let prepull = for_prepull();
     missing
         .iter()
-        .map(|p| format!("cannot {p} cluster-wide"))
+        .map(|p| match prepull.contains(p) {
+            true => format!("cannot {p} cluster-wide ({PREPULL_HINT})"),
+            false => format!("cannot {p} cluster-wide"),
+        })
         .collect::<Vec<_>>()
         .join("; ")
 }
+
+/// What a missing right of [`for_prepull`] is for, and how to do without it.
+const PREPULL_HINT: &str =
+    "for --prepull, on by default against real clusters; --prepull off does without";
 
 /// The preflight of a run of `cases` (with `--prepull` when `prepull`): why the run must stop
 /// before its tests, if it must.
@@ -368,16 +376,21 @@ pub(crate) async fn stop_reason(
 pub async fn doctor_lines(client: &Client, cases: &[TestCase], fixtures: &FixtureSet) -> String {
     let needed = needed(cases, fixtures, ProbeVia::default());
     let optional = nice_to_have();
-    let (needed_missing, optional_missing) =
-        match futures::future::join(missing(client, &needed), missing(client, &optional)).await {
-            (Ok(needed), Ok(optional)) => (needed, optional),
-            (Err(error), _) | (_, Err(error)) => {
-                return format!(
-                    "Rights    not checked: {}\n",
-                    crate::kube_error::error_chain(&error)
-                )
-            }
-        };
+    let (needed_missing, optional_missing, prepull_missing) = match futures::future::join3(
+        missing(client, &needed),
+        missing(client, &optional),
+        missing(client, &for_prepull()),
+    )
+    .await
+    {
+        (Ok(needed), Ok(optional), Ok(prepull)) => (needed, optional, prepull),
+        (Err(error), _, _) | (_, Err(error), _) | (_, _, Err(error)) => {
+            return format!(
+                "Rights    not checked: {}\n",
+                crate::kube_error::error_chain(&error)
+            )
+        }
+    };
     let mut text = String::new();
     if needed_missing.is_empty() {
         text.push_str(&format!(
@@ -393,6 +406,11 @@ pub async fn doctor_lines(client: &Client, cases: &[TestCase], fixtures: &Fixtur
     for permission in &optional_missing {
         text.push_str(&format!(
             "Rights    cannot {permission} cluster-wide (optional: tests that claim storage skip)\n"
+        ));
+    }
+    for permission in &prepull_missing {
+        text.push_str(&format!(
+            "Rights    cannot {permission} cluster-wide ({PREPULL_HINT})\n"
         ));
     }
     text
@@ -465,6 +483,18 @@ mod tests {
             "deploy/rbac.yaml grants more: {too_much:?}; less: {too_little:?}"
         );
         assert!(RBAC_YAML.contains("kind: ClusterRoleBinding"));
+    }
+
+    #[test]
+    fn a_missing_prepull_right_says_how_to_do_without() {
+        let missing = [
+            Permission::new("create", "apps", "daemonsets", ""),
+            exec("get"),
+        ];
+        assert_eq!(
+            describe_missing(&missing),
+            "cannot create daemonsets.apps cluster-wide (for --prepull, on by default against real clusters; --prepull off does without); cannot get pods/exec cluster-wide"
+        );
     }
 
     #[test]
