@@ -340,10 +340,10 @@ impl Prepull<'_> {
                 }
                 if progress.done(self.plan) {
                     let problems = progress.problems(self.plan, false);
-                    return match problems.is_empty() {
-                        true => Ok(()),
-                        false => Err(format!("images failed to pull: {}", problems.join("; "))),
-                    };
+                    if problems.is_empty() {
+                        return Ok(());
+                    }
+                    return Err(format!("images failed to pull: {}", problems.join("; ")));
                 }
             }
             if Instant::now() >= deadline {
