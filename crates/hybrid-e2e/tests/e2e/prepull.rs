@@ -1,7 +1,8 @@
 //! `run --prepull` end to end against the simulated cluster (its DaemonSet controller): every
 //! node gets the selected tests' images first, with a progress line per node on stderr, and the
 //! pre-pull namespace is gone after the run; the sim's `windows-pause-pull` fault is one error
-//! case `hybrid-e2e/prepull` naming each Windows node and the pull error (the tests still run);
+//! case `hybrid-e2e/prepull` naming each Windows node and the pull error (the tests still run),
+//! while transient pull errors are waited out;
 //! a timeout names the nodes still pulling; Ctrl-C during the pre-pull leaves no namespace;
 //! a bad `--prepull-timeout` is a usage error.
 
@@ -18,10 +19,10 @@ const NODES: [&str; 4] = [
     "windows-node-2",
 ];
 
-/// A cluster whose Windows pulls take 6 s each (`slow-windows`), so a pre-pull lasts.
-async fn slow_windows() -> Cluster {
+/// A cluster with `quirk` (`slow-windows`: Windows pulls take 6 s each, so a pre-pull lasts).
+async fn with_quirk(quirk: Quirk) -> Cluster {
     let config = SimConfig {
-        quirks: [Quirk::SlowWindows].into(),
+        quirks: [quirk].into(),
         ..SimConfig::default()
     };
     Cluster::start(config).await
@@ -127,9 +128,22 @@ async fn a_windows_pull_error_is_one_error_case_naming_the_nodes_and_the_tests_s
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transient_pull_errors_are_waited_out_not_reported() {
+    // Each node's first pull of each image times out; the kubelet's retry gets it.
+    let cluster = with_quirk(Quirk::TransientPullErrors).await;
+    let out = cluster
+        .run(&["--prepull", "on", "--tags", "scheduling"])
+        .await;
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("Pre-pull done in "), "{stderr}");
+    assert!(results_json(&cluster)["prepull"].is_null(), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_prepull_past_its_timeout_names_the_nodes_still_pulling_and_fails_the_run() {
     // Each Windows pull takes 6 s under slow-windows; the pre-pull may take 1 s.
-    let cluster = slow_windows().await;
+    let cluster = with_quirk(Quirk::SlowWindows).await;
     let linux = "scheduling/lands-on-requested-os[os=linux]";
     let out = cluster
         .run(&[
@@ -167,7 +181,7 @@ async fn a_prepull_past_its_timeout_names_the_nodes_still_pulling_and_fails_the_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_during_the_prepull_deletes_its_namespace_and_exits_130() {
-    let cluster = slow_windows().await;
+    let cluster = with_quirk(Quirk::SlowWindows).await;
     let child = cluster
         .run_command(&["--prepull", "on", "--tags", "scheduling"])
         .stdout(std::process::Stdio::piped())
