@@ -317,11 +317,15 @@ impl Prepull<'_> {
             let object = daemon_set(*os, images, self.tolerations);
             let typed: DaemonSet = serde_json::from_value(object)
                 .map_err(|e| format!("the {os} DaemonSet does not serialize: {e}"))?;
-            sets.create(&PostParams::default(), &typed)
-                .await
-                .map_err(|e| {
-                    format!("cannot create DaemonSet prepull-{os}: {}", error_chain(&e))
-                })?;
+            match sets.create(&PostParams::default(), &typed).await {
+                Ok(_) => {}
+                // A retried create whose first try went through (the namespace is fresh and ours).
+                Err(e) if crate::kube_error::is_already_exists(&e) => {}
+                Err(e) => {
+                    let why = error_chain(&e);
+                    return Err(format!("cannot create DaemonSet prepull-{os}: {why}"));
+                }
+            }
         }
         let pods: Api<Pod> = Api::namespaced(self.client.clone(), ns);
         let mut shown: BTreeMap<String, usize> = BTreeMap::new();
