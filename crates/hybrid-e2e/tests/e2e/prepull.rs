@@ -10,7 +10,7 @@ use hybrid_sim::{Fault, Quirk, SimConfig};
 
 use std::time::Duration;
 
-use crate::common::harness::{hybrid_e2e, results, text, Cluster};
+use crate::common::harness::{hybrid_e2e, results, run_sim, text, Cluster};
 
 const NODES: [&str; 4] = [
     "linux-node-1",
@@ -138,6 +138,17 @@ async fn transient_pull_errors_are_waited_out_not_reported() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("Pre-pull done in "), "{stderr}");
     assert!(results_json(&cluster)["prepull"].is_null(), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_whose_answer_was_lost_does_not_fail_the_prepull() {
+    let flags = "--fault create-answers-lost --prepull on --exact";
+    let mut args: Vec<&str> = flags.split(' ').collect();
+    args.push("scheduling/lands-on-requested-os[os=linux]");
+    let run = run_sim(&args).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stderr.contains("Pre-pull done in "), "{}", run.stderr);
+    assert!(!run.junit.contains("hybrid-e2e/prepull"), "{}", run.junit);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
