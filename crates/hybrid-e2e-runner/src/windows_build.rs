@@ -132,6 +132,12 @@ pub fn unserved(reference: &str, host_build: &str) -> Option<String> {
 /// and pod template its `create` steps make for Windows), sorted, without repeats. A fixture
 /// that does not render is left to the `create` step to report.
 pub fn windows_images(case: &TestCase, fixtures: &FixtureSet, images: &Images) -> Vec<String> {
+    os_images(case, fixtures, images, Os::Windows)
+}
+
+/// The images the pods of `case` that its `create` steps make for `os` run, as
+/// [`windows_images`] finds them for Windows.
+pub fn os_images(case: &TestCase, fixtures: &FixtureSet, images: &Images, os: Os) -> Vec<String> {
     let placement = Placement {
         namespace: "${namespace}",
         storage_class: None,
@@ -142,21 +148,18 @@ pub fn windows_images(case: &TestCase, fixtures: &FixtureSet, images: &Images) -
         let Action::Create {
             fixture,
             name,
-            os: Os::Windows,
+            os: step_os,
             vars,
         } = &step.action
         else {
             continue;
         };
-        let Ok(objects) = fixture::materialize(
-            fixtures,
-            images,
-            fixture,
-            name,
-            Os::Windows,
-            vars,
-            placement,
-        ) else {
+        if *step_os != os {
+            continue;
+        }
+        let Ok(objects) =
+            fixture::materialize(fixtures, images, fixture, name, os, vars, placement)
+        else {
             continue;
         };
         for object in &objects {

@@ -329,6 +329,20 @@ pub(crate) struct RunArgs {
     #[arg(long)]
     pub fail_on_flaky: bool,
 
+    /// Before the tests, pull every image they use on every node of the OS that uses it (a
+    /// DaemonSet per OS in a namespace of its own), so that slow Windows pulls do not eat the
+    /// tests' timeouts. auto: on for real clusters, off for --sim (its pulls are instant).
+    /// Pull errors are one error case (hybrid-e2e/prepull) and fail the run; the tests still
+    /// run.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = Prepull::Auto)]
+    pub prepull: Prepull,
+
+    /// How long --prepull waits for every node to have every image (not scaled by
+    /// --timeout-scale or --windows-timeout-scale: it is sized for Windows pulls already).
+    // Hyphen values are taken so that `-5m` is refused as a value of this flag.
+    #[arg(long, value_name = "DURATION", default_value = "15m", allow_hyphen_values = true, value_parser = prepull_timeout)]
+    pub prepull_timeout: std::time::Duration,
+
     /// Console output style.
     #[arg(long, value_enum, default_value_t = Format::Pretty)]
     pub format: Format,
@@ -387,6 +401,24 @@ fn timeout_scale(text: &str) -> Result<f64, ScaleError> {
 /// Reads `--progress-interval` and `--slow-after`: a duration, or 0 / off.
 fn every(text: &str) -> Result<Every, EveryError> {
     hybrid_e2e_runner::run::progress::parse_every(text)
+}
+
+/// When `run` pre-pulls the tests' images (`--prepull`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Prepull {
+    /// Always.
+    On,
+    /// Never.
+    Off,
+    /// Against real clusters, not with --sim.
+    Auto,
+}
+
+/// Reads `--prepull-timeout`: a duration above zero.
+fn prepull_timeout(
+    text: &str,
+) -> Result<std::time::Duration, hybrid_e2e_runner::run::prepull::TimeoutError> {
+    hybrid_e2e_runner::run::prepull::parse_timeout(text)
 }
 
 /// Reads `--cluster-domain`: a DNS name, its trailing dot dropped.

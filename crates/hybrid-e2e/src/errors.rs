@@ -68,6 +68,10 @@ pub(crate) enum Error {
     /// and the reports said which). Both are exit code 1.
     #[error("{0} test(s) failed or errored")]
     TestsFailed(usize),
+    /// `--prepull` failed (the console and the reports' `hybrid-e2e/prepull` case said
+    /// where); the tests passed. Exit code 1.
+    #[error("the pre-pull failed (see the hybrid-e2e/prepull case of the reports)")]
+    PrepullFailed,
     /// `--fail-on-flaky` and at least one test passed only after failing (the console has
     /// said which).
     #[error("{0} test(s) passed only after failing (--fail-on-flaky)")]
@@ -96,7 +100,9 @@ impl Error {
             | Error::Discovery { .. }
             | Error::Cleanup { .. }
             | Error::NamespacesLeft(_) => exit::CLUSTER,
-            Error::TestsFailed(_) | Error::FlakyTests(_) => exit::TEST_FAILED,
+            Error::TestsFailed(_) | Error::FlakyTests(_) | Error::PrepullFailed => {
+                exit::TEST_FAILED
+            }
             Error::Interrupted => exit::INTERRUPTED,
         }
     }
@@ -178,6 +184,7 @@ mod tests {
     fn each_kind_has_its_documented_code() {
         assert_eq!(Error::TestsFailed(2).exit_code(), exit::TEST_FAILED);
         assert_eq!(Error::FlakyTests(1).exit_code(), exit::TEST_FAILED);
+        assert_eq!(Error::PrepullFailed.exit_code(), exit::TEST_FAILED);
         assert_eq!(Error::Interrupted.exit_code(), exit::INTERRUPTED);
         assert_eq!(
             Error::Plan(PlanError::TimeoutScale(0.0)).exit_code(),

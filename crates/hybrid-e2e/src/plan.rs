@@ -17,7 +17,8 @@ use hybrid_e2e_runner::run::{ConsoleFormat, ProbeVia, RunConfig};
 use hybrid_sim::{Fault, Quirk, SimConfig};
 
 use crate::cli::{
-    ClusterArgs, Format, PodSecurity, ProbeVia as ProbeViaFlag, RunArgs, SelectArgs, SimArgs,
+    ClusterArgs, Format, PodSecurity, Prepull, ProbeVia as ProbeViaFlag, RunArgs, SelectArgs,
+    SimArgs,
 };
 
 /// Why the flags do not make a runnable plan.
@@ -199,6 +200,11 @@ impl RunPlan {
             shard: selected.shard,
             progress_interval: args.progress_interval.0,
             slow_after: args.slow_after.0,
+            prepull: match args.prepull {
+                Prepull::On => Some(args.prepull_timeout),
+                Prepull::Off => None,
+                Prepull::Auto => (!args.sim).then_some(args.prepull_timeout),
+            },
         };
         Ok(RunPlan {
             target,

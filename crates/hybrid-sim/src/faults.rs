@@ -71,6 +71,10 @@ pub enum Fault {
     /// one cell that creates `p` (`scheduling/lands-on-requested-os[os=linux]`), that cell fails
     /// on its first attempt only and passes when retried in a fresh namespace (`--retries`).
     FlakyFirstAttempt,
+    /// Pulls of the pause image (registry.k8s.io/pause) fail on Windows nodes (ErrImagePull,
+    /// no match for platform), as from a mirror that lacks its Windows variants; Linux nodes
+    /// and every other image pull fine.
+    WindowsPausePull,
 }
 
 impl Fault {

@@ -134,6 +134,41 @@ impl ConsoleReporter {
             RunEvent::ClusterDomain(domain) => {
                 let _ = writeln!(err, "Cluster domain: {domain}.");
             }
+            RunEvent::PrepullStarted { images, timeout } => {
+                let each: Vec<String> = images
+                    .iter()
+                    .map(|(os, images)| format!("{} on {os} nodes", images.len()))
+                    .collect();
+                let secs = timeout.as_secs();
+                let timeout = match secs % 60 {
+                    0 if secs > 0 => format!("{}m", secs / 60),
+                    _ => format!("{:.1}s", timeout.as_secs_f64()),
+                };
+                let _ = writeln!(
+                    err,
+                    "Pre-pulling images: {} (timeout {timeout})...",
+                    each.join(", ")
+                );
+            }
+            RunEvent::PrepullProgress {
+                node,
+                pulled,
+                total,
+            } => {
+                let _ = writeln!(err, "prepull: {node} {pulled}/{total} images");
+            }
+            RunEvent::PrepullFinished { elapsed, error } => match error {
+                None => {
+                    let _ = writeln!(err, "Pre-pull done in {:.1}s.", elapsed.as_secs_f64());
+                }
+                Some(error) => {
+                    let _ = writeln!(
+                        err,
+                        "error: pre-pull ({:.1}s): {error}; the tests run anyway",
+                        elapsed.as_secs_f64()
+                    );
+                }
+            },
             RunEvent::TestStarted { name } => {
                 let mut state = self.state();
                 if state.one_at_a_time || self.format == ConsoleFormat::Json {
@@ -879,6 +914,51 @@ mod tests {
         assert_eq!(
             String::from_utf8(err).unwrap(),
             "API requests retried: 37\n"
+        );
+    }
+
+    #[test]
+    fn the_prepull_is_prose_on_stderr_with_a_line_per_node_progress() {
+        let reporter = reporter(ConsoleFormat::Pretty);
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let images = [
+            (
+                crate::catalog::Os::Linux,
+                vec!["a:1".to_string(), "b:1".to_string()],
+            ),
+            (crate::catalog::Os::Windows, vec!["a:1".to_string()]),
+        ];
+        reporter.render(
+            RunEvent::PrepullStarted {
+                images: &images,
+                timeout: std::time::Duration::from_secs(900),
+            },
+            &mut out,
+            &mut err,
+        );
+        reporter.render(
+            RunEvent::PrepullProgress {
+                node: "windows-node-1",
+                pulled: 1,
+                total: 1,
+            },
+            &mut out,
+            &mut err,
+        );
+        reporter.render(
+            RunEvent::PrepullFinished {
+                elapsed: std::time::Duration::from_millis(1500),
+                error: Some("images failed to pull: windows-node-1: a:1: not found"),
+            },
+            &mut out,
+            &mut err,
+        );
+        assert!(out.is_empty());
+        assert_eq!(
+            String::from_utf8(err).unwrap(),
+            "Pre-pulling images: 2 on linux nodes, 1 on windows nodes (timeout 15m)...\n\
+             prepull: windows-node-1 1/1 images\n\
+             error: pre-pull (1.5s): images failed to pull: windows-node-1: a:1: not found; the tests run anyway\n"
         );
     }
 }

@@ -35,6 +35,29 @@ pub enum RunEvent<'a> {
     /// The cluster domain `${cluster-domain}` stands for is known (only sent when a test that
     /// runs uses it, or `--cluster-domain` was given); no test has started yet.
     ClusterDomain(&'a ClusterDomain),
+    /// `--prepull` begins: these images on every node of their OS.
+    PrepullStarted {
+        /// The images per OS.
+        images: &'a [(crate::catalog::Os, Vec<String>)],
+        /// `--prepull-timeout`.
+        timeout: Duration,
+    },
+    /// A node of the pre-pull has `pulled` of its `total` images (sent when the count changes).
+    PrepullProgress {
+        /// The node's name.
+        node: &'a str,
+        /// Images past their pull on that node.
+        pulled: usize,
+        /// Images to pull on that node.
+        total: usize,
+    },
+    /// The pre-pull ended; its namespace is being deleted.
+    PrepullFinished {
+        /// Since `PrepullStarted`.
+        elapsed: Duration,
+        /// What failed (the report's `hybrid-e2e/prepull` error case), or `None`.
+        error: Option<&'a str>,
+    },
     /// A test began to run (skipped tests do not start).
     TestStarted {
         /// The test cell's name.

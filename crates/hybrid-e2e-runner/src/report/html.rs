@@ -102,6 +102,13 @@ pub fn render_html(report: &RunReport) -> String {
             esc(&sanitize::message(reason))
         );
     }
+    if let Some(what) = &report.prepull {
+        let _ = writeln!(
+            out,
+            "<p class=\"failed prepull\"><strong>Pre-pull failed:</strong> {}</p>",
+            esc(&sanitize::message(what))
+        );
+    }
     out.push_str("</header>\n");
 
     grids_section(&mut out, report);
@@ -431,6 +438,19 @@ mod tests {
         let failed_at = html.find("id=\"failed\"").expect("failed section");
         let skipped_at = html.find("id=\"skipped\"").expect("skipped section");
         assert!(grid_at < failed_at && failed_at < skipped_at);
+    }
+
+    #[test]
+    fn a_failed_prepull_is_said_in_the_header_escaped() {
+        let mut r = report(vec![result("a/x", Outcome::Passed)]);
+        r.prepull = Some("windows-node-1: <pause>: no match for platform".into());
+        let html = render_html(&r);
+        let header = &html[..html.find("</header>").expect("a header")];
+        assert!(
+            header.contains("<strong>Pre-pull failed:</strong> windows-node-1: &lt;pause&gt;: no match for platform"),
+            "{header}"
+        );
+        assert!(!render_html(&report(vec![])).contains("Pre-pull failed"));
     }
 
     #[test]

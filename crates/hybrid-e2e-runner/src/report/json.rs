@@ -1,6 +1,6 @@
 //! `results.json`: the run's facts and one object per test, for scripts and dashboards.
 //!
-//! Shape: `{"run": {...}, "aborted": null | "why", "tests": [{"name", "suite", "tags",
+//! Shape: `{"run": {...}, "aborted": null | "why", "prepull": null | "what failed", "tests": [{"name", "suite", "tags",
 //! "outcome", "duration", "message", "skip_reason", "notes", "artifacts", "flaky", "attempts":
 //! [{"outcome", "duration", "message"}]}], "summary": {"passed", "failed", "skipped", "errored",
 //! "flaky"}}`; `attempts` are the earlier, unsuccessful runs of a test (`--retries`), and a
@@ -22,6 +22,7 @@ use super::ReportError;
 struct Document<'a> {
     run: &'a RunInfo,
     aborted: Option<String>,
+    prepull: Option<String>,
     tests: Vec<Test<'a>>,
     summary: Counts,
 }
@@ -79,6 +80,7 @@ pub fn render_results_json(report: &RunReport) -> Result<String, serde_json::Err
     let doc = Document {
         run: &report.info,
         aborted: report.aborted.as_deref().map(sanitize::message),
+        prepull: report.prepull.as_deref().map(sanitize::message),
         tests,
         summary: counts(report),
     };
@@ -152,6 +154,10 @@ mod tests {
                 attempts: Vec::new(),
             }],
             aborted: None,
+            prepull: Some(
+                "timed out after 1s (--prepull-timeout): \x1b[1mwindows-node-1\x1b[0m: 0/1 images"
+                    .into(),
+            ),
         };
         let text = render_results_json(&report).expect("serialises");
         let v: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
@@ -162,6 +168,10 @@ mod tests {
             serde_json::json!({"name": "corp.internal", "source": "flag"})
         );
         assert!(v["aborted"].is_null());
+        assert_eq!(
+            v["prepull"],
+            "timed out after 1s (--prepull-timeout): windows-node-1: 0/1 images"
+        );
         let t = &v["tests"][0];
         assert_eq!(t["name"], "storage/emptydir[os=linux]");
         assert_eq!(t["suite"], "storage");

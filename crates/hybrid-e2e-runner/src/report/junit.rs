@@ -9,7 +9,8 @@
 //! one `<flakyFailure>` (`<flakyError>`) per failed (errored) earlier attempt when it passed at
 //! last, and its last `<failure>` plus one `<rerunFailure>` (`<rerunError>`) per earlier attempt
 //! when it never did (surefire's rerun elements, `rerunType` in the schema). An aborted run adds a suite `hybrid-e2e` with one erroring test case
-//! `hybrid-e2e/run`. The mapping is our own: quick-junit writes attributes the schema rejects.
+//! `hybrid-e2e/run`; a failed `--prepull` one erroring case `hybrid-e2e/prepull` (type
+//! `PrepullFailed`) in that suite. The mapping is our own: quick-junit writes attributes the schema rejects.
 
 use std::borrow::Cow;
 use std::io;
@@ -30,6 +31,8 @@ use super::ReportError;
 pub const RUN_SUITE: &str = "hybrid-e2e";
 /// Name of the test case that reports an aborted run.
 pub const RUN_CASE: &str = "hybrid-e2e/run";
+/// Name of the test case that reports a failed `--prepull`.
+pub const PREPULL_CASE: &str = "hybrid-e2e/prepull";
 
 /// Renders `report` and writes it to `path`, creating parent folders.
 pub fn write_junit(report: &RunReport, path: &Path) -> Result<(), ReportError> {
@@ -56,7 +59,20 @@ fn write_document(w: &mut Writer<Vec<u8>>, report: &RunReport) -> io::Result<()>
     let timestamp = report.info.started.format("%Y-%m-%dT%H:%M:%S").to_string();
     let properties = properties(report);
 
-    let aborted_case = usize::from(report.aborted.is_some());
+    let run_cases: Vec<(&str, &str, &str)> = [
+        report
+            .aborted
+            .as_deref()
+            .map(|r| (RUN_CASE, "RunAborted", r)),
+        report
+            .prepull
+            .as_deref()
+            .map(|r| (PREPULL_CASE, "PrepullFailed", r)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let aborted_case = run_cases.len();
     let tests = report.results.len() + aborted_case;
     let count = |o: Outcome| report.results.iter().filter(|r| r.outcome == o).count();
     let failures = count(Outcome::Failed);
@@ -74,33 +90,35 @@ fn write_document(w: &mut Writer<Vec<u8>>, report: &RunReport) -> io::Result<()>
             attr("time", &time(report.info.duration)),
         ])
         .write_inner_content(|w| {
-            if let Some(reason) = &report.aborted {
+            if !run_cases.is_empty() {
                 let header = SuiteHeader {
                     name: RUN_SUITE,
-                    tests: 1,
+                    tests: run_cases.len(),
                     failures: 0,
-                    errors: 1,
+                    errors: run_cases.len(),
                     skipped: 0,
                     time: Duration::ZERO,
                     timestamp: &timestamp,
                     hostname: &hostname,
                 };
                 write_suite(w, &header, &properties, |w| {
-                    w.create_element("testcase")
-                        .with_attributes([
-                            attr("name", RUN_CASE),
-                            attr("classname", RUN_SUITE),
-                            attr("time", &time(Duration::ZERO)),
-                        ])
-                        .write_inner_content(|w| {
-                            w.create_element("error")
-                                .with_attributes([
-                                    attr("message", &sanitize::message(reason)),
-                                    attr("type", "RunAborted"),
-                                ])
-                                .write_text_content(text(&sanitize::body(reason, None)))?;
-                            Ok(())
-                        })?;
+                    for (case, kind, reason) in &run_cases {
+                        w.create_element("testcase")
+                            .with_attributes([
+                                attr("name", case),
+                                attr("classname", RUN_SUITE),
+                                attr("time", &time(Duration::ZERO)),
+                            ])
+                            .write_inner_content(|w| {
+                                w.create_element("error")
+                                    .with_attributes([
+                                        attr("message", &sanitize::message(reason)),
+                                        attr("type", kind),
+                                    ])
+                                    .write_text_content(text(&sanitize::body(reason, None)))?;
+                                Ok(())
+                            })?;
+                    }
                     Ok(())
                 })?;
             }
@@ -386,6 +404,7 @@ mod tests {
             info: RunInfo { shard, ..info() },
             results: vec![result("a/x", Outcome::Passed)],
             aborted: None,
+            prepull: None,
         };
         let shard = "2/3".parse().expect("a shard");
         let xml = render_junit(&report(Some(shard)));
@@ -407,6 +426,7 @@ mod tests {
             info: info(),
             results: vec![flaky],
             aborted: None,
+            prepull: None,
         };
         let xml = render_junit(&report);
         assert!(
@@ -438,6 +458,7 @@ mod tests {
             info: info(),
             results: vec![failed],
             aborted: None,
+            prepull: None,
         };
         let xml = render_junit(&report);
         assert!(
@@ -466,6 +487,7 @@ mod tests {
             info: info(),
             results: vec![flaky],
             aborted: None,
+            prepull: None,
         };
         let xml = render_junit(&report);
         let start = xml.find("<flakyFailure message=\"").expect("flaky failure");
@@ -495,6 +517,7 @@ mod tests {
                 skipped,
             ],
             aborted: None,
+            prepull: None,
         };
         let xml = render_junit(&report);
         let b = xml.find("<testsuite name=\"b\"").expect("suite b");
@@ -531,6 +554,7 @@ mod tests {
             info: info(),
             results: vec![failed],
             aborted: None,
+            prepull: None,
         };
         let xml = render_junit(&report);
         assert!(
@@ -554,6 +578,7 @@ mod tests {
             info: info(),
             results: vec![result("a/x", Outcome::Passed)],
             aborted: Some("cannot reach the cluster: client error (Connect)".into()),
+            prepull: None,
         };
         let xml = render_junit(&report);
         assert!(
@@ -569,6 +594,24 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_prepull_is_one_error_case_beside_the_tests() {
+        let report = RunReport {
+            info: info(),
+            results: vec![result("a/x", Outcome::Passed)],
+            aborted: None,
+            prepull: Some("images failed to pull: windows-node-1: pause: not found".into()),
+        };
+        let xml = render_junit(&report);
+        assert!(
+            xml.contains("tests=\"2\" failures=\"0\" errors=\"1\""),
+            "{xml}"
+        );
+        assert!(xml.contains("<testcase name=\"hybrid-e2e/prepull\" classname=\"hybrid-e2e\""));
+        assert!(xml.contains("<error message=\"images failed to pull: windows-node-1: pause: not found\" type=\"PrepullFailed\">"));
+        assert!(!xml.contains("hybrid-e2e/run"));
+    }
+
+    #[test]
     fn a_harness_error_is_an_error_element_counted_in_errors() {
         let mut errored = result("a/e", Outcome::Error);
         errored.message = Some("the harness panicked: boom".into());
@@ -579,6 +622,7 @@ mod tests {
             info: info(),
             results: vec![errored, failed],
             aborted: Some("interrupted".into()),
+            prepull: None,
         };
         let xml = render_junit(&report);
         assert!(
@@ -603,6 +647,7 @@ mod tests {
             info: info(),
             results: vec![],
             aborted: None,
+            prepull: None,
         };
         let xml = render_junit(&report);
         assert!(xml.contains("tests=\"0\" failures=\"0\" errors=\"0\""));
@@ -623,6 +668,7 @@ mod tests {
             info: info(),
             results,
             aborted: None,
+            prepull: None,
         };
         let xml = render_junit(&report);
         assert!(xml.len() < 1024 * 1024 + 100 * 1024, "{} bytes", xml.len());

@@ -164,6 +164,7 @@ mod tests {
             },
             results: vec![],
             aborted: None,
+            prepull: None,
         }
     }
 

@@ -180,6 +180,9 @@ pub struct RunReport {
     /// Why the run stopped before (or while) running tests: unreachable cluster, forbidden,
     /// interrupted. Written to JUnit as one error test case.
     pub aborted: Option<String>,
+    /// What `--prepull` could not pull (nodes, images, pull errors), or its timeout. Written
+    /// to JUnit as the error case `hybrid-e2e/prepull`; it fails the run, not a test.
+    pub prepull: Option<String>,
 }
 
 fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {

@@ -97,6 +97,9 @@ pub fn render_summary(report: &RunReport) -> String {
     if let Some(reason) = &report.aborted {
         let _ = writeln!(out, "> **Run aborted:** {}\n", cell(reason));
     }
+    if let Some(what) = &report.prepull {
+        let _ = writeln!(out, "> **Pre-pull failed:** {}\n", cell(what));
+    }
 
     grid_tables(&mut out, report);
     for (outcome, heading) in [
@@ -343,6 +346,7 @@ mod tests {
             },
             results: vec![result("s/p", Outcome::Passed), f, s1, s2, s3],
             aborted: Some("interrupted".into()),
+            prepull: Some("images failed to pull: windows-node-1: pause: not found".into()),
         };
         assert_eq!(
             counts(&report),
@@ -375,6 +379,12 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("> **Run aborted:** interrupted"));
+        assert!(
+            md.contains(
+                "> **Pre-pull failed:** images failed to pull: windows-node-1: pause: not found"
+            ),
+            "{md}"
+        );
         assert!(
             md.contains("| `s/f` | step 2 \\| wait: pod &lt;x&gt;<br>never ready |"),
             "{md}"

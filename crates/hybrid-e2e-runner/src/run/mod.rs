@@ -15,6 +15,7 @@ pub mod namespace;
 pub(crate) mod objects;
 pub(crate) mod placeholders;
 pub mod preflight;
+pub mod prepull;
 pub(crate) mod probe;
 pub mod progress;
 pub(crate) mod retry;
@@ -94,6 +95,9 @@ pub struct RunConfig {
     /// `--slow-after`: a test running this long (and each multiple of it) gets a `slow:` line
     /// naming its current step; SIGUSR1 asks for those lines of every test past it (none: off).
     pub slow_after: Option<Duration>,
+    /// `--prepull`: pull the tests' images on every node of their OS before the tests, within
+    /// this timeout (`--prepull-timeout`); `None`: no pre-pull.
+    pub prepull: Option<Duration>,
 }
 
 /// How an `http` step from a pod reaches the agnhost netexec of that source pod, which then
@@ -135,6 +139,8 @@ pub struct RunSummary {
     pub flaky: usize,
     /// Whether a stop signal (Ctrl-C, SIGTERM, SIGHUP) stopped the run early.
     pub interrupted: bool,
+    /// Whether `--prepull` failed (the reports hold its error case); it fails the run.
+    pub prepull_failed: bool,
 }
 
 /// Why a run stopped before its tests. The reports (one error case) are written already.
@@ -185,6 +191,7 @@ pub fn execute(
         &cases,
         &fixtures,
         plan.probe_via,
+        plan.prepull.is_some(),
     );
     if let Some(error) = runtime.block_on(preflight) {
         info.duration = clock.elapsed();
@@ -272,6 +279,15 @@ pub fn execute(
             .filter(|(_, skip)| skip.is_none())
             .map(|(case, _)| case)
             .collect();
+        let prepull_error = match plan.prepull {
+            Some(timeout) => {
+                tokio::select! {
+                    result = prepull_images(&env, plan, &will_run, &facts, timeout, reporter) => result.err(),
+                    () = env.cancel.cancelled() => None,
+                }
+            }
+            None => None,
+        };
         let resolving = cluster_domain::resolve(
             &env.test,
             plan.cluster_domain.as_deref(),
@@ -309,8 +325,10 @@ pub fn execute(
                     env.stop_signal()
                 )
             }),
+            prepull: prepull_error,
         };
         let counts = report::counts(&report);
+        let report_prepull_failed = report.prepull.is_some();
         write_reports(plan, report, reporter);
         RunSummary {
             passed: counts.passed,
@@ -319,6 +337,7 @@ pub fn execute(
             errored: counts.errored,
             flaky: counts.flaky,
             interrupted,
+            prepull_failed: report_prepull_failed,
         }
     };
     let summary = runtime.block_on(async {
@@ -331,10 +350,51 @@ pub fn execute(
                 errored: 0,
                 flaky: 0,
                 interrupted: true,
+                prepull_failed: false,
             },
         }
     });
     Ok(summary)
+}
+
+/// `--prepull` for the cells that will run: pulls their images on every node of each OS,
+/// telling `reporter` how it goes; `Err` says what failed.
+async fn prepull_images(
+    env: &RunEnv,
+    plan: &RunConfig,
+    will_run: &[&TestCase],
+    facts: &crate::cluster::ClusterFacts,
+    timeout: Duration,
+    reporter: &dyn Reporter,
+) -> Result<(), String> {
+    let images = prepull::images_by_os(will_run, &env.test.fixtures, &env.test.images);
+    if images.is_empty() {
+        return Ok(());
+    }
+    reporter.report(RunEvent::PrepullStarted {
+        images: &images,
+        timeout,
+    });
+    let started = Instant::now();
+    let result = prepull::Prepull {
+        client: &env.test.client,
+        run_id: &plan.run_id,
+        plan: &images,
+        tolerations: &plan.tolerations,
+        timeout,
+        windows_builds: facts
+            .nodes
+            .iter()
+            .filter_map(|n| Some((n.name.clone(), n.windows_build.clone()?)))
+            .collect(),
+    }
+    .run(reporter)
+    .await;
+    reporter.report(RunEvent::PrepullFinished {
+        elapsed: started.elapsed(),
+        error: result.as_ref().err().map(String::as_str),
+    });
+    result
 }
 
 /// The API retries of this run: those of the process's clients since the run started.
@@ -413,6 +473,7 @@ fn aborted_report(info: RunInfo, reason: &str) -> RunReport {
         info,
         results: Vec::new(),
         aborted: Some(reason.to_string()),
+        prepull: None,
     }
 }
 

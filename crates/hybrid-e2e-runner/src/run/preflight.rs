@@ -308,16 +308,34 @@ fn review_of(permission: &Permission) -> SelfSubjectAccessReview {
     }
 }
 
+/// What `--prepull` asks of the API beyond every run's rights: its DaemonSets (create, and
+/// list for their status) and its pods' statuses (`list pods`, which every run needs).
+pub fn for_prepull() -> BTreeSet<Permission> {
+    BTreeSet::from([
+        Permission::new("create", "apps", "daemonsets", ""),
+        Permission::new("list", "apps", "daemonsets", ""),
+    ])
+}
+
 /// `cannot get pods/exec cluster-wide; cannot create pods/exec cluster-wide`.
 pub fn describe_missing(missing: &[Permission]) -> String {
+    let prepull = for_prepull();
     missing
         .iter()
-        .map(|p| format!("cannot {p} cluster-wide"))
+        .map(|p| match prepull.contains(p) {
+            true => format!("cannot {p} cluster-wide ({PREPULL_HINT})"),
+            false => format!("cannot {p} cluster-wide"),
+        })
         .collect::<Vec<_>>()
         .join("; ")
 }
 
-/// The preflight of a run of `cases`: why the run must stop before its tests, if it must.
+/// What a missing right of [`for_prepull`] is for, and how to do without it.
+const PREPULL_HINT: &str =
+    "for --prepull, on by default against real clusters; --prepull off does without";
+
+/// The preflight of a run of `cases` (with `--prepull` when `prepull`): why the run must stop
+/// before its tests, if it must.
 /// When the API server cannot answer reviews, it says so and lets the run go on (discovery's
 /// dry-run namespace create still stops a run that may not create namespaces).
 pub(crate) async fn stop_reason(
@@ -326,8 +344,13 @@ pub(crate) async fn stop_reason(
     cases: &[TestCase],
     fixtures: &FixtureSet,
     via: ProbeVia,
+    prepull: bool,
 ) -> Option<RunError> {
-    match missing(client, &needed(cases, fixtures, via)).await {
+    let mut needed = needed(cases, fixtures, via);
+    if prepull {
+        needed.extend(for_prepull());
+    }
+    match missing(client, &needed).await {
         Ok(missing) if missing.is_empty() => None,
         Ok(missing) => Some(RunError::MissingPermissions {
             server: server.to_string(),
@@ -353,16 +376,21 @@ pub(crate) async fn stop_reason(
 pub async fn doctor_lines(client: &Client, cases: &[TestCase], fixtures: &FixtureSet) -> String {
     let needed = needed(cases, fixtures, ProbeVia::default());
     let optional = nice_to_have();
-    let (needed_missing, optional_missing) =
-        match futures::future::join(missing(client, &needed), missing(client, &optional)).await {
-            (Ok(needed), Ok(optional)) => (needed, optional),
-            (Err(error), _) | (_, Err(error)) => {
-                return format!(
-                    "Rights    not checked: {}\n",
-                    crate::kube_error::error_chain(&error)
-                )
-            }
-        };
+    let (needed_missing, optional_missing, prepull_missing) = match futures::future::join3(
+        missing(client, &needed),
+        missing(client, &optional),
+        missing(client, &for_prepull()),
+    )
+    .await
+    {
+        (Ok(needed), Ok(optional), Ok(prepull)) => (needed, optional, prepull),
+        (Err(error), _, _) | (_, Err(error), _) | (_, _, Err(error)) => {
+            return format!(
+                "Rights    not checked: {}\n",
+                crate::kube_error::error_chain(&error)
+            )
+        }
+    };
     let mut text = String::new();
     if needed_missing.is_empty() {
         text.push_str(&format!(
@@ -378,6 +406,11 @@ pub async fn doctor_lines(client: &Client, cases: &[TestCase], fixtures: &Fixtur
     for permission in &optional_missing {
         text.push_str(&format!(
             "Rights    cannot {permission} cluster-wide (optional: tests that claim storage skip)\n"
+        ));
+    }
+    for permission in &prepull_missing {
+        text.push_str(&format!(
+            "Rights    cannot {permission} cluster-wide ({PREPULL_HINT})\n"
         ));
     }
     text
@@ -441,6 +474,7 @@ mod tests {
         let mut asked = needed(&catalog.tests, &catalog.fixtures, ProbeVia::Exec);
         asked.extend(needed(&catalog.tests, &catalog.fixtures, ProbeVia::Proxy));
         asked.extend(nice_to_have());
+        asked.extend(for_prepull());
         let granted = granted_by_deploy_rbac();
         let too_much: Vec<String> = granted.difference(&asked).map(|p| p.to_string()).collect();
         let too_little: Vec<String> = asked.difference(&granted).map(|p| p.to_string()).collect();
@@ -449,6 +483,18 @@ mod tests {
             "deploy/rbac.yaml grants more: {too_much:?}; less: {too_little:?}"
         );
         assert!(RBAC_YAML.contains("kind: ClusterRoleBinding"));
+    }
+
+    #[test]
+    fn a_missing_prepull_right_says_how_to_do_without() {
+        let missing = [
+            Permission::new("create", "apps", "daemonsets", ""),
+            exec("get"),
+        ];
+        assert_eq!(
+            describe_missing(&missing),
+            "cannot create daemonsets.apps cluster-wide (for --prepull, on by default against real clusters; --prepull off does without); cannot get pods/exec cluster-wide"
+        );
     }
 
     #[test]
@@ -610,7 +656,8 @@ mod tests {
             "k",
             &catalog.tests,
             &catalog.fixtures,
-            ProbeVia::Exec
+            ProbeVia::Exec,
+            false
         )
         .await
         .is_none());
@@ -627,7 +674,8 @@ mod tests {
             "k",
             &catalog.tests,
             &catalog.fixtures,
-            ProbeVia::Exec
+            ProbeVia::Exec,
+            false
         )
         .await
         .is_none());
@@ -639,7 +687,15 @@ mod tests {
         let url = format!("http://{}", listener.local_addr().unwrap());
         drop(listener);
         let client = Client::try_from(kube::Config::new(url.parse().unwrap())).unwrap();
-        let stop = stop_reason(&client, "k", &[], &FixtureSet::default(), ProbeVia::Exec).await;
+        let stop = stop_reason(
+            &client,
+            "k",
+            &[],
+            &FixtureSet::default(),
+            ProbeVia::Exec,
+            false,
+        )
+        .await;
         assert!(
             matches!(
                 stop,

@@ -59,6 +59,8 @@ pub(super) fn run(args: &RunArgs) -> Result<(), Error> {
         Err(Error::Interrupted)
     } else if summary.failed + summary.errored > 0 {
         Err(Error::TestsFailed(summary.failed + summary.errored))
+    } else if summary.prepull_failed {
+        Err(Error::PrepullFailed)
     } else if plan.fail_on_flaky && summary.flaky > 0 {
         Err(Error::FlakyTests(summary.flaky))
     } else {

@@ -34,6 +34,8 @@ mod preflight;
 mod report_html;
 // Progress while running: --progress-interval, SIGUSR1, --slow-after, JSON events.
 mod progress;
+// --prepull: images pulled on every node first (a DaemonSet per OS); pull errors as one case.
+mod prepull;
 // Reports of hostile, skipped, aborted and empty runs against the JUnit schema.
 mod report_schema;
 // `--retries`: flaky tests (passed after failing) and tests failing every attempt.

@@ -244,6 +244,7 @@ async fn chromium_reads_hostile_names_and_messages_as_text() {
         },
         results: vec![failed, skipped],
         aborted: Some(NASTY.into()),
+        prepull: None,
     };
     let tmp = tempfile::tempdir().expect("temp dir");
     let paths = report::write_all(&report, tmp.path(), None).expect("reports written");

@@ -86,6 +86,7 @@ fn run(results: Vec<TestResult>, aborted: Option<&str>) -> RunReport {
         info: info(),
         results,
         aborted: aborted.map(str::to_string),
+        prepull: None,
     }
 }
 

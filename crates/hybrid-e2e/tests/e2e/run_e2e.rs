@@ -252,6 +252,8 @@ async fn an_interrupted_run_deletes_its_namespaces_and_exits_130() {
             .arg(cluster.kubeconfig())
             .arg("--report-dir")
             .arg(&reports)
+            // Stopped during its tests, not its pre-pull (the prepull module stops that).
+            .args(["--prepull", "off"])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()

@@ -183,6 +183,15 @@ pub(crate) static RESOURCES: &[ResourceDef] = &[
         ["status", "scale"]
     ),
     res!("batch", "jobs", "job", "Job", true, [], ["status"]),
+    res!(
+        "apps",
+        "daemonsets",
+        "daemonset",
+        "DaemonSet",
+        true,
+        ["ds"],
+        ["status"]
+    ),
 ];
 
 /// The named groups, in discovery order (each served at `v1` only).

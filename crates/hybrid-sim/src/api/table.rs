@@ -1,6 +1,6 @@
 //! Server-side printing: `meta.k8s.io/v1` Tables for clients that ask for them (`Accept: ...;
 //! as=Table`, as `kubectl get` does), with the columns kubectl users know for pods, nodes,
-//! namespaces, services, deployments, jobs, PVCs, PVs and events (`-o wide` adds priority-1
+//! namespaces, services, deployments, DaemonSets, jobs, PVCs, PVs and events (`-o wide` adds priority-1
 //! columns), and NAME/AGE for the rest.
 
 use axum::http::{header, HeaderMap};
@@ -103,6 +103,15 @@ fn columns(plural: &str) -> &'static [Column] {
         "jobs" => &[
             ("Name", "string", 0),
             ("Completions", "string", 0),
+            ("Age", "string", 0),
+        ],
+        "daemonsets" => &[
+            ("Name", "string", 0),
+            ("Desired", "integer", 0),
+            ("Current", "integer", 0),
+            ("Ready", "integer", 0),
+            ("Up-to-date", "integer", 0),
+            ("Available", "integer", 0),
             ("Age", "string", 0),
         ],
         "persistentvolumeclaims" => &[
@@ -273,6 +282,15 @@ fn cells(plural: &str, o: &Value, now: chrono::DateTime<chrono::Utc>) -> Vec<Val
             json!(spec["replicas"].as_i64().unwrap_or(1)),
             json!(status["replicas"].as_i64().unwrap_or(0)),
             json!(status["readyReplicas"].as_i64().unwrap_or(0)),
+            created.clone(),
+        ],
+        "daemonsets" => vec![
+            name,
+            json!(status["desiredNumberScheduled"].as_i64().unwrap_or(0)),
+            json!(status["currentNumberScheduled"].as_i64().unwrap_or(0)),
+            json!(status["numberReady"].as_i64().unwrap_or(0)),
+            json!(status["updatedNumberScheduled"].as_i64().unwrap_or(0)),
+            json!(status["numberAvailable"].as_i64().unwrap_or(0)),
             created.clone(),
         ],
         "jobs" => vec![
@@ -463,6 +481,45 @@ mod tests {
         assert_eq!(
             t["columnDefinitions"].as_array().unwrap().len(),
             cells.as_array().unwrap().len()
+        );
+    }
+
+    #[test]
+    fn daemon_set_rows_count_desired_current_ready_like_kubectl() {
+        let ds = json!({
+            "metadata": {"name": "prepull-windows", "creationTimestamp": "2020-01-01T00:00:00Z"},
+            "spec": {},
+            "status": {"desiredNumberScheduled": 2, "currentNumberScheduled": 2, "numberReady": 1,
+                       "updatedNumberScheduled": 2, "numberAvailable": 1},
+        });
+        let t = table(
+            registry::find("apps", "v1", "daemonsets").unwrap(),
+            &[ds],
+            Some(3),
+        );
+        let names: Vec<&str> = t["columnDefinitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "Name",
+                "Desired",
+                "Current",
+                "Ready",
+                "Up-to-date",
+                "Available",
+                "Age"
+            ]
+        );
+        let cells = &t["rows"][0]["cells"];
+        assert_eq!(cells[0], "prepull-windows");
+        assert_eq!(
+            (&cells[1], &cells[3], &cells[5]),
+            (&json!(2), &json!(1), &json!(1))
         );
     }
 

@@ -44,7 +44,7 @@ pub(crate) fn validate(def: &ResourceDef, name: &str, object: &Value) -> Result<
     check_name(def, name, &mut causes);
     match def.plural {
         "pods" => check_pod_spec(&object["spec"], "spec", &mut causes),
-        "deployments" | "replicasets" | "jobs" => check_pod_spec(
+        "deployments" | "replicasets" | "jobs" | "daemonsets" => check_pod_spec(
             &object["spec"]["template"]["spec"],
             "spec.template.spec",
             &mut causes,

@@ -1,7 +1,8 @@
 //! The simulated cluster's controllers, as tokio tasks over the store's change feed: node
 //! objects (`nodes`), scheduler, kubelet (one task per pod), Services and EndpointSlices,
-//! storage provisioner, Deployments and Jobs.
+//! storage provisioner, Deployments and Jobs, DaemonSets (embedded control plane only).
 
+pub(crate) mod daemonsets;
 pub(crate) mod events;
 pub(crate) mod kubelet;
 pub(crate) mod nodeports;
@@ -41,6 +42,7 @@ pub(crate) fn start(
         tokio::spawn(services::run(runtime.clone())),
         tokio::spawn(storage::run(runtime.clone())),
         tokio::spawn(workloads::run(store.clone(), config.clone())),
+        tokio::spawn(daemonsets::run(store.clone(), config.clone())),
     ]
 }
 

@@ -14,7 +14,7 @@ use crate::config::SimConfig;
 use crate::meta;
 use crate::store::{now_rfc3339, Store};
 
-fn owned_by(o: &Value, uid: &Value) -> bool {
+pub(super) fn owned_by(o: &Value, uid: &Value) -> bool {
     o["metadata"]["ownerReferences"]
         .as_array()
         .into_iter()
@@ -105,7 +105,7 @@ impl Controller {
     }
 }
 
-fn is_ready(pod: &Value) -> bool {
+pub(super) fn is_ready(pod: &Value) -> bool {
     pod["status"]["conditions"]
         .as_array()
         .into_iter()
@@ -113,7 +113,7 @@ fn is_ready(pod: &Value) -> bool {
         .any(|c| c["type"] == "Ready" && c["status"] == "True")
 }
 
-fn phase(pod: &Value) -> &str {
+pub(super) fn phase(pod: &Value) -> &str {
     pod["status"]["phase"].as_str().unwrap_or("Pending")
 }
 
@@ -133,7 +133,7 @@ fn template_hash(template: &Value) -> String {
 
 /// Creates a pod from a template as the API server would store it, through its admission
 /// policies (which see the generated name, as validating admission does).
-fn create_pod(
+pub(super) fn create_pod(
     store: &Store,
     config: &SimConfig,
     ns: &str,
@@ -168,7 +168,7 @@ fn create_pod(
 }
 
 /// Deletes a pod as a controller does: gracefully if bound, at once otherwise.
-fn delete_pod(store: &Store, pod: &Value) {
+pub(super) fn delete_pod(store: &Store, pod: &Value) {
     let ns = meta::namespace(pod);
     let name = meta::name(pod);
     if pod["spec"]["nodeName"].as_str().is_none_or(str::is_empty) {
@@ -190,7 +190,7 @@ fn delete_pod(store: &Store, pod: &Value) {
     });
 }
 
-fn write_status(store: &Store, resource: &str, obj: &Value, status: Value) {
+pub(super) fn write_status(store: &Store, resource: &str, obj: &Value, status: Value) {
     let uid = obj["metadata"]["uid"].clone();
     let _ = store.modify(resource, meta::namespace(obj), meta::name(obj), |o| {
         if o["metadata"]["uid"] != uid {

@@ -62,7 +62,9 @@ impl Cluster {
         self.dir.path().join("reports")
     }
 
-    /// A `hybrid-e2e run --kubeconfig <this cluster> --report-dir <reports> ARGS` command.
+    /// A `hybrid-e2e run --kubeconfig <this cluster> --report-dir <reports> ARGS` command,
+    /// with `--prepull off` unless ARGS name `--prepull` (a kubeconfig run pre-pulls by
+    /// default, which only the `prepull` module is about).
     pub(crate) fn run_command(&self, args: &[&str]) -> tokio::process::Command {
         let mut command = tokio::process::Command::new(BIN);
         command
@@ -73,6 +75,9 @@ impl Cluster {
             .arg(self.reports())
             .args(args)
             .env_remove("KUBECONFIG");
+        if !args.contains(&"--prepull") {
+            command.args(["--prepull", "off"]);
+        }
         command
     }
 

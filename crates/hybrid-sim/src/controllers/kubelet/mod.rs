@@ -5,7 +5,7 @@
 //! restart is immediate), writes the pod status and events, and on graceful deletion runs
 //! `preStop`, stops containers within the grace period and removes the pod. Faults:
 //! `no-restarts`, `probes-ignored`, `prestop-skipped`, `grace-ignored`, `logs-lost`, `image-pull`
-//! (every pull fails, not found); quirk `transient-pull-errors` (each node's first pull of each
+//! (every pull fails, not found), `windows-pause-pull` (Windows nodes cannot pull pause); quirk `transient-pull-errors` (each node's first pull of each
 //! image times out, then the back-off's retry succeeds), `slow-windows` (Windows pulls and starts
 //! take realistic, scaled times) and `windows-shutdown-kills` (on deletion, Windows containers
 //! without a shutdown handler exit at once).
@@ -685,6 +685,13 @@ impl Worker {
         let result = if self.config().has(Fault::ImagePull) {
             Err(format!(
                 "failed to pull and unpack image \"{full}\": failed to resolve reference \"{full}\": {full}: not found (simulated fault image-pull)"
+            ))
+        } else if self.windows
+            && self.config().has(Fault::WindowsPausePull)
+            && images::repository(&image) == "registry.k8s.io/pause"
+        {
+            Err(format!(
+                "failed to pull and unpack image \"{full}\": no match for platform in manifest: not found (simulated fault windows-pause-pull)"
             ))
         } else if self.config().has(Fault::FlakyFirstAttempt)
             && self.rt.flaky_first_attempt(&self.ns, &self.name)
