@@ -7,7 +7,8 @@
 //! holds the service-account files, with `HOME` empty and `KUBECONFIG` unset.
 //!
 //! - with the account's token, a run of the lifecycle cells (they create namespaces, pods, exec
-//!   and read logs) passes, and leaves no namespace;
+//!   and read logs) pre-pulls its images (a DaemonSet per OS, the default off `--sim`), passes,
+//!   and leaves no namespace;
 //! - with a token the API server does not know, it stops before any test: exit 3, one line
 //!   naming the in-cluster server and `Unauthorized`.
 
@@ -198,6 +199,9 @@ async fn in_a_pod_with_the_deploy_rbac_the_run_uses_in_cluster_config_and_passes
         !with_outcome(&tests, "passed").is_empty(),
         "lifecycle cells ran: {stderr}"
     );
+    // Not a --sim run: the pre-pull is on by default, through the real DaemonSet controller,
+    // with the DaemonSet rights deploy/rbac.yaml grants.
+    assert!(stderr.contains("Pre-pull done in "), "{stderr}");
     junit_schema::assert_valid_junit(&reports.join("junit.xml"));
     let left = Api::<Namespace>::all(admin.clone())
         .list(&ListParams::default().labels("hybrid-e2e.io/run-id"))
