@@ -55,6 +55,8 @@ fn harness_rules_without_exec() -> Value {
         { "apiGroups": ["storage.k8s.io"], "resources": ["storageclasses", "csinodes"],
           "verbs": ["get", "list", "watch"] },
         { "apiGroups": ["apps"], "resources": ["deployments", "replicasets"], "verbs": ["*"] },
+        // The pre-pull's DaemonSets (--prepull is on by default against real clusters).
+        { "apiGroups": ["apps"], "resources": ["daemonsets"], "verbs": ["create", "list"] },
         { "apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["*"] },
     ])
 }
@@ -351,7 +353,14 @@ async fn websocket_exec_needs_get_and_create(served: &Served, limited: &Path) {
 
 /// No namespace creation: the preflight stops the run, exit 3, one line, JUnit still written.
 async fn without_namespaces_the_run_stops_with_exit_3(served: &Served, read_only: &Path) {
-    let (out, report_dir) = run_as(served, read_only, "no-namespaces", &[]).await;
+    let (out, report_dir) = run_as(
+        served,
+        read_only,
+        "no-namespaces",
+        // Without the pre-pull, whose missing rights would end the line with its hint.
+        &["--prepull", "off"],
+    )
+    .await;
     let error = assert_stopped_by_preflight(served, &out, &report_dir, " cluster-wide").await;
     println!("no namespaces: {error}");
     assert!(
