@@ -10,7 +10,7 @@ use hybrid_sim::{Fault, Quirk, SimConfig};
 
 use std::time::Duration;
 
-use crate::common::harness::{hybrid_e2e, results, run_sim, text, Cluster};
+use crate::common::harness::{hybrid_e2e, results, run_sim, signal_and_wait, text, Cluster};
 
 const NODES: [&str; 4] = [
     "linux-node-1",
@@ -199,7 +199,6 @@ async fn ctrl_c_during_the_prepull_deletes_its_namespace_and_exits_130() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("binary runs");
-    let pid = child.id().expect("child pid");
     let mut pulling = false;
     for _ in 0..400 {
         if cluster
@@ -214,15 +213,7 @@ async fn ctrl_c_during_the_prepull_deletes_its_namespace_and_exits_130() {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     assert!(pulling, "the pre-pull namespace appeared");
-    let kill = std::process::Command::new("kill")
-        .args(["-INT", &pid.to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(kill.success());
-    let out = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
-        .await
-        .expect("exits after cleanup")
-        .expect("output");
+    let out = signal_and_wait(child, "INT").await;
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("Pre-pulling images: "), "{stderr}");

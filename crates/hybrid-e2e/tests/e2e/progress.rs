@@ -11,7 +11,7 @@ use std::time::Duration;
 use hybrid_sim::{Quirk, SimConfig};
 use serde_json::Value;
 
-use crate::common::harness::{hybrid_e2e, run_against_sim, text, Cluster, Run};
+use crate::common::harness::{hybrid_e2e, run_against_sim, signal_and_wait, text, Cluster, Run};
 
 /// The two cells; the Windows one pulls for about six seconds under `slow-windows`.
 const CELLS: &str = "scheduling/lands-on-requested-os";
@@ -108,21 +108,12 @@ async fn sigusr1_mid_run_prints_a_progress_line_and_the_run_still_passes() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("binary runs");
-    let pid = child.id().expect("child pid");
     // Once a test has its namespace, the run is mid-way: the Windows cell pulls for seconds.
     assert!(
         cluster.until_a_test_namespace().await,
         "the run created test namespaces"
     );
-    let kill = std::process::Command::new("kill")
-        .args(["-USR1", &pid.to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(kill.success());
-    let out = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
-        .await
-        .expect("the run ends")
-        .expect("binary ran");
+    let out = signal_and_wait(child, "USR1").await;
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let lines = progress_lines(&stderr);

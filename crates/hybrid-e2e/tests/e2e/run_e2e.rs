@@ -1,8 +1,6 @@
 //! End-to-end tests of `hybrid-e2e run` / `list`: the real binary against the simulated cluster
 //! started in this process, over loopback, exactly as a user would point it at a cluster.
 
-use std::time::Duration;
-
 use k8s_openapi::api::core::v1::Namespace;
 use kube::Api;
 use serde_json::Value;
@@ -10,7 +8,8 @@ use serde_json::Value;
 use hybrid_sim::{Fault, SimConfig};
 
 use crate::common::harness::{
-    assert_passed_but_opt_in, opt_in_cells, results, text, Cluster, BIN, OPT_IN_HINT,
+    assert_passed_but_opt_in, opt_in_cells, results, signal_and_wait, text, Cluster, BIN,
+    OPT_IN_HINT,
 };
 
 fn names_with_outcome(results: &[Value], outcome: &str) -> Vec<String> {
@@ -258,19 +257,10 @@ async fn an_interrupted_run_deletes_its_namespaces_and_exits_130() {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        let pid = child.id().expect("child pid");
         // Wait until a test has a namespace, then stop the run.
         let created = cluster.until_a_test_namespace().await;
         assert!(created, "SIG{signal}: the run created test namespaces");
-        let kill = std::process::Command::new("kill")
-            .args([&format!("-{signal}"), &pid.to_string()])
-            .status()
-            .unwrap();
-        assert!(kill.success());
-        let out = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
-            .await
-            .expect("exits after cleanup")
-            .unwrap();
+        let out = signal_and_wait(child, signal).await;
         let stderr = text(&out.stderr);
         assert_eq!(
             out.status.code(),

@@ -305,3 +305,18 @@ pub(crate) fn custom_catalog(
         fixtures_dir.display().to_string(),
     ]
 }
+
+/// Sends `signal` (`INT`, `TERM`, `HUP`, `USR1`, ...) to `child` with `kill`, as a user or CI
+/// runner would, and waits (at most 2 minutes) for it to end.
+pub(crate) async fn signal_and_wait(child: tokio::process::Child, signal: &str) -> Output {
+    let pid = child.id().expect("the child is running");
+    let kill = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(kill.success(), "kill -{signal} {pid}");
+    tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("ends within 2 minutes of SIG{signal}"))
+        .expect("the child's output")
+}
