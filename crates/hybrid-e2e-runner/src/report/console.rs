@@ -164,7 +164,7 @@ impl ConsoleReporter {
                 Some(error) => {
                     let _ = writeln!(
                         err,
-                        "error: pre-pull ({:.1}s): {error}; the tests run anyway",
+                        "error: pre-pull ({:.1}s): {error}; the tests run anyway (mirror the images: `hybrid-e2e list-images`, `--image-repo`; or run with `--prepull off`)",
                         elapsed.as_secs_f64()
                     );
                 }
@@ -958,7 +958,7 @@ mod tests {
             String::from_utf8(err).unwrap(),
             "Pre-pulling images: 2 on linux nodes, 1 on windows nodes (timeout 15m)...\n\
              prepull: windows-node-1 1/1 images\n\
-             error: pre-pull (1.5s): images failed to pull: windows-node-1: a:1: not found; the tests run anyway\n"
+             error: pre-pull (1.5s): images failed to pull: windows-node-1: a:1: not found; the tests run anyway (mirror the images: `hybrid-e2e list-images`, `--image-repo`; or run with `--prepull off`)\n"
         );
     }
 }
